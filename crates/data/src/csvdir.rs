@@ -1,0 +1,624 @@
+//! Ingest of zipline's `csvdir` layout: `DIR/daily/SYM.csv` or `DIR/minute/SYM.csv`, columns
+//! `date,open,high,low,close,volume[,dividend,split]`.
+//!
+//! Two phases: [`ParsedCsvDir::parse`] reads and validates every row (nothing needs a
+//! calendar); [`ParsedCsvDir::into_content`] places rows on the calendar's bar grid and
+//! rejects timestamps that are not bars of a session. Every error names file, line,
+//! column and reason.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{Adjustment, AssetInfo, BarRows, BundleContent};
+use crate::calendar::{
+    bar_grid, format_date, format_timestamp, parse_timestamp, BarSize, Session, NANOS_PER_DAY,
+};
+use crate::error::DataError;
+
+const REQUIRED: [&str; 6] = ["date", "open", "high", "low", "close", "volume"];
+const OPTIONAL: [&str; 2] = ["dividend", "split"];
+
+#[derive(Debug, Clone)]
+pub struct CsvRow {
+    pub line: usize,
+    /// ns UTC; for daily files midnight of the session date.
+    pub ts: i64,
+    pub ohlcv: [i64; 5],
+    pub dividend: Option<String>,
+    pub split: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct CsvAsset {
+    pub symbol: String,
+    pub file: PathBuf,
+    pub rows: Vec<CsvRow>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ParsedCsvDir {
+    pub frequency: BarSize,
+    pub price_scale: u32,
+    pub assets: Vec<CsvAsset>,
+}
+
+/// Parse a decimal string into a mantissa at `scale`. Trailing zeros past the scale are
+/// fine; any other digit past it is refused (it would be silently rounded).
+pub fn parse_fixed(text: &str, scale: u32) -> Result<i64, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Err("empty value".into());
+    }
+    if t.eq_ignore_ascii_case("nan")
+        || t.eq_ignore_ascii_case("inf")
+        || t.eq_ignore_ascii_case("-inf")
+    {
+        return Err(format!("'{t}' is not a number"));
+    }
+    let (neg, body) = match t.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, t.strip_prefix('+').unwrap_or(t)),
+    };
+    let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+    if int_part.is_empty() && frac_part.is_empty()
+        || !int_part.bytes().all(|b| b.is_ascii_digit())
+        || !frac_part.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(format!("'{t}' is not a decimal number"));
+    }
+    let frac_trimmed = frac_part.trim_end_matches('0');
+    if frac_trimmed.len() > scale as usize {
+        return Err(format!(
+            "'{t}' has {} decimal places, more than the bundle's price scale of {scale} (pass a larger --price-scale)",
+            frac_trimmed.len()
+        ));
+    }
+    let mut mantissa: i64 = 0;
+    let overflow = || format!("'{t}' is too large");
+    for b in int_part.bytes() {
+        mantissa = mantissa
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(i64::from(b - b'0')))
+            .ok_or_else(overflow)?;
+    }
+    for i in 0..scale as usize {
+        let digit = frac_trimmed
+            .as_bytes()
+            .get(i)
+            .map_or(0, |b| i64::from(b - b'0'));
+        mantissa = mantissa
+            .checked_mul(10)
+            .and_then(|m| m.checked_add(digit))
+            .ok_or_else(overflow)?;
+    }
+    Ok(if neg { -mantissa } else { mantissa })
+}
+
+fn bad_row(file: &Path, line: usize, column: &str, reason: impl Into<String>) -> DataError {
+    DataError::BadRow {
+        file: file.to_path_buf(),
+        line,
+        column: column.to_string(),
+        reason: reason.into(),
+    }
+}
+
+fn parse_file(path: &Path, frequency: BarSize, scale: u32) -> Result<Vec<CsvRow>, DataError> {
+    let bytes = fs::read(path).map_err(DataError::io(path))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(DataError::BadFile {
+            file: path.to_path_buf(),
+            reason: "empty file".into(),
+        });
+    }
+    let mut lines = bytes.split(|&b| b == b'\n').enumerate();
+    let (_, header_bytes) = lines.next().expect("non-empty file has a first line");
+    let header = std::str::from_utf8(header_bytes).map_err(|e| {
+        bad_row(
+            path,
+            1,
+            "header",
+            format!("not UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })?;
+    let names: Vec<String> = header
+        .trim_end_matches('\r')
+        .split(',')
+        .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .collect();
+    for n in &names {
+        if !REQUIRED.contains(&n.as_str()) && !OPTIONAL.contains(&n.as_str()) {
+            return Err(bad_row(
+                path,
+                1,
+                n,
+                "unknown column (expected date,open,high,low,close,volume[,dividend,split])",
+            ));
+        }
+        if names.iter().filter(|m| *m == n).count() > 1 {
+            return Err(bad_row(path, 1, n, "column appears twice"));
+        }
+    }
+    let index = |name: &str| names.iter().position(|n| n == name);
+    let mut cols = [0usize; 6];
+    for (k, name) in REQUIRED.iter().enumerate() {
+        cols[k] = index(name).ok_or_else(|| bad_row(path, 1, name, "missing required column"))?;
+    }
+    let (div_col, split_col) = (index("dividend"), index("split"));
+    let mut rows: Vec<CsvRow> = Vec::new();
+    for (ix, raw) in lines {
+        let line = ix + 1;
+        let text = std::str::from_utf8(raw).map_err(|e| {
+            bad_row(
+                path,
+                line,
+                "-",
+                format!("not UTF-8 (byte {} of the line)", e.valid_up_to()),
+            )
+        })?;
+        let text = text.trim_end_matches('\r');
+        if text.trim().is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = text.split(',').collect();
+        if fields.len() != names.len() {
+            return Err(bad_row(
+                path,
+                line,
+                "-",
+                format!("{} fields, the header has {}", fields.len(), names.len()),
+            ));
+        }
+        let date_text = fields[cols[0]].trim();
+        let ts = parse_timestamp(date_text).ok_or_else(|| {
+            bad_row(
+                path,
+                line,
+                "date",
+                format!("'{date_text}' is not a date/timestamp (YYYY-MM-DD[ HH:MM[:SS]])"),
+            )
+        })?;
+        if frequency.is_daily() && ts.rem_euclid(NANOS_PER_DAY) != 0 {
+            return Err(bad_row(
+                path,
+                line,
+                "date",
+                format!("'{date_text}' has a time of day in a daily file"),
+            ));
+        }
+        let mut ohlcv = [0i64; 5];
+        for k in 0..4 {
+            let name = REQUIRED[k + 1];
+            let v = parse_fixed(fields[cols[k + 1]], scale)
+                .map_err(|r| bad_row(path, line, name, r))?;
+            if v <= 0 {
+                return Err(bad_row(
+                    path,
+                    line,
+                    name,
+                    format!("price must be positive, got {}", fields[cols[k + 1]].trim()),
+                ));
+            }
+            ohlcv[k] = v;
+        }
+        let vol_text = fields[cols[5]];
+        let v = parse_fixed(vol_text, 0).map_err(|r| {
+            bad_row(
+                path,
+                line,
+                "volume",
+                r.replace("price scale of 0", "volume (whole shares)"),
+            )
+        })?;
+        if v < 0 {
+            return Err(bad_row(
+                path,
+                line,
+                "volume",
+                format!("negative volume {}", vol_text.trim()),
+            ));
+        }
+        ohlcv[4] = v;
+        let [o, h, l, c, _] = ohlcv;
+        if h < l {
+            return Err(bad_row(
+                path,
+                line,
+                "high",
+                format!(
+                    "high {} is below low {}",
+                    fields[cols[2]].trim(),
+                    fields[cols[3]].trim()
+                ),
+            ));
+        }
+        for (k, name) in [(0usize, "open"), (3, "close")] {
+            let p = [o, c][usize::from(k == 3)];
+            if p < l || p > h {
+                return Err(bad_row(
+                    path,
+                    line,
+                    name,
+                    format!(
+                        "{name} {} is outside [low {}, high {}]",
+                        fields[cols[k + 1]].trim(),
+                        fields[cols[3]].trim(),
+                        fields[cols[2]].trim()
+                    ),
+                ));
+            }
+        }
+        let extra =
+            |col: Option<usize>, name: &str, neutral: &str| -> Result<Option<String>, DataError> {
+                let Some(ci) = col else { return Ok(None) };
+                let t = fields[ci].trim();
+                let m = parse_fixed(t, 12).map_err(|r| {
+                    bad_row(
+                        path,
+                        line,
+                        name,
+                        r.replace("the bundle's price scale of 12", "12"),
+                    )
+                })?;
+                if m < 0 || (name == "split" && m == 0) {
+                    return Err(bad_row(
+                        path,
+                        line,
+                        name,
+                        format!(
+                            "{name} must be {}, got {t}",
+                            if name == "split" {
+                                "positive"
+                            } else {
+                                "non-negative"
+                            }
+                        ),
+                    ));
+                }
+                let neutral_m = parse_fixed(neutral, 12).expect("neutral parses");
+                Ok((m != neutral_m).then(|| t.to_string()))
+            };
+        let dividend = extra(div_col, "dividend", "0")?;
+        let split = extra(split_col, "split", "1")?;
+        if let Some(prev) = rows.last() {
+            if ts == prev.ts {
+                return Err(bad_row(
+                    path,
+                    line,
+                    "date",
+                    format!(
+                        "duplicate timestamp {date_text} (also on line {})",
+                        prev.line
+                    ),
+                ));
+            }
+            if ts < prev.ts {
+                return Err(bad_row(
+                    path,
+                    line,
+                    "date",
+                    format!(
+                        "timestamps not sorted: {date_text} comes after {} (line {})",
+                        format_timestamp(prev.ts),
+                        prev.line
+                    ),
+                ));
+            }
+        }
+        rows.push(CsvRow {
+            line,
+            ts,
+            ohlcv,
+            dividend,
+            split,
+        });
+    }
+    if rows.is_empty() {
+        return Err(DataError::BadFile {
+            file: path.to_path_buf(),
+            reason: "no data rows after the header".into(),
+        });
+    }
+    Ok(rows)
+}
+
+impl ParsedCsvDir {
+    /// Read `dir/daily/*.csv` (or `minute/`, by `frequency`). Files are read in symbol order;
+    /// sids follow that order.
+    pub fn parse(
+        dir: &Path,
+        frequency: BarSize,
+        price_scale: u32,
+    ) -> Result<ParsedCsvDir, DataError> {
+        if price_scale > 12 {
+            return Err(DataError::BadRequest(format!(
+                "price scale {price_scale} is above the maximum of 12"
+            )));
+        }
+        let sub = match frequency {
+            BarSize::Daily => "daily",
+            BarSize::Minutes(1) => "minute",
+            other => {
+                return Err(DataError::BadRequest(format!(
+                    "csvdir holds daily/ or minute/ files; {} bars cannot be ingested from it",
+                    other.label()
+                )));
+            }
+        };
+        let files_dir = dir.join(sub);
+        if !files_dir.is_dir() {
+            return Err(DataError::BadFile {
+                file: files_dir,
+                reason: format!("missing the '{sub}' directory of the csvdir layout"),
+            });
+        }
+        let mut files: Vec<PathBuf> = fs::read_dir(&files_dir)
+            .map_err(DataError::io(&files_dir))?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("csv")))
+            .collect();
+        files.sort();
+        if files.is_empty() {
+            return Err(DataError::BadFile {
+                file: files_dir,
+                reason: "no .csv files".into(),
+            });
+        }
+        let mut assets = Vec::with_capacity(files.len());
+        for file in files {
+            let symbol = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().to_string())
+                .unwrap_or_default();
+            let rows = parse_file(&file, frequency, price_scale)?;
+            assets.push(CsvAsset { symbol, file, rows });
+        }
+        Ok(ParsedCsvDir {
+            frequency,
+            price_scale,
+            assets,
+        })
+    }
+
+    /// First and last date (day numbers) found in any file.
+    pub fn date_range(&self) -> (i32, i32) {
+        let day = |ts: i64| ts.div_euclid(NANOS_PER_DAY) as i32;
+        let lo = self
+            .assets
+            .iter()
+            .map(|a| day(a.rows[0].ts))
+            .min()
+            .unwrap_or(0);
+        let hi = self
+            .assets
+            .iter()
+            .map(|a| day(a.rows[a.rows.len() - 1].ts))
+            .max()
+            .unwrap_or(0);
+        (lo, hi)
+    }
+
+    /// Place every row on the bar grid of `sessions` (restricted to the data's span).
+    pub fn into_content(
+        self,
+        sessions: &[Session],
+        calendar: &str,
+    ) -> Result<BundleContent, DataError> {
+        let (lo, hi) = self.date_range();
+        // minute timestamps are UTC and can fall on the next UTC day of their session
+        let sessions: Vec<Session> = sessions
+            .iter()
+            .copied()
+            .filter(|s| s.date >= lo - 1 && s.date <= hi)
+            .collect();
+        let (timestamps, _) = bar_grid(&sessions, self.frequency);
+        let mut rows = BarRows::default();
+        let mut assets = Vec::new();
+        let mut adjustments = Vec::new();
+        for (sid, asset) in self.assets.iter().enumerate() {
+            let sid32 = sid as u32;
+            let mut first_bar = None;
+            let mut last_bar = 0usize;
+            for r in &asset.rows {
+                let bar = match self.frequency {
+                    BarSize::Daily => {
+                        let date = r.ts.div_euclid(NANOS_PER_DAY) as i32;
+                        let i = sessions.partition_point(|s| s.date < date);
+                        if i >= sessions.len() || sessions[i].date != date {
+                            return Err(bad_row(
+                                &asset.file,
+                                r.line,
+                                "date",
+                                format!(
+                                    "{} is not a {calendar} trading session",
+                                    format_date(date)
+                                ),
+                            ));
+                        }
+                        i
+                    }
+                    BarSize::Minutes(_) => {
+                        let i = timestamps.partition_point(|&t| t < r.ts);
+                        if i >= timestamps.len() || timestamps[i] != r.ts {
+                            return Err(bad_row(&asset.file, r.line, "date", format!("{} is not a minute of a {calendar} session (minute bars are stamped with their close, UTC)", format_timestamp(r.ts))));
+                        }
+                        i
+                    }
+                };
+                first_bar.get_or_insert(bar);
+                last_bar = bar;
+                rows.push(sid32, bar as u32, r.ohlcv);
+                let session_date = |b: usize| match self.frequency {
+                    BarSize::Daily => sessions[b].date,
+                    BarSize::Minutes(_) => {
+                        let (_, sess) =
+                            (0, sessions.partition_point(|s| s.close_ns < timestamps[b]));
+                        sessions[sess.min(sessions.len() - 1)].date
+                    }
+                };
+                if let Some(amount) = &r.dividend {
+                    adjustments.push(Adjustment::Dividend {
+                        sid: sid32,
+                        date: session_date(bar),
+                        amount: amount.clone(),
+                    });
+                }
+                if let Some(ratio) = &r.split {
+                    adjustments.push(Adjustment::Split {
+                        sid: sid32,
+                        date: session_date(bar),
+                        ratio: ratio.clone(),
+                    });
+                }
+            }
+            let date_of = |b: usize| match self.frequency {
+                BarSize::Daily => sessions[b].date,
+                BarSize::Minutes(_) => {
+                    sessions[sessions
+                        .partition_point(|s| s.close_ns < timestamps[b])
+                        .min(sessions.len() - 1)]
+                    .date
+                }
+            };
+            assets.push(AssetInfo {
+                sid: sid32,
+                symbol: asset.symbol.clone(),
+                exchange: calendar.to_string(),
+                start_date: date_of(first_bar.unwrap_or(0)),
+                end_date: date_of(last_bar),
+            });
+        }
+        // keep only sessions from the first to the last with data
+        let used_first = rows.bar.iter().min().copied().unwrap_or(0) as usize;
+        let used_last = rows.bar.iter().max().copied().unwrap_or(0) as usize;
+        let (s_lo, s_hi) = match self.frequency {
+            BarSize::Daily => (used_first, used_last),
+            BarSize::Minutes(_) => {
+                let s = |b: usize| sessions.partition_point(|s| s.close_ns < timestamps[b]);
+                (s(used_first), s(used_last))
+            }
+        };
+        let kept: Vec<Session> = sessions[s_lo..=s_hi].to_vec();
+        let (new_ts, _) = bar_grid(&kept, self.frequency);
+        let offset = timestamps.partition_point(|&t| t < new_ts[0]) as u32;
+        for b in &mut rows.bar {
+            *b -= offset;
+        }
+        Ok(BundleContent {
+            frequency: self.frequency,
+            calendar: calendar.to_string(),
+            price_scale: self.price_scale,
+            source: "csvdir".to_string(),
+            sessions: kept,
+            timestamps: new_ts,
+            assets,
+            rows,
+            adjustments,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fixed_point_parsing() {
+        assert_eq!(parse_fixed("12.34", 4), Ok(123_400));
+        assert_eq!(parse_fixed("12.340000", 4), Ok(123_400));
+        assert_eq!(parse_fixed("-0.5", 2), Ok(-50));
+        assert_eq!(parse_fixed("7", 0), Ok(7));
+        assert!(parse_fixed("12.34567", 4)
+            .unwrap_err()
+            .contains("--price-scale"));
+        assert!(parse_fixed("NaN", 4).unwrap_err().contains("not a number"));
+        assert!(parse_fixed("", 4).unwrap_err().contains("empty"));
+        assert!(parse_fixed("1e5", 4).is_err());
+    }
+
+    fn write(dir: &Path, name: &str, body: &str) {
+        fs::create_dir_all(dir.join("daily")).unwrap();
+        fs::write(dir.join("daily").join(name), body).unwrap();
+    }
+
+    fn err_of(body: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "AAA.csv", body);
+        ParsedCsvDir::parse(dir.path(), BarSize::Daily, 4)
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn validation_names_file_line_column_and_reason() {
+        let h = "date,open,high,low,close,volume\n";
+        let e = err_of(&format!(
+            "{h}2022-01-03,10,11,9,10,100\n2022-01-04,10,9,11,10,100\n"
+        ));
+        assert!(
+            e.contains("AAA.csv:3: column 'high': high 9 is below low 11"),
+            "{e}"
+        );
+        let e = err_of(&format!("{h}2022-01-03,10,11,9,12,100\n"));
+        assert!(
+            e.contains(":2: column 'close'") && e.contains("outside"),
+            "{e}"
+        );
+        let e = err_of(&format!("{h}2022-01-03,10,11,9,10,-5\n"));
+        assert!(e.contains("negative volume"), "{e}");
+        let e = err_of(&format!("{h}2022-01-03,10,11,9,nan,5\n"));
+        assert!(
+            e.contains("column 'close'") && e.contains("not a number"),
+            "{e}"
+        );
+        let e = err_of(&format!("{h}2022-01-03,10,11,9,,5\n"));
+        assert!(e.contains("empty value"), "{e}");
+        let e = err_of(&format!(
+            "{h}2022-01-04,10,11,9,10,5\n2022-01-04,10,11,9,10,5\n"
+        ));
+        assert!(e.contains(":3: column 'date': duplicate timestamp"), "{e}");
+        let e = err_of(&format!(
+            "{h}2022-01-05,10,11,9,10,5\n2022-01-04,10,11,9,10,5\n"
+        ));
+        assert!(e.contains("not sorted"), "{e}");
+        let e = err_of("date,open,high,low,close,volume,colour\n");
+        assert!(e.contains("column 'colour': unknown column"), "{e}");
+        let e = err_of("date,open,high,low,volume\n");
+        assert!(e.contains("column 'close': missing required column"), "{e}");
+        let e = err_of("");
+        assert!(e.contains("empty file"), "{e}");
+        let dir = tempfile::tempdir().unwrap();
+        fs::create_dir_all(dir.path().join("daily")).unwrap();
+        let mut bytes = format!("{h}2022-01-03,10,11,9,10,5\n").into_bytes();
+        bytes.extend_from_slice(b"2022-01-04,1\xff0,11,9,10,5\n");
+        fs::write(dir.path().join("daily/BBB.csv"), bytes).unwrap();
+        let e = ParsedCsvDir::parse(dir.path(), BarSize::Daily, 4)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("BBB.csv:3") && e.contains("not UTF-8"), "{e}");
+    }
+
+    #[test]
+    fn off_calendar_dates_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "AAA.csv", "date,open,high,low,close,volume\n2022-01-03,10,11,9,10,100\n2022-01-08,10,11,9,10,100\n");
+        let parsed = ParsedCsvDir::parse(dir.path(), BarSize::Daily, 4).unwrap();
+        let sessions: Vec<Session> = [18_995, 18_996, 18_997]
+            .iter()
+            .map(|&d| Session {
+                date: d,
+                open_ns: i64::from(d) * NANOS_PER_DAY,
+                close_ns: i64::from(d) * NANOS_PER_DAY + 1,
+            })
+            .collect();
+        let e = parsed
+            .into_content(&sessions, "XNYS")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("AAA.csv:3: column 'date': 2022-01-08 is not a XNYS trading session"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,16 @@
+//! rustybt's data layer: the bundle format, validated ingest (csvdir, synthetic), the bar
+//! grid of a calendar's sessions, and dense bar storage with history windows.
+
+pub mod bundle;
+pub mod calendar;
+pub mod csvdir;
+pub mod error;
+pub mod store;
+pub mod synthetic;
+
+pub use bundle::{write_bundle, Adjustment, AssetInfo, BarRows, BundleContent, Manifest};
+pub use calendar::{BarSize, Session};
+pub use csvdir::ParsedCsvDir;
+pub use error::DataError;
+pub use store::{BarStore, Field};
+pub use synthetic::{generate, SyntheticSpec};

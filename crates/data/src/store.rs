@@ -1,0 +1,311 @@
+//! A bundle opened for simulation: dense time-major `[bars, assets]` matrices, so a
+//! multi-asset history window is a run of contiguous rows.
+
+use std::path::{Path, PathBuf};
+
+use crate::bundle::{self, Adjustment, AssetInfo, Manifest};
+use crate::calendar::{bar_grid, BarSize, Session};
+use crate::error::DataError;
+
+/// A bar field a strategy can ask for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    Open,
+    High,
+    Low,
+    Close,
+    Volume,
+    /// Close, forward-filled over bars without a trade (zipline's `price`).
+    Price,
+}
+
+impl Field {
+    pub fn parse(name: &str) -> Option<Field> {
+        Some(match name {
+            "open" => Field::Open,
+            "high" => Field::High,
+            "low" => Field::Low,
+            "close" => Field::Close,
+            "volume" => Field::Volume,
+            "price" => Field::Price,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug)]
+pub struct BarStore {
+    pub path: PathBuf,
+    pub manifest: Manifest,
+    pub bar_size: BarSize,
+    pub assets: Vec<AssetInfo>,
+    pub adjustments: Vec<Adjustment>,
+    pub sessions: Vec<Session>,
+    /// Bar close instants, ns UTC.
+    pub timestamps: Vec<i64>,
+    /// Session index of each bar.
+    pub bar_session: Vec<u32>,
+    /// First bar of each session; one extra entry holds the bar count.
+    pub session_first_bar: Vec<u32>,
+    n_assets: usize,
+    /// Exact prices: mantissas at `manifest.price_scale`; 0 where the asset has no bar.
+    pub open: Vec<i64>,
+    pub high: Vec<i64>,
+    pub low: Vec<i64>,
+    pub close: Vec<i64>,
+    pub volume: Vec<i64>,
+    /// The same prices as f64 (NaN where missing), for history windows.
+    open_f: Vec<f64>,
+    high_f: Vec<f64>,
+    low_f: Vec<f64>,
+    close_f: Vec<f64>,
+    volume_f: Vec<f64>,
+}
+
+impl BarStore {
+    /// Open a bundle directory (its root with `CURRENT`, or a version directory).
+    pub fn open(path: &Path) -> Result<BarStore, DataError> {
+        let dir = bundle::resolve_version_dir(path)?;
+        let manifest: Manifest = bundle::read_json(&dir.join(bundle::MANIFEST_FILE))?;
+        if manifest.schema_version != bundle::SCHEMA_VERSION {
+            return Err(DataError::Corrupt {
+                path: dir,
+                reason: format!(
+                    "schema version {} is not the supported {}; re-ingest the bundle",
+                    manifest.schema_version,
+                    bundle::SCHEMA_VERSION
+                ),
+            });
+        }
+        let assets: Vec<AssetInfo> = bundle::read_json(&dir.join("assets.json"))?;
+        let adjustments: Vec<Adjustment> = bundle::read_json(&dir.join("adjustments.json"))?;
+        let (sids, [ts, open, high, low, close, volume]) =
+            bundle::read_bars(&dir.join("bars.parquet"))?;
+        let bar_size = manifest.bar_size()?;
+        let sessions = manifest.sessions();
+        let (timestamps, bar_session) = bar_grid(&sessions, bar_size);
+        let n_assets = assets.len();
+        let n_bars = timestamps.len();
+        let corrupt = |reason: String| DataError::Corrupt {
+            path: dir.clone(),
+            reason,
+        };
+        if n_bars != manifest.n_bars {
+            return Err(corrupt(format!(
+                "{} bars in the grid, manifest says {}",
+                n_bars, manifest.n_bars
+            )));
+        }
+        let cells = n_bars * n_assets;
+        let mut m: [Vec<i64>; 5] = std::array::from_fn(|_| vec![0; cells]);
+        let mut bar = 0usize;
+        for i in 0..sids.len() {
+            let sid = sids[i] as usize;
+            if sid >= n_assets {
+                return Err(corrupt(format!(
+                    "row {i} has sid {sid}, only {n_assets} assets"
+                )));
+            }
+            // rows are sorted by (sid, ts): search forward, restart per asset
+            if i == 0 || sids[i - 1] != sids[i] || timestamps.get(bar).is_none_or(|&t| t > ts[i]) {
+                bar = timestamps.partition_point(|&t| t < ts[i]);
+            }
+            while bar < n_bars && timestamps[bar] < ts[i] {
+                bar += 1;
+            }
+            if bar >= n_bars || timestamps[bar] != ts[i] {
+                return Err(corrupt(format!(
+                    "row {i} has a timestamp off the bundle's bar grid"
+                )));
+            }
+            let cell = bar * n_assets + sid;
+            m[0][cell] = open[i];
+            m[1][cell] = high[i];
+            m[2][cell] = low[i];
+            m[3][cell] = close[i];
+            m[4][cell] = volume[i];
+        }
+        let [open, high, low, close, volume] = m;
+        let scale = 10f64.powi(manifest.price_scale as i32);
+        let to_f = |v: &Vec<i64>| -> Vec<f64> {
+            v.iter()
+                .map(|&x| if x == 0 { f64::NAN } else { x as f64 / scale })
+                .collect()
+        };
+        let (open_f, high_f, low_f, close_f) = (to_f(&open), to_f(&high), to_f(&low), to_f(&close));
+        // volume 0 is a real value where the bar exists: tell them apart through close
+        let volume_f = volume
+            .iter()
+            .zip(&close)
+            .map(|(&v, &c)| if c == 0 { f64::NAN } else { v as f64 })
+            .collect();
+        let mut session_first_bar = vec![0u32; sessions.len() + 1];
+        for (b, &s) in bar_session.iter().enumerate().rev() {
+            session_first_bar[s as usize] = b as u32;
+        }
+        session_first_bar[sessions.len()] = n_bars as u32;
+        Ok(BarStore {
+            path: dir,
+            manifest,
+            bar_size,
+            assets,
+            adjustments,
+            sessions,
+            timestamps,
+            bar_session,
+            session_first_bar,
+            n_assets,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            open_f,
+            high_f,
+            low_f,
+            close_f,
+            volume_f,
+        })
+    }
+
+    pub fn n_assets(&self) -> usize {
+        self.n_assets
+    }
+    pub fn n_bars(&self) -> usize {
+        self.timestamps.len()
+    }
+    pub fn price_scale(&self) -> u32 {
+        self.manifest.price_scale
+    }
+
+    /// Exact close mantissa of `sid` at `bar`, `None` when the asset has no bar there.
+    #[inline]
+    pub fn close_mantissa(&self, bar: usize, sid: u32) -> Option<i64> {
+        let v = self.close[bar * self.n_assets + sid as usize];
+        (v != 0).then_some(v)
+    }
+
+    #[inline]
+    pub fn volume_at(&self, bar: usize, sid: u32) -> i64 {
+        self.volume[bar * self.n_assets + sid as usize]
+    }
+
+    /// Last close at or before `bar` (zipline's forward-filled `price`).
+    pub fn last_close_mantissa(&self, bar: usize, sid: u32) -> Option<i64> {
+        (0..=bar).rev().find_map(|b| self.close_mantissa(b, sid))
+    }
+
+    fn matrix(&self, field: Field) -> &[f64] {
+        match field {
+            Field::Open => &self.open_f,
+            Field::High => &self.high_f,
+            Field::Low => &self.low_f,
+            Field::Close | Field::Price => &self.close_f,
+            Field::Volume => &self.volume_f,
+        }
+    }
+
+    /// One field at one bar, as f64 (NaN when missing; `Price` forward-fills, volume is 0
+    /// where the asset did not trade).
+    pub fn current(&self, field: Field, bar: usize, sid: u32) -> f64 {
+        let cell = bar * self.n_assets + sid as usize;
+        match field {
+            Field::Price => self.last_close_mantissa(bar, sid).map_or(f64::NAN, |m| {
+                m as f64 / 10f64.powi(self.manifest.price_scale as i32)
+            }),
+            Field::Volume => {
+                let v = self.volume_f[cell];
+                if v.is_nan() {
+                    0.0
+                } else {
+                    v
+                }
+            }
+            f => self.matrix(f)[cell],
+        }
+    }
+
+    /// Fill `out` (time-major `[count, sids.len()]`) with the `count` bars ending at
+    /// `end_bar` inclusive. Bars before the bundle's first bar are NaN.
+    pub fn history_into(
+        &self,
+        field: Field,
+        sids: &[u32],
+        end_bar: usize,
+        count: usize,
+        out: &mut [f64],
+    ) {
+        let n = sids.len();
+        debug_assert_eq!(out.len(), n * count);
+        let data = self.matrix(field);
+        let first = end_bar as isize + 1 - count as isize;
+        let all_assets =
+            n == self.n_assets && sids.iter().enumerate().all(|(i, &s)| s as usize == i);
+        for row in 0..count {
+            let bar = first + row as isize;
+            let dst = &mut out[row * n..(row + 1) * n];
+            if bar < 0 {
+                dst.fill(f64::NAN);
+                continue;
+            }
+            let base = bar as usize * self.n_assets;
+            if all_assets {
+                dst.copy_from_slice(&data[base..base + n]);
+            } else {
+                for (d, &s) in dst.iter_mut().zip(sids) {
+                    *d = data[base + s as usize];
+                }
+            }
+        }
+        if field == Field::Price {
+            self.forward_fill(sids, first, count, out);
+        } else if field == Field::Volume {
+            for v in out.iter_mut() {
+                if v.is_nan() {
+                    *v = 0.0;
+                }
+            }
+        }
+    }
+
+    fn forward_fill(&self, sids: &[u32], first: isize, count: usize, out: &mut [f64]) {
+        let n = sids.len();
+        let scale = 10f64.powi(self.manifest.price_scale as i32);
+        for (j, &sid) in sids.iter().enumerate() {
+            let mut last = if first > 0 {
+                self.last_close_mantissa(first as usize - 1, sid)
+                    .map_or(f64::NAN, |m| m as f64 / scale)
+            } else {
+                f64::NAN
+            };
+            for row in 0..count {
+                let v = &mut out[row * n + j];
+                if v.is_nan() {
+                    *v = last;
+                } else {
+                    last = *v;
+                }
+            }
+        }
+    }
+
+    /// The contiguous `[count, n_assets]` block of a field ending at `end_bar`, when it
+    /// lies entirely inside the bundle (zero-copy history for all assets).
+    pub fn block(&self, field: Field, end_bar: usize, count: usize) -> Option<&[f64]> {
+        if field == Field::Price || field == Field::Volume || count > end_bar + 1 {
+            return None;
+        }
+        let first = end_bar + 1 - count;
+        Some(&self.matrix(field)[first * self.n_assets..(end_bar + 1) * self.n_assets])
+    }
+
+    /// Index of the first bar closing at or after `ns`.
+    pub fn bar_at_or_after(&self, ns: i64) -> usize {
+        self.timestamps.partition_point(|&t| t < ns)
+    }
+
+    /// Index of the session labelled `date`, or of the first one after it.
+    pub fn session_at_or_after(&self, date: i32) -> usize {
+        self.sessions.partition_point(|s| s.date < date)
+    }
+}

@@ -1,0 +1,440 @@
+//! Cash, positions, the order book and its fills: one account, generic over its number type.
+
+use crate::error::LedgerError;
+use crate::models::{Commission, Quote, Slippage, SlippageOutcome};
+use crate::num::{round_order_amount, Money};
+use crate::order::{Order, OrderId, OrderStatus, OrderStyle};
+use crate::position::Position;
+
+/// When unfilled orders are cancelled by the ledger itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CancelPolicy {
+    /// zipline's default: orders stay open until filled or cancelled by the strategy.
+    #[default]
+    Never,
+    /// Cancel whatever is still open at the end of each session.
+    EndOfDay,
+}
+
+/// One execution of (part of) an order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Transaction<N> {
+    pub order_id: OrderId,
+    pub sid: u32,
+    pub amount: i64,
+    pub price: N,
+    pub commission: N,
+    pub bar: usize,
+}
+
+/// Gross/net exposure of the book at its last marks.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Exposure<N> {
+    pub long_value: N,
+    pub short_value: N,
+    pub long_count: u32,
+    pub short_count: u32,
+}
+
+impl<N: Money> Exposure<N> {
+    pub fn gross(&self) -> N {
+        self.long_value - self.short_value
+    }
+    pub fn net(&self) -> N {
+        self.long_value + self.short_value
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Ledger<N> {
+    starting_cash: N,
+    cash: N,
+    positions: Vec<Position<N>>,
+    /// sids with a non-zero position, in the order they were first opened.
+    held: Vec<u32>,
+    orders: Vec<Order<N>>,
+    /// Open order ids per asset, in placement order (the order zipline fills them in).
+    open_by_asset: Vec<Vec<OrderId>>,
+    /// sids that have open orders, in the order their first open order was placed.
+    assets_with_orders: Vec<u32>,
+    transactions: Vec<Transaction<N>>,
+    pub slippage: Slippage<N>,
+    pub commission: Commission<N>,
+    pub cancel_policy: CancelPolicy,
+}
+
+impl<N: Money> Ledger<N> {
+    pub fn new(n_assets: usize, capital_base: N) -> Self {
+        Ledger {
+            starting_cash: capital_base,
+            cash: capital_base,
+            positions: vec![Position::default(); n_assets],
+            held: Vec::new(),
+            orders: Vec::new(),
+            open_by_asset: vec![Vec::new(); n_assets],
+            assets_with_orders: Vec::new(),
+            transactions: Vec::new(),
+            slippage: Slippage::zipline_default(),
+            commission: Commission::zipline_default(),
+            cancel_policy: CancelPolicy::Never,
+        }
+    }
+
+    pub fn n_assets(&self) -> usize {
+        self.positions.len()
+    }
+    pub fn starting_cash(&self) -> N {
+        self.starting_cash
+    }
+    pub fn cash(&self) -> N {
+        self.cash
+    }
+    pub fn position(&self, sid: u32) -> &Position<N> {
+        &self.positions[sid as usize]
+    }
+    /// sids with a non-zero position.
+    pub fn held(&self) -> &[u32] {
+        &self.held
+    }
+    pub fn orders(&self) -> &[Order<N>] {
+        &self.orders
+    }
+    pub fn order(&self, id: OrderId) -> Result<&Order<N>, LedgerError> {
+        self.orders
+            .get(id as usize)
+            .ok_or(LedgerError::UnknownOrder(id))
+    }
+    pub fn transactions(&self) -> &[Transaction<N>] {
+        &self.transactions
+    }
+    pub fn open_orders(&self, sid: u32) -> impl Iterator<Item = &Order<N>> {
+        self.open_by_asset[sid as usize]
+            .iter()
+            .map(move |&id| &self.orders[id as usize])
+    }
+    pub fn assets_with_open_orders(&self) -> &[u32] {
+        &self.assets_with_orders
+    }
+
+    fn check_sid(&self, sid: u32) -> Result<(), LedgerError> {
+        if (sid as usize) < self.positions.len() {
+            Ok(())
+        } else {
+            Err(LedgerError::UnknownAsset {
+                sid,
+                n_assets: self.positions.len(),
+            })
+        }
+    }
+
+    /// Value of all positions at their last marks.
+    pub fn positions_value(&self) -> N {
+        self.held.iter().fold(N::zero(), |acc, &sid| {
+            acc + self.positions[sid as usize].market_value()
+        })
+    }
+
+    pub fn portfolio_value(&self) -> N {
+        self.cash + self.positions_value()
+    }
+
+    pub fn exposure(&self) -> Exposure<N> {
+        let mut e = Exposure {
+            long_value: N::zero(),
+            short_value: N::zero(),
+            long_count: 0,
+            short_count: 0,
+        };
+        for &sid in &self.held {
+            let p = &self.positions[sid as usize];
+            let v = p.market_value();
+            if p.amount > 0 {
+                e.long_value += v;
+                e.long_count += 1;
+            } else {
+                e.short_value += v;
+                e.short_count += 1;
+            }
+        }
+        e
+    }
+
+    /// Place an order for a signed share amount, already rounded by the caller's rules.
+    /// Returns `None` for a zero amount (zipline places no order then).
+    pub fn place_order(
+        &mut self,
+        sid: u32,
+        amount: i64,
+        style: OrderStyle<N>,
+        bar: usize,
+    ) -> Result<Option<OrderId>, LedgerError> {
+        self.check_sid(sid)?;
+        let check = |kind: &'static str, p: N| {
+            if p > N::zero() {
+                Ok(())
+            } else {
+                Err(LedgerError::BadPrice {
+                    kind,
+                    value: p.to_string(),
+                })
+            }
+        };
+        match style {
+            OrderStyle::Market => {}
+            OrderStyle::Limit(l) => check("limit", l)?,
+            OrderStyle::Stop(s) => check("stop", s)?,
+            OrderStyle::StopLimit { limit, stop } => {
+                check("limit", limit)?;
+                check("stop", stop)?;
+            }
+        }
+        if amount == 0 {
+            return Ok(None);
+        }
+        let id = self.orders.len() as OrderId;
+        self.orders.push(Order::new(id, sid, amount, style, bar));
+        let queue = &mut self.open_by_asset[sid as usize];
+        if queue.is_empty() {
+            self.assets_with_orders.push(sid);
+        }
+        queue.push(id);
+        Ok(Some(id))
+    }
+
+    /// Shares to order so the position in `sid` reaches `target_value` at `price`
+    /// (zipline's `order_target_value` arithmetic: value / price − current, then rounded).
+    pub fn target_value_amount(&self, sid: u32, target_value: N, price: N) -> i64 {
+        if price.is_zero() {
+            return 0;
+        }
+        let raw = target_value.div_q(price) - N::from_i64(self.positions[sid as usize].amount);
+        round_order_amount(raw)
+    }
+
+    /// Shares to order so the position in `sid` is `percent` of portfolio value at `price`.
+    pub fn target_percent_amount(&self, sid: u32, percent: N, price: N) -> i64 {
+        self.target_value_amount(sid, self.portfolio_value() * percent, price)
+    }
+
+    pub fn cancel_order(&mut self, id: OrderId, bar: usize) -> Result<(), LedgerError> {
+        let order = self
+            .orders
+            .get_mut(id as usize)
+            .ok_or(LedgerError::UnknownOrder(id))?;
+        if !order.is_open() {
+            return Ok(());
+        }
+        order.status = OrderStatus::Cancelled;
+        order.updated_bar = bar;
+        let sid = order.sid;
+        self.remove_from_queue(sid, id);
+        Ok(())
+    }
+
+    /// Reject an open order, with a reason the strategy can read.
+    pub fn reject_order(
+        &mut self,
+        id: OrderId,
+        reason: String,
+        bar: usize,
+    ) -> Result<(), LedgerError> {
+        let order = self
+            .orders
+            .get_mut(id as usize)
+            .ok_or(LedgerError::UnknownOrder(id))?;
+        order.status = OrderStatus::Rejected;
+        order.reason = Some(reason);
+        order.updated_bar = bar;
+        let sid = order.sid;
+        self.remove_from_queue(sid, id);
+        Ok(())
+    }
+
+    fn remove_from_queue(&mut self, sid: u32, id: OrderId) {
+        let queue = &mut self.open_by_asset[sid as usize];
+        queue.retain(|&o| o != id);
+        if queue.is_empty() {
+            self.assets_with_orders.retain(|&s| s != sid);
+        }
+    }
+
+    /// Cancel everything still open (end-of-day cancel policy).
+    pub fn cancel_all_open(&mut self, bar: usize) {
+        for sid in std::mem::take(&mut self.assets_with_orders) {
+            for id in std::mem::take(&mut self.open_by_asset[sid as usize]) {
+                let o = &mut self.orders[id as usize];
+                o.status = OrderStatus::Cancelled;
+                o.updated_bar = bar;
+            }
+        }
+    }
+
+    /// Fill open orders against bar `bar`. `quote(sid)` is the bar's close and volume,
+    /// `None` where the asset has no bar. Returns the number of transactions made.
+    pub fn fill_open_orders(
+        &mut self,
+        bar: usize,
+        quote: impl Fn(u32) -> Option<Quote<N>>,
+    ) -> usize {
+        let before = self.transactions.len();
+        let assets = self.assets_with_orders.clone();
+        for sid in assets {
+            let Some(q) = quote(sid) else { continue };
+            if self.slippage.uses_volume() && q.volume == 0 {
+                continue;
+            }
+            let mut volume_for_bar = 0i64;
+            let ids = self.open_by_asset[sid as usize].clone();
+            for id in ids {
+                let slippage = self.slippage;
+                let order = &mut self.orders[id as usize];
+                if order.open_amount() == 0 {
+                    continue;
+                }
+                order.check_triggers(q.close, bar);
+                if !order.triggered() {
+                    continue;
+                }
+                let (price, amount) = match slippage.process(order, q, volume_for_bar) {
+                    SlippageOutcome::Fill { price, amount } => (price, amount),
+                    SlippageOutcome::Skip => continue,
+                    SlippageOutcome::LiquidityExceeded => break,
+                };
+                volume_for_bar += amount.abs();
+                let commission = self.commission.calculate(order, price, amount);
+                order.filled += amount;
+                order.commission += commission;
+                order.updated_bar = bar;
+                let done = order.open_amount() == 0;
+                if done {
+                    order.status = OrderStatus::Filled;
+                }
+                self.transactions.push(Transaction {
+                    order_id: id,
+                    sid,
+                    amount,
+                    price,
+                    commission,
+                    bar,
+                });
+                self.apply_transaction(sid, amount, price, commission, bar);
+                if done {
+                    self.remove_from_queue(sid, id);
+                }
+            }
+        }
+        self.transactions.len() - before
+    }
+
+    fn apply_transaction(&mut self, sid: u32, amount: i64, price: N, commission: N, bar: usize) {
+        let pos = &mut self.positions[sid as usize];
+        let was_held = pos.amount != 0;
+        pos.apply_fill(amount, price, bar);
+        pos.adjust_commission_cost_basis(commission);
+        let is_held = pos.amount != 0;
+        self.cash -= N::from_i64(amount) * price;
+        self.cash -= commission;
+        match (was_held, is_held) {
+            (false, true) => self.held.push(sid),
+            (true, false) => self.held.retain(|&s| s != sid),
+            _ => {}
+        }
+    }
+
+    /// Mark held positions to the bar's prices (`None`: no new price, keep the last one).
+    pub fn mark_to_market(&mut self, bar: usize, price: impl Fn(u32) -> Option<N>) {
+        for &sid in &self.held {
+            if let Some(p) = price(sid) {
+                let pos = &mut self.positions[sid as usize];
+                pos.last_sale_price = p;
+                pos.last_sale_bar = Some(bar);
+            }
+        }
+    }
+
+    /// Close a position at `price` without costs (an asset whose data ended: zipline's auto-close).
+    pub fn close_out(&mut self, sid: u32, price: N, bar: usize) {
+        let amount = self.positions[sid as usize].amount;
+        if amount == 0 {
+            return;
+        }
+        let open: Vec<OrderId> = self.open_by_asset[sid as usize].clone();
+        for id in open {
+            let _ = self.cancel_order(id, bar);
+        }
+        self.apply_transaction(sid, -amount, price, N::zero(), bar);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn market_order_fills_with_default_costs() {
+        let mut l = Ledger::<Decimal>::new(2, d("10000"));
+        let id = l
+            .place_order(1, 10, OrderStyle::Market, 0)
+            .unwrap()
+            .unwrap();
+        let n = l.fill_open_orders(1, |_| {
+            Some(Quote {
+                close: d("50"),
+                volume: 1000,
+            })
+        });
+        assert_eq!(n, 1);
+        // 10 @ 50.025, commission 0.01
+        assert_eq!(l.cash(), d("10000") - d("500.25") - d("0.01"));
+        assert_eq!(l.order(id).unwrap().status, OrderStatus::Filled);
+        assert!(l.assets_with_open_orders().is_empty());
+        assert_eq!(l.held(), &[1]);
+        l.mark_to_market(1, |_| Some(d("51")));
+        assert_eq!(l.portfolio_value(), d("10000") - d("500.26") + d("510"));
+    }
+
+    #[test]
+    fn volume_limit_carries_remainder_over() {
+        let mut l = Ledger::<Decimal>::new(1, d("1000000"));
+        let id = l
+            .place_order(0, 150, OrderStyle::Market, 0)
+            .unwrap()
+            .unwrap();
+        l.fill_open_orders(1, |_| {
+            Some(Quote {
+                close: d("10"),
+                volume: 1000,
+            })
+        });
+        assert_eq!(l.order(id).unwrap().filled, 100);
+        l.fill_open_orders(2, |_| {
+            Some(Quote {
+                close: d("10"),
+                volume: 0,
+            })
+        });
+        assert_eq!(l.order(id).unwrap().filled, 100);
+        l.fill_open_orders(3, |_| {
+            Some(Quote {
+                close: d("10"),
+                volume: 1000,
+            })
+        });
+        assert_eq!(l.order(id).unwrap().filled, 150);
+        assert_eq!(l.position(0).amount, 150);
+    }
+
+    #[test]
+    fn zero_amount_places_nothing_and_bad_prices_are_refused() {
+        let mut l = Ledger::<f64>::new(1, 100.0);
+        assert_eq!(l.place_order(0, 0, OrderStyle::Market, 0).unwrap(), None);
+        assert!(l.place_order(0, 1, OrderStyle::Limit(0.0), 0).is_err());
+        assert!(l.place_order(3, 1, OrderStyle::Market, 0).is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! The exact ledger behind rustybt: orders with zipline's trigger rules, slippage and
+//! commission models with zipline's formulas, positions, cash and exposure.
+//!
+//! The ledger is generic over [`Money`]: `rust_decimal::Decimal` for exact accounting and
+//! `f64` as a twin, so the cost of exactness is measured on one implementation.
+
+pub mod error;
+pub mod ledger;
+pub mod models;
+pub mod num;
+pub mod order;
+pub mod position;
+
+pub use error::LedgerError;
+pub use ledger::{CancelPolicy, Exposure, Ledger, Transaction};
+pub use models::{Commission, Quote, Slippage, SlippageOutcome};
+pub use num::{round_order_amount, Money, DIV_SCALE};
+pub use order::{Order, OrderId, OrderStatus, OrderStyle};
+pub use position::Position;
+pub use rust_decimal::Decimal;

@@ -1,0 +1,258 @@
+//! Slippage and commission models with zipline-reloaded's formulas.
+
+use crate::num::Money;
+use crate::order::Order;
+
+/// What a model sees of the bar an order fills against.
+#[derive(Debug, Clone, Copy)]
+pub struct Quote<N> {
+    pub close: N,
+    pub volume: i64,
+}
+
+/// How much of an order fills at what price on one bar.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SlippageOutcome<N> {
+    /// Fill `amount` (signed) shares at `price`.
+    Fill { price: N, amount: i64 },
+    /// Nothing fills for this order on this bar; later orders may.
+    Skip,
+    /// The bar's volume is used up: no further order for this asset fills on this bar.
+    LiquidityExceeded,
+}
+
+/// zipline's slippage models.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Slippage<N> {
+    /// Fill everything at the close.
+    NoSlippage,
+    /// Fill everything at close ± spread / 2.
+    Fixed { spread: N },
+    /// close × (1 ± bps / 10 000), at most `volume_limit` × bar volume per bar (zipline's default).
+    FixedBasisPoints { basis_points: N, volume_limit: N },
+    /// Quadratic price impact: close × (1 ± impact × share²), share = filled / volume ≤ `volume_limit`.
+    VolumeShare { volume_limit: N, price_impact: N },
+}
+
+impl<N: Money> Slippage<N> {
+    /// zipline's equity default: `FixedBasisPointsSlippage(basis_points=5, volume_limit=0.1)`.
+    pub fn zipline_default() -> Self {
+        Slippage::FixedBasisPoints {
+            basis_points: N::from_i64(5),
+            volume_limit: N::from_mantissa(1, 1),
+        }
+    }
+
+    /// The fill for `order` given this bar's `quote` and the shares already filled
+    /// for the same asset on this bar.
+    pub fn process(
+        &self,
+        order: &Order<N>,
+        quote: Quote<N>,
+        volume_for_bar: i64,
+    ) -> SlippageOutcome<N> {
+        let direction = N::from_i64(order.direction());
+        let open = order.open_amount();
+        match *self {
+            Slippage::NoSlippage => SlippageOutcome::Fill {
+                price: quote.close,
+                amount: open,
+            },
+            Slippage::Fixed { spread } => {
+                let half = spread.div_q(N::from_i64(2));
+                SlippageOutcome::Fill {
+                    price: quote.close + half * direction,
+                    amount: open,
+                }
+            }
+            Slippage::FixedBasisPoints {
+                basis_points,
+                volume_limit,
+            } => {
+                let max_volume = (volume_limit * N::from_i64(quote.volume)).trunc().to_i64();
+                let shares = open.abs().min(max_volume - volume_for_bar);
+                if shares <= 0 {
+                    return SlippageOutcome::LiquidityExceeded;
+                }
+                let pct = basis_points.div_q(N::from_i64(10_000));
+                let price = quote.close + quote.close * (pct * direction);
+                SlippageOutcome::Fill {
+                    price,
+                    amount: shares * order.direction(),
+                }
+            }
+            Slippage::VolumeShare {
+                volume_limit,
+                price_impact,
+            } => {
+                let volume = N::from_i64(quote.volume);
+                let remaining = volume_limit * volume - N::from_i64(volume_for_bar);
+                if remaining < N::one() {
+                    return SlippageOutcome::LiquidityExceeded;
+                }
+                let cur = remaining.min(N::from_i64(open.abs())).trunc().to_i64();
+                if cur < 1 {
+                    return SlippageOutcome::Skip;
+                }
+                let total = N::from_i64(volume_for_bar + cur);
+                let share = total.div_q(volume).min(volume_limit);
+                let impact = share * share * price_impact * direction * quote.close;
+                let price = quote.close + impact;
+                if order.fill_worse_than_limit(price) {
+                    return SlippageOutcome::Skip;
+                }
+                SlippageOutcome::Fill {
+                    price,
+                    amount: cur * order.direction(),
+                }
+            }
+        }
+    }
+
+    /// Whether the model caps fills by bar volume (and so skips zero-volume bars).
+    pub fn uses_volume(&self) -> bool {
+        matches!(
+            self,
+            Slippage::FixedBasisPoints { .. } | Slippage::VolumeShare { .. }
+        )
+    }
+}
+
+/// zipline's commission models.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Commission<N> {
+    NoCommission,
+    /// `cost` per share, at least `min_trade_cost` per order (zipline default: 0.001, 0).
+    PerShare {
+        cost: N,
+        min_trade_cost: N,
+    },
+    /// A flat `cost` charged on an order's first fill.
+    PerTrade {
+        cost: N,
+    },
+    /// `cost` × traded notional.
+    PerDollar {
+        cost: N,
+    },
+}
+
+impl<N: Money> Commission<N> {
+    /// zipline's equity default: `PerShare(cost=0.001, min_trade_cost=0)`.
+    pub fn zipline_default() -> Self {
+        Commission::PerShare {
+            cost: N::from_mantissa(1, 3),
+            min_trade_cost: N::zero(),
+        }
+    }
+
+    /// Commission for a fill of `amount` shares at `price`, given what `order` paid so far
+    /// (`order.filled` and `order.commission` exclude this fill).
+    pub fn calculate(&self, order: &Order<N>, price: N, amount: i64) -> N {
+        match *self {
+            Commission::NoCommission => N::zero(),
+            Commission::PerShare {
+                cost,
+                min_trade_cost,
+            } => {
+                let additional = (N::from_i64(amount) * cost).abs();
+                if order.commission.is_zero() {
+                    min_trade_cost.max(additional)
+                } else {
+                    let per_unit_total = (N::from_i64(order.filled) * cost).abs() + additional;
+                    if per_unit_total < min_trade_cost {
+                        N::zero()
+                    } else {
+                        per_unit_total - order.commission
+                    }
+                }
+            }
+            Commission::PerTrade { cost } => {
+                if order.commission.is_zero() {
+                    cost
+                } else {
+                    N::zero()
+                }
+            }
+            Commission::PerDollar { cost } => N::from_i64(amount).abs() * (price * cost),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::order::OrderStyle;
+    use rust_decimal::Decimal;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn fixed_basis_points_caps_volume_and_moves_price_against_the_order() {
+        let model = Slippage::<Decimal>::zipline_default();
+        let buy = Order::new(0, 0, 500, OrderStyle::Market, 0);
+        let q = Quote {
+            close: d("100"),
+            volume: 1234,
+        };
+        // 10% of 1234 = 123.4 -> 123 shares at 100 * 1.0005
+        assert_eq!(
+            model.process(&buy, q, 0),
+            SlippageOutcome::Fill {
+                price: d("100.0500"),
+                amount: 123
+            }
+        );
+        assert_eq!(
+            model.process(&buy, q, 123),
+            SlippageOutcome::LiquidityExceeded
+        );
+        let sell = Order::new(1, 0, -10, OrderStyle::Market, 0);
+        assert_eq!(
+            model.process(&sell, q, 0),
+            SlippageOutcome::Fill {
+                price: d("99.9500"),
+                amount: -10
+            }
+        );
+    }
+
+    #[test]
+    fn volume_share_matches_zipline_formula() {
+        let model = Slippage::VolumeShare {
+            volume_limit: d("0.025"),
+            price_impact: d("0.1"),
+        };
+        let buy = Order::new(0, 0, 100, OrderStyle::Market, 0);
+        let q = Quote {
+            close: d("10"),
+            volume: 2000,
+        };
+        // remaining = 50, fill 50, share = 0.025, impact = 0.025^2*0.1*10 = 0.000625
+        assert_eq!(
+            model.process(&buy, q, 0),
+            SlippageOutcome::Fill {
+                price: d("10.000625"),
+                amount: 50
+            }
+        );
+    }
+
+    #[test]
+    fn per_share_minimum_is_paid_once_then_topped_up() {
+        let model = Commission::PerShare {
+            cost: d("0.01"),
+            min_trade_cost: d("1"),
+        };
+        let mut o = Order::new(0, 0, 300, OrderStyle::Market, 0);
+        assert_eq!(model.calculate(&o, d("10"), 50), d("1"));
+        o.filled = 50;
+        o.commission = d("1");
+        assert_eq!(model.calculate(&o, d("10"), 40), d("0")); // 0.9 < 1
+        o.filled = 90;
+        assert_eq!(model.calculate(&o, d("10"), 60), d("0.5")); // 1.5 - 1
+    }
+}

@@ -1,0 +1,257 @@
+//! The number type a ledger runs on: exact `Decimal` (default) or `f64` (measured twin).
+//!
+//! Every division in the ledger goes through [`Money::div_q`], which quantizes the
+//! quotient to [`DIV_SCALE`] decimal places with round-half-even. Python's `decimal`
+//! rounds to 28 *significant* digits and `rust_decimal` to 28 *decimal places*; quantizing
+//! explicitly at one documented scale is what lets the pure-Python reference engine agree
+//! with this ledger to the last digit.
+
+use std::fmt::{Debug, Display};
+use std::ops::{Add, AddAssign, Mul, Neg, Sub, SubAssign};
+use std::str::FromStr;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// Decimal places every quotient is quantized to (round half to even).
+pub const DIV_SCALE: u32 = 12;
+
+/// Arithmetic the ledger needs from its number type.
+pub trait Money:
+    Copy
+    + Clone
+    + Debug
+    + Display
+    + Default
+    + PartialEq
+    + PartialOrd
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + Send
+    + Sync
+    + 'static
+{
+    /// `"decimal"` or `"float"`: the name users pass as `ledger=`.
+    const NAME: &'static str;
+    fn zero() -> Self;
+    fn one() -> Self;
+    fn from_i64(v: i64) -> Self;
+    /// An exact fixed-point value `mantissa * 10^-scale` (bundle prices).
+    fn from_mantissa(mantissa: i64, scale: u32) -> Self;
+    /// A float parameter (a weight, a cost) converted through its shortest round-trip
+    /// decimal representation, the same digits Python's `repr(float)` prints.
+    /// `None` for NaN and infinities, or a value out of range.
+    fn from_f64(v: f64) -> Option<Self>;
+    fn to_f64(self) -> f64;
+    /// `self / rhs` quantized to [`DIV_SCALE`] places, half-even. `rhs` must not be zero.
+    fn div_q(self, rhs: Self) -> Self;
+    fn abs(self) -> Self;
+    /// Round to a whole number, half to even.
+    fn round_int(self) -> Self;
+    /// Drop the fraction (toward zero).
+    fn trunc(self) -> Self;
+    /// As an integer count; the value must already be whole and in range.
+    fn to_i64(self) -> i64;
+    fn is_zero(self) -> bool {
+        self == Self::zero()
+    }
+    fn max(self, other: Self) -> Self {
+        if other > self {
+            other
+        } else {
+            self
+        }
+    }
+    fn min(self, other: Self) -> Self {
+        if other < self {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+impl Money for Decimal {
+    const NAME: &'static str = "decimal";
+    fn zero() -> Self {
+        Decimal::ZERO
+    }
+    fn one() -> Self {
+        Decimal::ONE
+    }
+    fn from_i64(v: i64) -> Self {
+        Decimal::from(v)
+    }
+    fn from_mantissa(mantissa: i64, scale: u32) -> Self {
+        Decimal::new(mantissa, scale)
+    }
+    fn from_f64(v: f64) -> Option<Self> {
+        if !v.is_finite() {
+            return None;
+        }
+        // Rust's `Display` for f64 prints the shortest round-trip digits, never exponent form.
+        let text = format!("{v}");
+        Decimal::from_str(&text)
+            .ok()
+            .or_else(|| Decimal::from_scientific(&format!("{v:e}")).ok())
+            .map(|d| d.normalize())
+    }
+    fn to_f64(self) -> f64 {
+        // Through the decimal string: the correctly rounded nearest double, as Python's float(Decimal).
+        f64::from_str(&self.to_string()).unwrap_or(f64::NAN)
+    }
+    fn div_q(self, rhs: Self) -> Self {
+        decimal_div_half_even(self, rhs, DIV_SCALE)
+    }
+    fn abs(self) -> Self {
+        Decimal::abs(&self)
+    }
+    fn round_int(self) -> Self {
+        self.round_dp_with_strategy(0, RoundingStrategy::MidpointNearestEven)
+    }
+    fn trunc(self) -> Self {
+        Decimal::trunc(&self)
+    }
+    fn to_i64(self) -> i64 {
+        use rust_decimal::prelude::ToPrimitive;
+        ToPrimitive::to_i64(&self).unwrap_or(if self.is_sign_negative() {
+            i64::MIN
+        } else {
+            i64::MAX
+        })
+    }
+}
+
+/// `a / b` rounded half-even to `dp` places, exact even where `rust_decimal`'s own
+/// 96-bit quotient was already rounded onto a midpoint (double rounding): the tie is
+/// settled by comparing `midpoint * b` with `a`, both exact.
+fn decimal_div_half_even(a: Decimal, b: Decimal, dp: u32) -> Decimal {
+    let q = a / b;
+    let rounded = q.round_dp_with_strategy(dp, RoundingStrategy::MidpointNearestEven);
+    let half_ulp = Decimal::new(5, dp + 1);
+    let diff = (q - rounded).abs();
+    if diff != half_ulp {
+        return rounded;
+    }
+    // q sits exactly on a midpoint of the dp grid; decide on the exact quotient.
+    let mid = q;
+    let Some(prod) = mid.checked_mul(b) else {
+        return rounded;
+    };
+    let exact_on_midpoint = prod == a;
+    if exact_on_midpoint {
+        return rounded; // a true tie: half-even already chose
+    }
+    // |true quotient| is above |mid| when |a| > |mid * b|.
+    let above = a.abs() > prod.abs();
+    let ulp = Decimal::new(1, dp);
+    let toward_zero = mid.trunc_with_scale(dp);
+    let away = if mid.is_sign_negative() {
+        toward_zero - ulp
+    } else {
+        toward_zero + ulp
+    };
+    if above {
+        away
+    } else {
+        toward_zero
+    }
+}
+
+impl Money for f64 {
+    const NAME: &'static str = "float";
+    fn zero() -> Self {
+        0.0
+    }
+    fn one() -> Self {
+        1.0
+    }
+    fn from_i64(v: i64) -> Self {
+        v as f64
+    }
+    fn from_mantissa(mantissa: i64, scale: u32) -> Self {
+        mantissa as f64 / 10f64.powi(scale as i32)
+    }
+    fn from_f64(v: f64) -> Option<Self> {
+        v.is_finite().then_some(v)
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+    fn div_q(self, rhs: Self) -> Self {
+        self / rhs
+    }
+    fn abs(self) -> Self {
+        f64::abs(self)
+    }
+    fn round_int(self) -> Self {
+        self.round_ties_even()
+    }
+    fn trunc(self) -> Self {
+        f64::trunc(self)
+    }
+    fn to_i64(self) -> i64 {
+        self as i64
+    }
+}
+
+/// zipline's share rounding: within 0.0001 of an integer means that integer,
+/// otherwise truncate toward zero.
+pub fn round_order_amount<N: Money>(raw: N) -> i64 {
+    let nearest = raw.round_int();
+    let epsilon = N::from_mantissa(1, 4);
+    if (raw - nearest).abs() <= epsilon {
+        nearest.to_i64()
+    } else {
+        raw.trunc().to_i64()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_parameters_enter_through_their_repr_digits() {
+        let third = <Decimal as Money>::from_f64(1.0 / 3.0).unwrap();
+        assert_eq!(third.to_string(), "0.3333333333333333");
+        assert_eq!(
+            <Decimal as Money>::from_f64(0.1).unwrap().to_string(),
+            "0.1"
+        );
+        assert_eq!(
+            <Decimal as Money>::from_f64(1e-10).unwrap().to_string(),
+            "0.0000000001"
+        );
+        assert!(<Decimal as Money>::from_f64(f64::NAN).is_none());
+        assert!(<Decimal as Money>::from_f64(f64::INFINITY).is_none());
+    }
+
+    #[test]
+    fn division_is_quantized_half_even() {
+        let one = Decimal::ONE;
+        let three = Decimal::from(3);
+        assert_eq!(one.div_q(three).to_string(), "0.333333333333");
+        assert_eq!(Decimal::from(2).div_q(three).to_string(), "0.666666666667");
+        // exact ties go to even
+        let tie = Decimal::new(5, DIV_SCALE + 1); // 0.0000000000005
+        assert_eq!(tie.div_q(Decimal::ONE), Decimal::ZERO);
+        let tie2 = Decimal::new(15, DIV_SCALE + 1);
+        assert_eq!(tie2.div_q(Decimal::ONE), Decimal::new(2, DIV_SCALE));
+        assert_eq!((-one).div_q(three).to_string(), "-0.333333333333");
+    }
+
+    #[test]
+    fn order_amounts_round_like_zipline() {
+        let d = |s: &str| Decimal::from_str(s).unwrap();
+        assert_eq!(round_order_amount(d("9.99995")), 10);
+        assert_eq!(round_order_amount(d("9.9998")), 9);
+        assert_eq!(round_order_amount(d("-9.9998")), -9);
+        assert_eq!(round_order_amount(d("-3.00009")), -3);
+        assert_eq!(round_order_amount(10.7_f64), 10);
+        assert_eq!(round_order_amount(-0.5_f64), 0);
+    }
+}
