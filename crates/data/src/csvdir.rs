@@ -338,7 +338,7 @@ impl ParsedCsvDir {
         let sub = match frequency {
             BarSize::Daily => "daily",
             BarSize::Minutes(1) => "minute",
-            other => {
+            other @ BarSize::Minutes(_) => {
                 return Err(DataError::BadRequest(format!(
                     "csvdir holds daily/ or minute/ files; {} bars cannot be ingested from it",
                     other.label()

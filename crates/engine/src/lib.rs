@@ -1,1 +1,10 @@
+//! The rustybt engine: the bar clock, the simulation steps around a strategy, and the
+//! risk metrics of its returns.
 
+pub mod error;
+pub mod metrics;
+pub mod simulation;
+
+pub use error::EngineError;
+pub use metrics::{RiskRow, cumulative_risk};
+pub use simulation::{SessionPerf, Simulation, Strategy, run};

@@ -97,7 +97,7 @@ impl<N: Money> Order<N> {
 
     /// zipline's `triggered`: every condition the order carries has been reached.
     pub fn triggered(&self) -> bool {
-        !(self.stop.is_some() && !self.stop_reached || self.limit.is_some() && !self.limit_reached)
+        (self.limit_reached || self.limit.is_none()) && (self.stop_reached || self.stop.is_none())
     }
 
     /// zipline's `check_triggers` against the bar's price. A stop-limit whose stop is

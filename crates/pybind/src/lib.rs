@@ -1,1 +1,26 @@
+//! `rustybt._core`: the one native module. Glue only — the work is in the core crates.
+// PyO3 extracts arguments as owned values; taking them by reference would add a copy.
+#![allow(clippy::needless_pass_by_value)]
 
+mod bundle;
+mod errors;
+mod sim;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+mod _core {
+    #[pymodule_export]
+    use crate::bundle::{Asset, PyBundle, PyCsvDir, ingest_synthetic};
+    #[pymodule_export]
+    use crate::sim::{PyBarData, PySimulation, _panic_for_tests};
+
+    use pyo3::prelude::*;
+
+    #[pymodule_init]
+    fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
+        m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+        m.add("DIV_SCALE", rustybt_ledger::DIV_SCALE)?;
+        Ok(())
+    }
+}

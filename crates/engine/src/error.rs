@@ -1,0 +1,21 @@
+use thiserror::Error;
+
+use rustybt_data::DataError;
+use rustybt_ledger::LedgerError;
+
+/// Everything the engine can refuse.
+#[derive(Debug, Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Data(#[from] DataError),
+    #[error("invalid run: {0}")]
+    BadRun(String),
+    #[error("invalid parameter {name} = {value}: {reason}")]
+    BadParameter { name: &'static str, value: String, reason: String },
+    #[error("cannot order {symbol} at {when}: it has no price yet (no bar at or before this time)")]
+    NoPrice { symbol: String, when: String },
+    #[error("unknown field '{0}': use open, high, low, close, volume or price")]
+    UnknownField(String),
+}

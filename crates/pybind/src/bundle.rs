@@ -1,0 +1,282 @@
+//! `Bundle`, `Asset` and the ingest entry points.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use pyo3::prelude::*;
+use pyo3::types::PyTuple;
+use rustybt_data::{BarSize, BarStore, Field, ParsedCsvDir, Session, SyntheticSpec};
+
+use crate::errors::{HistoryWindowError, data_err, guard};
+
+/// An equity in a bundle. Hashable, ordered by sid, picklable.
+#[pyclass(frozen, module = "rustybt._core", name = "Asset", eq, ord, hash)]
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Asset {
+    #[pyo3(get)]
+    pub sid: u32,
+    #[pyo3(get)]
+    pub symbol: String,
+    #[pyo3(get)]
+    pub exchange: String,
+    /// First and last session with data, as days since 1970-01-01.
+    #[pyo3(get)]
+    pub start_day: i32,
+    #[pyo3(get)]
+    pub end_day: i32,
+}
+
+#[pymethods]
+impl Asset {
+    #[new]
+    fn new(sid: u32, symbol: String, exchange: String, start_day: i32, end_day: i32) -> Self {
+        Asset { sid, symbol, exchange, start_day, end_day }
+    }
+    fn __repr__(&self) -> String {
+        format!("Equity({} [{}])", self.sid, self.symbol)
+    }
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        let a = slf.get();
+        let args = (a.sid, a.symbol.clone(), a.exchange.clone(), a.start_day, a.end_day).into_pyobject(slf.py())?;
+        Ok((slf.get_type().into_any(), args))
+    }
+}
+
+pub fn parse_field(name: &str) -> PyResult<Field> {
+    Field::parse(name).ok_or_else(|| {
+        HistoryWindowError::new_err(format!("unknown field '{name}': use open, high, low, close, volume or price"))
+    })
+}
+
+/// An opened bundle: dense bar matrices in memory, shared (read-only) by every
+/// simulation that runs on it.
+#[pyclass(frozen, module = "rustybt._core", name = "Bundle")]
+pub struct PyBundle {
+    pub store: Arc<BarStore>,
+}
+
+#[pymethods]
+impl PyBundle {
+    /// Open the bundle at `path` (its directory, or one of its version directories).
+    #[staticmethod]
+    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        guard(|| {
+            let store = py.detach(|| BarStore::open(&path)).map_err(data_err)?;
+            Ok(PyBundle { store: Arc::new(store) })
+        })
+    }
+    #[getter]
+    fn name(&self) -> String {
+        self.store.manifest.name.clone()
+    }
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.store.path.clone()
+    }
+    #[getter]
+    fn frequency(&self) -> String {
+        self.store.manifest.frequency.clone()
+    }
+    #[getter]
+    fn calendar(&self) -> String {
+        self.store.manifest.calendar.clone()
+    }
+    #[getter]
+    fn price_scale(&self) -> u32 {
+        self.store.price_scale()
+    }
+    #[getter]
+    fn content_hash(&self) -> String {
+        self.store.manifest.content_hash.clone()
+    }
+    #[getter]
+    fn created_at(&self) -> String {
+        self.store.manifest.created_at.clone()
+    }
+    #[getter]
+    fn source(&self) -> String {
+        self.store.manifest.source.clone()
+    }
+    #[getter]
+    fn n_assets(&self) -> usize {
+        self.store.n_assets()
+    }
+    #[getter]
+    fn n_bars(&self) -> usize {
+        self.store.n_bars()
+    }
+    /// The assets, indexed by sid.
+    fn assets(&self) -> Vec<Asset> {
+        self.store
+            .assets
+            .iter()
+            .map(|a| Asset {
+                sid: a.sid,
+                symbol: a.symbol.clone(),
+                exchange: a.exchange.clone(),
+                start_day: a.start_date,
+                end_day: a.end_date,
+            })
+            .collect()
+    }
+    /// Session labels (days since the epoch), opens and closes (ns UTC).
+    #[allow(clippy::type_complexity)]
+    fn sessions<'py>(
+        &self,
+        py: Python<'py>,
+    ) -> (Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>) {
+        let s = &self.store.sessions;
+        (
+            PyArray1::from_iter(py, s.iter().map(|x| x.date)),
+            PyArray1::from_iter(py, s.iter().map(|x| x.open_ns)),
+            PyArray1::from_iter(py, s.iter().map(|x| x.close_ns)),
+        )
+    }
+    /// Bar close instants (ns UTC).
+    fn timestamps<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
+        PyArray1::from_slice(py, &self.store.timestamps)
+    }
+    /// First bar of each session, plus the bar count.
+    fn session_first_bar<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
+        PyArray1::from_slice(py, &self.store.session_first_bar)
+    }
+    /// `count` bars of `field` ending at bar `end_bar`, as a `[count, len(sids)]` float64 array.
+    fn history<'py>(
+        &self,
+        py: Python<'py>,
+        field: &str,
+        sids: Vec<u32>,
+        end_bar: usize,
+        count: usize,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let field = parse_field(field)?;
+        history_array(py, &self.store, field, &sids, end_bar, count)
+    }
+}
+
+pub fn history_array<'py>(
+    py: Python<'py>,
+    store: &BarStore,
+    field: Field,
+    sids: &[u32],
+    end_bar: usize,
+    count: usize,
+) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    if let Some(&bad) = sids.iter().find(|&&s| s as usize >= store.n_assets()) {
+        return Err(crate::errors::SymbolNotFound::new_err(format!("sid {bad} is not in the bundle")));
+    }
+    if end_bar >= store.n_bars() {
+        return Err(HistoryWindowError::new_err(format!("bar {end_bar} is past the bundle's {} bars", store.n_bars())));
+    }
+    let arr = unsafe { PyArray2::<f64>::new(py, [count, sids.len()], false) };
+    {
+        let mut rw = arr.readwrite();
+        let out = rw.as_slice_mut().expect("fresh array is contiguous");
+        store.history_into(field, sids, end_bar, count, out);
+    }
+    Ok(arr)
+}
+
+fn sessions_from(dates: &[i32], opens: &[i64], closes: &[i64]) -> PyResult<Vec<Session>> {
+    if dates.len() != opens.len() || dates.len() != closes.len() {
+        return Err(crate::errors::InvalidRunParameters::new_err("session arrays differ in length"));
+    }
+    Ok((0..dates.len()).map(|i| Session { date: dates[i], open_ns: opens[i], close_ns: closes[i] }).collect())
+}
+
+fn parse_bar_size(frequency: &str) -> PyResult<BarSize> {
+    BarSize::parse(frequency).map_err(data_err)
+}
+
+/// Generate a deterministic synthetic bundle and write it atomically. Returns the new
+/// version directory.
+#[pyfunction]
+#[pyo3(signature = (bundles_dir, name, n_assets, seed, frequency, calendar, price_scale, dates, opens, closes))]
+pub fn ingest_synthetic(
+    py: Python<'_>,
+    bundles_dir: PathBuf,
+    name: String,
+    n_assets: usize,
+    seed: u64,
+    frequency: &str,
+    calendar: String,
+    price_scale: u32,
+    dates: Vec<i32>,
+    opens: Vec<i64>,
+    closes: Vec<i64>,
+) -> PyResult<PathBuf> {
+    guard(|| {
+        let spec = SyntheticSpec {
+            n_assets,
+            seed,
+            frequency: parse_bar_size(frequency)?,
+            calendar,
+            price_scale,
+            sessions: sessions_from(&dates, &opens, &closes)?,
+        };
+        py.detach(|| {
+            let content = rustybt_data::generate(&spec)?;
+            rustybt_data::write_bundle(&bundles_dir, &name, &content)
+        })
+        .map_err(data_err)
+    })
+}
+
+/// A parsed, validated csvdir, waiting for its calendar's sessions.
+#[pyclass(module = "rustybt._core", name = "CsvDir")]
+pub struct PyCsvDir {
+    parsed: Option<ParsedCsvDir>,
+}
+
+#[pymethods]
+impl PyCsvDir {
+    /// Read and validate every file of `path/daily/` (or `path/minute/`).
+    #[staticmethod]
+    fn parse(py: Python<'_>, path: PathBuf, frequency: &str, price_scale: u32) -> PyResult<Self> {
+        guard(|| {
+            let bar = parse_bar_size(frequency)?;
+            let parsed = py.detach(|| ParsedCsvDir::parse(&path, bar, price_scale)).map_err(data_err)?;
+            Ok(PyCsvDir { parsed: Some(parsed) })
+        })
+    }
+    /// (first, last) date in the files, as days since the epoch.
+    fn date_range(&self) -> PyResult<(i32, i32)> {
+        Ok(self.get()?.date_range())
+    }
+    /// Symbols found, in sid order.
+    fn symbols(&self) -> PyResult<Vec<String>> {
+        Ok(self.get()?.assets.iter().map(|a| a.symbol.clone()).collect())
+    }
+    /// Place rows on the calendar's bars and write the bundle atomically.
+    #[pyo3(signature = (bundles_dir, name, calendar, dates, opens, closes))]
+    fn write(
+        &mut self,
+        py: Python<'_>,
+        bundles_dir: PathBuf,
+        name: String,
+        calendar: String,
+        dates: Vec<i32>,
+        opens: Vec<i64>,
+        closes: Vec<i64>,
+    ) -> PyResult<PathBuf> {
+        guard(|| {
+            let sessions = sessions_from(&dates, &opens, &closes)?;
+            let parsed = self
+                .parsed
+                .take()
+                .ok_or_else(|| crate::errors::IngestError::new_err("this CsvDir was already written"))?;
+            py.detach(|| {
+                let content = parsed.into_content(&sessions, &calendar)?;
+                rustybt_data::write_bundle(&bundles_dir, &name, &content)
+            })
+            .map_err(data_err)
+        })
+    }
+}
+
+impl PyCsvDir {
+    fn get(&self) -> PyResult<&ParsedCsvDir> {
+        self.parsed.as_ref().ok_or_else(|| crate::errors::IngestError::new_err("this CsvDir was already written"))
+    }
+}

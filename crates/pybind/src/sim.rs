@@ -1,0 +1,525 @@
+//! `Simulation` (one backtest, decimal or float ledger), `BarData` (what a strategy sees
+//! of the current bar) and the event loop that calls the strategy.
+//!
+//! The loop never holds a borrow of the simulation while Python runs: each step borrows,
+//! mutates and releases, so `order()` and `history()` called from `handle_data` can borrow
+//! it again. The strategy's own exceptions are carried through with their traceback.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use numpy::{PyArray1, PyArray2};
+use pyo3::exceptions::PyException;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use rust_decimal::Decimal;
+use rustybt_data::BarStore;
+use rustybt_engine::{Simulation, cumulative_risk};
+use rustybt_ledger::{CancelPolicy, Commission, Money, Order, OrderStyle, Slippage};
+
+use crate::bundle::{PyBundle, history_array, parse_field};
+use crate::errors::{
+    BadOrderParameters, InvalidRunParameters, OrderDuringInitialize, RustyBTError, StrategyError, engine_err, guard,
+    ledger_err,
+};
+
+/// Where the algorithm is in its lifecycle; orders are allowed only while trading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    Initialize,
+    BeforeTradingStart,
+    Trading,
+    Analyze,
+}
+
+impl Phase {
+    fn name(self) -> &'static str {
+        match self {
+            Phase::Initialize => "initialize",
+            Phase::BeforeTradingStart => "before_trading_start",
+            Phase::Trading => "handle_data",
+            Phase::Analyze => "analyze",
+        }
+    }
+}
+
+enum AnySim {
+    Decimal(Simulation<Decimal>),
+    Float(Simulation<f64>),
+}
+
+/// Run `$body` with `$s` bound to the concrete simulation, whatever its number type.
+macro_rules! with_sim {
+    ($any:expr, $s:ident => $body:expr) => {
+        match $any {
+            AnySim::Decimal($s) => $body,
+            AnySim::Float($s) => $body,
+        }
+    };
+}
+
+fn money<N: Money>(name: &'static str, v: f64) -> PyResult<N> {
+    N::from_f64(v).ok_or_else(|| BadOrderParameters::new_err(format!("{name} must be a finite number, got {v}")))
+}
+
+fn param<N: Money>(name: &'static str, v: f64) -> PyResult<N> {
+    match N::from_f64(v) {
+        Some(x) if x >= N::zero() => Ok(x),
+        _ => Err(InvalidRunParameters::new_err(format!("{name} must be a finite, non-negative number, got {v}"))),
+    }
+}
+
+fn style<N: Money>(limit: Option<f64>, stop: Option<f64>) -> PyResult<OrderStyle<N>> {
+    let price = |name: &'static str, v: f64| -> PyResult<N> {
+        if v.is_finite() && v > 0.0 {
+            money(name, v)
+        } else {
+            Err(BadOrderParameters::new_err(format!("{name} price must be a positive finite number, got {v}")))
+        }
+    };
+    Ok(match (limit, stop) {
+        (None, None) => OrderStyle::Market,
+        (Some(l), None) => OrderStyle::Limit(price("limit", l)?),
+        (None, Some(s)) => OrderStyle::Stop(price("stop", s)?),
+        (Some(l), Some(s)) => OrderStyle::StopLimit { limit: price("limit", l)?, stop: price("stop", s)? },
+    })
+}
+
+fn place<N: Money>(
+    sim: &mut Simulation<N>,
+    kind: &str,
+    sid: u32,
+    value: f64,
+    limit: Option<f64>,
+    stop: Option<f64>,
+) -> PyResult<Option<u64>> {
+    let st = style::<N>(limit, stop)?;
+    let r = match kind {
+        "shares" => {
+            let raw: N = money("amount", value)?;
+            sim.order(sid, rustybt_ledger::round_order_amount(raw), st)
+        }
+        "value" => sim.order_value(sid, money("value", value)?, st),
+        "percent" => sim.order_percent(sid, money("percent", value)?, st),
+        "target" => {
+            let raw: N = money("target", value)?;
+            sim.order_target(sid, rustybt_ledger::round_order_amount(raw), st)
+        }
+        "target_value" => sim.order_target_value(sid, money("target", value)?, st),
+        "target_percent" => sim.order_target_percent(sid, money("target", value)?, st),
+        other => return Err(BadOrderParameters::new_err(format!("unknown order kind '{other}'"))),
+    };
+    r.map_err(engine_err)
+}
+
+fn order_dict<'py, N: Money>(
+    py: Python<'py>,
+    o: &Order<N>,
+    assets: &Bound<'py, PyList>,
+    bar_times: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", o.id)?;
+    d.set_item("dt", bar_times.get_item(o.updated_bar)?)?;
+    d.set_item("created", bar_times.get_item(o.created_bar)?)?;
+    d.set_item("reason", o.reason.as_deref())?;
+    d.set_item("amount", o.amount)?;
+    d.set_item("filled", o.filled)?;
+    d.set_item("commission", o.commission.to_f64())?;
+    d.set_item("limit", o.limit.map(Money::to_f64))?;
+    d.set_item("stop", o.stop.map(Money::to_f64))?;
+    d.set_item("limit_reached", o.limit_reached)?;
+    d.set_item("stop_reached", o.stop_reached)?;
+    d.set_item("sid", assets.get_item(o.sid as usize)?)?;
+    d.set_item("status", o.status.code())?;
+    Ok(d)
+}
+
+/// Columns of the perf frame, built once at the end of a run.
+fn perf_columns<'py, N: Money>(
+    py: Python<'py>,
+    sim: &Simulation<N>,
+    assets: &Bound<'py, PyList>,
+    bar_times: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let perf = sim.perf();
+    let store = sim.store();
+    let out = PyDict::new(py);
+    let f = |g: &dyn Fn(&rustybt_engine::SessionPerf<N>) -> f64| -> Vec<f64> { perf.iter().map(g).collect() };
+    let returns = f(&|p| p.returns.to_f64());
+    let risk = cumulative_risk(&returns);
+    let cols: Vec<(&str, Vec<f64>)> = vec![
+        ("portfolio_value", f(&|p| p.portfolio_value.to_f64())),
+        ("returns", returns.clone()),
+        ("pnl", f(&|p| p.pnl.to_f64())),
+        ("capital_used", f(&|p| p.capital_used.to_f64())),
+        ("starting_cash", f(&|p| p.starting_cash.to_f64())),
+        ("ending_cash", f(&|p| p.ending_cash.to_f64())),
+        ("starting_value", f(&|p| p.starting_value.to_f64())),
+        ("ending_value", f(&|p| p.ending_value.to_f64())),
+        ("starting_exposure", f(&|p| p.starting_value.to_f64())),
+        ("ending_exposure", f(&|p| p.ending_value.to_f64())),
+        ("long_value", f(&|p| p.exposure.long_value.to_f64())),
+        ("short_value", f(&|p| p.exposure.short_value.to_f64())),
+        ("long_exposure", f(&|p| p.exposure.long_value.to_f64())),
+        ("short_exposure", f(&|p| p.exposure.short_value.to_f64())),
+        ("longs_count", f(&|p| f64::from(p.exposure.long_count))),
+        ("shorts_count", f(&|p| f64::from(p.exposure.short_count))),
+        ("gross_leverage", f(&|p| ratio(p.exposure.gross(), p.portfolio_value))),
+        ("net_leverage", f(&|p| ratio(p.exposure.net(), p.portfolio_value))),
+        ("algorithm_period_return", risk.iter().map(|r| r.algorithm_period_return).collect()),
+        ("algo_volatility", risk.iter().map(|r| r.algo_volatility).collect()),
+        ("sharpe", risk.iter().map(|r| r.sharpe).collect()),
+        ("sortino", risk.iter().map(|r| r.sortino).collect()),
+        ("max_drawdown", risk.iter().map(|r| r.max_drawdown).collect()),
+    ];
+    for (name, v) in cols {
+        out.set_item(name, PyArray1::from_vec(py, v))?;
+    }
+    let sessions: Vec<i64> = perf.iter().map(|p| store.sessions[p.session].close_ns).collect();
+    out.set_item("period_close", PyArray1::from_vec(py, sessions))?;
+    let opens: Vec<i64> = perf.iter().map(|p| store.sessions[p.session].open_ns).collect();
+    out.set_item("period_open", PyArray1::from_vec(py, opens))?;
+    let txns = sim.ledger().transactions();
+    let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
+    for p in perf {
+        let tl = PyList::empty(py);
+        for t in &txns[p.transactions.clone()] {
+            let d = PyDict::new(py);
+            d.set_item("amount", t.amount)?;
+            d.set_item("dt", bar_times.get_item(t.bar)?)?;
+            d.set_item("price", t.price.to_f64())?;
+            d.set_item("order_id", t.order_id)?;
+            d.set_item("sid", assets.get_item(t.sid as usize)?)?;
+            d.set_item("commission", t.commission.to_f64())?;
+            tl.append(d)?;
+        }
+        t_col.push(tl);
+        let ol = PyList::empty(py);
+        for o in &p.orders {
+            ol.append(order_dict(py, o, assets, bar_times)?)?;
+        }
+        o_col.push(ol);
+        let pl = PyList::empty(py);
+        for &(sid, amount, cost_basis, last) in &p.positions {
+            let d = PyDict::new(py);
+            d.set_item("sid", assets.get_item(sid as usize)?)?;
+            d.set_item("amount", amount)?;
+            d.set_item("cost_basis", cost_basis.to_f64())?;
+            d.set_item("last_sale_price", last.to_f64())?;
+            pl.append(d)?;
+        }
+        p_col.push(pl);
+    }
+    out.set_item("transactions", t_col)?;
+    out.set_item("orders", o_col)?;
+    out.set_item("positions", p_col)?;
+    let exact = PyDict::new(py);
+    let s = |g: &dyn Fn(&rustybt_engine::SessionPerf<N>) -> N| -> Vec<String> { perf.iter().map(|p| g(p).to_string()).collect() };
+    exact.set_item("portfolio_value", s(&|p| p.portfolio_value))?;
+    exact.set_item("ending_cash", s(&|p| p.ending_cash))?;
+    exact.set_item("ending_value", s(&|p| p.ending_value))?;
+    exact.set_item("pnl", s(&|p| p.pnl))?;
+    exact.set_item("returns", s(&|p| p.returns))?;
+    exact.set_item("capital_used", s(&|p| p.capital_used))?;
+    exact.set_item("starting_cash", s(&|p| p.starting_cash))?;
+    let exact_txns: Vec<(u64, u32, i64, String, String, usize)> = txns
+        .iter()
+        .map(|t| (t.order_id, t.sid, t.amount, t.price.to_string(), t.commission.to_string(), t.bar))
+        .collect();
+    exact.set_item("transactions", exact_txns)?;
+    out.set_item("exact", exact)?;
+    Ok(out)
+}
+
+fn ratio<N: Money>(a: N, b: N) -> f64 {
+    if b.is_zero() { f64::NAN } else { a.to_f64() / b.to_f64() }
+}
+
+/// One backtest: the ledger (decimal or float), the clock position and the results.
+#[pyclass(module = "rustybt._core", name = "Simulation")]
+pub struct PySimulation {
+    sim: AnySim,
+    phase: Phase,
+}
+
+#[pymethods]
+impl PySimulation {
+    /// A simulation over sessions `first_session..=last_session` of `bundle`, starting with
+    /// `capital_base` in cash, on a `"decimal"` (exact) or `"float"` ledger.
+    #[new]
+    #[pyo3(signature = (bundle, first_session, last_session, capital_base, ledger = "decimal"))]
+    fn new(bundle: &PyBundle, first_session: usize, last_session: usize, capital_base: f64, ledger: &str) -> PyResult<Self> {
+        let store = bundle.store.clone();
+        let sim = match ledger {
+            "decimal" => AnySim::Decimal(
+                Simulation::new(store, first_session, last_session, param("capital_base", capital_base)?)
+                    .map_err(engine_err)?,
+            ),
+            "float" => AnySim::Float(
+                Simulation::new(store, first_session, last_session, param("capital_base", capital_base)?)
+                    .map_err(engine_err)?,
+            ),
+            other => {
+                return Err(InvalidRunParameters::new_err(format!(
+                    "ledger must be 'decimal' or 'float', got '{other}'"
+                )));
+            }
+        };
+        Ok(PySimulation { sim, phase: Phase::Initialize })
+    }
+
+    #[getter]
+    fn ledger(&self) -> &'static str {
+        with_sim!(&self.sim, s => { let _ = s; if matches!(self.sim, AnySim::Decimal(_)) { "decimal" } else { "float" } })
+    }
+
+    #[getter]
+    fn phase(&self) -> &'static str {
+        self.phase.name()
+    }
+
+    fn set_phase(&mut self, phase: &str) -> PyResult<()> {
+        self.phase = match phase {
+            "initialize" => Phase::Initialize,
+            "before_trading_start" => Phase::BeforeTradingStart,
+            "handle_data" => Phase::Trading,
+            "analyze" => Phase::Analyze,
+            other => return Err(InvalidRunParameters::new_err(format!("unknown phase '{other}'"))),
+        };
+        Ok(())
+    }
+
+    #[getter]
+    fn current_bar(&self) -> usize {
+        with_sim!(&self.sim, s => s.current_bar())
+    }
+
+    /// Place an order. `kind` is one of shares, value, percent, target, target_value,
+    /// target_percent (zipline's order functions). Returns the order id, or None when the
+    /// computed amount is zero.
+    #[pyo3(signature = (kind, sid, value, limit = None, stop = None))]
+    fn order(&mut self, kind: &str, sid: u32, value: f64, limit: Option<f64>, stop: Option<f64>) -> PyResult<Option<u64>> {
+        if self.phase != Phase::Trading {
+            return Err(OrderDuringInitialize::new_err(format!(
+                "orders cannot be placed in {}; place them in handle_data or a scheduled function",
+                self.phase.name()
+            )));
+        }
+        guard(|| with_sim!(&mut self.sim, s => place(s, kind, sid, value, limit, stop)))
+    }
+
+    fn cancel_order(&mut self, order_id: u64) -> PyResult<()> {
+        with_sim!(&mut self.sim, s => s.cancel_order(order_id).map_err(engine_err))
+    }
+
+    /// Ids of open orders (of one asset, or all).
+    #[pyo3(signature = (sid = None))]
+    fn open_orders(&self, sid: Option<u32>) -> Vec<(u32, u64)> {
+        with_sim!(&self.sim, s => {
+            let l = s.ledger();
+            let sids: Vec<u32> = match sid {
+                Some(x) if (x as usize) < l.n_assets() => vec![x],
+                Some(_) => vec![],
+                None => l.assets_with_open_orders().to_vec(),
+            };
+            sids.iter().flat_map(|&x| l.open_orders(x).map(move |o| (x, o.id))).collect()
+        })
+    }
+
+    /// (sid, amount, filled, commission, limit, stop, status code, reason, created bar, updated bar).
+    #[allow(clippy::type_complexity)]
+    fn order_info(&self, order_id: u64) -> PyResult<(u32, i64, i64, f64, Option<f64>, Option<f64>, u8, Option<String>, usize, usize)> {
+        with_sim!(&self.sim, s => {
+            let o = s.ledger().order(order_id).map_err(ledger_err)?;
+            Ok((o.sid, o.amount, o.filled, o.commission.to_f64(), o.limit.map(Money::to_f64), o.stop.map(Money::to_f64), o.status.code(), o.reason.clone(), o.created_bar, o.updated_bar))
+        })
+    }
+
+    fn cash(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().cash().to_f64())
+    }
+    fn portfolio_value(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().portfolio_value().to_f64())
+    }
+    fn positions_value(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().positions_value().to_f64())
+    }
+    fn starting_cash(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().starting_cash().to_f64())
+    }
+    /// Exact (decimal string) cash and portfolio value.
+    fn exact_state(&self) -> (String, String) {
+        with_sim!(&self.sim, s => (s.ledger().cash().to_string(), s.ledger().portfolio_value().to_string()))
+    }
+    /// Open positions: (sid, amount, cost basis, last sale price).
+    fn positions(&self) -> Vec<(u32, i64, f64, f64)> {
+        with_sim!(&self.sim, s => {
+            let l = s.ledger();
+            l.held().iter().map(|&sid| {
+                let p = l.position(sid);
+                (sid, p.amount, p.cost_basis.to_f64(), p.last_sale_price.to_f64())
+            }).collect()
+        })
+    }
+
+    /// Slippage model: none | fixed(spread) | fixed_basis_points(basis_points, volume_limit)
+    /// | volume_share(volume_limit, price_impact).
+    #[pyo3(signature = (kind, a = 0.0, b = 0.0))]
+    fn set_slippage(&mut self, kind: &str, a: f64, b: f64) -> PyResult<()> {
+        fn model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Slippage<N>> {
+            Ok(match kind {
+                "none" => Slippage::NoSlippage,
+                "fixed" => Slippage::Fixed { spread: param("spread", a)? },
+                "fixed_basis_points" => Slippage::FixedBasisPoints { basis_points: param("basis_points", a)?, volume_limit: param("volume_limit", b)? },
+                "volume_share" => Slippage::VolumeShare { volume_limit: param("volume_limit", a)?, price_impact: param("price_impact", b)? },
+                other => return Err(InvalidRunParameters::new_err(format!("unknown slippage model '{other}'"))),
+            })
+        }
+        with_sim!(&mut self.sim, s => { s.ledger_mut().slippage = model(kind, a, b)?; Ok(()) })
+    }
+
+    /// Commission model: none | per_share(cost, min_trade_cost) | per_trade(cost) | per_dollar(cost).
+    #[pyo3(signature = (kind, a = 0.0, b = 0.0))]
+    fn set_commission(&mut self, kind: &str, a: f64, b: f64) -> PyResult<()> {
+        fn model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Commission<N>> {
+            Ok(match kind {
+                "none" => Commission::NoCommission,
+                "per_share" => Commission::PerShare { cost: param("cost", a)?, min_trade_cost: param("min_trade_cost", b)? },
+                "per_trade" => Commission::PerTrade { cost: param("cost", a)? },
+                "per_dollar" => Commission::PerDollar { cost: param("cost", a)? },
+                other => return Err(InvalidRunParameters::new_err(format!("unknown commission model '{other}'"))),
+            })
+        }
+        with_sim!(&mut self.sim, s => { s.ledger_mut().commission = model(kind, a, b)?; Ok(()) })
+    }
+
+    /// `never` (zipline's default) or `eod`.
+    fn set_cancel_policy(&mut self, policy: &str) -> PyResult<()> {
+        let p = match policy {
+            "never" => CancelPolicy::Never,
+            "eod" | "end_of_day" => CancelPolicy::EndOfDay,
+            other => return Err(InvalidRunParameters::new_err(format!("cancel policy must be 'never' or 'eod', got '{other}'"))),
+        };
+        with_sim!(&mut self.sim, s => { s.ledger_mut().cancel_policy = p; Ok(()) })
+    }
+
+    /// The event loop. For each session: `before_trading_start(context, data)` (if given),
+    /// then per bar: fill orders against the bar, mark to market, `handle_data(context, data)`;
+    /// at the session's end, close its books and snapshot `recorded`.
+    /// Returns the recorded-variable snapshots, one dict per session.
+    #[pyo3(signature = (context, data, handle_data, before_trading_start, recorded))]
+    fn run<'py>(
+        slf: &Bound<'py, Self>,
+        context: &Bound<'py, PyAny>,
+        data: &Bound<'py, PyBarData>,
+        handle_data: &Bound<'py, PyAny>,
+        before_trading_start: Option<&Bound<'py, PyAny>>,
+        recorded: &Bound<'py, PyDict>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let py = slf.py();
+        let sessions = with_sim!(&slf.borrow().sim, s => s.sessions());
+        let snapshots = PyList::empty(py);
+        let bar_data = data.get();
+        for session in sessions {
+            let bars = {
+                let mut me = slf.borrow_mut();
+                let bars = with_sim!(&mut me.sim, s => { s.start_session(session); s.session_bars(session) });
+                me.phase = Phase::BeforeTradingStart;
+                bars
+            };
+            bar_data.bar.store(bars.start, Ordering::Relaxed);
+            if let Some(bts) = before_trading_start {
+                bts.call1((context, data)).map_err(|e| strategy_error(py, e, "before_trading_start", &bar_data.store, bars.start))?;
+            }
+            slf.borrow_mut().phase = Phase::Trading;
+            for bar in bars {
+                guard(|| {
+                    with_sim!(&mut slf.borrow_mut().sim, s => s.process_bar(bar));
+                    Ok(())
+                })?;
+                bar_data.bar.store(bar, Ordering::Relaxed);
+                handle_data.call1((context, data)).map_err(|e| strategy_error(py, e, "handle_data", &bar_data.store, bar))?;
+            }
+            with_sim!(&mut slf.borrow_mut().sim, s => s.end_session());
+            snapshots.append(recorded.copy()?)?;
+            py.check_signals()?;
+        }
+        slf.borrow_mut().phase = Phase::Analyze;
+        Ok(snapshots)
+    }
+
+    /// The perf columns (numpy arrays and per-session lists of dicts) and exact values.
+    fn perf<'py>(&self, py: Python<'py>, assets: &Bound<'py, PyList>, bar_times: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+        with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times))
+    }
+}
+
+/// Wrap an exception from strategy code in `StrategyError`, the original as `__cause__`
+/// (traceback intact). rustybt's own errors and non-`Exception`s (KeyboardInterrupt,
+/// SystemExit) pass through untouched.
+fn strategy_error(py: Python<'_>, err: PyErr, callback: &str, store: &BarStore, bar: usize) -> PyErr {
+    if !err.is_instance_of::<PyException>(py) || err.is_instance_of::<RustyBTError>(py) {
+        return err;
+    }
+    let when = rustybt_data::calendar::format_timestamp(store.timestamps[bar]);
+    let kind = err.get_type(py).name().map_or_else(|_| "Exception".to_string(), |n| n.to_string());
+    let msg = err.value(py).str().map_or_else(|_| String::new(), |s| s.to_string());
+    let wrapped = StrategyError::new_err(format!("{callback} raised {kind} at {when} (bar {bar}): {msg}"));
+    wrapped.set_cause(py, Some(err));
+    wrapped
+}
+
+/// What a strategy sees of the market at the current bar. `rustybt.data.BarData`
+/// subclasses it with zipline's pandas-returning `current` / `history`.
+#[pyclass(frozen, subclass, module = "rustybt._core", name = "BarData")]
+pub struct PyBarData {
+    store: Arc<BarStore>,
+    bar: AtomicUsize,
+}
+
+#[pymethods]
+impl PyBarData {
+    #[new]
+    fn new(bundle: &PyBundle) -> Self {
+        PyBarData { store: bundle.store.clone(), bar: AtomicUsize::new(0) }
+    }
+    /// Index of the current bar in the bundle.
+    #[getter]
+    fn current_bar(&self) -> usize {
+        self.bar.load(Ordering::Relaxed)
+    }
+    /// One field of one asset at the current bar (NaN when there is no bar; `price` forward-fills).
+    fn _current(&self, sid: u32, field: &str) -> PyResult<f64> {
+        let f = parse_field(field)?;
+        if sid as usize >= self.store.n_assets() {
+            return Err(crate::errors::SymbolNotFound::new_err(format!("sid {sid} is not in the bundle")));
+        }
+        Ok(self.store.current(f, self.current_bar(), sid))
+    }
+    /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive).
+    fn _history<'py>(&self, py: Python<'py>, sids: Vec<u32>, field: &str, count: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let f = parse_field(field)?;
+        history_array(py, &self.store, f, &sids, self.current_bar(), count)
+    }
+    /// Whether the asset has a price now and its data has not ended.
+    fn _can_trade(&self, sid: u32) -> bool {
+        let bar = self.current_bar();
+        let Some(asset) = self.store.assets.get(sid as usize) else { return false };
+        let day = self.store.sessions[self.store.bar_session[bar] as usize].date;
+        day <= asset.end_date && self.store.last_close_mantissa(bar, sid).is_some()
+    }
+    /// Whether the asset has a price but no bar now.
+    fn _is_stale(&self, sid: u32) -> bool {
+        let bar = self.current_bar();
+        (sid as usize) < self.store.n_assets()
+            && self.store.close_mantissa(bar, sid).is_none()
+            && self.store.last_close_mantissa(bar, sid).is_some()
+    }
+}
+
+/// Raise a Rust panic inside the guard, to prove panics surface as `InternalError`.
+#[pyfunction]
+pub fn _panic_for_tests(message: &str) -> PyResult<()> {
+    guard(|| panic!("{message}"))
+}

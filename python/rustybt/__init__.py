@@ -1,0 +1,31 @@
+"""rustybt: event-driven backtests of Python strategies on a Rust engine with an exact
+decimal ledger.
+
+Example:
+    >>> import rustybt
+    >>> class Hold(rustybt.TradingAlgorithm):
+    ...     def initialize(self, context):
+    ...         context.asset = self.symbol("S000")
+    ...     def handle_data(self, context, data):
+    ...         self.order_target_percent(context.asset, 1.0)
+    >>> perf = rustybt.run_algorithm(algorithm=Hold, bundle="demo",
+    ...                              capital_base=100_000)  # doctest: +SKIP
+"""
+
+from rustybt import errors
+from rustybt._core import __version__
+from rustybt.algorithm import TradingAlgorithm
+from rustybt.bundles import Bundle, ingest_csvdir, ingest_synthetic, load_bundle
+from rustybt.runner import exact_column, run_algorithm
+
+__all__ = [
+    "Bundle",
+    "TradingAlgorithm",
+    "__version__",
+    "errors",
+    "exact_column",
+    "ingest_csvdir",
+    "ingest_synthetic",
+    "load_bundle",
+    "run_algorithm",
+]

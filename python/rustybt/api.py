@@ -1,0 +1,97 @@
+"""zipline's function-style api: ``from rustybt.api import order_target_percent, symbol``.
+
+Each function acts on the algorithm that is running (the same methods as on
+:class:`~rustybt.TradingAlgorithm`), so strategies written as module-level functions port
+from zipline by changing the import line only.
+
+Example::
+
+    from rustybt.api import order_target_percent, record, symbol
+
+    def initialize(context):
+        context.asset = symbol("S000")
+
+    def handle_data(context, data):
+        order_target_percent(context.asset, 0.5)
+        record(price=data.current(context.asset, "price"))
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+from rustybt.algorithm import TradingAlgorithm
+from rustybt.errors import RustyBTError
+
+_running: list[TradingAlgorithm] = []
+
+_API_NAMES = (
+    "cancel_order",
+    "get_datetime",
+    "get_environment",
+    "get_open_orders",
+    "get_order",
+    "order",
+    "order_percent",
+    "order_target",
+    "order_target_percent",
+    "order_target_value",
+    "order_value",
+    "record",
+    "set_cancel_policy",
+    "set_commission",
+    "set_slippage",
+    "sid",
+    "symbol",
+    "symbols",
+)
+
+
+@contextmanager
+def running(algo: TradingAlgorithm):
+    """Make ``algo`` the target of the api functions while the block runs."""
+    _running.append(algo)
+    try:
+        yield algo
+    finally:
+        _running.pop()
+
+
+def get_algo_instance() -> TradingAlgorithm:
+    """The algorithm that is running."""
+    if not _running:
+        raise RustyBTError("rustybt.api functions can only be called while an algorithm runs")
+    return _running[-1]
+
+
+def _make(name: str):
+    method = getattr(TradingAlgorithm, name)
+
+    def api_function(*args, **kwargs):
+        return getattr(get_algo_instance(), name)(*args, **kwargs)
+
+    api_function.__name__ = api_function.__qualname__ = name
+    api_function.__doc__ = method.__doc__
+    return api_function
+
+
+cancel_order = _make("cancel_order")
+get_datetime = _make("get_datetime")
+get_environment = _make("get_environment")
+get_open_orders = _make("get_open_orders")
+get_order = _make("get_order")
+order = _make("order")
+order_percent = _make("order_percent")
+order_target = _make("order_target")
+order_target_percent = _make("order_target_percent")
+order_target_value = _make("order_target_value")
+order_value = _make("order_value")
+record = _make("record")
+set_cancel_policy = _make("set_cancel_policy")
+set_commission = _make("set_commission")
+set_slippage = _make("set_slippage")
+sid = _make("sid")
+symbol = _make("symbol")
+symbols = _make("symbols")
+
+__all__ = [*_API_NAMES, "get_algo_instance"]

@@ -1,0 +1,261 @@
+"""Bundles: where they live, how to make them, how to open them.
+
+A bundle is a directory under ``$RUSTYBT_ROOT/bundles/`` (default ``~/.rustybt``)
+holding Parquet bars, assets, adjustments and a manifest with its sessions and content
+hash. Writes are atomic; see ``docs/architecture.md``.
+
+Example:
+    >>> import rustybt
+    >>> b = rustybt.ingest_synthetic("doc-example", assets=3, start="2022-01-03",
+    ...                              end="2022-03-31", seed=1)
+    >>> b.assets.symbol.tolist()
+    ['S000', 'S001', 'S002']
+    >>> rustybt.load_bundle("doc-example").content_hash == b.content_hash
+    True
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rustybt import _core
+from rustybt.errors import BundleNotFound, InvalidRunParameters, SymbolNotFound
+
+_NS_PER_DAY = 86_400_000_000_000
+
+#: Frequencies ``ingest`` accepts, by their zipline names and bar sizes.
+FREQUENCY_ALIASES = {"daily": "1d", "minute": "1m", "hourly": "1h"}
+
+
+def root() -> Path:
+    """The rustybt home: ``$RUSTYBT_ROOT``, or ``~/.rustybt``."""
+    return Path(os.environ.get("RUSTYBT_ROOT") or "~/.rustybt").expanduser()
+
+
+def bundles_dir() -> Path:
+    """Where named bundles live."""
+    return root() / "bundles"
+
+
+def _days_to_index(days: np.ndarray) -> pd.DatetimeIndex:
+    return pd.DatetimeIndex(np.asarray(days, dtype=np.int64) * _NS_PER_DAY, tz="UTC")
+
+
+class Bundle:
+    """An opened bundle.
+
+    Attributes:
+        name: the bundle's name.
+        frequency: bar size (``1d``, ``1m``, ``1h``, ...).
+        calendar: the exchange calendar its sessions come from (e.g. ``XNYS``).
+        content_hash: sha256 of its logical content; changes whenever the data does.
+        assets: a DataFrame indexed by sid (symbol, exchange, start_date, end_date).
+        sessions: its trading sessions (UTC-midnight labels).
+        start, end: first and last session.
+    """
+
+    def __init__(self, core: _core.Bundle):
+        self._core = core
+        self.asset_list: list[_core.Asset] = core.assets()
+        self._by_symbol = {a.symbol: a for a in self.asset_list}
+
+    name = property(lambda self: self._core.name)
+    path = property(lambda self: Path(self._core.path))
+    frequency = property(lambda self: self._core.frequency)
+    calendar = property(lambda self: self._core.calendar)
+    content_hash = property(lambda self: self._core.content_hash)
+    created_at = property(lambda self: self._core.created_at)
+    price_scale = property(lambda self: self._core.price_scale)
+
+    @cached_property
+    def assets(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "symbol": [a.symbol for a in self.asset_list],
+                "exchange": [a.exchange for a in self.asset_list],
+                "start_date": _days_to_index([a.start_day for a in self.asset_list]),
+                "end_date": _days_to_index([a.end_day for a in self.asset_list]),
+            },
+            index=pd.Index([a.sid for a in self.asset_list], name="sid"),
+        )
+
+    @cached_property
+    def _session_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return self._core.sessions()
+
+    @cached_property
+    def sessions(self) -> pd.DatetimeIndex:
+        return _days_to_index(self._session_arrays[0])
+
+    @cached_property
+    def session_closes(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self._session_arrays[2], tz="UTC")
+
+    @cached_property
+    def bar_times(self) -> pd.DatetimeIndex:
+        """Close instant of every bar, UTC."""
+        return pd.DatetimeIndex(self._core.timestamps(), tz="UTC")
+
+    @property
+    def start(self) -> pd.Timestamp:
+        return self.sessions[0]
+
+    @property
+    def end(self) -> pd.Timestamp:
+        return self.sessions[-1]
+
+    def symbol(self, symbol: str) -> _core.Asset:
+        """The asset with this ticker, or :class:`~rustybt.errors.SymbolNotFound`."""
+        try:
+            return self._by_symbol[symbol]
+        except (KeyError, TypeError):
+            known = ", ".join(list(self._by_symbol)[:5])
+            raise SymbolNotFound(
+                f"symbol {symbol!r} is not in bundle '{self.name}' "
+                f"({len(self._by_symbol)} assets: {known}{', ...' if len(self._by_symbol) > 5 else ''})"
+            ) from None
+
+    def sid(self, sid: int) -> _core.Asset:
+        """The asset with this sid, or :class:`~rustybt.errors.SymbolNotFound`."""
+        if isinstance(sid, (int, np.integer)) and 0 <= sid < len(self.asset_list):
+            return self.asset_list[sid]
+        raise SymbolNotFound(f"sid {sid!r} is not in bundle '{self.name}'")
+
+    def session_range(self, start, end) -> tuple[int, int]:
+        """Indices of the first and last session of a run from ``start`` to ``end``."""
+        s, e = _as_date(start, "start"), _as_date(end, "end")
+        if s > e:
+            raise InvalidRunParameters(f"start {s.date()} is after end {e.date()}")
+        first, last = self.start, self.end
+        if s > last or e < first:
+            raise InvalidRunParameters(
+                f"{s.date()}..{e.date()} is outside bundle '{self.name}', "
+                f"which covers {first.date()}..{last.date()}"
+            )
+        if s < first:
+            raise InvalidRunParameters(
+                f"start {s.date()} is before bundle '{self.name}' begins ({first.date()})"
+            )
+        if e > last:
+            raise InvalidRunParameters(
+                f"end {e.date()} is after bundle '{self.name}' ends ({last.date()})"
+            )
+        i = int(self.sessions.searchsorted(s, side="left"))
+        j = int(self.sessions.searchsorted(e, side="right")) - 1
+        if i > j:
+            raise InvalidRunParameters(f"no trading session between {s.date()} and {e.date()}")
+        return i, j
+
+    def __repr__(self) -> str:
+        return (
+            f"Bundle(name={self.name!r}, frequency={self.frequency!r}, assets={len(self.asset_list)}, "
+            f"span={self.start.date()}..{self.end.date()}, hash={self.content_hash[:12]})"
+        )
+
+
+def _as_date(value, what: str) -> pd.Timestamp:
+    try:
+        ts = pd.Timestamp(value)
+    except (ValueError, TypeError) as exc:
+        raise InvalidRunParameters(f"{what} {value!r} is not a date") from exc
+    if ts is pd.NaT:
+        raise InvalidRunParameters(f"{what} is missing")
+    if ts.tz is None:
+        ts = ts.tz_localize("UTC")
+    return ts.tz_convert("UTC").normalize()
+
+
+_OPEN: dict[str, Bundle] = {}
+
+
+def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
+    """Open a bundle by name (under :func:`bundles_dir`) or by path.
+
+    Opened bundles are cached per version directory; a new ingest of the same name
+    creates a new version, so a cached bundle is never stale.
+    """
+    if isinstance(name_or_path, Bundle):
+        return name_or_path
+    text = os.fspath(name_or_path)
+    candidate = Path(text).expanduser()
+    looks_like_path = os.sep in text or text.startswith(".") or candidate.is_dir()
+    path = candidate if looks_like_path else bundles_dir() / text
+    if not path.exists():
+        available = sorted(p.name for p in bundles_dir().glob("*") if (p / "CURRENT").exists())
+        hint = f"; available: {', '.join(available)}" if available else ""
+        where = str(path) if looks_like_path else f"'{text}' in {bundles_dir()}"
+        raise BundleNotFound(f"no bundle {where}{hint}")
+    pointer = path / "CURRENT"
+    key = str((path / pointer.read_text().strip()).resolve()) if pointer.exists() else str(path)
+    bundle = _OPEN.get(key)
+    if bundle is None:
+        bundle = Bundle(_core.Bundle.open(path))
+        _OPEN[key] = bundle
+    return bundle
+
+
+def _normalize_frequency(frequency: str) -> str:
+    return FREQUENCY_ALIASES.get(frequency, frequency)
+
+
+def ingest_synthetic(
+    name: str,
+    assets: int,
+    start,
+    end,
+    frequency: str = "daily",
+    seed: int = 42,
+    calendar: str = "XNYS",
+    price_scale: int = 4,
+) -> Bundle:
+    """Write a deterministic synthetic bundle (GBM per asset, realistic OHLCV, prices with
+    two decimals; symbols ``S000``, ``S001``, ...). The same arguments give the same bars
+    and content hash on every machine.
+    """
+    from rustybt.calendars import sessions
+
+    if assets < 1:
+        raise InvalidRunParameters(f"assets must be at least 1, got {assets}")
+    dates, opens, closes = sessions(calendar, start, end)
+    _core.ingest_synthetic(
+        bundles_dir(),
+        name,
+        int(assets),
+        int(seed),
+        _normalize_frequency(frequency),
+        calendar,
+        int(price_scale),
+        dates.tolist(),
+        opens.tolist(),
+        closes.tolist(),
+    )
+    return load_bundle(name)
+
+
+def ingest_csvdir(
+    path: str | os.PathLike,
+    name: str,
+    frequency: str = "daily",
+    calendar: str = "XNYS",
+    price_scale: int = 4,
+) -> Bundle:
+    """Ingest zipline's csvdir layout (``PATH/daily/SYM.csv`` or ``PATH/minute/SYM.csv``,
+    columns ``date,open,high,low,close,volume[,dividend,split]``). Every row is validated;
+    a rejected ingest raises :class:`~rustybt.errors.IngestError` naming file, line, column
+    and reason, and writes nothing.
+    """
+    from rustybt.calendars import sessions
+
+    parsed = _core.CsvDir.parse(Path(path), _normalize_frequency(frequency), int(price_scale))
+    lo, hi = parsed.date_range()
+    day = pd.Timedelta(days=1)
+    first = pd.Timestamp(lo * _NS_PER_DAY) - day
+    last = pd.Timestamp(hi * _NS_PER_DAY) + day
+    dates, opens, closes = sessions(calendar, first, last)
+    parsed.write(bundles_dir(), name, calendar, dates.tolist(), opens.tolist(), closes.tolist())
+    return load_bundle(name)

@@ -1,0 +1,146 @@
+"""``data``: what a strategy sees of the market at the current bar, with zipline's shapes.
+
+``data.current`` and ``data.history`` see bars up to and including the current one, never
+the next. ``return_type="array"`` returns NumPy arrays instead of pandas objects (the fast
+path: no index building).
+
+Example (inside ``handle_data``)::
+
+    closes = data.history(context.assets, "close", 30, "1d")      # DataFrame [30, assets]
+    last = data.current(context.assets[0], "price")               # float
+    matrix = data.history(context.assets, "close", 30, "1d", return_type="array")
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from rustybt import _core
+from rustybt.errors import HistoryWindowError
+
+_FIELDS = ("open", "high", "low", "close", "volume", "price")
+
+
+def _is_single(x) -> bool:
+    return isinstance(x, (str, _core.Asset)) or not isinstance(x, Iterable)
+
+
+class BarData(_core.BarData):
+    """The market at the current bar. Created by the engine; passed as ``data``."""
+
+    def __init__(self, bundle):
+        self._bundle = bundle
+        self._frequency = bundle.frequency
+        self._daily = bundle.frequency == "1d"
+        times = bundle.sessions if self._daily else bundle.bar_times
+        self._index = times
+        self._columns: dict[tuple[int, ...], pd.Index] = {}
+
+    def __new__(cls, bundle):
+        return super().__new__(cls, bundle._core)
+
+    # -- helpers ---------------------------------------------------------------------
+    def _sid(self, asset) -> int:
+        try:
+            return asset.sid
+        except AttributeError:
+            raise HistoryWindowError(f"expected an Asset, got {asset!r}") from None
+
+    def _check_frequency(self, frequency: str) -> None:
+        from rustybt.bundles import _normalize_frequency
+
+        freq = _normalize_frequency(frequency)
+        if freq != self._frequency:
+            raise HistoryWindowError(
+                f"history frequency {frequency!r} does not match this run's {self._frequency!r} "
+                "bars (aggregating minute bars to other sizes is not available yet)"
+            )
+
+    def _assets_index(self, assets) -> tuple[list[int], pd.Index]:
+        sids = [self._sid(a) for a in assets]
+        key = tuple(sids)
+        cols = self._columns.get(key)
+        if cols is None:
+            cols = pd.Index(list(assets), dtype=object)
+            self._columns[key] = cols
+        return sids, cols
+
+    # -- zipline API -----------------------------------------------------------------
+    def current(self, assets, fields):
+        """Current value(s): a scalar for one asset and one field, a Series for a list of
+        one of them, a DataFrame (assets × fields) for lists of both."""
+        single_asset, single_field = _is_single(assets), isinstance(fields, str)
+        asset_list = [assets] if single_asset else list(assets)
+        field_list = [fields] if single_field else list(fields)
+        values = {f: [self._current(self._sid(a), f) for a in asset_list] for f in field_list}
+        if single_asset and single_field:
+            return values[fields][0]
+        if single_asset:
+            return pd.Series([values[f][0] for f in field_list], index=field_list, name=assets)
+        if single_field:
+            return pd.Series(values[fields], index=pd.Index(asset_list, dtype=object), name=fields)
+        return pd.DataFrame(values, index=pd.Index(asset_list, dtype=object))
+
+    def history(self, assets, fields, bar_count: int, frequency: str, return_type: str = "pandas"):
+        """The last ``bar_count`` bars up to and including the current one.
+
+        Shapes follow zipline: one asset and one field → Series (time); many assets and one
+        field → DataFrame (time × assets); one asset and many fields → DataFrame
+        (time × fields); many of both → DataFrame indexed by (time, asset) with a column per
+        field. ``return_type="array"`` gives the same data as NumPy (``[bars]``,
+        ``[bars, assets]``, ``[bars, fields]`` or ``[fields, bars, assets]``).
+        """
+        if not isinstance(bar_count, (int, np.integer)) or bar_count < 1:
+            raise HistoryWindowError(f"bar_count must be a positive integer, got {bar_count!r}")
+        if return_type not in ("pandas", "array"):
+            raise HistoryWindowError(f"return_type must be 'pandas' or 'array', got {return_type!r}")
+        self._check_frequency(frequency)
+        single_asset, single_field = _is_single(assets), isinstance(fields, str)
+        asset_list = [assets] if single_asset else list(assets)
+        sids, cols = self._assets_index(asset_list)
+        if single_field:
+            arr = self._history(sids, fields, bar_count)
+            if return_type == "array":
+                return arr[:, 0] if single_asset else arr
+            index = self._window_index(bar_count)
+            if single_asset:
+                return pd.Series(arr[:, 0], index=index, name=assets)
+            return pd.DataFrame(arr, index=index, columns=cols, copy=False)
+        field_list = list(fields)
+        arrays = [self._history(sids, f, bar_count) for f in field_list]
+        if return_type == "array":
+            stacked = np.stack(arrays)
+            return stacked[:, :, 0].T if single_asset else stacked
+        index = self._window_index(bar_count)
+        if single_asset:
+            return pd.DataFrame({f: a[:, 0] for f, a in zip(field_list, arrays)}, index=index)
+        multi = pd.MultiIndex.from_product([index, cols])
+        return pd.DataFrame({f: a.reshape(-1) for f, a in zip(field_list, arrays)}, index=multi)
+
+    def _window_index(self, bar_count: int) -> pd.Index:
+        end = self.current_bar + 1
+        start = end - bar_count
+        if start >= 0:
+            return self._index[start:end]
+        # the window reaches before the bundle's first bar: NaT-free synthetic labels
+        pad = pd.DatetimeIndex([pd.NaT] * (-start), tz="UTC")
+        return pad.append(self._index[:end])
+
+    def can_trade(self, assets):
+        """Whether each asset has a price now and its data has not ended."""
+        if _is_single(assets):
+            return self._can_trade(self._sid(assets))
+        return pd.Series([self._can_trade(self._sid(a)) for a in assets], index=list(assets))
+
+    def is_stale(self, assets):
+        """Whether each asset has traded before but has no bar now."""
+        if _is_single(assets):
+            return self._is_stale(self._sid(assets))
+        return pd.Series([self._is_stale(self._sid(a)) for a in assets], index=list(assets))
+
+    @property
+    def current_dt(self) -> pd.Timestamp:
+        return self._bundle.bar_times[self.current_bar]

@@ -1,0 +1,89 @@
+"""The exceptions rustybt raises. One base class, :class:`RustyBTError`; zipline's names
+where zipline has one (``SymbolNotFound``, ``OrderDuringInitialize``, ...).
+
+Errors raised by the Rust engine are mapped onto these classes by the binding, so
+``except rustybt.errors.RustyBTError`` catches everything the library itself raises.
+
+Example:
+    >>> import rustybt
+    >>> try:
+    ...     rustybt.load_bundle("/no/such/bundle")
+    ... except rustybt.errors.BundleNotFound as exc:
+    ...     print(type(exc).__name__)
+    BundleNotFound
+"""
+
+from __future__ import annotations
+
+
+class RustyBTError(Exception):
+    """Base class of every error rustybt raises."""
+
+
+class BundleError(RustyBTError):
+    """A bundle could not be opened or written."""
+
+
+class BundleNotFound(BundleError, LookupError):
+    """No bundle of that name (or at that path) exists."""
+
+
+class IngestError(BundleError, ValueError):
+    """Input data was rejected; the message names file, line, column and reason.
+
+    Nothing is written when ingest fails: an earlier bundle of the same name stays as it was.
+    """
+
+
+class SymbolNotFound(RustyBTError, LookupError):
+    """A symbol (or sid) is not in the bundle."""
+
+
+class InvalidRunParameters(RustyBTError, ValueError):
+    """A run was asked for with parameters that cannot work (dates, capital, params, ...)."""
+
+
+class BadOrderParameters(RustyBTError, ValueError):
+    """An order was placed with an invalid amount, price or asset."""
+
+
+class CannotOrderDelistedAsset(BadOrderParameters):
+    """The asset has no price at this time (not yet trading, or its data has ended)."""
+
+
+class OrderDuringInitialize(RustyBTError):
+    """Orders may not be placed in ``initialize`` (nor in ``before_trading_start``)."""
+
+
+class RegisterTradingControlPostInit(RustyBTError):
+    """Trading controls and cost models can only be set in ``initialize``."""
+
+
+class HistoryWindowError(RustyBTError, ValueError):
+    """A ``data.history`` / ``data.current`` request is invalid (field, frequency, count)."""
+
+
+class StrategyError(RustyBTError):
+    """The strategy's own code raised; the original exception is ``__cause__``, with its
+    traceback intact."""
+
+
+class InternalError(RustyBTError):
+    """A bug in rustybt (a Rust panic was caught at the boundary). Please report it."""
+
+
+__all__ = [
+    "BadOrderParameters",
+    "BundleError",
+    "BundleNotFound",
+    "CannotOrderDelistedAsset",
+    "HistoryWindowError",
+    "IngestError",
+    "InternalError",
+    "InvalidRunParameters",
+    "OrderDuringInitialize",
+    "RegisterTradingControlPostInit",
+    "RustyBTError",
+    "StrategyError",
+    "SymbolNotFound",
+]

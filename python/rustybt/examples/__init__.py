@@ -1,0 +1,2 @@
+"""Example strategies, runnable with ``rustybt run`` (also reachable as ``examples/`` in the
+repository)."""

@@ -1,0 +1,47 @@
+"""Order styles, as zipline's: pass ``style=LimitOrder(10.5)`` to any order function, or
+``limit_price=`` / ``stop_price=``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExecutionStyle:
+    limit_price: float | None = None
+    stop_price: float | None = None
+
+
+@dataclass(frozen=True)
+class MarketOrder(ExecutionStyle):
+    """Fill at the next bar's price."""
+
+
+@dataclass(frozen=True, init=False)
+class LimitOrder(ExecutionStyle):
+    """Buy at or below / sell at or above ``limit_price``."""
+
+    def __init__(self, limit_price: float):
+        object.__setattr__(self, "limit_price", limit_price)
+        object.__setattr__(self, "stop_price", None)
+
+
+@dataclass(frozen=True, init=False)
+class StopOrder(ExecutionStyle):
+    """Becomes a market order once the price reaches ``stop_price``."""
+
+    def __init__(self, stop_price: float):
+        object.__setattr__(self, "limit_price", None)
+        object.__setattr__(self, "stop_price", stop_price)
+
+
+@dataclass(frozen=True, init=False)
+class StopLimitOrder(ExecutionStyle):
+    """Becomes a limit order once the price reaches ``stop_price``."""
+
+    def __init__(self, limit_price: float, stop_price: float):
+        object.__setattr__(self, "limit_price", limit_price)
+        object.__setattr__(self, "stop_price", stop_price)
+
+
+__all__ = ["ExecutionStyle", "LimitOrder", "MarketOrder", "StopLimitOrder", "StopOrder"]

@@ -1,0 +1,189 @@
+"""``run_algorithm``: one backtest through the Rust engine, returning zipline's perf frame."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+
+from rustybt import _core
+from rustybt.algorithm import FunctionAlgorithm, TradingAlgorithm
+from rustybt.api import running
+from rustybt.bundles import Bundle, _normalize_frequency, load_bundle
+from rustybt.data import BarData
+from rustybt.errors import InvalidRunParameters, RustyBTError, StrategyError
+
+LEDGERS = ("decimal", "float")
+
+
+def _call_user(fn, where: str, *args):
+    """Call strategy code; wrap its exceptions in StrategyError (cause kept, traceback intact)."""
+    try:
+        return fn(*args)
+    except RustyBTError:
+        raise
+    except Exception as exc:
+        raise StrategyError(f"{where} raised {type(exc).__name__}: {exc}") from exc
+
+
+def _make_algorithm(algorithm, params, initialize, handle_data, before_trading_start, analyze):
+    functions = (initialize, handle_data, before_trading_start, analyze)
+    if algorithm is not None:
+        if any(f is not None for f in functions):
+            raise InvalidRunParameters(
+                "pass either algorithm= or zipline-style functions (initialize, handle_data, ...), not both"
+            )
+        if inspect.isclass(algorithm) and issubclass(algorithm, TradingAlgorithm):
+            cls = algorithm
+            algo = algorithm()
+        elif isinstance(algorithm, TradingAlgorithm):
+            cls, algo = type(algorithm), algorithm
+        else:
+            raise InvalidRunParameters(
+                f"algorithm must be a TradingAlgorithm subclass or instance, got {algorithm!r}"
+            )
+        known = cls.parameters()
+        for name, value in (params or {}).items():
+            if name not in known:
+                listed = ", ".join(sorted(known)) or "none"
+                raise InvalidRunParameters(
+                    f"unknown parameter {name!r} for {cls.__name__} (its parameters: {listed})"
+                )
+            setattr(algo, name, value)
+        return algo
+    if params:
+        raise InvalidRunParameters("params= applies to algorithm= classes only")
+    if initialize is None and handle_data is None:
+        raise InvalidRunParameters("nothing to run: pass algorithm= or initialize/handle_data")
+    for name, fn in zip(("initialize", "handle_data", "before_trading_start", "analyze"), functions):
+        if fn is not None and not callable(fn):
+            raise InvalidRunParameters(f"{name} must be callable, got {fn!r}")
+    return FunctionAlgorithm(*functions)
+
+
+def _callbacks(algo: TradingAlgorithm):
+    """The callables the Rust loop calls: the raw functions for function style (one Python
+    frame less per bar); None for hooks that are not overridden."""
+    if isinstance(algo, FunctionAlgorithm):
+        fn = algo._fn
+        handle = fn["handle_data"] or (lambda context, data: None)
+        return handle, fn["before_trading_start"]
+    cls = type(algo)
+    bts = algo.before_trading_start
+    if cls.before_trading_start is TradingAlgorithm.before_trading_start:
+        bts = None
+    return algo.handle_data, bts
+
+
+def run_algorithm(
+    start=None,
+    end=None,
+    initialize=None,
+    capital_base=1_000_000.0,
+    handle_data=None,
+    before_trading_start=None,
+    analyze=None,
+    data_frequency=None,
+    bundle=None,
+    *,
+    algorithm=None,
+    params=None,
+    ledger: str = "decimal",
+) -> pd.DataFrame:
+    """Run a backtest and return the per-session perf DataFrame (zipline's columns plus
+    ``record()``-ed names).
+
+    Two styles, as in zipline:
+
+    * class style: ``run_algorithm(algorithm=MyStrategy, start=..., end=..., bundle=...,
+      capital_base=..., params={"fast": 12})``
+    * function style, zipline's positional signature:
+      ``run_algorithm(start, end, initialize, capital_base, handle_data=..., bundle=...)``
+
+    ``start`` / ``end`` default to the bundle's span; ``data_frequency`` defaults to the
+    bundle's bar size and must match it. ``ledger="decimal"`` (default) keeps exact books;
+    ``"float"`` runs the same ledger on f64. Exact values are in ``perf.attrs["rustybt"]``.
+
+    Example:
+        >>> import rustybt
+        >>> from examples_doc import SmaCross  # doctest: +SKIP
+        >>> perf = rustybt.run_algorithm(algorithm=SmaCross, bundle="demo",
+        ...                              capital_base=1e6)  # doctest: +SKIP
+    """
+    started = time.perf_counter()
+    if bundle is None:
+        raise InvalidRunParameters("bundle= is required (a bundle name or path)")
+    if ledger not in LEDGERS:
+        raise InvalidRunParameters(f"ledger must be 'decimal' or 'float', got {ledger!r}")
+    bundle = load_bundle(bundle)
+    if data_frequency is not None and _normalize_frequency(data_frequency) != bundle.frequency:
+        raise InvalidRunParameters(
+            f"data_frequency {data_frequency!r} does not match bundle '{bundle.name}' "
+            f"({bundle.frequency} bars)"
+        )
+    try:
+        capital = float(capital_base)
+    except (TypeError, ValueError):
+        raise InvalidRunParameters(f"capital_base must be a number, got {capital_base!r}") from None
+    if not np.isfinite(capital) or capital <= 0:
+        raise InvalidRunParameters(f"capital_base must be a positive number, got {capital_base!r}")
+    algo = _make_algorithm(algorithm, params, initialize, handle_data, before_trading_start, analyze)
+    first, last = bundle.session_range(
+        bundle.start if start is None else start, bundle.end if end is None else end
+    )
+    sim = _core.Simulation(bundle._core, first, last, capital, ledger)
+    data = BarData(bundle)
+    algo._attach(bundle, sim, data)
+    algo._environment = {
+        "platform": "rustybt",
+        "arena": "backtest",
+        "data_frequency": bundle.frequency,
+        "start": bundle.sessions[first],
+        "end": bundle.sessions[last],
+        "capital_base": capital,
+        "ledger": ledger,
+        "bundle": bundle.name,
+    }
+    handle, bts = _callbacks(algo)
+    with running(algo):
+        sim.set_phase("initialize")
+        _call_user(algo.initialize, "initialize", algo)
+        snapshots = sim.run(algo, data, handle, bts, algo._recorded)
+        perf = _perf_frame(bundle, sim, snapshots)
+        perf.attrs["rustybt"]["wall_time_s"] = time.perf_counter() - started
+        _call_user(algo.analyze, "analyze", algo, perf)
+    return perf
+
+
+def _perf_frame(bundle: Bundle, sim, snapshots: list[dict]) -> pd.DataFrame:
+    cols = sim.perf(bundle.asset_list, bundle.bar_times)
+    exact = cols.pop("exact")
+    index = pd.DatetimeIndex(cols.pop("period_close"), tz="UTC")
+    period_open = pd.DatetimeIndex(cols.pop("period_open"), tz="UTC")
+    frame = pd.DataFrame(cols, index=index)
+    frame["period_open"] = period_open
+    frame["period_close"] = index
+    frame["period_label"] = index.strftime("%Y-%m")
+    frame["trading_days"] = np.arange(1, len(frame) + 1)
+    frame["max_leverage"] = frame["gross_leverage"].cummax()
+    if snapshots and any(snapshots):
+        recorded = pd.DataFrame(snapshots, index=index)
+        for name in recorded.columns:
+            frame[name] = recorded[name]
+    frame = frame[sorted(frame.columns)]
+    frame.attrs["rustybt"] = {
+        "ledger": sim.ledger,
+        "bundle": bundle.name,
+        "content_hash": bundle.content_hash,
+        "exact": {k: (v if k == "transactions" else tuple(v)) for k, v in exact.items()},
+    }
+    return frame
+
+
+def exact_column(perf: pd.DataFrame, name: str) -> pd.Series:
+    """An exact (``decimal.Decimal``) perf column kept by the engine, e.g. ``portfolio_value``."""
+    values = perf.attrs["rustybt"]["exact"][name]
+    return pd.Series([Decimal(v) for v in values], index=perf.index, name=name, dtype=object)
