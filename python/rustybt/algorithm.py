@@ -56,10 +56,18 @@ class TradingAlgorithm:
         """The strategy's parameters: public, non-callable class attributes of the subclasses."""
         params: dict[str, object] = {}
         for klass in reversed(cls.__mro__):
-            if klass is object or klass is TradingAlgorithm or not issubclass(klass, TradingAlgorithm):
+            if (
+                klass is object
+                or klass is TradingAlgorithm
+                or not issubclass(klass, TradingAlgorithm)
+            ):
                 continue
             for name, value in vars(klass).items():
-                if name.startswith("_") or callable(value) or isinstance(value, (property, classmethod, staticmethod)):
+                if (
+                    name.startswith("_")
+                    or callable(value)
+                    or isinstance(value, (property, classmethod, staticmethod))
+                ):
                     continue
                 params[name] = value
         return params
@@ -148,8 +156,17 @@ class TradingAlgorithm:
         )
         times = self._bundle.bar_times
         return Order(
-            int(order_id), self._bundle.asset_list[sid], amount, filled, commission, limit,
-            stop, status, reason, times[created], times[updated],
+            int(order_id),
+            self._bundle.asset_list[sid],
+            amount,
+            filled,
+            commission,
+            limit,
+            stop,
+            status,
+            reason,
+            times[created],
+            times[updated],
         )
 
     def get_open_orders(self, asset=None):

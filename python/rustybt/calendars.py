@@ -10,6 +10,8 @@ Example:
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -37,22 +39,23 @@ def sessions(calendar: str, start, end) -> tuple[np.ndarray, np.ndarray, np.ndar
         end_ts = end_ts.tz_localize(None)
     if start_ts > end_ts:
         raise InvalidRunParameters(f"start {start_ts.date()} is after end {end_ts.date()}")
+    margin = pd.Timedelta(days=7)  # so range queries at the edges stay inside the calendar
     try:
-        cal = xcals.get_calendar(name, start=start_ts, end=end_ts)
+        with warnings.catch_warnings():
+            # exchange_calendars 4.13 reads Series.values on tz-aware data, which pandas 3.1
+            # deprecates; harmless for us (we only read opens/closes through DatetimeIndex).
+            warnings.filterwarnings("ignore", message="Series.values returning an ndarray")
+            cal = xcals.get_calendar(name, start=start_ts - margin, end=end_ts + margin)
     except xcals.errors.InvalidCalendarName as exc:
         raise InvalidRunParameters(
             f"unknown calendar '{calendar}' (e.g. XNYS, XLON, 24/7)"
         ) from exc
-    except ValueError as exc:
+    except (ValueError, xcals.errors.DateOutOfBounds) as exc:
         raise InvalidRunParameters(f"calendar {calendar}: {exc}") from exc
     labels = cal.sessions_in_range(start_ts, end_ts)
     if len(labels) == 0:
         return (np.empty(0, np.int32), np.empty(0, np.int64), np.empty(0, np.int64))
-    opens = cal.opens.loc[labels]
-    closes = cal.closes.loc[labels]
+    opens = pd.DatetimeIndex(cal.opens.loc[labels]).tz_convert("UTC").as_unit("ns")
+    closes = pd.DatetimeIndex(cal.closes.loc[labels]).tz_convert("UTC").as_unit("ns")
     days = (labels.as_unit("ns").asi8 // _NS_PER_DAY).astype(np.int32)
-    return (
-        days,
-        opens.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy(),
-        closes.dt.tz_convert("UTC").dt.as_unit("ns").astype("int64").to_numpy(),
-    )
+    return days, opens.asi8.copy(), closes.asi8.copy()

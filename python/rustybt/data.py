@@ -96,7 +96,9 @@ class BarData(_core.BarData):
         if not isinstance(bar_count, (int, np.integer)) or bar_count < 1:
             raise HistoryWindowError(f"bar_count must be a positive integer, got {bar_count!r}")
         if return_type not in ("pandas", "array"):
-            raise HistoryWindowError(f"return_type must be 'pandas' or 'array', got {return_type!r}")
+            raise HistoryWindowError(
+                f"return_type must be 'pandas' or 'array', got {return_type!r}"
+            )
         self._check_frequency(frequency)
         single_asset, single_field = _is_single(assets), isinstance(fields, str)
         asset_list = [assets] if single_asset else list(assets)

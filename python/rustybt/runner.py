@@ -58,7 +58,9 @@ def _make_algorithm(algorithm, params, initialize, handle_data, before_trading_s
         raise InvalidRunParameters("params= applies to algorithm= classes only")
     if initialize is None and handle_data is None:
         raise InvalidRunParameters("nothing to run: pass algorithm= or initialize/handle_data")
-    for name, fn in zip(("initialize", "handle_data", "before_trading_start", "analyze"), functions):
+    for name, fn in zip(
+        ("initialize", "handle_data", "before_trading_start", "analyze"), functions
+    ):
         if fn is not None and not callable(fn):
             raise InvalidRunParameters(f"{name} must be callable, got {fn!r}")
     return FunctionAlgorithm(*functions)
@@ -130,7 +132,9 @@ def run_algorithm(
         raise InvalidRunParameters(f"capital_base must be a number, got {capital_base!r}") from None
     if not np.isfinite(capital) or capital <= 0:
         raise InvalidRunParameters(f"capital_base must be a positive number, got {capital_base!r}")
-    algo = _make_algorithm(algorithm, params, initialize, handle_data, before_trading_start, analyze)
+    algo = _make_algorithm(
+        algorithm, params, initialize, handle_data, before_trading_start, analyze
+    )
     first, last = bundle.session_range(
         bundle.start if start is None else start, bundle.end if end is None else end
     )

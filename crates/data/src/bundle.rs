@@ -169,11 +169,13 @@ impl BundleContent {
         }
         let adj = serde_json::to_vec(&self.adjustments).unwrap_or_default();
         h.update(adj);
-        h.finalize().iter().fold(String::with_capacity(64), |mut acc, b| {
-            use std::fmt::Write as _;
-            let _ = write!(acc, "{b:02x}");
-            acc
-        })
+        h.finalize()
+            .iter()
+            .fold(String::with_capacity(64), |mut acc, b| {
+                use std::fmt::Write as _;
+                let _ = write!(acc, "{b:02x}");
+                acc
+            })
     }
 }
 

@@ -13,8 +13,14 @@ pub enum EngineError {
     #[error("invalid run: {0}")]
     BadRun(String),
     #[error("invalid parameter {name} = {value}: {reason}")]
-    BadParameter { name: &'static str, value: String, reason: String },
-    #[error("cannot order {symbol} at {when}: it has no price yet (no bar at or before this time)")]
+    BadParameter {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error(
+        "cannot order {symbol} at {when}: it has no price yet (no bar at or before this time)"
+    )]
     NoPrice { symbol: String, when: String },
     #[error("unknown field '{0}': use open, high, low, close, volume or price")]
     UnknownField(String),

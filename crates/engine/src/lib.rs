@@ -6,5 +6,5 @@ pub mod metrics;
 pub mod simulation;
 
 pub use error::EngineError;
-pub use metrics::{RiskRow, cumulative_risk};
-pub use simulation::{SessionPerf, Simulation, Strategy, run};
+pub use metrics::{cumulative_risk, RiskRow};
+pub use simulation::{run, SessionPerf, Simulation, Strategy};

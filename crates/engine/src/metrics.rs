@@ -33,7 +33,11 @@ pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
         wealth *= 1.0 + r;
         peak = peak.max(wealth);
         max_dd = max_dd.min((wealth - peak) / peak);
-        let std = if n > 1.0 { (m2 / (n - 1.0)).sqrt() } else { f64::NAN };
+        let std = if n > 1.0 {
+            (m2 / (n - 1.0)).sqrt()
+        } else {
+            f64::NAN
+        };
         let ann = PERIODS_PER_YEAR.sqrt();
         // 0/0 is NaN and x/0 is ±inf, as numpy's divide gives empyrical
         let sharpe = (sum / n) / std * ann;
@@ -60,7 +64,8 @@ mod tests {
         let rows = cumulative_risk(&r);
         let last = rows[2];
         let mean: f64 = 0.02 / 3.0;
-        let var = ((0.01 - mean).powi(2) + (-0.02f64 - mean).powi(2) + (0.03f64 - mean).powi(2)) / 2.0;
+        let var =
+            ((0.01 - mean).powi(2) + (-0.02f64 - mean).powi(2) + (0.03f64 - mean).powi(2)) / 2.0;
         assert!((last.sharpe - mean / var.sqrt() * 252f64.sqrt()).abs() < 1e-12);
         let downside = (0.0004f64 / 3.0).sqrt() * 252f64.sqrt();
         assert!((last.sortino - mean * 252.0 / downside).abs() < 1e-12);

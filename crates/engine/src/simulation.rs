@@ -54,7 +54,12 @@ pub struct Simulation<N: Money> {
 
 impl<N: Money> Simulation<N> {
     /// A simulation over sessions `first_session..=last_session` of `store`.
-    pub fn new(store: Arc<BarStore>, first_session: usize, last_session: usize, capital_base: N) -> Result<Self, EngineError> {
+    pub fn new(
+        store: Arc<BarStore>,
+        first_session: usize,
+        last_session: usize,
+        capital_base: N,
+    ) -> Result<Self, EngineError> {
         if first_session > last_session || last_session >= store.sessions.len() {
             return Err(EngineError::BadRun(format!(
                 "session range {first_session}..={last_session} is not inside the bundle's {} sessions",
@@ -119,7 +124,9 @@ impl<N: Money> Simulation<N> {
 
     /// The forward-filled close of `sid` at the current bar.
     pub fn price(&self, sid: u32) -> Option<N> {
-        self.store.last_close_mantissa(self.bar, sid).map(|m| self.price_of(m))
+        self.store
+            .last_close_mantissa(self.bar, sid)
+            .map(|m| self.price_of(m))
     }
 
     /// Begin session `s`: remember where its accounting starts.
@@ -141,34 +148,50 @@ impl<N: Money> Simulation<N> {
         if !self.ledger.assets_with_open_orders().is_empty() {
             let before = self.ledger.transactions().len();
             self.ledger.fill_open_orders(bar, |sid| {
-                store
-                    .close_mantissa(bar, sid)
-                    .map(|m| Quote { close: N::from_mantissa(m, scale), volume: store.volume_at(bar, sid) })
+                store.close_mantissa(bar, sid).map(|m| Quote {
+                    close: N::from_mantissa(m, scale),
+                    volume: store.volume_at(bar, sid),
+                })
             });
             let new = &self.ledger.transactions()[before..];
             self.touched.extend(new.iter().map(|t| t.order_id));
         }
-        self.ledger.mark_to_market(bar, |sid| store.close_mantissa(bar, sid).map(|m| N::from_mantissa(m, scale)));
+        self.ledger.mark_to_market(bar, |sid| {
+            store
+                .close_mantissa(bar, sid)
+                .map(|m| N::from_mantissa(m, scale))
+        });
     }
 
     /// Close the current session's books and append its [`SessionPerf`].
     pub fn end_session(&mut self) {
         if self.ledger.cancel_policy == rustybt_ledger::CancelPolicy::EndOfDay {
             for &sid in self.ledger.assets_with_open_orders() {
-                self.touched.extend(self.ledger.open_orders(sid).map(|o| o.id));
+                self.touched
+                    .extend(self.ledger.open_orders(sid).map(|o| o.id));
             }
             self.ledger.cancel_all_open(self.bar);
         }
         let txns = self.txn_mark..self.ledger.transactions().len();
         let capital_used = self.ledger.transactions()[txns.clone()]
             .iter()
-            .fold(N::zero(), |acc, t| acc - N::from_i64(t.amount) * t.price - t.commission);
+            .fold(N::zero(), |acc, t| {
+                acc - N::from_i64(t.amount) * t.price - t.commission
+            });
         let pv = self.ledger.portfolio_value();
         let pnl = pv - self.starting_pv;
-        let returns = if self.starting_pv.is_zero() { N::zero() } else { pnl.div_q(self.starting_pv) };
+        let returns = if self.starting_pv.is_zero() {
+            N::zero()
+        } else {
+            pnl.div_q(self.starting_pv)
+        };
         self.touched.sort_unstable();
         self.touched.dedup();
-        let orders = self.touched.drain(..).map(|id| self.ledger.orders()[id as usize].clone()).collect();
+        let orders = self
+            .touched
+            .drain(..)
+            .map(|id| self.ledger.orders()[id as usize].clone())
+            .collect();
         let positions = self
             .ledger
             .held()
@@ -211,12 +234,21 @@ impl<N: Money> Simulation<N> {
         if (sid as usize) < self.store.n_assets() {
             Ok(())
         } else {
-            Err(rustybt_ledger::LedgerError::UnknownAsset { sid, n_assets: self.store.n_assets() }.into())
+            Err(rustybt_ledger::LedgerError::UnknownAsset {
+                sid,
+                n_assets: self.store.n_assets(),
+            }
+            .into())
         }
     }
 
     /// Place an order for `amount` shares (already rounded).
-    pub fn order(&mut self, sid: u32, amount: i64, style: OrderStyle<N>) -> Result<Option<OrderId>, EngineError> {
+    pub fn order(
+        &mut self,
+        sid: u32,
+        amount: i64,
+        style: OrderStyle<N>,
+    ) -> Result<Option<OrderId>, EngineError> {
         self.check_sid(sid)?;
         let id = self.ledger.place_order(sid, amount, style, self.bar)?;
         if let Some(id) = id {
@@ -226,32 +258,57 @@ impl<N: Money> Simulation<N> {
     }
 
     /// zipline's `order_value`: `value / price` shares, rounded.
-    pub fn order_value(&mut self, sid: u32, value: N, style: OrderStyle<N>) -> Result<Option<OrderId>, EngineError> {
+    pub fn order_value(
+        &mut self,
+        sid: u32,
+        value: N,
+        style: OrderStyle<N>,
+    ) -> Result<Option<OrderId>, EngineError> {
         let price = self.require_price(sid)?;
         let amount = rustybt_ledger::round_order_amount(value.div_q(price));
         self.order(sid, amount, style)
     }
 
     /// zipline's `order_percent`: a fraction of portfolio value.
-    pub fn order_percent(&mut self, sid: u32, percent: N, style: OrderStyle<N>) -> Result<Option<OrderId>, EngineError> {
+    pub fn order_percent(
+        &mut self,
+        sid: u32,
+        percent: N,
+        style: OrderStyle<N>,
+    ) -> Result<Option<OrderId>, EngineError> {
         let value = self.ledger.portfolio_value() * percent;
         self.order_value(sid, value, style)
     }
 
     /// zipline's `order_target`: shares to reach `target` shares.
-    pub fn order_target(&mut self, sid: u32, target: i64, style: OrderStyle<N>) -> Result<Option<OrderId>, EngineError> {
+    pub fn order_target(
+        &mut self,
+        sid: u32,
+        target: i64,
+        style: OrderStyle<N>,
+    ) -> Result<Option<OrderId>, EngineError> {
         self.check_sid(sid)?;
         let amount = target - self.ledger.position(sid).amount;
         self.order(sid, amount, style)
     }
 
-    pub fn order_target_value(&mut self, sid: u32, target: N, style: OrderStyle<N>) -> Result<Option<OrderId>, EngineError> {
+    pub fn order_target_value(
+        &mut self,
+        sid: u32,
+        target: N,
+        style: OrderStyle<N>,
+    ) -> Result<Option<OrderId>, EngineError> {
         let price = self.require_price(sid)?;
         let amount = self.ledger.target_value_amount(sid, target, price);
         self.order(sid, amount, style)
     }
 
-    pub fn order_target_percent(&mut self, sid: u32, percent: N, style: OrderStyle<N>) -> Result<Option<OrderId>, EngineError> {
+    pub fn order_target_percent(
+        &mut self,
+        sid: u32,
+        percent: N,
+        style: OrderStyle<N>,
+    ) -> Result<Option<OrderId>, EngineError> {
         let price = self.require_price(sid)?;
         let amount = self.ledger.target_percent_amount(sid, percent, price);
         self.order(sid, amount, style)
@@ -280,7 +337,10 @@ pub trait Strategy<N: Money> {
 }
 
 /// Run `strategy` over the whole span in clock order.
-pub fn run<N: Money, S: Strategy<N>>(sim: &mut Simulation<N>, strategy: &mut S) -> Result<(), EngineError> {
+pub fn run<N: Money, S: Strategy<N>>(
+    sim: &mut Simulation<N>,
+    strategy: &mut S,
+) -> Result<(), EngineError> {
     for s in sim.sessions() {
         sim.start_session(s);
         strategy.before_trading_start(sim)?;

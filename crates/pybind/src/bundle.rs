@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use rustybt_data::{BarSize, BarStore, Field, ParsedCsvDir, Session, SyntheticSpec};
 
-use crate::errors::{HistoryWindowError, data_err, guard};
+use crate::errors::{data_err, guard, HistoryWindowError};
 
 /// An equity in a bundle. Hashable, ordered by sid, picklable.
 #[pyclass(frozen, module = "rustybt._core", name = "Asset", eq, ord, hash)]
@@ -31,21 +31,38 @@ pub struct Asset {
 impl Asset {
     #[new]
     fn new(sid: u32, symbol: String, exchange: String, start_day: i32, end_day: i32) -> Self {
-        Asset { sid, symbol, exchange, start_day, end_day }
+        Asset {
+            sid,
+            symbol,
+            exchange,
+            start_day,
+            end_day,
+        }
     }
     fn __repr__(&self) -> String {
         format!("Equity({} [{}])", self.sid, self.symbol)
     }
-    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+    fn __reduce__<'py>(
+        slf: &Bound<'py, Self>,
+    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         let a = slf.get();
-        let args = (a.sid, a.symbol.clone(), a.exchange.clone(), a.start_day, a.end_day).into_pyobject(slf.py())?;
+        let args = (
+            a.sid,
+            a.symbol.clone(),
+            a.exchange.clone(),
+            a.start_day,
+            a.end_day,
+        )
+            .into_pyobject(slf.py())?;
         Ok((slf.get_type().into_any(), args))
     }
 }
 
 pub fn parse_field(name: &str) -> PyResult<Field> {
     Field::parse(name).ok_or_else(|| {
-        HistoryWindowError::new_err(format!("unknown field '{name}': use open, high, low, close, volume or price"))
+        HistoryWindowError::new_err(format!(
+            "unknown field '{name}': use open, high, low, close, volume or price"
+        ))
     })
 }
 
@@ -63,7 +80,9 @@ impl PyBundle {
     fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         guard(|| {
             let store = py.detach(|| BarStore::open(&path)).map_err(data_err)?;
-            Ok(PyBundle { store: Arc::new(store) })
+            Ok(PyBundle {
+                store: Arc::new(store),
+            })
         })
     }
     #[getter]
@@ -125,7 +144,11 @@ impl PyBundle {
     fn sessions<'py>(
         &self,
         py: Python<'py>,
-    ) -> (Bound<'py, PyArray1<i32>>, Bound<'py, PyArray1<i64>>, Bound<'py, PyArray1<i64>>) {
+    ) -> (
+        Bound<'py, PyArray1<i32>>,
+        Bound<'py, PyArray1<i64>>,
+        Bound<'py, PyArray1<i64>>,
+    ) {
         let s = &self.store.sessions;
         (
             PyArray1::from_iter(py, s.iter().map(|x| x.date)),
@@ -164,10 +187,15 @@ pub fn history_array<'py>(
     count: usize,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     if let Some(&bad) = sids.iter().find(|&&s| s as usize >= store.n_assets()) {
-        return Err(crate::errors::SymbolNotFound::new_err(format!("sid {bad} is not in the bundle")));
+        return Err(crate::errors::SymbolNotFound::new_err(format!(
+            "sid {bad} is not in the bundle"
+        )));
     }
     if end_bar >= store.n_bars() {
-        return Err(HistoryWindowError::new_err(format!("bar {end_bar} is past the bundle's {} bars", store.n_bars())));
+        return Err(HistoryWindowError::new_err(format!(
+            "bar {end_bar} is past the bundle's {} bars",
+            store.n_bars()
+        )));
     }
     let arr = unsafe { PyArray2::<f64>::new(py, [count, sids.len()], false) };
     {
@@ -180,9 +208,17 @@ pub fn history_array<'py>(
 
 fn sessions_from(dates: &[i32], opens: &[i64], closes: &[i64]) -> PyResult<Vec<Session>> {
     if dates.len() != opens.len() || dates.len() != closes.len() {
-        return Err(crate::errors::InvalidRunParameters::new_err("session arrays differ in length"));
+        return Err(crate::errors::InvalidRunParameters::new_err(
+            "session arrays differ in length",
+        ));
     }
-    Ok((0..dates.len()).map(|i| Session { date: dates[i], open_ns: opens[i], close_ns: closes[i] }).collect())
+    Ok((0..dates.len())
+        .map(|i| Session {
+            date: dates[i],
+            open_ns: opens[i],
+            close_ns: closes[i],
+        })
+        .collect())
 }
 
 fn parse_bar_size(frequency: &str) -> PyResult<BarSize> {
@@ -236,8 +272,12 @@ impl PyCsvDir {
     fn parse(py: Python<'_>, path: PathBuf, frequency: &str, price_scale: u32) -> PyResult<Self> {
         guard(|| {
             let bar = parse_bar_size(frequency)?;
-            let parsed = py.detach(|| ParsedCsvDir::parse(&path, bar, price_scale)).map_err(data_err)?;
-            Ok(PyCsvDir { parsed: Some(parsed) })
+            let parsed = py
+                .detach(|| ParsedCsvDir::parse(&path, bar, price_scale))
+                .map_err(data_err)?;
+            Ok(PyCsvDir {
+                parsed: Some(parsed),
+            })
         })
     }
     /// (first, last) date in the files, as days since the epoch.
@@ -246,7 +286,12 @@ impl PyCsvDir {
     }
     /// Symbols found, in sid order.
     fn symbols(&self) -> PyResult<Vec<String>> {
-        Ok(self.get()?.assets.iter().map(|a| a.symbol.clone()).collect())
+        Ok(self
+            .get()?
+            .assets
+            .iter()
+            .map(|a| a.symbol.clone())
+            .collect())
     }
     /// Place rows on the calendar's bars and write the bundle atomically.
     #[pyo3(signature = (bundles_dir, name, calendar, dates, opens, closes))]
@@ -262,10 +307,9 @@ impl PyCsvDir {
     ) -> PyResult<PathBuf> {
         guard(|| {
             let sessions = sessions_from(&dates, &opens, &closes)?;
-            let parsed = self
-                .parsed
-                .take()
-                .ok_or_else(|| crate::errors::IngestError::new_err("this CsvDir was already written"))?;
+            let parsed = self.parsed.take().ok_or_else(|| {
+                crate::errors::IngestError::new_err("this CsvDir was already written")
+            })?;
             py.detach(|| {
                 let content = parsed.into_content(&sessions, &calendar)?;
                 rustybt_data::write_bundle(&bundles_dir, &name, &content)
@@ -277,6 +321,8 @@ impl PyCsvDir {
 
 impl PyCsvDir {
     fn get(&self) -> PyResult<&ParsedCsvDir> {
-        self.parsed.as_ref().ok_or_else(|| crate::errors::IngestError::new_err("this CsvDir was already written"))
+        self.parsed
+            .as_ref()
+            .ok_or_else(|| crate::errors::IngestError::new_err("this CsvDir was already written"))
     }
 }

@@ -1,6 +1,6 @@
 //! The one place core errors become Python exceptions (classes defined in `rustybt.errors`).
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::prelude::*;
 use rustybt_data::DataError;
@@ -25,9 +25,13 @@ pub fn data_err(e: DataError) -> PyErr {
     let msg = e.to_string();
     match e {
         DataError::BundleNotFound(_) => BundleNotFound::new_err(msg),
-        DataError::BadRow { .. } | DataError::BadFile { .. } | DataError::BadRequest(_) => IngestError::new_err(msg),
+        DataError::BadRow { .. } | DataError::BadFile { .. } | DataError::BadRequest(_) => {
+            IngestError::new_err(msg)
+        }
         DataError::BadFrequency(_) => InvalidRunParameters::new_err(msg),
-        DataError::Corrupt { .. } | DataError::Io { .. } | DataError::Parquet { .. } => BundleError::new_err(msg),
+        DataError::Corrupt { .. } | DataError::Io { .. } | DataError::Parquet { .. } => {
+            BundleError::new_err(msg)
+        }
     }
 }
 
@@ -45,7 +49,9 @@ pub fn engine_err(e: EngineError) -> PyErr {
     match e {
         EngineError::Ledger(l) => ledger_err(l),
         EngineError::Data(d) => data_err(d),
-        EngineError::BadRun(_) | EngineError::BadParameter { .. } => InvalidRunParameters::new_err(msg),
+        EngineError::BadRun(_) | EngineError::BadParameter { .. } => {
+            InvalidRunParameters::new_err(msg)
+        }
         EngineError::NoPrice { .. } => CannotOrderDelistedAsset::new_err(msg),
         EngineError::UnknownField(_) => HistoryWindowError::new_err(msg),
     }
@@ -62,7 +68,9 @@ pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
                 .map(|s| (*s).to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(InternalError::new_err(format!("internal error (a Rust panic was caught): {what}")))
+            Err(InternalError::new_err(format!(
+                "internal error (a Rust panic was caught): {what}"
+            )))
         }
     }
 }

@@ -11,9 +11,9 @@ use pyo3::prelude::*;
 #[pymodule]
 mod _core {
     #[pymodule_export]
-    use crate::bundle::{Asset, PyBundle, PyCsvDir, ingest_synthetic};
+    use crate::bundle::{ingest_synthetic, Asset, PyBundle, PyCsvDir};
     #[pymodule_export]
-    use crate::sim::{PyBarData, PySimulation, _panic_for_tests};
+    use crate::sim::{_panic_for_tests, PyBarData, PySimulation};
 
     use pyo3::prelude::*;
 

@@ -5,8 +5,8 @@
 //! mutates and releases, so `order()` and `history()` called from `handle_data` can borrow
 //! it again. The strategy's own exceptions are carried through with their traceback.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use numpy::{PyArray1, PyArray2};
 use pyo3::exceptions::PyException;
@@ -14,13 +14,13 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rust_decimal::Decimal;
 use rustybt_data::BarStore;
-use rustybt_engine::{Simulation, cumulative_risk};
+use rustybt_engine::{cumulative_risk, Simulation};
 use rustybt_ledger::{CancelPolicy, Commission, Money, Order, OrderStyle, Slippage};
 
-use crate::bundle::{PyBundle, history_array, parse_field};
+use crate::bundle::{history_array, parse_field, PyBundle};
 use crate::errors::{
-    BadOrderParameters, InvalidRunParameters, OrderDuringInitialize, RustyBTError, StrategyError, engine_err, guard,
-    ledger_err,
+    engine_err, guard, ledger_err, BadOrderParameters, InvalidRunParameters, OrderDuringInitialize,
+    RustyBTError, StrategyError,
 };
 
 /// Where the algorithm is in its lifecycle; orders are allowed only while trading.
@@ -59,13 +59,17 @@ macro_rules! with_sim {
 }
 
 fn money<N: Money>(name: &'static str, v: f64) -> PyResult<N> {
-    N::from_f64(v).ok_or_else(|| BadOrderParameters::new_err(format!("{name} must be a finite number, got {v}")))
+    N::from_f64(v).ok_or_else(|| {
+        BadOrderParameters::new_err(format!("{name} must be a finite number, got {v}"))
+    })
 }
 
 fn param<N: Money>(name: &'static str, v: f64) -> PyResult<N> {
     match N::from_f64(v) {
         Some(x) if x >= N::zero() => Ok(x),
-        _ => Err(InvalidRunParameters::new_err(format!("{name} must be a finite, non-negative number, got {v}"))),
+        _ => Err(InvalidRunParameters::new_err(format!(
+            "{name} must be a finite, non-negative number, got {v}"
+        ))),
     }
 }
 
@@ -74,14 +78,19 @@ fn style<N: Money>(limit: Option<f64>, stop: Option<f64>) -> PyResult<OrderStyle
         if v.is_finite() && v > 0.0 {
             money(name, v)
         } else {
-            Err(BadOrderParameters::new_err(format!("{name} price must be a positive finite number, got {v}")))
+            Err(BadOrderParameters::new_err(format!(
+                "{name} price must be a positive finite number, got {v}"
+            )))
         }
     };
     Ok(match (limit, stop) {
         (None, None) => OrderStyle::Market,
         (Some(l), None) => OrderStyle::Limit(price("limit", l)?),
         (None, Some(s)) => OrderStyle::Stop(price("stop", s)?),
-        (Some(l), Some(s)) => OrderStyle::StopLimit { limit: price("limit", l)?, stop: price("stop", s)? },
+        (Some(l), Some(s)) => OrderStyle::StopLimit {
+            limit: price("limit", l)?,
+            stop: price("stop", s)?,
+        },
     })
 }
 
@@ -107,7 +116,11 @@ fn place<N: Money>(
         }
         "target_value" => sim.order_target_value(sid, money("target", value)?, st),
         "target_percent" => sim.order_target_percent(sid, money("target", value)?, st),
-        other => return Err(BadOrderParameters::new_err(format!("unknown order kind '{other}'"))),
+        other => {
+            return Err(BadOrderParameters::new_err(format!(
+                "unknown order kind '{other}'"
+            )))
+        }
     };
     r.map_err(engine_err)
 }
@@ -145,7 +158,9 @@ fn perf_columns<'py, N: Money>(
     let perf = sim.perf();
     let store = sim.store();
     let out = PyDict::new(py);
-    let f = |g: &dyn Fn(&rustybt_engine::SessionPerf<N>) -> f64| -> Vec<f64> { perf.iter().map(g).collect() };
+    let f = |g: &dyn Fn(&rustybt_engine::SessionPerf<N>) -> f64| -> Vec<f64> {
+        perf.iter().map(g).collect()
+    };
     let returns = f(&|p| p.returns.to_f64());
     let risk = cumulative_risk(&returns);
     let cols: Vec<(&str, Vec<f64>)> = vec![
@@ -165,20 +180,41 @@ fn perf_columns<'py, N: Money>(
         ("short_exposure", f(&|p| p.exposure.short_value.to_f64())),
         ("longs_count", f(&|p| f64::from(p.exposure.long_count))),
         ("shorts_count", f(&|p| f64::from(p.exposure.short_count))),
-        ("gross_leverage", f(&|p| ratio(p.exposure.gross(), p.portfolio_value))),
-        ("net_leverage", f(&|p| ratio(p.exposure.net(), p.portfolio_value))),
-        ("algorithm_period_return", risk.iter().map(|r| r.algorithm_period_return).collect()),
-        ("algo_volatility", risk.iter().map(|r| r.algo_volatility).collect()),
+        (
+            "gross_leverage",
+            f(&|p| ratio(p.exposure.gross(), p.portfolio_value)),
+        ),
+        (
+            "net_leverage",
+            f(&|p| ratio(p.exposure.net(), p.portfolio_value)),
+        ),
+        (
+            "algorithm_period_return",
+            risk.iter().map(|r| r.algorithm_period_return).collect(),
+        ),
+        (
+            "algo_volatility",
+            risk.iter().map(|r| r.algo_volatility).collect(),
+        ),
         ("sharpe", risk.iter().map(|r| r.sharpe).collect()),
         ("sortino", risk.iter().map(|r| r.sortino).collect()),
-        ("max_drawdown", risk.iter().map(|r| r.max_drawdown).collect()),
+        (
+            "max_drawdown",
+            risk.iter().map(|r| r.max_drawdown).collect(),
+        ),
     ];
     for (name, v) in cols {
         out.set_item(name, PyArray1::from_vec(py, v))?;
     }
-    let sessions: Vec<i64> = perf.iter().map(|p| store.sessions[p.session].close_ns).collect();
+    let sessions: Vec<i64> = perf
+        .iter()
+        .map(|p| store.sessions[p.session].close_ns)
+        .collect();
     out.set_item("period_close", PyArray1::from_vec(py, sessions))?;
-    let opens: Vec<i64> = perf.iter().map(|p| store.sessions[p.session].open_ns).collect();
+    let opens: Vec<i64> = perf
+        .iter()
+        .map(|p| store.sessions[p.session].open_ns)
+        .collect();
     out.set_item("period_open", PyArray1::from_vec(py, opens))?;
     let txns = sim.ledger().transactions();
     let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
@@ -215,7 +251,9 @@ fn perf_columns<'py, N: Money>(
     out.set_item("orders", o_col)?;
     out.set_item("positions", p_col)?;
     let exact = PyDict::new(py);
-    let s = |g: &dyn Fn(&rustybt_engine::SessionPerf<N>) -> N| -> Vec<String> { perf.iter().map(|p| g(p).to_string()).collect() };
+    let s = |g: &dyn Fn(&rustybt_engine::SessionPerf<N>) -> N| -> Vec<String> {
+        perf.iter().map(|p| g(p).to_string()).collect()
+    };
     exact.set_item("portfolio_value", s(&|p| p.portfolio_value))?;
     exact.set_item("ending_cash", s(&|p| p.ending_cash))?;
     exact.set_item("ending_value", s(&|p| p.ending_value))?;
@@ -225,7 +263,16 @@ fn perf_columns<'py, N: Money>(
     exact.set_item("starting_cash", s(&|p| p.starting_cash))?;
     let exact_txns: Vec<(u64, u32, i64, String, String, usize)> = txns
         .iter()
-        .map(|t| (t.order_id, t.sid, t.amount, t.price.to_string(), t.commission.to_string(), t.bar))
+        .map(|t| {
+            (
+                t.order_id,
+                t.sid,
+                t.amount,
+                t.price.to_string(),
+                t.commission.to_string(),
+                t.bar,
+            )
+        })
         .collect();
     exact.set_item("transactions", exact_txns)?;
     out.set_item("exact", exact)?;
@@ -233,7 +280,11 @@ fn perf_columns<'py, N: Money>(
 }
 
 fn ratio<N: Money>(a: N, b: N) -> f64 {
-    if b.is_zero() { f64::NAN } else { a.to_f64() / b.to_f64() }
+    if b.is_zero() {
+        f64::NAN
+    } else {
+        a.to_f64() / b.to_f64()
+    }
 }
 
 /// One backtest: the ledger (decimal or float), the clock position and the results.
@@ -249,16 +300,32 @@ impl PySimulation {
     /// `capital_base` in cash, on a `"decimal"` (exact) or `"float"` ledger.
     #[new]
     #[pyo3(signature = (bundle, first_session, last_session, capital_base, ledger = "decimal"))]
-    fn new(bundle: &PyBundle, first_session: usize, last_session: usize, capital_base: f64, ledger: &str) -> PyResult<Self> {
+    fn new(
+        bundle: &PyBundle,
+        first_session: usize,
+        last_session: usize,
+        capital_base: f64,
+        ledger: &str,
+    ) -> PyResult<Self> {
         let store = bundle.store.clone();
         let sim = match ledger {
             "decimal" => AnySim::Decimal(
-                Simulation::new(store, first_session, last_session, param("capital_base", capital_base)?)
-                    .map_err(engine_err)?,
+                Simulation::new(
+                    store,
+                    first_session,
+                    last_session,
+                    param("capital_base", capital_base)?,
+                )
+                .map_err(engine_err)?,
             ),
             "float" => AnySim::Float(
-                Simulation::new(store, first_session, last_session, param("capital_base", capital_base)?)
-                    .map_err(engine_err)?,
+                Simulation::new(
+                    store,
+                    first_session,
+                    last_session,
+                    param("capital_base", capital_base)?,
+                )
+                .map_err(engine_err)?,
             ),
             other => {
                 return Err(InvalidRunParameters::new_err(format!(
@@ -266,7 +333,10 @@ impl PySimulation {
                 )));
             }
         };
-        Ok(PySimulation { sim, phase: Phase::Initialize })
+        Ok(PySimulation {
+            sim,
+            phase: Phase::Initialize,
+        })
     }
 
     #[getter]
@@ -285,7 +355,11 @@ impl PySimulation {
             "before_trading_start" => Phase::BeforeTradingStart,
             "handle_data" => Phase::Trading,
             "analyze" => Phase::Analyze,
-            other => return Err(InvalidRunParameters::new_err(format!("unknown phase '{other}'"))),
+            other => {
+                return Err(InvalidRunParameters::new_err(format!(
+                    "unknown phase '{other}'"
+                )))
+            }
         };
         Ok(())
     }
@@ -299,7 +373,14 @@ impl PySimulation {
     /// target_percent (zipline's order functions). Returns the order id, or None when the
     /// computed amount is zero.
     #[pyo3(signature = (kind, sid, value, limit = None, stop = None))]
-    fn order(&mut self, kind: &str, sid: u32, value: f64, limit: Option<f64>, stop: Option<f64>) -> PyResult<Option<u64>> {
+    fn order(
+        &mut self,
+        kind: &str,
+        sid: u32,
+        value: f64,
+        limit: Option<f64>,
+        stop: Option<f64>,
+    ) -> PyResult<Option<u64>> {
         if self.phase != Phase::Trading {
             return Err(OrderDuringInitialize::new_err(format!(
                 "orders cannot be placed in {}; place them in handle_data or a scheduled function",
@@ -329,7 +410,21 @@ impl PySimulation {
 
     /// (sid, amount, filled, commission, limit, stop, status code, reason, created bar, updated bar).
     #[allow(clippy::type_complexity)]
-    fn order_info(&self, order_id: u64) -> PyResult<(u32, i64, i64, f64, Option<f64>, Option<f64>, u8, Option<String>, usize, usize)> {
+    fn order_info(
+        &self,
+        order_id: u64,
+    ) -> PyResult<(
+        u32,
+        i64,
+        i64,
+        f64,
+        Option<f64>,
+        Option<f64>,
+        u8,
+        Option<String>,
+        usize,
+        usize,
+    )> {
         with_sim!(&self.sim, s => {
             let o = s.ledger().order(order_id).map_err(ledger_err)?;
             Ok((o.sid, o.amount, o.filled, o.commission.to_f64(), o.limit.map(Money::to_f64), o.stop.map(Money::to_f64), o.status.code(), o.reason.clone(), o.created_bar, o.updated_bar))
@@ -370,10 +465,22 @@ impl PySimulation {
         fn model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Slippage<N>> {
             Ok(match kind {
                 "none" => Slippage::NoSlippage,
-                "fixed" => Slippage::Fixed { spread: param("spread", a)? },
-                "fixed_basis_points" => Slippage::FixedBasisPoints { basis_points: param("basis_points", a)?, volume_limit: param("volume_limit", b)? },
-                "volume_share" => Slippage::VolumeShare { volume_limit: param("volume_limit", a)?, price_impact: param("price_impact", b)? },
-                other => return Err(InvalidRunParameters::new_err(format!("unknown slippage model '{other}'"))),
+                "fixed" => Slippage::Fixed {
+                    spread: param("spread", a)?,
+                },
+                "fixed_basis_points" => Slippage::FixedBasisPoints {
+                    basis_points: param("basis_points", a)?,
+                    volume_limit: param("volume_limit", b)?,
+                },
+                "volume_share" => Slippage::VolumeShare {
+                    volume_limit: param("volume_limit", a)?,
+                    price_impact: param("price_impact", b)?,
+                },
+                other => {
+                    return Err(InvalidRunParameters::new_err(format!(
+                        "unknown slippage model '{other}'"
+                    )))
+                }
             })
         }
         with_sim!(&mut self.sim, s => { s.ledger_mut().slippage = model(kind, a, b)?; Ok(()) })
@@ -385,10 +492,21 @@ impl PySimulation {
         fn model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Commission<N>> {
             Ok(match kind {
                 "none" => Commission::NoCommission,
-                "per_share" => Commission::PerShare { cost: param("cost", a)?, min_trade_cost: param("min_trade_cost", b)? },
-                "per_trade" => Commission::PerTrade { cost: param("cost", a)? },
-                "per_dollar" => Commission::PerDollar { cost: param("cost", a)? },
-                other => return Err(InvalidRunParameters::new_err(format!("unknown commission model '{other}'"))),
+                "per_share" => Commission::PerShare {
+                    cost: param("cost", a)?,
+                    min_trade_cost: param("min_trade_cost", b)?,
+                },
+                "per_trade" => Commission::PerTrade {
+                    cost: param("cost", a)?,
+                },
+                "per_dollar" => Commission::PerDollar {
+                    cost: param("cost", a)?,
+                },
+                other => {
+                    return Err(InvalidRunParameters::new_err(format!(
+                        "unknown commission model '{other}'"
+                    )))
+                }
             })
         }
         with_sim!(&mut self.sim, s => { s.ledger_mut().commission = model(kind, a, b)?; Ok(()) })
@@ -399,7 +517,11 @@ impl PySimulation {
         let p = match policy {
             "never" => CancelPolicy::Never,
             "eod" | "end_of_day" => CancelPolicy::EndOfDay,
-            other => return Err(InvalidRunParameters::new_err(format!("cancel policy must be 'never' or 'eod', got '{other}'"))),
+            other => {
+                return Err(InvalidRunParameters::new_err(format!(
+                    "cancel policy must be 'never' or 'eod', got '{other}'"
+                )))
+            }
         };
         with_sim!(&mut self.sim, s => { s.ledger_mut().cancel_policy = p; Ok(()) })
     }
@@ -430,7 +552,9 @@ impl PySimulation {
             };
             bar_data.bar.store(bars.start, Ordering::Relaxed);
             if let Some(bts) = before_trading_start {
-                bts.call1((context, data)).map_err(|e| strategy_error(py, e, "before_trading_start", &bar_data.store, bars.start))?;
+                bts.call1((context, data)).map_err(|e| {
+                    strategy_error(py, e, "before_trading_start", &bar_data.store, bars.start)
+                })?;
             }
             slf.borrow_mut().phase = Phase::Trading;
             for bar in bars {
@@ -439,7 +563,9 @@ impl PySimulation {
                     Ok(())
                 })?;
                 bar_data.bar.store(bar, Ordering::Relaxed);
-                handle_data.call1((context, data)).map_err(|e| strategy_error(py, e, "handle_data", &bar_data.store, bar))?;
+                handle_data
+                    .call1((context, data))
+                    .map_err(|e| strategy_error(py, e, "handle_data", &bar_data.store, bar))?;
             }
             with_sim!(&mut slf.borrow_mut().sim, s => s.end_session());
             snapshots.append(recorded.copy()?)?;
@@ -450,7 +576,12 @@ impl PySimulation {
     }
 
     /// The perf columns (numpy arrays and per-session lists of dicts) and exact values.
-    fn perf<'py>(&self, py: Python<'py>, assets: &Bound<'py, PyList>, bar_times: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyDict>> {
+    fn perf<'py>(
+        &self,
+        py: Python<'py>,
+        assets: &Bound<'py, PyList>,
+        bar_times: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyDict>> {
         with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times))
     }
 }
@@ -458,14 +589,28 @@ impl PySimulation {
 /// Wrap an exception from strategy code in `StrategyError`, the original as `__cause__`
 /// (traceback intact). rustybt's own errors and non-`Exception`s (KeyboardInterrupt,
 /// SystemExit) pass through untouched.
-fn strategy_error(py: Python<'_>, err: PyErr, callback: &str, store: &BarStore, bar: usize) -> PyErr {
+fn strategy_error(
+    py: Python<'_>,
+    err: PyErr,
+    callback: &str,
+    store: &BarStore,
+    bar: usize,
+) -> PyErr {
     if !err.is_instance_of::<PyException>(py) || err.is_instance_of::<RustyBTError>(py) {
         return err;
     }
     let when = rustybt_data::calendar::format_timestamp(store.timestamps[bar]);
-    let kind = err.get_type(py).name().map_or_else(|_| "Exception".to_string(), |n| n.to_string());
-    let msg = err.value(py).str().map_or_else(|_| String::new(), |s| s.to_string());
-    let wrapped = StrategyError::new_err(format!("{callback} raised {kind} at {when} (bar {bar}): {msg}"));
+    let kind = err
+        .get_type(py)
+        .name()
+        .map_or_else(|_| "Exception".to_string(), |n| n.to_string());
+    let msg = err
+        .value(py)
+        .str()
+        .map_or_else(|_| String::new(), |s| s.to_string());
+    let wrapped = StrategyError::new_err(format!(
+        "{callback} raised {kind} at {when} (bar {bar}): {msg}"
+    ));
     wrapped.set_cause(py, Some(err));
     wrapped
 }
@@ -482,7 +627,10 @@ pub struct PyBarData {
 impl PyBarData {
     #[new]
     fn new(bundle: &PyBundle) -> Self {
-        PyBarData { store: bundle.store.clone(), bar: AtomicUsize::new(0) }
+        PyBarData {
+            store: bundle.store.clone(),
+            bar: AtomicUsize::new(0),
+        }
     }
     /// Index of the current bar in the bundle.
     #[getter]
@@ -493,19 +641,29 @@ impl PyBarData {
     fn _current(&self, sid: u32, field: &str) -> PyResult<f64> {
         let f = parse_field(field)?;
         if sid as usize >= self.store.n_assets() {
-            return Err(crate::errors::SymbolNotFound::new_err(format!("sid {sid} is not in the bundle")));
+            return Err(crate::errors::SymbolNotFound::new_err(format!(
+                "sid {sid} is not in the bundle"
+            )));
         }
         Ok(self.store.current(f, self.current_bar(), sid))
     }
     /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive).
-    fn _history<'py>(&self, py: Python<'py>, sids: Vec<u32>, field: &str, count: usize) -> PyResult<Bound<'py, PyArray2<f64>>> {
+    fn _history<'py>(
+        &self,
+        py: Python<'py>,
+        sids: Vec<u32>,
+        field: &str,
+        count: usize,
+    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let f = parse_field(field)?;
         history_array(py, &self.store, f, &sids, self.current_bar(), count)
     }
     /// Whether the asset has a price now and its data has not ended.
     fn _can_trade(&self, sid: u32) -> bool {
         let bar = self.current_bar();
-        let Some(asset) = self.store.assets.get(sid as usize) else { return false };
+        let Some(asset) = self.store.assets.get(sid as usize) else {
+            return false;
+        };
         let day = self.store.sessions[self.store.bar_session[bar] as usize].date;
         day <= asset.end_date && self.store.last_close_mantissa(bar, sid).is_some()
     }

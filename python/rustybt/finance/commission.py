@@ -1,7 +1,7 @@
 """Commission models (zipline's formulas; computed in Rust). Set one in ``initialize``::
 
-    from rustybt.finance import commission
-    context.set_commission(commission.PerShare(cost=0.001, min_trade_cost=0))
+from rustybt.finance import commission
+context.set_commission(commission.PerShare(cost=0.001, min_trade_cost=0))
 """
 
 from __future__ import annotations

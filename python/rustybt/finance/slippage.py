@@ -1,7 +1,7 @@
 """Slippage models (zipline's formulas; computed in Rust). Set one in ``initialize``::
 
-    from rustybt.finance import slippage
-    context.set_slippage(slippage.VolumeShareSlippage(volume_limit=0.025, price_impact=0.1))
+from rustybt.finance import slippage
+context.set_slippage(slippage.VolumeShareSlippage(volume_limit=0.025, price_impact=0.1))
 """
 
 from __future__ import annotations

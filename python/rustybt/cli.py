@@ -1,0 +1,335 @@
+"""The ``rustybt`` command line.
+
+rustybt demo
+rustybt ingest synthetic --bundle NAME --assets N --start DATE --end DATE [--frequency daily]
+rustybt ingest csvdir PATH --bundle NAME [--frequency daily]
+rustybt bundles
+rustybt bundle info NAME
+rustybt run STRATEGY.py --bundle NAME [--start DATE] [--end DATE] [--capital-base X]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import importlib.util
+import inspect
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from rustybt.errors import InvalidRunParameters, RustyBTError, StrategyError
+
+console = Console(highlight=False)
+err_console = Console(stderr=True, highlight=False)
+
+DEMO_BUNDLE = "rustybt-demo"
+DEMO_SPEC = {"assets": 20, "start": "2022-01-03", "end": "2023-12-29", "seed": 42}
+
+
+def _param(text: str) -> tuple[str, object]:
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"--param takes NAME=VALUE, got {text!r}")
+    name, raw = text.split("=", 1)
+    try:
+        value = ast.literal_eval(raw)
+    except (ValueError, SyntaxError):
+        value = raw
+    return name.strip(), value
+
+
+def load_strategy_file(path: str | Path, algorithm: str | None = None) -> dict:
+    """Import a strategy file. Returns ``{"algorithm": cls}`` for a TradingAlgorithm
+    subclass defined there, or the zipline-style functions it defines."""
+    from rustybt.algorithm import TradingAlgorithm
+
+    path = Path(path)
+    if not path.is_file():
+        raise InvalidRunParameters(f"strategy file {path} does not exist")
+    module_name = f"rustybt_strategy_{path.stem}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        raise StrategyError(f"importing {path} raised {type(exc).__name__}: {exc}") from exc
+    classes = {
+        name: obj
+        for name, obj in vars(module).items()
+        if inspect.isclass(obj)
+        and issubclass(obj, TradingAlgorithm)
+        and obj.__module__ == module_name
+    }
+    if algorithm is not None:
+        if algorithm not in classes:
+            raise InvalidRunParameters(
+                f"{path} defines no TradingAlgorithm named {algorithm!r} (found: {', '.join(classes) or 'none'})"
+            )
+        return {"algorithm": classes[algorithm]}
+    if len(classes) == 1:
+        return {"algorithm": next(iter(classes.values()))}
+    if len(classes) > 1:
+        raise InvalidRunParameters(
+            f"{path} defines several strategies ({', '.join(classes)}): choose one with --algorithm"
+        )
+    funcs = {
+        name: getattr(module, name)
+        for name in ("initialize", "handle_data", "before_trading_start", "analyze")
+        if callable(getattr(module, name, None))
+    }
+    if "initialize" not in funcs and "handle_data" not in funcs:
+        raise InvalidRunParameters(
+            f"{path} defines neither a TradingAlgorithm subclass nor initialize/handle_data functions"
+        )
+    return funcs
+
+
+def summarize(perf, wall: float) -> dict:
+    """The headline numbers of a run."""
+    fills = int(perf["transactions"].map(len).sum())
+    last = perf.iloc[-1]
+    return {
+        "sessions": len(perf),
+        "final value": float(last["portfolio_value"]),
+        "total return": float(last["algorithm_period_return"]),
+        "sharpe": float(last["sharpe"]),
+        "max drawdown": float(last["max_drawdown"]),
+        "fills": fills,
+        "wall time (s)": wall,
+    }
+
+
+def _print_summary(title: str, summary: dict) -> None:
+    table = Table(title=title, show_header=False)
+    for key, value in summary.items():
+        if key in ("total return", "max drawdown"):
+            text = f"{value:+.2%}"
+        elif key == "final value":
+            text = f"{value:,.2f}"
+        elif isinstance(value, float):
+            text = f"{value:.3f}"
+        else:
+            text = str(value)
+        table.add_row(key, text)
+    console.print(table)
+
+
+def write_perf_table(perf, path: Path) -> Path:
+    """Write the perf frame's scalar columns (plus order/fill counts) as CSV."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = perf.drop(columns=["orders", "transactions", "positions"])
+    table.insert(0, "fills", perf["transactions"].map(len))
+    table.insert(0, "orders_touched", perf["orders"].map(len))
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    table.to_csv(tmp, index_label="period_close")
+    tmp.replace(path)
+    return path
+
+
+def cmd_demo(args) -> int:
+    import rustybt
+    from rustybt.bundles import root
+    from rustybt.errors import BundleNotFound
+    from rustybt.examples.sma_crossover import SmaCross
+
+    try:
+        bundle = rustybt.load_bundle(DEMO_BUNDLE)
+    except BundleNotFound:
+        console.print(
+            f"Building the demo bundle '{DEMO_BUNDLE}' (first use): {DEMO_SPEC['assets']} synthetic "
+            f"assets, daily, {DEMO_SPEC['start']}..{DEMO_SPEC['end']}, seed {DEMO_SPEC['seed']} ..."
+        )
+        t = time.perf_counter()
+        bundle = rustybt.ingest_synthetic(DEMO_BUNDLE, **DEMO_SPEC)
+        console.print(f"  done in {time.perf_counter() - t:.2f} s -> {bundle.path}")
+    console.print(f"Running SmaCross (examples/sma_crossover.py) on {bundle!r}")
+    t = time.perf_counter()
+    perf = rustybt.run_algorithm(
+        algorithm=SmaCross, bundle=bundle, capital_base=1_000_000, params={"n_assets": 20}
+    )
+    wall = time.perf_counter() - t
+    _print_summary("rustybt demo: SMA(10/30), 20 assets, 2y daily", summarize(perf, wall))
+    out = write_perf_table(perf, Path(args.out) if args.out else root() / "demo" / "perf.csv")
+    console.print(f"perf table written to {out}")
+    return 0
+
+
+def cmd_ingest(args) -> int:
+    import rustybt
+
+    t = time.perf_counter()
+    if args.source == "synthetic":
+        bundle = rustybt.ingest_synthetic(
+            args.bundle,
+            assets=args.assets,
+            start=args.start,
+            end=args.end,
+            frequency=args.frequency,
+            seed=args.seed,
+            calendar=args.calendar,
+            price_scale=args.price_scale,
+        )
+    else:
+        bundle = rustybt.ingest_csvdir(
+            args.path,
+            args.bundle,
+            frequency=args.frequency,
+            calendar=args.calendar,
+            price_scale=args.price_scale,
+        )
+    console.print(f"ingested {bundle!r} in {time.perf_counter() - t:.2f} s at {bundle.path}")
+    return 0
+
+
+def _dir_size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+def cmd_bundles(args) -> int:
+    import rustybt
+    from rustybt.bundles import bundles_dir
+
+    table = Table(title=f"bundles in {bundles_dir()}")
+    for col in ("name", "frequency", "assets", "span", "size", "hash"):
+        table.add_column(col)
+    for path in sorted(bundles_dir().glob("*")):
+        if not (path / "CURRENT").exists():
+            continue
+        try:
+            b = rustybt.load_bundle(path)
+        except RustyBTError as exc:
+            table.add_row(path.name, "?", "?", f"unreadable: {exc}", "", "")
+            continue
+        table.add_row(
+            b.name,
+            b.frequency,
+            str(len(b.asset_list)),
+            f"{b.start.date()}..{b.end.date()}",
+            f"{_dir_size(b.path) / 1e6:.1f} MB",
+            b.content_hash[:12],
+        )
+    console.print(table)
+    return 0
+
+
+def cmd_bundle_info(args) -> int:
+    import rustybt
+
+    b = rustybt.load_bundle(args.name)
+    table = Table(title=f"bundle {b.name}", show_header=False)
+    for key, value in (
+        ("path", str(b.path)),
+        ("frequency", b.frequency),
+        ("calendar", b.calendar),
+        ("assets", str(len(b.asset_list))),
+        ("sessions", str(len(b.sessions))),
+        ("span", f"{b.start.date()}..{b.end.date()}"),
+        ("price scale", str(b.price_scale)),
+        ("content hash", b.content_hash),
+        ("created", b.created_at),
+        ("source", b._core.source),
+    ):
+        table.add_row(key, value)
+    console.print(table)
+    return 0
+
+
+def cmd_run(args) -> int:
+    import rustybt
+
+    target = load_strategy_file(args.strategy, args.algorithm)
+    params = dict(args.param or [])
+    t = time.perf_counter()
+    perf = rustybt.run_algorithm(
+        start=args.start,
+        end=args.end,
+        capital_base=args.capital_base,
+        bundle=args.bundle,
+        data_frequency=args.data_frequency,
+        ledger=args.ledger,
+        params=params or None,
+        **target,
+    )
+    wall = time.perf_counter() - t
+    _print_summary(f"{Path(args.strategy).name} on {args.bundle}", summarize(perf, wall))
+    if args.out:
+        console.print(f"perf table written to {write_perf_table(perf, Path(args.out))}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="rustybt", description="Backtests on a Rust engine.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("demo", help="build the demo bundle on first use and run an SMA crossover")
+    d.add_argument("--out", help="where to write the perf table (CSV)")
+    d.set_defaults(func=cmd_demo)
+
+    ing = sub.add_parser("ingest", help="write a bundle")
+    isub = ing.add_subparsers(dest="source", required=True)
+    syn = isub.add_parser("synthetic", help="deterministic synthetic OHLCV (GBM)")
+    syn.add_argument("--bundle", required=True)
+    syn.add_argument("--assets", type=int, required=True)
+    syn.add_argument("--start", required=True)
+    syn.add_argument("--end", required=True)
+    syn.add_argument("--frequency", default="daily", help="daily|minute|1m|5m|15m|1h|1d")
+    syn.add_argument("--seed", type=int, default=42)
+    syn.add_argument("--calendar", default="XNYS")
+    syn.add_argument("--price-scale", type=int, default=4)
+    csv = isub.add_parser("csvdir", help="zipline's csvdir layout (daily/SYM.csv, minute/SYM.csv)")
+    csv.add_argument("path")
+    csv.add_argument("--bundle", required=True)
+    csv.add_argument("--frequency", default="daily", help="daily|minute")
+    csv.add_argument("--calendar", default="XNYS")
+    csv.add_argument("--price-scale", type=int, default=4)
+    ing.set_defaults(func=cmd_ingest)
+
+    sub.add_parser("bundles", help="list bundles").set_defaults(func=cmd_bundles)
+    bun = sub.add_parser("bundle", help="inspect a bundle")
+    bsub = bun.add_subparsers(dest="action", required=True)
+    info = bsub.add_parser("info", help="manifest of a bundle")
+    info.add_argument("name")
+    info.set_defaults(func=cmd_bundle_info)
+
+    r = sub.add_parser("run", help="run a strategy file")
+    r.add_argument(
+        "strategy", help="a .py file with a TradingAlgorithm subclass or zipline functions"
+    )
+    r.add_argument("--bundle", required=True)
+    r.add_argument("--start")
+    r.add_argument("--end")
+    r.add_argument("--capital-base", type=float, default=1_000_000.0)
+    r.add_argument("--data-frequency")
+    r.add_argument("--ledger", choices=("decimal", "float"), default="decimal")
+    r.add_argument("--algorithm", help="class name, when the file defines several")
+    r.add_argument("--param", action="append", type=_param, help="NAME=VALUE (repeatable)")
+    r.add_argument("--out", help="write the perf table (CSV) here")
+    r.set_defaults(func=cmd_run)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except StrategyError as exc:
+        cause = exc.__cause__
+        if cause is not None:
+            traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
+        err_console.print(f"[red]error:[/red] {exc}")
+        return 1
+    except RustyBTError as exc:
+        err_console.print(f"[red]error ({type(exc).__name__}):[/red] {exc}")
+        return 2
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

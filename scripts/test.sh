@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite: Rust tests, Python tests, format and lint.
+# Installs what it needs (into .venv) and builds the extension once.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+    "$PYTHON" -m venv .venv
+fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+
+echo "== installing test dependencies and building rustybt._core (release)"
+python -m pip install --quiet --upgrade "pip>=24"
+python -m pip install --quiet "maturin>=1.9.4,<2"
+python -m pip install --quiet -e ".[test]"
+
+echo "== cargo fmt --check"
+cargo fmt --all --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== cargo test"
+cargo test --workspace --locked
+echo "== ruff check"
+ruff check .
+echo "== ruff format --check"
+ruff format --check .
+echo "== pytest"
+python -m pytest

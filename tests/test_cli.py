@@ -1,0 +1,118 @@
+"""The command line: ingest, run, demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+from rustybt.cli import main
+
+STRATEGY = """
+import rustybt
+
+class Buy(rustybt.TradingAlgorithm):
+    target = 0.5
+    def initialize(self, context):
+        context.asset = self.symbol("S001")
+    def handle_data(self, context, data):
+        self.order_target_percent(context.asset, self.target)
+"""
+
+ZIPLINE_STYLE = """
+from rustybt.api import order, symbol
+
+def initialize(context):
+    context.asset = symbol("S000")
+
+def handle_data(context, data):
+    order(context.asset, 1)
+"""
+
+
+def test_ingest_then_run_a_strategy_file(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "ingest",
+                "synthetic",
+                "--bundle",
+                "cli",
+                "--assets",
+                "3",
+                "--start",
+                "2022-01-03",
+                "--end",
+                "2022-02-28",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    assert "ingested Bundle(name='cli'" in capsys.readouterr().out
+    path = tmp_path / "buy.py"
+    path.write_text(STRATEGY)
+    out = tmp_path / "perf.csv"
+    assert (
+        main(
+            [
+                "run",
+                str(path),
+                "--bundle",
+                "cli",
+                "--start",
+                "2022-01-10",
+                "--capital-base",
+                "50000",
+                "--param",
+                "target=0.25",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    text = capsys.readouterr().out
+    assert "final value" in text and "perf table written to" in text
+    table = pd.read_csv(out)
+    assert len(table) == 34 and table["fills"].sum() >= 1
+    fn = tmp_path / "zl.py"
+    fn.write_text(ZIPLINE_STYLE)
+    assert main(["run", str(fn), "--bundle", "cli"]) == 0
+
+
+def test_cli_errors_are_one_clear_line(tmp_path, capsys):
+    path = tmp_path / "buy.py"
+    path.write_text(STRATEGY)
+    assert main(["run", str(path), "--bundle", "no-such-bundle"]) == 2
+    err = capsys.readouterr().err
+    assert "BundleNotFound" in err and "no-such-bundle" in err
+    assert main(["run", str(tmp_path / "missing.py"), "--bundle", "cli"]) == 2
+
+
+def test_demo_from_a_fresh_process(tmp_path):
+    env = {**os.environ, "RUSTYBT_ROOT": str(tmp_path / "home")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustybt", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    out = proc.stdout
+    assert "Building the demo bundle" in out
+    for key in ("final value", "total return", "sharpe", "max drawdown", "fills", "wall time"):
+        assert key in out
+    written = Path(out.split("perf table written to")[1].split()[0])
+    assert written.exists() and len(pd.read_csv(written)) == 501
+    again = subprocess.run(
+        [sys.executable, "-m", "rustybt", "demo"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "Building the demo bundle" not in again.stdout

@@ -1,0 +1,149 @@
+"""The first end-to-end path: bundle on disk -> Rust event loop -> Python strategy -> perf
+frame, on a hand-made bundle whose fills, cash and values are computed by hand here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+import pytest
+import rustybt
+from rustybt import exact_column
+
+from tests.conftest import HAND_CLOSES
+
+
+class OrderOnFirstBar(rustybt.TradingAlgorithm):
+    """Buys 10 AAA and sells 5 BBB while handling the first bar; records what it sees."""
+
+    def initialize(self, context):
+        context.a, context.b, context.c = self.symbols("AAA", "BBB", "CCC")
+        context.seen = []
+
+    def handle_data(self, context, data):
+        if not context.seen:
+            self.order(context.a, 10)
+            self.order(context.b, -5)
+        window = data.history([context.a, context.b, context.c], "close", 2, "1d")
+        context.seen.append(
+            (
+                self.get_datetime(),
+                data.current(context.a, "close"),
+                window.iloc[-1].tolist(),
+                window.index[-1],
+            )
+        )
+        self.record(a_close=data.current(context.a, "close"))
+
+
+def test_next_bar_fills_and_hand_computed_books(hand_bundle):
+    algo = OrderOnFirstBar()
+    perf = rustybt.run_algorithm(algorithm=algo, bundle=hand_bundle, capital_base=100_000)
+
+    assert len(perf) == 5
+    # Nothing fills on the bar the orders were placed on.
+    assert perf["transactions"].iloc[0] == []
+    assert len(perf["orders"].iloc[0]) == 2
+    # Both fill at the next bar's close with zipline's default costs:
+    # FixedBasisPointsSlippage(5 bp): AAA 11 * 1.0005 = 11.0055, BBB 19 * 0.9995 = 18.9905;
+    # PerShare(0.001): 10 * 0.001 = 0.01 and 5 * 0.001 = 0.005.
+    fills = perf["transactions"].iloc[1]
+    assert [(t["sid"].symbol, t["amount"]) for t in fills] == [("AAA", 10), ("BBB", -5)]
+    assert [t["price"] for t in fills] == [11.0055, 18.9905]
+    assert [t["commission"] for t in fills] == [0.01, 0.005]
+    assert all(t["dt"] == perf.index[1] for t in fills)
+
+    cash = (
+        Decimal("100000")
+        - Decimal("110.055")
+        - Decimal("0.01")
+        + Decimal("94.9525")
+        - Decimal("0.005")
+    )
+    assert cash == Decimal("99984.8825")
+    ending_cash = exact_column(perf, "ending_cash")
+    assert ending_cash.iloc[0] == Decimal("100000")
+    assert (ending_cash.iloc[1:] == cash).all()
+
+    # Portfolio value: cash + 10 * AAA close - 5 * BBB close, marked every session.
+    closes_a = [Decimal(c) for c in HAND_CLOSES["AAA"]]
+    closes_b = [Decimal(c) for c in HAND_CLOSES["BBB"]]
+    expected_pv = [Decimal("100000")] + [
+        cash + 10 * closes_a[i] - 5 * closes_b[i] for i in range(1, 5)
+    ]
+    assert exact_column(perf, "portfolio_value").tolist() == expected_pv
+    assert perf["portfolio_value"].tolist() == [float(v) for v in expected_pv]
+    pnl = [expected_pv[0] - 100000] + [expected_pv[i] - expected_pv[i - 1] for i in range(1, 5)]
+    assert exact_column(perf, "pnl").tolist() == pnl
+    assert exact_column(perf, "capital_used").iloc[1] == cash - Decimal("100000")
+    assert perf["returns"].iloc[1] == pytest.approx(float(pnl[1] / expected_pv[0]), abs=1e-15)
+    assert perf["ending_value"].iloc[2] == 10 * 12 - 5 * 18
+    assert perf["a_close"].tolist() == [10, 11, 12, 13, 14]
+    positions = perf["positions"].iloc[-1]
+    assert {(p["sid"].symbol, p["amount"]) for p in positions} == {("AAA", 10), ("BBB", -5)}
+
+
+def test_no_look_ahead(hand_bundle):
+    algo = OrderOnFirstBar()
+    perf = rustybt.run_algorithm(algorithm=algo, bundle=hand_bundle, capital_base=100_000)
+    closes = {s: [float(c) for c in v] for s, v in HAND_CLOSES.items()}
+    for i, (dt, current_a, last_row, last_label) in enumerate(algo.seen):
+        # the current bar is the i-th session; its data is visible, the next one's is not
+        assert dt == perf.index[i]
+        assert current_a == closes["AAA"][i]
+        assert last_row == [closes["AAA"][i], closes["BBB"][i], closes["CCC"][i]]
+        assert last_label == hand_bundle.sessions[i]
+    # on the first bar the 2-bar window reaches before the bundle: NaN, never a later bar
+    first = OrderOnFirstBar()
+    rustybt.run_algorithm(
+        algorithm=first, bundle=hand_bundle, capital_base=100_000, end="2022-01-03"
+    )
+    assert len(first.seen) == 1
+
+
+def test_history_array_fast_path_matches_pandas(small_bundle):
+    seen = {}
+
+    class Probe(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            context.assets = self.symbols("S000", "S001", "S004")
+
+        def handle_data(self, context, data):
+            arr = data.history(context.assets, "close", 5, "1d", return_type="array")
+            frame = data.history(context.assets, "close", 5, "1d")
+            seen.setdefault("pairs", []).append((arr, frame))
+
+    rustybt.run_algorithm(algorithm=Probe, bundle=small_bundle, capital_base=1e5, end="2022-01-31")
+    for arr, frame in seen["pairs"]:
+        assert isinstance(arr, np.ndarray) and arr.shape == (5, 3)
+        assert isinstance(frame, pd.DataFrame)
+        np.testing.assert_array_equal(arr, frame.to_numpy())
+        assert [a.symbol for a in frame.columns] == ["S000", "S001", "S004"]
+
+
+def test_orders_on_the_last_bar_stay_open(hand_bundle):
+    class LastBar(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            context.a = self.symbol("AAA")
+
+        def handle_data(self, context, data):
+            if self.get_datetime() == hand_bundle.session_closes[-1]:
+                context.oid = self.order(context.a, 1)
+
+    algo = LastBar()
+    perf = rustybt.run_algorithm(algorithm=algo, bundle=hand_bundle, capital_base=1000)
+    assert perf["transactions"].map(len).sum() == 0
+    assert algo.get_order(algo.oid).open
+
+
+def test_decimal_and_float_ledgers_agree_closely(small_bundle):
+    from rustybt.examples.sma_crossover import SmaCross
+
+    kwargs = dict(algorithm=SmaCross, bundle=small_bundle, capital_base=1e6, params={"n_assets": 5})
+    dec = rustybt.run_algorithm(ledger="decimal", **kwargs)
+    flt = rustybt.run_algorithm(ledger="float", **kwargs)
+    assert dec.attrs["rustybt"]["ledger"] == "decimal"
+    assert flt.attrs["rustybt"]["ledger"] == "float"
+    assert dec["transactions"].map(len).sum() > 50
+    np.testing.assert_allclose(dec["portfolio_value"], flt["portfolio_value"], rtol=1e-9)
