@@ -26,5 +26,7 @@ echo "== ruff check"
 ruff check .
 echo "== ruff format --check"
 ruff format --check .
+echo "== stubtest (python/rustybt/_core.pyi matches the native module)"
+python -m mypy.stubtest rustybt._core
 echo "== pytest"
 python -m pytest

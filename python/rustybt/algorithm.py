@@ -108,8 +108,9 @@ class TradingAlgorithm:
             sid = asset.sid
         except AttributeError:
             raise BadOrderParameters(f"expected an Asset (from symbol()), got {asset!r}") from None
-        if not isinstance(value, numbers.Real) or isinstance(value, bool):
-            raise BadOrderParameters(f"order {kind} must be a number, got {value!r}")
+        if type(value) is not float and type(value) is not int:  # fast path first
+            if not isinstance(value, numbers.Real) or isinstance(value, bool):
+                raise BadOrderParameters(f"order {kind} must be a number, got {value!r}")
         try:
             return self._sim.order(
                 kind,

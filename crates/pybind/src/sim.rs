@@ -125,16 +125,37 @@ fn place<N: Money>(
     r.map_err(engine_err)
 }
 
+/// One Python timestamp per bar, looked up in the caller's index once and reused
+/// (an index lookup costs microseconds; a run has thousands of fills).
+struct BarTimes<'a, 'py> {
+    index: &'a Bound<'py, PyAny>,
+    memo: Vec<Option<Bound<'py, PyAny>>>,
+}
+
+impl<'py> BarTimes<'_, 'py> {
+    fn get(&mut self, bar: usize) -> PyResult<Bound<'py, PyAny>> {
+        if let Some(Some(t)) = self.memo.get(bar) {
+            return Ok(t.clone());
+        }
+        let t = self.index.get_item(bar)?;
+        if bar >= self.memo.len() {
+            self.memo.resize(bar + 1, None);
+        }
+        self.memo[bar] = Some(t.clone());
+        Ok(t)
+    }
+}
+
 fn order_dict<'py, N: Money>(
     py: Python<'py>,
     o: &Order<N>,
     assets: &Bound<'py, PyList>,
-    bar_times: &Bound<'py, PyAny>,
+    times: &mut BarTimes<'_, 'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("id", o.id)?;
-    d.set_item("dt", bar_times.get_item(o.updated_bar)?)?;
-    d.set_item("created", bar_times.get_item(o.created_bar)?)?;
+    d.set_item("dt", times.get(o.updated_bar)?)?;
+    d.set_item("created", times.get(o.created_bar)?)?;
     d.set_item("reason", o.reason.as_deref())?;
     d.set_item("amount", o.amount)?;
     d.set_item("filled", o.filled)?;
@@ -217,13 +238,14 @@ fn perf_columns<'py, N: Money>(
         .collect();
     out.set_item("period_open", PyArray1::from_vec(py, opens))?;
     let txns = sim.ledger().transactions();
+    let mut times = BarTimes { index: bar_times, memo: Vec::new() };
     let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
     for p in perf {
         let tl = PyList::empty(py);
         for t in &txns[p.transactions.clone()] {
             let d = PyDict::new(py);
             d.set_item("amount", t.amount)?;
-            d.set_item("dt", bar_times.get_item(t.bar)?)?;
+            d.set_item("dt", times.get(t.bar)?)?;
             d.set_item("price", t.price.to_f64())?;
             d.set_item("order_id", t.order_id)?;
             d.set_item("sid", assets.get_item(t.sid as usize)?)?;
@@ -233,7 +255,7 @@ fn perf_columns<'py, N: Money>(
         t_col.push(tl);
         let ol = PyList::empty(py);
         for o in &p.orders {
-            ol.append(order_dict(py, o, assets, bar_times)?)?;
+            ol.append(order_dict(py, o, assets, &mut times)?)?;
         }
         o_col.push(ol);
         let pl = PyList::empty(py);
