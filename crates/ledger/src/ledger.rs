@@ -58,6 +58,9 @@ pub struct Ledger<N> {
     /// sids that have open orders, in the order their first open order was placed.
     assets_with_orders: Vec<u32>,
     transactions: Vec<Transaction<N>>,
+    /// Value of held positions at their last marks; refreshed whenever positions or marks
+    /// change (fills, marks, close-outs), so reading it is O(1) however many orders ask.
+    positions_value: N,
     pub slippage: Slippage<N>,
     pub commission: Commission<N>,
     pub cancel_policy: CancelPolicy,
@@ -74,6 +77,7 @@ impl<N: Money> Ledger<N> {
             open_by_asset: vec![Vec::new(); n_assets],
             assets_with_orders: Vec::new(),
             transactions: Vec::new(),
+            positions_value: N::zero(),
             slippage: Slippage::zipline_default(),
             commission: Commission::zipline_default(),
             cancel_policy: CancelPolicy::Never,
@@ -129,9 +133,13 @@ impl<N: Money> Ledger<N> {
 
     /// Value of all positions at their last marks.
     pub fn positions_value(&self) -> N {
-        self.held.iter().fold(N::zero(), |acc, &sid| {
+        self.positions_value
+    }
+
+    fn refresh_positions_value(&mut self) {
+        self.positions_value = self.held.iter().fold(N::zero(), |acc, &sid| {
             acc + self.positions[sid as usize].market_value()
-        })
+        });
     }
 
     pub fn portfolio_value(&self) -> N {
@@ -323,7 +331,11 @@ impl<N: Money> Ledger<N> {
                 }
             }
         }
-        self.transactions.len() - before
+        let made = self.transactions.len() - before;
+        if made > 0 {
+            self.refresh_positions_value();
+        }
+        made
     }
 
     fn apply_transaction(&mut self, sid: u32, amount: i64, price: N, commission: N, bar: usize) {
@@ -350,6 +362,7 @@ impl<N: Money> Ledger<N> {
                 pos.last_sale_bar = Some(bar);
             }
         }
+        self.refresh_positions_value();
     }
 
     /// Close a position at `price` without costs (an asset whose data ended: zipline's auto-close).
@@ -363,6 +376,7 @@ impl<N: Money> Ledger<N> {
             let _ = self.cancel_order(id, bar);
         }
         self.apply_transaction(sid, -amount, price, N::zero(), bar);
+        self.refresh_positions_value();
     }
 }
 

@@ -10,7 +10,8 @@ pub struct Quote<N> {
     pub volume: i64,
 }
 
-/// How much of an order fills at what price on one bar.
+/// How much of an order fills at what price on one bar. Prices are quantized to
+/// [`crate::DIV_SCALE`] places (half-even).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SlippageOutcome<N> {
     /// Fill `amount` (signed) shares at `price`.
@@ -97,7 +98,7 @@ impl<N: Money> Slippage<N> {
                 let total = N::from_i64(volume_for_bar + cur);
                 let share = total.div_q(volume).min(volume_limit);
                 let impact = share * share * price_impact * direction * quote.close;
-                let price = quote.close + impact;
+                let price = (quote.close + impact).quantize();
                 if order.fill_worse_than_limit(price) {
                     return SlippageOutcome::Skip;
                 }
@@ -149,6 +150,10 @@ impl<N: Money> Commission<N> {
     /// Commission for a fill of `amount` shares at `price`, given what `order` paid so far
     /// (`order.filled` and `order.commission` exclude this fill).
     pub fn calculate(&self, order: &Order<N>, price: N, amount: i64) -> N {
+        self.raw(order, price, amount).quantize()
+    }
+
+    fn raw(&self, order: &Order<N>, price: N, amount: i64) -> N {
         match *self {
             Commission::NoCommission => N::zero(),
             Commission::PerShare {

@@ -48,6 +48,9 @@ pub trait Money:
     fn to_f64(self) -> f64;
     /// `self / rhs` quantized to [`DIV_SCALE`] places, half-even. `rhs` must not be zero.
     fn div_q(self, rhs: Self) -> Self;
+    /// Round to [`DIV_SCALE`] places, half-even. Fill prices and commissions pass through
+    /// this, so every later sum of money stays exact within 28 digits.
+    fn quantize(self) -> Self;
     fn abs(self) -> Self;
     /// Round to a whole number, half to even.
     fn round_int(self) -> Self;
@@ -105,6 +108,9 @@ impl Money for Decimal {
     }
     fn div_q(self, rhs: Self) -> Self {
         decimal_div_half_even(self, rhs, DIV_SCALE)
+    }
+    fn quantize(self) -> Self {
+        self.round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointNearestEven)
     }
     fn abs(self) -> Self {
         Decimal::abs(&self)
@@ -183,6 +189,9 @@ impl Money for f64 {
     }
     fn div_q(self, rhs: Self) -> Self {
         self / rhs
+    }
+    fn quantize(self) -> Self {
+        self
     }
     fn abs(self) -> Self {
         f64::abs(self)

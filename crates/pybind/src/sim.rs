@@ -238,7 +238,10 @@ fn perf_columns<'py, N: Money>(
         .collect();
     out.set_item("period_open", PyArray1::from_vec(py, opens))?;
     let txns = sim.ledger().transactions();
-    let mut times = BarTimes { index: bar_times, memo: Vec::new() };
+    let mut times = BarTimes {
+        index: bar_times,
+        memo: Vec::new(),
+    };
     let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
     for p in perf {
         let tl = PyList::empty(py);
