@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+
 import rustybt
 from rustybt.examples.sma_crossover import SmaCross
 

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 import rustybt
 from rustybt.errors import IngestError
-
 from tests.conftest import write_csvdir
 
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pandas as pd
+
 from rustybt.cli import main
 
 STRATEGY = """

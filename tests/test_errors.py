@@ -5,6 +5,7 @@ from __future__ import annotations
 import traceback
 
 import pytest
+
 import rustybt
 from rustybt import _core
 from rustybt.errors import (
@@ -20,7 +21,6 @@ from rustybt.errors import (
     SymbolNotFound,
 )
 from rustybt.finance import commission
-
 from tests.conftest import write_csvdir
 
 

@@ -8,9 +8,9 @@ from decimal import Decimal
 import numpy as np
 import pandas as pd
 import pytest
+
 import rustybt
 from rustybt import exact_column
-
 from tests.conftest import HAND_CLOSES
 
 

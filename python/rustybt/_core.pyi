@@ -156,6 +156,16 @@ class Simulation:
     def set_slippage(self, kind: str, a: float = 0.0, b: float = 0.0) -> None: ...
     def set_commission(self, kind: str, a: float = 0.0, b: float = 0.0) -> None: ...
     def set_cancel_policy(self, policy: str) -> None: ...
+    def add_control(
+        self,
+        kind: str,
+        sid: int | None = None,
+        max_shares: float | None = None,
+        max_notional: float | None = None,
+        max_count: int | None = None,
+        on_error: str = "fail",
+    ) -> None: ...
+    def set_max_leverage(self, max_leverage: float) -> None: ...
     def run(
         self,
         context: Any,

@@ -108,9 +108,11 @@ class TradingAlgorithm:
             sid = asset.sid
         except AttributeError:
             raise BadOrderParameters(f"expected an Asset (from symbol()), got {asset!r}") from None
-        if type(value) is not float and type(value) is not int:  # fast path first
-            if not isinstance(value, numbers.Real) or isinstance(value, bool):
-                raise BadOrderParameters(f"order {kind} must be a number, got {value!r}")
+        # exact type checks first: the ABC isinstance is slow on the per-order path
+        if (type(value) is not float and type(value) is not int) and (
+            not isinstance(value, numbers.Real) or isinstance(value, bool)
+        ):
+            raise BadOrderParameters(f"order {kind} must be a number, got {value!r}")
         try:
             return self._sim.order(
                 kind,
@@ -200,6 +202,70 @@ class TradingAlgorithm:
         """``"never"`` (default) or ``"eod"`` (cancel what is open at each session's end)."""
         self._require_initialize("set_cancel_policy")
         self._sim.set_cancel_policy(getattr(policy, "name", policy))
+
+    # -- trading controls (zipline's; set in initialize) -----------------------------------
+    def _control(
+        self,
+        what,
+        kind,
+        asset=None,
+        max_shares=None,
+        max_notional=None,
+        max_count=None,
+        on_error="fail",
+    ):
+        self._require_initialize(what)
+        sid = None if asset is None else asset.sid
+        self._sim.add_control(
+            kind,
+            sid,
+            None if max_shares is None else float(max_shares),
+            None if max_notional is None else float(max_notional),
+            None if max_count is None else int(max_count),
+            on_error,
+        )
+
+    def set_max_order_size(self, asset=None, max_shares=None, max_notional=None, on_error="fail"):
+        """Refuse (``on_error="fail"``) or log (``"log"``) orders above ``max_shares`` shares or
+        ``max_notional`` value, for one asset or all."""
+        self._control(
+            "set_max_order_size",
+            "max_order_size",
+            asset,
+            max_shares,
+            max_notional,
+            on_error=on_error,
+        )
+
+    def set_max_position_size(
+        self, asset=None, max_shares=None, max_notional=None, on_error="fail"
+    ):
+        """Refuse or log orders that would leave a position above ``max_shares`` /
+        ``max_notional``."""
+        self._control(
+            "set_max_position_size",
+            "max_position_size",
+            asset,
+            max_shares,
+            max_notional,
+            on_error=on_error,
+        )
+
+    def set_max_order_count(self, max_count, on_error="fail"):
+        """Refuse or log orders past ``max_count`` in one session."""
+        self._control(
+            "set_max_order_count", "max_order_count", max_count=max_count, on_error=on_error
+        )
+
+    def set_long_only(self, on_error="fail"):
+        """Refuse or log orders that would leave a short position."""
+        self._control("set_long_only", "long_only", on_error=on_error)
+
+    def set_max_leverage(self, max_leverage):
+        """Fail the run (AccountControlViolation) if gross leverage exceeds ``max_leverage``
+        after any bar."""
+        self._require_initialize("set_max_leverage")
+        self._sim.set_max_leverage(float(max_leverage))
 
     # -- state --------------------------------------------------------------------------------
     @property

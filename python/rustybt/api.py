@@ -40,6 +40,11 @@ _API_NAMES = (
     "record",
     "set_cancel_policy",
     "set_commission",
+    "set_long_only",
+    "set_max_leverage",
+    "set_max_order_count",
+    "set_max_order_size",
+    "set_max_position_size",
     "set_slippage",
     "sid",
     "symbol",
@@ -89,6 +94,11 @@ order_value = _make("order_value")
 record = _make("record")
 set_cancel_policy = _make("set_cancel_policy")
 set_commission = _make("set_commission")
+set_long_only = _make("set_long_only")
+set_max_leverage = _make("set_max_leverage")
+set_max_order_count = _make("set_max_order_count")
+set_max_order_size = _make("set_max_order_size")
+set_max_position_size = _make("set_max_position_size")
 set_slippage = _make("set_slippage")
 sid = _make("sid")
 symbol = _make("symbol")

@@ -59,6 +59,14 @@ class RegisterTradingControlPostInit(RustyBTError):
     """Trading controls and cost models can only be set in ``initialize``."""
 
 
+class TradingControlViolation(RustyBTError):
+    """An order broke a trading control set with ``on_error="fail"`` (zipline's name)."""
+
+
+class AccountControlViolation(RustyBTError):
+    """The account broke an account control such as ``set_max_leverage`` (zipline's name)."""
+
+
 class HistoryWindowError(RustyBTError, ValueError):
     """A ``data.history`` / ``data.current`` request is invalid (field, frequency, count)."""
 
@@ -73,6 +81,7 @@ class InternalError(RustyBTError):
 
 
 __all__ = [
+    "AccountControlViolation",
     "BadOrderParameters",
     "BundleError",
     "BundleNotFound",
@@ -86,4 +95,5 @@ __all__ = [
     "RustyBTError",
     "StrategyError",
     "SymbolNotFound",
+    "TradingControlViolation",
 ]

@@ -24,4 +24,14 @@ pub enum EngineError {
     NoPrice { symbol: String, when: String },
     #[error("unknown field '{0}': use open, high, low, close, volume or price")]
     UnknownField(String),
+    #[error("cannot order {symbol} at {when}: its data ended on {end_date}")]
+    Delisted {
+        symbol: String,
+        when: String,
+        end_date: String,
+    },
+    #[error("{0}")]
+    TradingControl(String),
+    #[error("{0}")]
+    AccountControl(String),
 }

@@ -9,9 +9,129 @@ use std::sync::Arc;
 
 use rustybt_data::calendar::format_timestamp;
 use rustybt_data::{BarStore, Field};
+
 use rustybt_ledger::{Exposure, Ledger, Money, Order, OrderId, OrderStyle, Quote};
 
 use crate::error::EngineError;
+
+/// What a trading control does when an order breaks it (zipline's `on_error`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Refuse the order with an error.
+    Fail,
+    /// Place the order and record a warning.
+    Log,
+}
+
+/// zipline's trading controls, checked before an order is placed.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Control<N> {
+    /// At most `max_shares` shares / `max_notional` value per order (one asset, or all).
+    MaxOrderSize {
+        sid: Option<u32>,
+        max_shares: Option<i64>,
+        max_notional: Option<N>,
+        on_error: OnError,
+    },
+    /// The position after the order holds at most `max_shares` / `max_notional`.
+    MaxPositionSize {
+        sid: Option<u32>,
+        max_shares: Option<i64>,
+        max_notional: Option<N>,
+        on_error: OnError,
+    },
+    /// At most `max_count` orders per session.
+    MaxOrderCount { max_count: u32, on_error: OnError },
+    /// No order may leave a short position.
+    LongOnly { on_error: OnError },
+}
+
+impl<N: Money> Control<N> {
+    fn describe(&self, store: &BarStore) -> String {
+        let asset = |sid: &Option<u32>| {
+            sid.map_or("all".to_string(), |s| {
+                store.assets[s as usize].symbol.clone()
+            })
+        };
+        let opt = |v: Option<String>| v.unwrap_or_else(|| "None".into());
+        match self {
+            Control::MaxOrderSize {
+                sid,
+                max_shares,
+                max_notional,
+                ..
+            } => format!(
+                "MaxOrderSize(asset={}, max_shares={}, max_notional={})",
+                asset(sid),
+                opt(max_shares.map(|v| v.to_string())),
+                opt(max_notional.map(|v| v.to_string()))
+            ),
+            Control::MaxPositionSize {
+                sid,
+                max_shares,
+                max_notional,
+                ..
+            } => format!(
+                "MaxPositionSize(asset={}, max_shares={}, max_notional={})",
+                asset(sid),
+                opt(max_shares.map(|v| v.to_string())),
+                opt(max_notional.map(|v| v.to_string()))
+            ),
+            Control::MaxOrderCount { max_count, .. } => {
+                format!("MaxOrderCount(max_count={max_count})")
+            }
+            Control::LongOnly { .. } => "LongOnly()".to_string(),
+        }
+    }
+
+    fn on_error(&self) -> OnError {
+        match self {
+            Control::MaxOrderSize { on_error, .. }
+            | Control::MaxPositionSize { on_error, .. }
+            | Control::MaxOrderCount { on_error, .. }
+            | Control::LongOnly { on_error } => *on_error,
+        }
+    }
+
+    /// Whether an order of `amount` shares of `sid` breaks this control.
+    fn violated(
+        &self,
+        sid: u32,
+        amount: i64,
+        current: i64,
+        price: Option<N>,
+        orders_today: u32,
+    ) -> bool {
+        let applies = |s: &Option<u32>| s.is_none_or(|x| x == sid);
+        let too_big = |shares: i64, max_shares: &Option<i64>, max_notional: &Option<N>| {
+            max_shares.is_some_and(|m| shares.abs() > m)
+                || matches!((max_notional, price), (Some(m), Some(p)) if (N::from_i64(shares) * p).abs() > *m)
+        };
+        match self {
+            Control::MaxOrderSize {
+                sid: s,
+                max_shares,
+                max_notional,
+                ..
+            } => applies(s) && too_big(amount, max_shares, max_notional),
+            Control::MaxPositionSize {
+                sid: s,
+                max_shares,
+                max_notional,
+                ..
+            } => applies(s) && too_big(current + amount, max_shares, max_notional),
+            Control::MaxOrderCount { max_count, .. } => orders_today >= *max_count,
+            Control::LongOnly { .. } => current + amount < 0,
+        }
+    }
+}
+
+/// A bundle adjustment in the ledger's number type.
+#[derive(Debug, Clone, Copy)]
+enum Adjust<N> {
+    Split { sid: u32, split: N },
+    Dividend { sid: u32, per_share: N },
+}
 
 /// What happened in one session, in exact numbers.
 #[derive(Debug, Clone)]
@@ -50,6 +170,14 @@ pub struct Simulation<N: Money> {
     txn_mark: usize,
     touched: Vec<OrderId>,
     perf: Vec<SessionPerf<N>>,
+    controls: Vec<Control<N>>,
+    max_leverage: Option<N>,
+    orders_today: u32,
+    warnings: Vec<String>,
+    /// Adjustments by session index.
+    adjustments: Vec<Vec<Adjust<N>>>,
+    /// Cash moved by splits and dividends this session (part of capital_used).
+    adjustment_cash: N,
 }
 
 impl<N: Money> Simulation<N> {
@@ -75,6 +203,31 @@ impl<N: Money> Simulation<N> {
         }
         let first_bar = store.session_first_bar[first_session] as usize;
         let n = store.n_assets();
+        let mut adjustments = vec![Vec::new(); store.sessions.len()];
+        for adj in &store.adjustments {
+            let (sid, date, value, is_split) = match adj {
+                rustybt_data::Adjustment::Split { sid, date, ratio } => (*sid, *date, ratio, true),
+                rustybt_data::Adjustment::Dividend { sid, date, amount } => {
+                    (*sid, *date, amount, false)
+                }
+            };
+            let parsed = N::from_decimal_str(value).ok_or_else(|| {
+                EngineError::BadRun(format!(
+                    "bundle adjustment for sid {sid} has an unreadable value '{value}'"
+                ))
+            })?;
+            let s = store.session_at_or_after(date);
+            if s < store.sessions.len() && store.sessions[s].date == date {
+                adjustments[s].push(if is_split {
+                    Adjust::Split { sid, split: parsed }
+                } else {
+                    Adjust::Dividend {
+                        sid,
+                        per_share: parsed,
+                    }
+                });
+            }
+        }
         Ok(Simulation {
             store,
             ledger: Ledger::new(n, capital_base),
@@ -88,7 +241,48 @@ impl<N: Money> Simulation<N> {
             txn_mark: 0,
             touched: Vec::new(),
             perf: Vec::new(),
+            controls: Vec::new(),
+            max_leverage: None,
+            orders_today: 0,
+            warnings: Vec::new(),
+            adjustments,
+            adjustment_cash: N::zero(),
         })
+    }
+
+    /// Add a trading control (before the first bar).
+    pub fn add_control(&mut self, control: Control<N>) {
+        self.controls.push(control);
+    }
+
+    /// zipline's `set_max_leverage`: gross leverage checked after every bar.
+    pub fn set_max_leverage(&mut self, max: N) {
+        self.max_leverage = Some(max);
+    }
+
+    /// Warnings from controls set to log rather than fail, since the last call.
+    pub fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
+    }
+
+    /// Check account controls (max leverage); called after the strategy handles a bar.
+    pub fn check_account_controls(&self) -> Result<(), EngineError> {
+        let Some(max) = self.max_leverage else {
+            return Ok(());
+        };
+        let pv = self.ledger.portfolio_value();
+        if pv <= N::zero() {
+            return Ok(());
+        }
+        let gross = self.ledger.exposure().gross();
+        if gross > max * pv {
+            return Err(EngineError::AccountControl(format!(
+                "account violates account constraint MaxLeverage(max_leverage={max}) at {}: gross leverage {:.6}",
+                self.when(),
+                gross.to_f64() / pv.to_f64()
+            )));
+        }
+        Ok(())
     }
 
     pub fn store(&self) -> &Arc<BarStore> {
@@ -137,6 +331,39 @@ impl<N: Money> Simulation<N> {
         self.starting_value = self.ledger.positions_value();
         self.starting_pv = self.ledger.portfolio_value();
         self.txn_mark = self.ledger.transactions().len();
+        self.orders_today = 0;
+        self.adjustment_cash = N::zero();
+        let adjustments = std::mem::take(&mut self.adjustments[s]);
+        for adj in &adjustments {
+            self.adjustment_cash += match *adj {
+                Adjust::Split { sid, split } => self.ledger.apply_split(sid, split),
+                Adjust::Dividend { sid, per_share } => self.ledger.apply_dividend(sid, per_share),
+            };
+        }
+        self.adjustments[s] = adjustments;
+        self.close_out_ended_assets();
+    }
+
+    /// zipline's auto-close: positions in assets whose data ended before this session are
+    /// closed at their last price, and their open orders cancelled.
+    fn close_out_ended_assets(&mut self) {
+        let today = self.store.sessions[self.session].date;
+        let ended: Vec<u32> = self
+            .ledger
+            .held()
+            .iter()
+            .chain(self.ledger.assets_with_open_orders())
+            .copied()
+            .filter(|&sid| self.store.assets[sid as usize].end_date < today)
+            .collect();
+        for sid in ended {
+            let price = self
+                .price(sid)
+                .unwrap_or(self.ledger.position(sid).last_sale_price);
+            self.touched
+                .extend(self.ledger.open_orders(sid).map(|o| o.id));
+            self.ledger.close_out(sid, price, self.bar);
+        }
     }
 
     /// Fill open orders against bar `bar` and mark positions to its closes. Orders placed
@@ -154,7 +381,7 @@ impl<N: Money> Simulation<N> {
                 })
             });
             let new = &self.ledger.transactions()[before..];
-            self.touched.extend(new.iter().map(|t| t.order_id));
+            self.touched.extend(new.iter().filter_map(|t| t.order_id));
         }
         self.ledger.mark_to_market(bar, |sid| {
             store
@@ -175,7 +402,7 @@ impl<N: Money> Simulation<N> {
         let txns = self.txn_mark..self.ledger.transactions().len();
         let capital_used = self.ledger.transactions()[txns.clone()]
             .iter()
-            .fold(N::zero(), |acc, t| {
+            .fold(self.adjustment_cash, |acc, t| {
                 acc - N::from_i64(t.amount) * t.price - t.commission
             });
         let pv = self.ledger.portfolio_value();
@@ -218,6 +445,42 @@ impl<N: Money> Simulation<N> {
         });
     }
 
+    fn check_not_ended(&self, sid: u32) -> Result<(), EngineError> {
+        let asset = &self.store.assets[sid as usize];
+        let today = self.store.sessions[self.store.bar_session[self.bar] as usize].date;
+        if today > asset.end_date {
+            return Err(EngineError::Delisted {
+                symbol: asset.symbol.clone(),
+                when: self.when(),
+                end_date: rustybt_data::calendar::format_date(asset.end_date),
+            });
+        }
+        Ok(())
+    }
+
+    fn check_controls(&mut self, sid: u32, amount: i64) -> Result<(), EngineError> {
+        if self.controls.is_empty() {
+            return Ok(());
+        }
+        let current = self.ledger.position(sid).amount;
+        let price = self.price(sid);
+        for c in &self.controls {
+            if c.violated(sid, amount, current, price, self.orders_today) {
+                let msg = format!(
+                    "order for {amount} shares of {} at {} violates trading constraint {}",
+                    self.store.assets[sid as usize].symbol,
+                    self.when(),
+                    c.describe(&self.store)
+                );
+                match c.on_error() {
+                    OnError::Fail => return Err(EngineError::TradingControl(msg)),
+                    OnError::Log => self.warnings.push(msg),
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn when(&self) -> String {
         format_timestamp(self.store.timestamps[self.bar])
     }
@@ -250,7 +513,14 @@ impl<N: Money> Simulation<N> {
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
         self.check_sid(sid)?;
+        self.check_not_ended(sid)?;
+        if amount != 0 {
+            self.check_controls(sid, amount)?;
+        }
         let id = self.ledger.place_order(sid, amount, style, self.bar)?;
+        if id.is_some() {
+            self.orders_today += 1;
+        }
         if let Some(id) = id {
             self.touched.push(id);
         }

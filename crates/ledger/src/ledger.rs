@@ -19,7 +19,8 @@ pub enum CancelPolicy {
 /// One execution of (part of) an order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Transaction<N> {
-    pub order_id: OrderId,
+    /// The order filled; `None` for a close-out of an asset whose data ended.
+    pub order_id: Option<OrderId>,
     pub sid: u32,
     pub amount: i64,
     pub price: N,
@@ -318,7 +319,7 @@ impl<N: Money> Ledger<N> {
                     order.status = OrderStatus::Filled;
                 }
                 self.transactions.push(Transaction {
-                    order_id: id,
+                    order_id: Some(id),
                     sid,
                     amount,
                     price,
@@ -365,18 +366,58 @@ impl<N: Money> Ledger<N> {
         self.refresh_positions_value();
     }
 
-    /// Close a position at `price` without costs (an asset whose data ended: zipline's auto-close).
+    /// Close a position at `price` without costs and cancel its open orders (zipline's
+    /// auto-close of an asset whose data ended). The transaction has no order id.
     pub fn close_out(&mut self, sid: u32, price: N, bar: usize) {
         let amount = self.positions[sid as usize].amount;
-        if amount == 0 {
-            return;
-        }
         let open: Vec<OrderId> = self.open_by_asset[sid as usize].clone();
         for id in open {
             let _ = self.cancel_order(id, bar);
         }
+        if amount == 0 {
+            return;
+        }
+        self.transactions.push(Transaction {
+            order_id: None,
+            sid,
+            amount: -amount,
+            price,
+            commission: N::zero(),
+            bar,
+        });
         self.apply_transaction(sid, -amount, price, N::zero(), bar);
         self.refresh_positions_value();
+    }
+
+    /// Apply a split (`split` new shares per old one) to the position and open orders of
+    /// `sid`. Open orders keep zipline's rule: amounts scale and truncate, limit and stop
+    /// prices divide and round to cents (filled amounts scale too, so open amounts stay
+    /// consistent — zipline leaves them in old shares). Returns the cash paid out for a
+    /// fractional share.
+    pub fn apply_split(&mut self, sid: u32, split: N) -> N {
+        let cash = self.positions[sid as usize].apply_split(split);
+        self.cash += cash;
+        let scale = |v: i64| (N::from_i64(v) * split).trunc().to_i64();
+        for &id in &self.open_by_asset[sid as usize] {
+            let o = &mut self.orders[id as usize];
+            o.amount = scale(o.amount);
+            o.filled = scale(o.filled);
+            o.limit = o.limit.map(|p| p.div_q(split).round_dp(2));
+            o.stop = o.stop.map(|p| p.div_q(split).round_dp(2));
+        }
+        if self.positions[sid as usize].amount == 0 {
+            self.held.retain(|&s| s != sid);
+        }
+        self.refresh_positions_value();
+        cash
+    }
+
+    /// Pay a cash dividend of `per_share` on the position in `sid` (shorts pay it).
+    /// Returns the cash moved.
+    pub fn apply_dividend(&mut self, sid: u32, per_share: N) -> N {
+        let cash = N::from_i64(self.positions[sid as usize].amount) * per_share;
+        self.cash += cash;
+        cash
     }
 }
 

@@ -56,6 +56,12 @@ pub trait Money:
     fn round_int(self) -> Self;
     /// Drop the fraction (toward zero).
     fn trunc(self) -> Self;
+    /// Largest whole number not above `self`.
+    fn floor(self) -> Self;
+    /// Round to `dp` decimal places, half to even.
+    fn round_dp(self, dp: u32) -> Self;
+    /// Parse a decimal string (bundle adjustments store ratios and amounts as text).
+    fn from_decimal_str(text: &str) -> Option<Self>;
     /// As an integer count; the value must already be whole and in range.
     fn to_i64(self) -> i64;
     fn is_zero(self) -> bool {
@@ -120,6 +126,15 @@ impl Money for Decimal {
     }
     fn trunc(self) -> Self {
         Decimal::trunc(&self)
+    }
+    fn floor(self) -> Self {
+        Decimal::floor(&self)
+    }
+    fn round_dp(self, dp: u32) -> Self {
+        self.round_dp_with_strategy(dp, RoundingStrategy::MidpointNearestEven)
+    }
+    fn from_decimal_str(text: &str) -> Option<Self> {
+        Decimal::from_str(text.trim()).ok()
     }
     fn to_i64(self) -> i64 {
         use rust_decimal::prelude::ToPrimitive;
@@ -201,6 +216,16 @@ impl Money for f64 {
     }
     fn trunc(self) -> Self {
         f64::trunc(self)
+    }
+    fn floor(self) -> Self {
+        f64::floor(self)
+    }
+    fn round_dp(self, dp: u32) -> Self {
+        let m = 10f64.powi(dp as i32);
+        (self * m).round_ties_even() / m
+    }
+    fn from_decimal_str(text: &str) -> Option<Self> {
+        text.trim().parse().ok()
     }
     fn to_i64(self) -> i64 {
         self as i64

@@ -52,6 +52,25 @@ impl<N: Money> Position<N> {
         self.cost_basis = (prev + commission).div_q(N::from_i64(self.amount));
     }
 
+    /// A split giving `split` new shares per old share (2 for a 2-for-1), as zipline's
+    /// `Position.handle_split`: whole shares are kept (floor), the cost basis is divided by
+    /// the split and rounded to cents, and the fractional share is paid out in cash at
+    /// the new basis (rounded to cents). Returns that cash. Unlike zipline, the last sale
+    /// price is divided too, so the position's value does not jump until the next mark.
+    pub fn apply_split(&mut self, split: N) -> N {
+        if self.amount == 0 {
+            return N::zero();
+        }
+        let raw = N::from_i64(self.amount) * split;
+        let full = raw.floor();
+        let fraction = raw - full;
+        let new_basis = self.cost_basis.div_q(split).round_dp(2);
+        self.cost_basis = new_basis;
+        self.amount = full.to_i64();
+        self.last_sale_price = self.last_sale_price.div_q(split);
+        (fraction * new_basis).round_dp(2)
+    }
+
     pub fn market_value(&self) -> N {
         N::from_i64(self.amount) * self.last_sale_price
     }

@@ -20,6 +20,8 @@ pyo3::import_exception!(rustybt.errors, RegisterTradingControlPostInit);
 pyo3::import_exception!(rustybt.errors, StrategyError);
 pyo3::import_exception!(rustybt.errors, RustyBTError);
 pyo3::import_exception!(rustybt.errors, SymbolNotFound);
+pyo3::import_exception!(rustybt.errors, TradingControlViolation);
+pyo3::import_exception!(rustybt.errors, AccountControlViolation);
 
 pub fn data_err(e: DataError) -> PyErr {
     let msg = e.to_string();
@@ -52,8 +54,12 @@ pub fn engine_err(e: EngineError) -> PyErr {
         EngineError::BadRun(_) | EngineError::BadParameter { .. } => {
             InvalidRunParameters::new_err(msg)
         }
-        EngineError::NoPrice { .. } => CannotOrderDelistedAsset::new_err(msg),
+        EngineError::NoPrice { .. } | EngineError::Delisted { .. } => {
+            CannotOrderDelistedAsset::new_err(msg)
+        }
         EngineError::UnknownField(_) => HistoryWindowError::new_err(msg),
+        EngineError::TradingControl(_) => TradingControlViolation::new_err(msg),
+        EngineError::AccountControl(_) => AccountControlViolation::new_err(msg),
     }
 }
 

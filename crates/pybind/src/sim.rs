@@ -14,7 +14,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rust_decimal::Decimal;
 use rustybt_data::BarStore;
-use rustybt_engine::{cumulative_risk, Simulation};
+use rustybt_engine::{cumulative_risk, Control, OnError, Simulation};
 use rustybt_ledger::{CancelPolicy, Commission, Money, Order, OrderStyle, Slippage};
 
 use crate::bundle::{history_array, parse_field, PyBundle};
@@ -286,7 +286,7 @@ fn perf_columns<'py, N: Money>(
     exact.set_item("returns", s(&|p| p.returns))?;
     exact.set_item("capital_used", s(&|p| p.capital_used))?;
     exact.set_item("starting_cash", s(&|p| p.starting_cash))?;
-    let exact_txns: Vec<(u64, u32, i64, String, String, usize)> = txns
+    let exact_txns: Vec<(Option<u64>, u32, i64, String, String, usize)> = txns
         .iter()
         .map(|t| {
             (
@@ -412,7 +412,112 @@ impl PySimulation {
                 self.phase.name()
             )));
         }
-        guard(|| with_sim!(&mut self.sim, s => place(s, kind, sid, value, limit, stop)))
+        let placed =
+            guard(|| with_sim!(&mut self.sim, s => place(s, kind, sid, value, limit, stop)));
+        let warnings = with_sim!(&mut self.sim, s => s.take_warnings());
+        if !warnings.is_empty() {
+            Python::attach(|py| -> PyResult<()> {
+                let logger = py
+                    .import("logging")?
+                    .call_method1("getLogger", ("rustybt",))?;
+                for w in warnings {
+                    logger.call_method1("warning", (w,))?;
+                }
+                Ok(())
+            })?;
+        }
+        placed
+    }
+
+    /// Add a trading control: kind is max_order_size | max_position_size | max_order_count
+    /// | long_only; `on_error` is "fail" or "log".
+    #[pyo3(signature = (kind, sid = None, max_shares = None, max_notional = None, max_count = None, on_error = "fail"))]
+    fn add_control(
+        &mut self,
+        kind: &str,
+        sid: Option<u32>,
+        max_shares: Option<f64>,
+        max_notional: Option<f64>,
+        max_count: Option<u32>,
+        on_error: &str,
+    ) -> PyResult<()> {
+        fn build<N: Money>(
+            kind: &str,
+            sid: Option<u32>,
+            max_shares: Option<f64>,
+            max_notional: Option<f64>,
+            max_count: Option<u32>,
+            on_error: OnError,
+        ) -> PyResult<Control<N>> {
+            let shares = max_shares
+                .map(|v| {
+                    if v.is_finite() && v >= 0.0 {
+                        Ok(v.trunc() as i64)
+                    } else {
+                        Err(InvalidRunParameters::new_err(format!(
+                            "max_shares must be a non-negative number, got {v}"
+                        )))
+                    }
+                })
+                .transpose()?;
+            let notional = max_notional
+                .map(|v| param::<N>("max_notional", v))
+                .transpose()?;
+            Ok(match kind {
+                "max_order_size" | "max_position_size" => {
+                    if shares.is_none() && notional.is_none() {
+                        return Err(InvalidRunParameters::new_err(format!(
+                            "{kind} needs max_shares or max_notional"
+                        )));
+                    }
+                    if kind == "max_order_size" {
+                        Control::MaxOrderSize {
+                            sid,
+                            max_shares: shares,
+                            max_notional: notional,
+                            on_error,
+                        }
+                    } else {
+                        Control::MaxPositionSize {
+                            sid,
+                            max_shares: shares,
+                            max_notional: notional,
+                            on_error,
+                        }
+                    }
+                }
+                "max_order_count" => Control::MaxOrderCount {
+                    max_count: max_count.ok_or_else(|| {
+                        InvalidRunParameters::new_err("max_order_count needs max_count")
+                    })?,
+                    on_error,
+                },
+                "long_only" => Control::LongOnly { on_error },
+                other => {
+                    return Err(InvalidRunParameters::new_err(format!(
+                        "unknown trading control '{other}'"
+                    )))
+                }
+            })
+        }
+        let on_error = match on_error {
+            "fail" => OnError::Fail,
+            "log" => OnError::Log,
+            other => {
+                return Err(InvalidRunParameters::new_err(format!(
+                    "on_error must be 'fail' or 'log', got '{other}'"
+                )))
+            }
+        };
+        with_sim!(&mut self.sim, s => {
+            s.add_control(build(kind, sid, max_shares, max_notional, max_count, on_error)?);
+            Ok(())
+        })
+    }
+
+    /// zipline's `set_max_leverage`: gross leverage is checked after every bar.
+    fn set_max_leverage(&mut self, max_leverage: f64) -> PyResult<()> {
+        with_sim!(&mut self.sim, s => { s.set_max_leverage(param("max_leverage", max_leverage)?); Ok(()) })
     }
 
     fn cancel_order(&mut self, order_id: u64) -> PyResult<()> {
@@ -591,6 +696,8 @@ impl PySimulation {
                 handle_data
                     .call1((context, data))
                     .map_err(|e| strategy_error(py, e, "handle_data", &bar_data.store, bar))?;
+                with_sim!(&slf.borrow().sim, s => s.check_account_controls())
+                    .map_err(engine_err)?;
             }
             with_sim!(&mut slf.borrow_mut().sim, s => s.end_session());
             snapshots.append(recorded.copy()?)?;
