@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use numpy::{PyArray1, PyArray2};
 use pyo3::exceptions::PyException;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rust_decimal::Decimal;
@@ -153,19 +154,19 @@ fn order_dict<'py, N: Money>(
     times: &mut BarTimes<'_, 'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item("id", o.id)?;
-    d.set_item("dt", times.get(o.updated_bar)?)?;
-    d.set_item("created", times.get(o.created_bar)?)?;
-    d.set_item("reason", o.reason.as_deref())?;
-    d.set_item("amount", o.amount)?;
-    d.set_item("filled", o.filled)?;
-    d.set_item("commission", o.commission.to_f64())?;
-    d.set_item("limit", o.limit.map(Money::to_f64))?;
-    d.set_item("stop", o.stop.map(Money::to_f64))?;
-    d.set_item("limit_reached", o.limit_reached)?;
-    d.set_item("stop_reached", o.stop_reached)?;
-    d.set_item("sid", assets.get_item(o.sid as usize)?)?;
-    d.set_item("status", o.status.code())?;
+    d.set_item(intern!(py, "id"), o.id)?;
+    d.set_item(intern!(py, "dt"), times.get(o.updated_bar)?)?;
+    d.set_item(intern!(py, "created"), times.get(o.created_bar)?)?;
+    d.set_item(intern!(py, "reason"), o.reason.as_deref())?;
+    d.set_item(intern!(py, "amount"), o.amount)?;
+    d.set_item(intern!(py, "filled"), o.filled)?;
+    d.set_item(intern!(py, "commission"), o.commission.to_f64())?;
+    d.set_item(intern!(py, "limit"), o.limit.map(Money::to_f64))?;
+    d.set_item(intern!(py, "stop"), o.stop.map(Money::to_f64))?;
+    d.set_item(intern!(py, "limit_reached"), o.limit_reached)?;
+    d.set_item(intern!(py, "stop_reached"), o.stop_reached)?;
+    d.set_item(intern!(py, "sid"), assets.get_item(o.sid as usize)?)?;
+    d.set_item(intern!(py, "status"), o.status.code())?;
     Ok(d)
 }
 
@@ -247,12 +248,12 @@ fn perf_columns<'py, N: Money>(
         let tl = PyList::empty(py);
         for t in &txns[p.transactions.clone()] {
             let d = PyDict::new(py);
-            d.set_item("amount", t.amount)?;
-            d.set_item("dt", times.get(t.bar)?)?;
-            d.set_item("price", t.price.to_f64())?;
-            d.set_item("order_id", t.order_id)?;
-            d.set_item("sid", assets.get_item(t.sid as usize)?)?;
-            d.set_item("commission", t.commission.to_f64())?;
+            d.set_item(intern!(py, "amount"), t.amount)?;
+            d.set_item(intern!(py, "dt"), times.get(t.bar)?)?;
+            d.set_item(intern!(py, "price"), t.price.to_f64())?;
+            d.set_item(intern!(py, "order_id"), t.order_id)?;
+            d.set_item(intern!(py, "sid"), assets.get_item(t.sid as usize)?)?;
+            d.set_item(intern!(py, "commission"), t.commission.to_f64())?;
             tl.append(d)?;
         }
         t_col.push(tl);
@@ -264,10 +265,10 @@ fn perf_columns<'py, N: Money>(
         let pl = PyList::empty(py);
         for &(sid, amount, cost_basis, last) in &p.positions {
             let d = PyDict::new(py);
-            d.set_item("sid", assets.get_item(sid as usize)?)?;
-            d.set_item("amount", amount)?;
-            d.set_item("cost_basis", cost_basis.to_f64())?;
-            d.set_item("last_sale_price", last.to_f64())?;
+            d.set_item(intern!(py, "sid"), assets.get_item(sid as usize)?)?;
+            d.set_item(intern!(py, "amount"), amount)?;
+            d.set_item(intern!(py, "cost_basis"), cost_basis.to_f64())?;
+            d.set_item(intern!(py, "last_sale_price"), last.to_f64())?;
             pl.append(d)?;
         }
         p_col.push(pl);
