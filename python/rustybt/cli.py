@@ -24,7 +24,7 @@ from rich.table import Table
 
 from rustybt.errors import InvalidRunParameters, RustyBTError, StrategyError
 
-console = Console(highlight=False)
+console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
 err_console = Console(stderr=True, highlight=False)
 
 DEMO_BUNDLE = "rustybt-demo"
@@ -262,6 +262,102 @@ def cmd_run(args) -> int:
     return 0
 
 
+def _csv(kind):
+    def parse(text: str):
+        try:
+            return [kind(x) for x in text.split(",") if x]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def cmd_bench_run(args) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from rustybt.bench.harness import history_path, run_suite
+
+    for ledger in args.ledger:
+        if ledger not in ("decimal", "float"):
+            raise InvalidRunParameters(f"--ledger takes decimal and/or float, got {ledger!r}")
+    for engine in args.engine:
+        if engine not in ("rust", "reference"):
+            raise InvalidRunParameters(f"--engine takes rust and/or reference, got {engine!r}")
+    history = Path(args.history) if args.history else history_path()
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    ) as bar:
+        task = bar.add_task("benchmarks", total=None)
+
+        def progress(done, total, what):
+            bar.update(task, total=total, completed=done, description=f"[{done}/{total}] {what}")
+
+        try:
+            results = run_suite(
+                args.scenario,
+                args.assets,
+                tuple(args.ledger),
+                tuple(args.engine),
+                args.repeats,
+                args.quick,
+                history,
+                args.label,
+                progress,
+            )
+        except ValueError as exc:
+            raise InvalidRunParameters(str(exc)) from None
+    table = Table(
+        title=f"rustybt bench run ({'quick, ' if args.quick else ''}median of {args.repeats})"
+    )
+    for col in (
+        "scenario",
+        "assets",
+        "ledger",
+        "engine",
+        "bars",
+        "wall s",
+        "cpu s",
+        "peak RSS MB",
+        "asset-bars/s",
+        "open ms",
+    ):
+        table.add_column(
+            col, justify="right" if col not in ("scenario", "ledger", "engine") else "left"
+        )
+    for r in results:
+        table.add_row(
+            r["scenario"],
+            str(r["assets"]),
+            r["ledger"],
+            r["engine"],
+            str(r["bars"]),
+            f"{r['median_wall_s']:.4f}",
+            f"{r['median_cpu_s']:.4f}",
+            f"{r['peak_rss_mb']:.0f}",
+            f"{r['asset_bars_per_s']:,.0f}",
+            f"{r['open_s'] * 1000:.1f}",
+        )
+    console.print(table)
+    pairs = {}
+    for r in results:
+        pairs.setdefault((r["scenario"], r["assets"], r["engine"]), {})[r["ledger"]] = r[
+            "median_wall_s"
+        ]
+    for (sc, n, eng), by in pairs.items():
+        if "decimal" in by and "float" in by:
+            console.print(
+                f"{sc} {n} assets ({eng}): decimal / float = {by['decimal'] / by['float']:.3f} (overhead {by['decimal'] / by['float'] - 1:+.1%})"
+            )
+    console.print(f"appended {len(results)} results to {history}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustybt", description="Backtests on a Rust engine.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -295,6 +391,32 @@ def build_parser() -> argparse.ArgumentParser:
     info = bsub.add_parser("info", help="manifest of a bundle")
     info.add_argument("name")
     info.set_defaults(func=cmd_bundle_info)
+
+    bench = sub.add_parser("bench", help="benchmark suite")
+    bsub2 = bench.add_subparsers(dest="bench_command", required=True)
+    br = bsub2.add_parser("run", help="run benchmark scenarios (each in its own process)")
+    br.add_argument(
+        "--scenario",
+        type=_csv(str),
+        default=["W1"],
+        help="W1,W1-array,W2,H1,M1,noop,history-only,orders-only,probes,all",
+    )
+    br.add_argument(
+        "--assets", type=_csv(int), help="asset counts, e.g. 10,50 (default: the scenario's)"
+    )
+    br.add_argument("--ledger", type=_csv(str), default=["decimal"], help="decimal,float")
+    br.add_argument("--engine", type=_csv(str), default=["rust"], help="rust,reference")
+    br.add_argument("--repeats", type=int, default=3)
+    br.add_argument(
+        "--quick",
+        action="store_true",
+        help="tiny spans and sizes: checks the suite runs, not speed",
+    )
+    br.add_argument(
+        "--history", help="results history (JSON lines); default $RUSTYBT_ROOT/bench/history.jsonl"
+    )
+    br.add_argument("--label", help="a label stored with these results (for bench compare)")
+    br.set_defaults(func=cmd_bench_run)
 
     r = sub.add_parser("run", help="run a strategy file")
     r.add_argument(

@@ -19,6 +19,9 @@ class SmaCross(rustybt.TradingAlgorithm):
     fast = 10
     slow = 30
     n_assets = 20
+    #: "pandas" reads history as a DataFrame and takes ``.values`` (zipline's idiom);
+    #: "array" asks for NumPy directly (rustybt's fast path).
+    history_return_type = "pandas"
 
     def initialize(self, context):
         context.assets = self.symbols(*[f"S{i:03d}" for i in range(self.n_assets)])
@@ -30,7 +33,10 @@ class SmaCross(rustybt.TradingAlgorithm):
         context.bars_seen += 1
         if context.bars_seen < self.slow:
             return
-        closes = data.history(context.assets, "close", self.slow, "1d").values
+        if self.history_return_type == "array":
+            closes = data.history(context.assets, "close", self.slow, "1d", return_type="array")
+        else:
+            closes = data.history(context.assets, "close", self.slow, "1d").values
         fast = closes[-self.fast :].mean(axis=0)
         slow = closes.mean(axis=0)
         weight = 1.0 / len(context.assets)

@@ -1,0 +1,221 @@
+"""Run benchmark scenarios, each in its own process (so peak RSS belongs to one scenario),
+and append the figures to a JSON-lines results history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rustybt.bench.scenarios import Scenario, resolve
+
+QUICK_SESSIONS = 40
+QUICK_MINUTE_SESSIONS = 2
+
+
+def history_path() -> Path:
+    from rustybt.bundles import root
+
+    return root() / "bench" / "history.jsonl"
+
+
+def machine() -> dict:
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        rustc = subprocess.run(
+            ["rustc", "--version"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        rustc = "unknown"
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "rustc": rustc or "unknown",
+        "platform": platform.platform(),
+    }
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, timeout=10
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+def ensure_bundle(scenario: Scenario, n_assets: int):
+    """The scenario's synthetic bundle, ingested on first use."""
+    import rustybt
+    from rustybt.errors import BundleNotFound
+
+    name = scenario.bundle_name(n_assets)
+    try:
+        return rustybt.load_bundle(name)
+    except BundleNotFound:
+        return rustybt.ingest_synthetic(
+            name,
+            assets=n_assets,
+            start=scenario.span[0],
+            end=scenario.span[1],
+            frequency=scenario.frequency,
+            seed=42,
+        )
+
+
+def _load(spec: str):
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def run_child(config: dict) -> dict:
+    """Inside the child process: open the bundle, run the scenario ``repeats`` times."""
+    import rustybt
+
+    t = time.perf_counter()
+    bundle = rustybt.load_bundle(config["bundle"])
+    open_s = time.perf_counter() - t
+    if config["engine"] == "reference":
+        from rustybt.reference import run_algorithm
+    else:
+        run_algorithm = rustybt.run_algorithm
+    strategy = _load(config["strategy"])
+    params = {"n_assets": config["assets"], **config["params"]}
+    start, end = bundle.sessions[0], bundle.sessions[config["sessions"] - 1]
+    walls, cpus = [], []
+    perf = None
+    for _ in range(config["repeats"]):
+        w, c = time.perf_counter(), time.process_time()
+        perf = run_algorithm(
+            algorithm=strategy,
+            bundle=bundle,
+            start=start,
+            end=end,
+            capital_base=1_000_000,
+            ledger=config["ledger"],
+            params=params,
+        )
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    sessions = bundle.sessions
+    first_bar = int(bundle._core.session_first_bar()[0])
+    last_bar = int(bundle._core.session_first_bar()[sessions.get_loc(end) + 1])
+    bars = last_bar - first_bar
+    wall = statistics.median(walls)
+    return {
+        "open_s": open_s,
+        "wall_s": walls,
+        "cpu_s": cpus,
+        "median_wall_s": wall,
+        "median_cpu_s": statistics.median(cpus),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "bars": bars,
+        "asset_bars": bars * config["assets"],
+        "asset_bars_per_s": bars * config["assets"] / wall,
+        "final_value": float(perf["portfolio_value"].iloc[-1]),
+        "fills": int(perf["transactions"].map(len).sum()),
+    }
+
+
+def run_one(
+    scenario: Scenario, n_assets: int, ledger: str, engine: str, repeats: int, quick: bool
+) -> dict:
+    bundle = ensure_bundle(scenario, n_assets)
+    sessions = len(bundle.sessions)
+    if quick:
+        sessions = min(
+            sessions, QUICK_MINUTE_SESSIONS if scenario.frequency == "minute" else QUICK_SESSIONS
+        )
+    config = {
+        "bundle": str(bundle.path.parent),
+        "strategy": scenario.strategy,
+        "params": scenario.params,
+        "assets": n_assets,
+        "ledger": ledger,
+        "engine": engine,
+        "repeats": repeats,
+        "sessions": sessions,
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "rustybt.bench.harness", json.dumps(config)],
+        capture_output=True,
+        text=True,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(
+            f"scenario {scenario.name} ({n_assets} assets, {ledger}, {engine}) failed:\n{proc.stderr}"
+        )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    return {
+        "scenario": scenario.name,
+        "assets": n_assets,
+        "ledger": ledger,
+        "engine": engine,
+        "repeats": repeats,
+        "quick": quick,
+        "sessions": sessions,
+        **result,
+    }
+
+
+def run_suite(
+    scenarios: list[str],
+    assets: list[int] | None = None,
+    ledgers: tuple[str, ...] = ("decimal",),
+    engines: tuple[str, ...] = ("rust",),
+    repeats: int = 3,
+    quick: bool = False,
+    history: Path | None = None,
+    label: str | None = None,
+    progress=None,
+) -> list[dict]:
+    """Run every combination; append each result to the history. Returns the results."""
+    history = history or history_path()
+    history.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": git_commit(),
+        "label": label,
+        "machine": machine(),
+    }
+    from rustybt import __version__
+
+    meta["rustybt"] = __version__
+    plan = []
+    for sc in resolve(scenarios):
+        sizes = [a for a in (assets or sc.assets) if a in sc.assets] or list(sc.assets[:1])
+        if quick:
+            sizes = sizes[:1]
+        plan += [(sc, n, led, eng) for n in sizes for led in ledgers for eng in engines]
+    results = []
+    for i, (sc, n, led, eng) in enumerate(plan):
+        if progress:
+            progress(i, len(plan), f"{sc.name} {n} assets {led} {eng}")
+        r = {**meta, **run_one(sc, n, led, eng, repeats, quick)}
+        with history.open("a") as fh:
+            fh.write(json.dumps(r) + "\n")
+        results.append(r)
+    if progress:
+        progress(len(plan), len(plan), "done")
+    return results
+
+
+if __name__ == "__main__":
+    print(json.dumps(run_child(json.loads(sys.argv[1]))))

@@ -1,0 +1,116 @@
+"""The workloads of BENCHMARKS.md: which bundle, which strategy, which parameters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+W1_SPAN = ("2022-01-03", "2023-12-29")
+H1_SPAN = ("2023-07-03", "2023-12-29")
+M1_SPAN = ("2023-03-01", "2023-03-31")
+DEFAULT_ASSETS = (10, 50, 100, 500)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One benchmark workload.
+
+    ``strategy`` is ``module:Class``; ``params`` are passed to ``run_algorithm``; the bundle
+    is synthetic (seed 42) with ``frequency`` bars over ``span``.
+    """
+
+    name: str
+    strategy: str
+    frequency: str
+    span: tuple[str, str]
+    assets: tuple[int, ...]
+    params: dict = field(default_factory=dict)
+    description: str = ""
+
+    def bundle_name(self, n_assets: int) -> str:
+        return f"bench-{self.frequency}-{n_assets}-{self.span[0]}-{self.span[1]}"
+
+
+EX = "rustybt.examples"
+PR = "rustybt.bench.probes"
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario(
+            "W1",
+            f"{EX}.sma_crossover:SmaCross",
+            "daily",
+            W1_SPAN,
+            DEFAULT_ASSETS,
+            description="SMA(10/30) crossover, pandas history (.values then NumPy)",
+        ),
+        Scenario(
+            "W1-array",
+            f"{EX}.sma_crossover:SmaCross",
+            "daily",
+            W1_SPAN,
+            DEFAULT_ASSETS,
+            {"history_return_type": "array"},
+            "W1 with return_type='array'",
+        ),
+        Scenario(
+            "W2",
+            f"{EX}.multi_indicator:MultiIndicator",
+            "daily",
+            W1_SPAN,
+            DEFAULT_ASSETS,
+            description="SMA + RSI + Bollinger + ATR filter",
+        ),
+        Scenario(
+            "H1",
+            f"{EX}.hourly_momentum:HourlyMomentum",
+            "1h",
+            H1_SPAN,
+            (20,),
+            description="hourly 24-bar momentum, top quartile",
+        ),
+        Scenario(
+            "M1",
+            f"{EX}.minute_mean_reversion:MinuteMeanReversion",
+            "minute",
+            M1_SPAN,
+            (10,),
+            description="minute z-score mean reversion",
+        ),
+        Scenario("noop", f"{PR}:Noop", "daily", W1_SPAN, (50,), description="empty handle_data"),
+        Scenario(
+            "history-only",
+            f"{PR}:HistoryOnly",
+            "daily",
+            W1_SPAN,
+            (50,),
+            description="one 30-bar window per bar",
+        ),
+        Scenario(
+            "orders-only",
+            f"{PR}:OrdersOnly",
+            "daily",
+            W1_SPAN,
+            (50,),
+            description="rebalance every asset every bar",
+        ),
+    )
+}
+
+GROUPS = {
+    "probes": ("noop", "history-only", "orders-only"),
+    "all": ("W1", "W1-array", "W2", "H1", "M1", "noop", "history-only", "orders-only"),
+}
+
+
+def resolve(names: list[str]) -> list[Scenario]:
+    """Scenario objects for names and group names (``probes``, ``all``)."""
+    out: list[Scenario] = []
+    for name in names:
+        for n in GROUPS.get(name, (name,)):
+            if n not in SCENARIOS:
+                known = ", ".join([*SCENARIOS, *GROUPS])
+                raise ValueError(f"unknown scenario {n!r} (known: {known})")
+            if SCENARIOS[n] not in out:
+                out.append(SCENARIOS[n])
+    return out
