@@ -101,15 +101,39 @@ impl Money for Decimal {
         if !v.is_finite() {
             return None;
         }
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            return Some(Decimal::from(v as i64));
+        }
+        // Strategies pass the same weights over and over (1/N, 0.5, ...): remember the last one.
+        thread_local! {
+            static LAST: std::cell::Cell<(u64, Decimal)> = const { std::cell::Cell::new((0, Decimal::ZERO)) };
+        }
+        let (bits, cached) = LAST.with(std::cell::Cell::get);
+        if bits == v.to_bits() {
+            return Some(cached);
+        }
         // Rust's `Display` for f64 prints the shortest round-trip digits, never exponent form.
         let text = format!("{v}");
-        Decimal::from_str(&text)
+        let d = Decimal::from_str(&text)
             .ok()
             .or_else(|| Decimal::from_scientific(&format!("{v:e}")).ok())
-            .map(|d| d.normalize())
+            .map(|d| d.normalize())?;
+        LAST.with(|c| c.set((v.to_bits(), d)));
+        Some(d)
     }
     fn to_f64(self) -> f64 {
-        // Through the decimal string: the correctly rounded nearest double, as Python's float(Decimal).
+        // The correctly rounded nearest double, as Python's float(Decimal). Fast path
+        // (Clinger): a mantissa below 2^53 and a power of ten up to 10^22 are both exact
+        // doubles, so one IEEE division rounds correctly. Otherwise through the string.
+        const POW10: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        let mantissa = self.mantissa();
+        let scale = self.scale() as usize;
+        if mantissa.unsigned_abs() < (1u128 << 53) && scale < POW10.len() {
+            return mantissa as f64 / POW10[scale];
+        }
         f64::from_str(&self.to_string()).unwrap_or(f64::NAN)
     }
     fn div_q(self, rhs: Self) -> Self {
@@ -262,6 +286,34 @@ mod tests {
         );
         assert!(<Decimal as Money>::from_f64(f64::NAN).is_none());
         assert!(<Decimal as Money>::from_f64(f64::INFINITY).is_none());
+        // the cache and the integer fast path give the same values as the slow path
+        for v in [0.02, 0.02, -0.0, 3.0, -12.0, 1.5e300, 0.1, 0.02] {
+            let slow = Decimal::from_str(&format!("{v}"))
+                .ok()
+                .map(|d| d.normalize());
+            assert_eq!(<Decimal as Money>::from_f64(v), slow, "{v}");
+        }
+    }
+
+    #[test]
+    fn to_f64_is_correctly_rounded_on_both_paths() {
+        for text in [
+            "0.1",
+            "1234567.8901",
+            "-0.3333333333333333",
+            "99984.8825",
+            "1e-12",
+            "0.000000000001",
+            "79228162514264337593543950335",
+            "123456789012345678.9012345678",
+            "-7.000000000000000000000000001",
+        ] {
+            let d = Decimal::from_str(text)
+                .or_else(|_| Decimal::from_scientific(text))
+                .unwrap();
+            let expected = f64::from_str(&d.to_string()).unwrap();
+            assert_eq!(d.to_f64().to_bits(), expected.to_bits(), "{text}");
+        }
     }
 
     #[test]

@@ -157,3 +157,14 @@ proptest! {
         prop_assert!((q * y - x).abs() <= half_ulp_times_y);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn decimal_to_f64_matches_correctly_rounded_parse(m in any::<i64>(), scale in 0u32..=28) {
+        let d = Decimal::new(m, scale);
+        let expected: f64 = d.to_string().parse().unwrap();
+        prop_assert_eq!(d.to_f64().to_bits(), expected.to_bits());
+    }
+}
