@@ -147,3 +147,45 @@ def test_decimal_and_float_ledgers_agree_closely(small_bundle):
     assert flt.attrs["rustybt"]["ledger"] == "float"
     assert dec["transactions"].map(len).sum() > 50
     np.testing.assert_allclose(dec["portfolio_value"], flt["portfolio_value"], rtol=1e-9)
+
+
+def test_next_open_fill_model(tmp_path):
+    from rustybt.finance import commission, slippage
+    from tests.conftest import write_csvdir
+
+    # opens differ from closes: bar 2 opens at 10.5 and closes at 11
+    write_csvdir(
+        tmp_path,
+        {
+            "OPN": [
+                "2022-01-03,9.5,10.5,9,10,1000",
+                "2022-01-04,10.5,11.5,10,11,1000",
+                "2022-01-05,11.2,12.5,11,12,1000",
+            ]
+        },
+    )
+    bundle = rustybt.ingest_csvdir(tmp_path, "opens")
+
+    def run(model):
+        class Once(rustybt.TradingAlgorithm):
+            def initialize(self, context):
+                if model:
+                    self.set_fill_model(model)
+                self.set_slippage(slippage.NoSlippage())
+                self.set_commission(commission.NoCommission())
+                context.done = False
+
+            def handle_data(self, context, data):
+                if not context.done:
+                    self.order(self.symbol("OPN"), 10)
+                    context.done = True
+
+        perf = rustybt.run_algorithm(algorithm=Once, bundle=bundle, capital_base=1000)
+        return perf["transactions"].iloc[1][0]["price"], perf
+
+    assert run(None)[0] == 11.0  # zipline: next bar's close
+    price, perf = run("next_open")
+    assert price == 10.5  # backtrader: next bar's open
+    assert perf["ending_value"].iloc[1] == 110.0  # still marked at the close
+    with pytest.raises(rustybt.errors.InvalidRunParameters, match="next_close"):
+        run("at_noon")

@@ -203,6 +203,13 @@ class TradingAlgorithm:
         self._require_initialize("set_cancel_policy")
         self._sim.set_cancel_policy(getattr(policy, "name", policy))
 
+    def set_fill_model(self, model: str) -> None:
+        """Which price of the next bar orders fill at: ``"next_close"`` (zipline's rule, the
+        default) or ``"next_open"`` (backtrader's). Limit/stop triggers and slippage then use
+        that price; positions are still marked at closes. Call in ``initialize``."""
+        self._require_initialize("set_fill_model")
+        self._sim.set_fill_model(model)
+
     # -- trading controls (zipline's; set in initialize) -----------------------------------
     def _control(
         self,

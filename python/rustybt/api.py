@@ -40,6 +40,7 @@ _API_NAMES = (
     "record",
     "set_cancel_policy",
     "set_commission",
+    "set_fill_model",
     "set_long_only",
     "set_max_leverage",
     "set_max_order_count",
@@ -94,6 +95,7 @@ order_value = _make("order_value")
 record = _make("record")
 set_cancel_policy = _make("set_cancel_policy")
 set_commission = _make("set_commission")
+set_fill_model = _make("set_fill_model")
 set_long_only = _make("set_long_only")
 set_max_leverage = _make("set_max_leverage")
 set_max_order_count = _make("set_max_order_count")

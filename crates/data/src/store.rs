@@ -185,6 +185,13 @@ impl BarStore {
         (v != 0).then_some(v)
     }
 
+    /// Exact open mantissa of `sid` at `bar`, `None` when the asset has no bar there.
+    #[inline]
+    pub fn open_mantissa(&self, bar: usize, sid: u32) -> Option<i64> {
+        let v = self.open[bar * self.n_assets + sid as usize];
+        (v != 0).then_some(v)
+    }
+
     #[inline]
     pub fn volume_at(&self, bar: usize, sid: u32) -> i64 {
         self.volume[bar * self.n_assets + sid as usize]

@@ -7,4 +7,4 @@ pub mod simulation;
 
 pub use error::EngineError;
 pub use metrics::{cumulative_risk, RiskRow};
-pub use simulation::{run, Control, OnError, SessionPerf, Simulation, Strategy};
+pub use simulation::{run, Control, FillModel, OnError, SessionPerf, Simulation, Strategy};

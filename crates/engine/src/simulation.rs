@@ -126,6 +126,17 @@ impl<N: Money> Control<N> {
     }
 }
 
+/// Which price of the next bar an order fills at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FillModel {
+    /// zipline's rule: the next bar's close (the default).
+    #[default]
+    NextClose,
+    /// backtrader's rule: the next bar's open. Triggers and slippage use the open too;
+    /// positions are still marked at the close.
+    NextOpen,
+}
+
 /// A bundle adjustment in the ledger's number type.
 #[derive(Debug, Clone, Copy)]
 enum Adjust<N> {
@@ -178,6 +189,7 @@ pub struct Simulation<N: Money> {
     adjustments: Vec<Vec<Adjust<N>>>,
     /// Cash moved by splits and dividends this session (part of capital_used).
     adjustment_cash: N,
+    pub fill_model: FillModel,
 }
 
 impl<N: Money> Simulation<N> {
@@ -247,6 +259,7 @@ impl<N: Money> Simulation<N> {
             warnings: Vec::new(),
             adjustments,
             adjustment_cash: N::zero(),
+            fill_model: FillModel::NextClose,
         })
     }
 
@@ -374,8 +387,14 @@ impl<N: Money> Simulation<N> {
         let scale = store.price_scale();
         if !self.ledger.assets_with_open_orders().is_empty() {
             let before = self.ledger.transactions().len();
+            let at_open = self.fill_model == FillModel::NextOpen;
             self.ledger.fill_open_orders(bar, |sid| {
-                store.close_mantissa(bar, sid).map(|m| Quote {
+                let price = if at_open {
+                    store.open_mantissa(bar, sid)
+                } else {
+                    store.close_mantissa(bar, sid)
+                };
+                price.map(|m| Quote {
                     close: N::from_mantissa(m, scale),
                     volume: store.volume_at(bar, sid),
                 })

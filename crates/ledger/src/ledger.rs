@@ -147,6 +147,16 @@ impl<N: Money> Ledger<N> {
         self.cash + self.positions_value()
     }
 
+    /// Realised and unrealised P&L over all assets (they sum to portfolio value − starting
+    /// cash exactly, splits aside).
+    pub fn pnl(&self) -> (N, N) {
+        self.positions
+            .iter()
+            .fold((N::zero(), N::zero()), |(r, u), p| {
+                (r + p.realized_pnl, u + p.unrealized_pnl())
+            })
+    }
+
     pub fn exposure(&self) -> Exposure<N> {
         let mut e = Exposure {
             long_value: N::zero(),
@@ -344,6 +354,7 @@ impl<N: Money> Ledger<N> {
         let was_held = pos.amount != 0;
         pos.apply_fill(amount, price, bar);
         pos.adjust_commission_cost_basis(commission);
+        pos.realized_pnl -= commission;
         let is_held = pos.amount != 0;
         self.cash -= N::from_i64(amount) * price;
         self.cash -= commission;
@@ -415,7 +426,9 @@ impl<N: Money> Ledger<N> {
     /// Pay a cash dividend of `per_share` on the position in `sid` (shorts pay it).
     /// Returns the cash moved.
     pub fn apply_dividend(&mut self, sid: u32, per_share: N) -> N {
-        let cash = N::from_i64(self.positions[sid as usize].amount) * per_share;
+        let pos = &mut self.positions[sid as usize];
+        let cash = N::from_i64(pos.amount) * per_share;
+        pos.realized_pnl += cash;
         self.cash += cash;
         cash
     }

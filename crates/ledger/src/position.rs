@@ -1,8 +1,15 @@
 //! A position in one asset, updated the way zipline's `Position` is.
+//!
+//! Besides zipline's average cost basis, a position keeps its open lots (first in, first
+//! out) at their fill prices. Realised and unrealised P&L come from the lots, so they add
+//! up exactly: realised + unrealised == portfolio value − starting cash, to the last digit
+//! (average-cost P&L cannot, because averaging divides).
+
+use std::collections::VecDeque;
 
 use crate::num::Money;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Position<N> {
     pub amount: i64,
     /// Average cost per share including commissions (zipline's definition).
@@ -10,8 +17,11 @@ pub struct Position<N> {
     pub last_sale_price: N,
     /// Bar of the last price update; `None` until the first trade or mark.
     pub last_sale_bar: Option<usize>,
-    /// Realised P&L: (exit price - cost basis) × shares closed, commissions included via the basis.
+    /// Realised P&L: closed lots at their fill prices, less commissions, plus dividends and
+    /// cash paid for fractional shares of splits.
     pub realized_pnl: N,
+    /// Open lots, oldest first: (signed shares, fill price).
+    lots: VecDeque<(i64, N)>,
 }
 
 impl<N: Money> Position<N> {
@@ -19,11 +29,7 @@ impl<N: Money> Position<N> {
     pub fn apply_fill(&mut self, amount: i64, price: N, bar: usize) {
         let total = self.amount + amount;
         let closing = self.amount != 0 && (self.amount > 0) != (amount > 0);
-        if closing {
-            let closed = amount.abs().min(self.amount.abs());
-            let sign = if self.amount > 0 { N::one() } else { -N::one() };
-            self.realized_pnl += (price - self.cost_basis) * N::from_i64(closed) * sign;
-        }
+        self.apply_to_lots(amount, price);
         if total == 0 {
             self.cost_basis = N::zero();
         } else if closing {
@@ -41,6 +47,30 @@ impl<N: Money> Position<N> {
             self.last_sale_bar = Some(bar);
         }
         self.amount = total;
+    }
+
+    /// FIFO: a fill against the direction of the oldest lots closes them (realising P&L at
+    /// their own prices); whatever is left opens a new lot.
+    fn apply_to_lots(&mut self, amount: i64, price: N) {
+        let mut remaining = amount;
+        while remaining != 0 {
+            match self.lots.front_mut() {
+                Some(lot) if lot.0.signum() != remaining.signum() => {
+                    let sign = lot.0.signum();
+                    let closed = remaining.abs().min(lot.0.abs());
+                    self.realized_pnl += (price - lot.1) * N::from_i64(closed * sign);
+                    lot.0 -= closed * sign;
+                    remaining += closed * sign;
+                    if lot.0 == 0 {
+                        self.lots.pop_front();
+                    }
+                }
+                _ => {
+                    self.lots.push_back((remaining, price));
+                    remaining = 0;
+                }
+            }
+        }
     }
 
     /// Fold a commission into the cost basis (zipline's `adjust_commission_cost_basis`).
@@ -68,15 +98,26 @@ impl<N: Money> Position<N> {
         self.cost_basis = new_basis;
         self.amount = full.to_i64();
         self.last_sale_price = self.last_sale_price.div_q(split);
-        (fraction * new_basis).round_dp(2)
+        // Lots carry over as one lot at the new basis: after a split, P&L decomposition is
+        // exact only up to the quantization of prices divided by the split.
+        self.lots.clear();
+        if self.amount != 0 {
+            self.lots.push_back((self.amount, new_basis));
+        }
+        let cash = (fraction * new_basis).round_dp(2);
+        self.realized_pnl += cash;
+        cash
     }
 
     pub fn market_value(&self) -> N {
         N::from_i64(self.amount) * self.last_sale_price
     }
 
+    /// Open lots valued at the last sale price against their fill prices.
     pub fn unrealized_pnl(&self) -> N {
-        N::from_i64(self.amount) * (self.last_sale_price - self.cost_basis)
+        self.lots.iter().fold(N::zero(), |acc, &(q, p)| {
+            acc + N::from_i64(q) * (self.last_sale_price - p)
+        })
     }
 }
 
@@ -94,6 +135,9 @@ mod tests {
         p.apply_fill(-30, Decimal::from(30), 2);
         assert_eq!(p.amount, -10);
         assert_eq!(p.cost_basis, Decimal::from(30));
+        // FIFO: 10 @ 10 and 10 @ 20 closed at 30 -> 200 + 100
         assert_eq!(p.realized_pnl, Decimal::from(300));
+        p.last_sale_price = Decimal::from(25);
+        assert_eq!(p.unrealized_pnl(), Decimal::from(50)); // short 10 from 30, now 25
     }
 }

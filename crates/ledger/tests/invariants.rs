@@ -128,6 +128,9 @@ proptest! {
             a + Decimal::from(p.amount) * p.last_sale_price
         });
         prop_assert_eq!(ledger.portfolio_value(), ledger.cash() + marked);
+        // realised + unrealised P&L is exactly the change in portfolio value
+        let (realized, unrealized) = ledger.pnl();
+        prop_assert_eq!(realized + unrealized, ledger.portfolio_value() - ledger.starting_cash());
     }
 
     #[test]

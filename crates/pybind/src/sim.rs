@@ -15,7 +15,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rust_decimal::Decimal;
 use rustybt_data::BarStore;
-use rustybt_engine::{cumulative_risk, Control, OnError, Simulation};
+use rustybt_engine::{cumulative_risk, Control, FillModel, OnError, Simulation};
 use rustybt_ledger::{CancelPolicy, Commission, Money, Order, OrderStyle, Slippage};
 
 use crate::bundle::{history_array, parse_field, PyBundle};
@@ -514,6 +514,20 @@ impl PySimulation {
             s.add_control(build(kind, sid, max_shares, max_notional, max_count, on_error)?);
             Ok(())
         })
+    }
+
+    /// `next_close` (zipline's, the default) or `next_open` (backtrader's).
+    fn set_fill_model(&mut self, model: &str) -> PyResult<()> {
+        let m = match model {
+            "next_close" => FillModel::NextClose,
+            "next_open" => FillModel::NextOpen,
+            other => {
+                return Err(InvalidRunParameters::new_err(format!(
+                    "fill model must be 'next_close' or 'next_open', got '{other}'"
+                )));
+            }
+        };
+        with_sim!(&mut self.sim, s => { s.fill_model = m; Ok(()) })
     }
 
     /// zipline's `set_max_leverage`: gross leverage is checked after every bar.
