@@ -151,6 +151,31 @@ class Bundle:
             raise InvalidRunParameters(f"no trading session between {s.date()} and {e.date()}")
         return i, j
 
+    def resample(self, frequency: str, field: str = "close") -> pd.DataFrame:
+        """Every completed bar of ``field`` aggregated to a coarser ``frequency`` (``"1d"``,
+        ``"1h"``, ``"15m"``, ...): first open, highest high, lowest low, last close, summed
+        volume. Computed in Rust; index = bar closes (UTC), columns = symbols.
+
+        Example:
+            >>> daily = rustybt.load_bundle("m1").resample("1d", "high")  # doctest: +SKIP
+        """
+        from rustybt.errors import HistoryWindowError
+
+        try:
+            closes, values = self._core.resample(field, _normalize_frequency(frequency))
+        except HistoryWindowError as exc:
+            raise InvalidRunParameters(str(exc)) from None
+        return pd.DataFrame(
+            values,
+            index=pd.DatetimeIndex(closes, tz="UTC"),
+            columns=pd.Index([a.symbol for a in self.asset_list], name="symbol"),
+        )
+
+    def cache_stats(self, frequency: str = "1d") -> dict[str, int]:
+        """Hits and misses of the cache of completed ``frequency`` bars (for minute bundles)."""
+        hits, misses = self._core.cache_stats(_normalize_frequency(frequency))
+        return {"hits": hits, "misses": misses}
+
     def __repr__(self) -> str:
         return (
             f"Bundle(name={self.name!r}, frequency={self.frequency!r}, assets={len(self.asset_list)}, "

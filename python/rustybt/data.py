@@ -38,6 +38,8 @@ class BarData(_core.BarData):
         times = bundle.sessions if self._daily else bundle.bar_times
         self._index = times
         self._columns: dict[tuple[int, ...], pd.Index] = {}
+        self._times_ns = np.asarray(bundle._core.timestamps())
+        self._targets: dict[str, tuple[np.ndarray, pd.Index]] = {}
 
     def __new__(cls, bundle):
         return super().__new__(cls, bundle._core)
@@ -49,15 +51,22 @@ class BarData(_core.BarData):
         except AttributeError:
             raise HistoryWindowError(f"expected an Asset, got {asset!r}") from None
 
-    def _check_frequency(self, frequency: str) -> None:
+    def _target(self, frequency: str) -> str | None:
+        """None for the run's own bar size, else the coarser size to aggregate to."""
         from rustybt.bundles import _normalize_frequency
 
         freq = _normalize_frequency(frequency)
-        if freq != self._frequency:
+        if freq == self._frequency:
+            return None
+        if self._daily:
             raise HistoryWindowError(
-                f"history frequency {frequency!r} does not match this run's {self._frequency!r} "
-                "bars (aggregating minute bars to other sizes is not available yet)"
+                f"history frequency {frequency!r} is finer than this run's daily bars"
             )
+        if freq not in self._targets:
+            closes = self._bundle._core.resampled_timestamps(freq)  # validates the size
+            labels = self._bundle.sessions if freq == "1d" else pd.DatetimeIndex(closes, tz="UTC")
+            self._targets[freq] = (np.asarray(closes), labels)
+        return freq
 
     def _assets_index(self, assets) -> tuple[list[int], pd.Index]:
         sids = [self._sid(a) for a in assets]
@@ -92,6 +101,10 @@ class BarData(_core.BarData):
         (time × fields); many of both → DataFrame indexed by (time, asset) with a column per
         field. ``return_type="array"`` gives the same data as NumPy (``[bars]``,
         ``[bars, assets]``, ``[bars, fields]`` or ``[fields, bars, assets]``).
+
+        ``frequency`` is the run's bar size, or a coarser one: in a minute run ``"1d"`` gives
+        daily bars aggregated from minutes (today's bar so far, no look-ahead); completed
+        days are computed once and cached for the whole bundle.
         """
         if not isinstance(bar_count, (int, np.integer)) or bar_count < 1:
             raise HistoryWindowError(f"bar_count must be a positive integer, got {bar_count!r}")
@@ -99,37 +112,41 @@ class BarData(_core.BarData):
             raise HistoryWindowError(
                 f"return_type must be 'pandas' or 'array', got {return_type!r}"
             )
-        self._check_frequency(frequency)
+        target = self._target(frequency)
         single_asset, single_field = _is_single(assets), isinstance(fields, str)
         asset_list = [assets] if single_asset else list(assets)
         sids, cols = self._assets_index(asset_list)
         if single_field:
-            arr = self._history(sids, fields, bar_count)
+            arr = self._history(sids, fields, bar_count, target)
             if return_type == "array":
                 return arr[:, 0] if single_asset else arr
-            index = self._window_index(bar_count)
+            index = self._window_index(bar_count, target)
             if single_asset:
                 return pd.Series(arr[:, 0], index=index, name=assets)
             return pd.DataFrame(arr, index=index, columns=cols, copy=False)
         field_list = list(fields)
-        arrays = [self._history(sids, f, bar_count) for f in field_list]
+        arrays = [self._history(sids, f, bar_count, target) for f in field_list]
         if return_type == "array":
             stacked = np.stack(arrays)
             return stacked[:, :, 0].T if single_asset else stacked
-        index = self._window_index(bar_count)
+        index = self._window_index(bar_count, target)
         if single_asset:
             return pd.DataFrame({f: a[:, 0] for f, a in zip(field_list, arrays)}, index=index)
         multi = pd.MultiIndex.from_product([index, cols])
         return pd.DataFrame({f: a.reshape(-1) for f, a in zip(field_list, arrays)}, index=multi)
 
-    def _window_index(self, bar_count: int) -> pd.Index:
-        end = self.current_bar + 1
+    def _window_index(self, bar_count: int, target: str | None = None) -> pd.Index:
+        if target is None:
+            labels, end = self._index, self.current_bar + 1
+        else:
+            closes, labels = self._targets[target]
+            end = int(np.searchsorted(closes, self._times_ns[self.current_bar], side="left")) + 1
         start = end - bar_count
         if start >= 0:
-            return self._index[start:end]
-        # the window reaches before the bundle's first bar: NaT-free synthetic labels
+            return labels[start:end]
+        # the window reaches before the bundle's first bar
         pad = pd.DatetimeIndex([pd.NaT] * (-start), tz="UTC")
-        return pad.append(self._index[:end])
+        return pad.append(labels[:end])
 
     def can_trade(self, assets):
         """Whether each asset has a price now and its data has not ended."""

@@ -5,6 +5,7 @@ pub mod bundle;
 pub mod calendar;
 pub mod csvdir;
 pub mod error;
+pub mod resample;
 pub mod store;
 pub mod synthetic;
 
@@ -12,5 +13,6 @@ pub use bundle::{write_bundle, Adjustment, AssetInfo, BarRows, BundleContent, Ma
 pub use calendar::{BarSize, Session};
 pub use csvdir::ParsedCsvDir;
 pub use error::DataError;
+pub use resample::{CacheStats, Resampled};
 pub use store::{BarStore, Field};
 pub use synthetic::{generate, SyntheticSpec};

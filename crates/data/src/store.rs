@@ -1,11 +1,14 @@
 //! A bundle opened for simulation: dense time-major `[bars, assets]` matrices, so a
 //! multi-asset history window is a run of contiguous rows.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use crate::bundle::{self, Adjustment, AssetInfo, Manifest};
 use crate::calendar::{bar_grid, BarSize, Session};
 use crate::error::DataError;
+use crate::resample::Resampled;
 
 /// A bar field a strategy can ask for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -60,6 +63,8 @@ pub struct BarStore {
     low_f: Vec<f64>,
     close_f: Vec<f64>,
     volume_f: Vec<f64>,
+    /// Aggregations to coarser bar sizes, built on first use.
+    resampled: Mutex<HashMap<BarSize, Arc<Resampled>>>,
 }
 
 impl BarStore {
@@ -165,6 +170,7 @@ impl BarStore {
             low_f,
             close_f,
             volume_f,
+            resampled: Mutex::new(HashMap::new()),
         })
     }
 
@@ -200,6 +206,22 @@ impl BarStore {
     /// Last close at or before `bar` (zipline's forward-filled `price`).
     pub fn last_close_mantissa(&self, bar: usize, sid: u32) -> Option<i64> {
         (0..=bar).rev().find_map(|b| self.close_mantissa(b, sid))
+    }
+
+    /// The aggregation of this bundle to `bar_size` (shared, built once).
+    pub fn resampled(&self, bar_size: BarSize) -> Arc<Resampled> {
+        let mut map = self
+            .resampled
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.entry(bar_size)
+            .or_insert_with(|| Arc::new(Resampled::new(self, bar_size)))
+            .clone()
+    }
+
+    /// A field as an f64 time-major matrix (NaN where missing; volume NaN where no bar).
+    pub fn field_matrix(&self, field: Field) -> &[f64] {
+        self.matrix(field)
     }
 
     fn matrix(&self, field: Field) -> &[f64] {

@@ -58,6 +58,9 @@ impl Asset {
     }
 }
 
+/// Bar close instants and a `[bars, assets]` matrix.
+type TimedMatrix<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<f64>>);
+
 pub fn parse_field(name: &str) -> PyResult<Field> {
     Field::parse(name).ok_or_else(|| {
         HistoryWindowError::new_err(format!(
@@ -164,6 +167,40 @@ impl PyBundle {
     fn session_first_bar<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
         PyArray1::from_slice(py, &self.store.session_first_bar)
     }
+    /// Every completed bar of `field` aggregated to `frequency`, for all assets:
+    /// (bar close instants ns UTC, `[bars, assets]` float64).
+    fn resample<'py>(
+        &self,
+        py: Python<'py>,
+        field: &str,
+        frequency: &str,
+    ) -> PyResult<TimedMatrix<'py>> {
+        let field = parse_field(field)?;
+        let target = coarser_bar_size(&self.store, frequency)?;
+        let r = self.store.resampled(target);
+        let values = py.detach(|| r.all(&self.store, field));
+        let rows = r.timestamps.len();
+        let arr = PyArray1::from_vec(py, values).reshape([rows, self.store.n_assets()])?;
+        Ok((PyArray1::from_slice(py, &r.timestamps), arr))
+    }
+    /// Close instants (ns UTC) of the bars of `frequency` over this bundle's sessions.
+    fn resampled_timestamps<'py>(
+        &self,
+        py: Python<'py>,
+        frequency: &str,
+    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
+        let target = coarser_bar_size(&self.store, frequency)?;
+        Ok(PyArray1::from_slice(
+            py,
+            &self.store.resampled(target).timestamps,
+        ))
+    }
+    /// (hits, misses) of the cache of completed `frequency` bars.
+    fn cache_stats(&self, frequency: &str) -> PyResult<(u64, u64)> {
+        let target = coarser_bar_size(&self.store, frequency)?;
+        let s = self.store.resampled(target).stats();
+        Ok((s.hits, s.misses))
+    }
     /// `count` bars of `field` ending at bar `end_bar`, as a `[count, len(sids)]` float64 array.
     fn history<'py>(
         &self,
@@ -174,8 +211,27 @@ impl PyBundle {
         count: usize,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let field = parse_field(field)?;
-        history_array(py, &self.store, field, &sids, end_bar, count)
+        history_array(py, &self.store, field, &sids, end_bar, count, None)
     }
+}
+
+/// A bar size coarser than the bundle's (the target of an aggregation).
+pub fn coarser_bar_size(store: &BarStore, frequency: &str) -> PyResult<BarSize> {
+    let target =
+        BarSize::parse(frequency).map_err(|e| HistoryWindowError::new_err(e.to_string()))?;
+    let coarser = match (store.bar_size, target) {
+        (BarSize::Minutes(_), BarSize::Daily) => true,
+        (BarSize::Minutes(src), BarSize::Minutes(dst)) => dst > src && dst % src == 0,
+        (BarSize::Daily, _) => false,
+    };
+    if !coarser {
+        return Err(HistoryWindowError::new_err(format!(
+            "cannot aggregate {} bars to {}: the target must be a coarser multiple",
+            store.bar_size.label(),
+            target.label()
+        )));
+    }
+    Ok(target)
 }
 
 pub fn history_array<'py>(
@@ -185,6 +241,7 @@ pub fn history_array<'py>(
     sids: &[u32],
     end_bar: usize,
     count: usize,
+    target: Option<BarSize>,
 ) -> PyResult<Bound<'py, PyArray2<f64>>> {
     if let Some(&bad) = sids.iter().find(|&&s| s as usize >= store.n_assets()) {
         return Err(crate::errors::SymbolNotFound::new_err(format!(
@@ -201,7 +258,12 @@ pub fn history_array<'py>(
     {
         let mut rw = arr.readwrite();
         let out = rw.as_slice_mut().expect("fresh array is contiguous");
-        store.history_into(field, sids, end_bar, count, out);
+        match target {
+            None => store.history_into(field, sids, end_bar, count, out),
+            Some(t) => store
+                .resampled(t)
+                .history_into(store, field, sids, end_bar, count, out),
+        }
     }
     Ok(arr)
 }

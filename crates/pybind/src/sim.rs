@@ -18,7 +18,7 @@ use rustybt_data::BarStore;
 use rustybt_engine::{cumulative_risk, Control, FillModel, OnError, Simulation};
 use rustybt_ledger::{CancelPolicy, Commission, Money, Order, OrderStyle, Slippage};
 
-use crate::bundle::{history_array, parse_field, PyBundle};
+use crate::bundle::{coarser_bar_size, history_array, parse_field, PyBundle};
 use crate::errors::{
     engine_err, guard, ledger_err, BadOrderParameters, InvalidRunParameters, OrderDuringInitialize,
     RustyBTError, StrategyError,
@@ -794,16 +794,22 @@ impl PyBarData {
         }
         Ok(self.store.current(f, self.current_bar(), sid))
     }
-    /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive).
+    /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive); with
+    /// `frequency`, of bars aggregated to that coarser size (the current one so far).
+    #[pyo3(signature = (sids, field, count, frequency = None))]
     fn _history<'py>(
         &self,
         py: Python<'py>,
         sids: Vec<u32>,
         field: &str,
         count: usize,
+        frequency: Option<&str>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
         let f = parse_field(field)?;
-        history_array(py, &self.store, f, &sids, self.current_bar(), count)
+        let target = frequency
+            .map(|fr| coarser_bar_size(&self.store, fr))
+            .transpose()?;
+        history_array(py, &self.store, f, &sids, self.current_bar(), count, target)
     }
     /// Whether the asset has a price now and its data has not ended.
     fn _can_trade(&self, sid: u32) -> bool {
