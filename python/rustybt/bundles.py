@@ -42,6 +42,12 @@ def bundles_dir() -> Path:
     return root() / "bundles"
 
 
+def cache_dir() -> Path:
+    """The bundle pool's cache: columnar files keyed by content hash, memory-mapped by
+    every process that opens a bundle after the first."""
+    return root() / "cache"
+
+
 def _days_to_index(days: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.asarray(days, dtype=np.int64) * _NS_PER_DAY, tz="UTC")
 
@@ -201,8 +207,11 @@ _OPEN: dict[str, Bundle] = {}
 def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
     """Open a bundle by name (under :func:`bundles_dir`) or by path.
 
-    Opened bundles are cached per version directory; a new ingest of the same name
-    creates a new version, so a cached bundle is never stale.
+    Opening goes through the bundle pool: the first open anywhere builds a columnar cache
+    file keyed by the bundle's content hash (under :func:`cache_dir`); later opens, in any
+    process, memory-map it. Within a process, opened bundles are also kept per version
+    directory; a new ingest of the same name creates a new version (and hash), so neither
+    cache is ever stale.
     """
     if isinstance(name_or_path, Bundle):
         return name_or_path
@@ -219,7 +228,7 @@ def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
     key = str((path / pointer.read_text().strip()).resolve()) if pointer.exists() else str(path)
     bundle = _OPEN.get(key)
     if bundle is None:
-        bundle = Bundle(_core.Bundle.open(path))
+        bundle = Bundle(_core.Bundle.open(path, cache_dir()))
         _OPEN[key] = bundle
     return bundle
 

@@ -2,7 +2,9 @@
 //! grid of a calendar's sessions, and dense bar storage with history windows.
 
 pub mod bundle;
+pub mod cache;
 pub mod calendar;
+pub mod column;
 pub mod csvdir;
 pub mod error;
 pub mod resample;

@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::bundle::{self, Adjustment, AssetInfo, Manifest};
+use crate::cache::{self, Columns, OwnedColumns};
 use crate::calendar::{bar_grid, BarSize, Session};
+use crate::column::Column;
 use crate::error::DataError;
 use crate::resample::Resampled;
 
@@ -45,31 +47,38 @@ pub struct BarStore {
     pub adjustments: Vec<Adjustment>,
     pub sessions: Vec<Session>,
     /// Bar close instants, ns UTC.
-    pub timestamps: Vec<i64>,
+    pub timestamps: Column<i64>,
     /// Session index of each bar.
-    pub bar_session: Vec<u32>,
+    pub bar_session: Column<u32>,
     /// First bar of each session; one extra entry holds the bar count.
-    pub session_first_bar: Vec<u32>,
+    pub session_first_bar: Column<u32>,
     n_assets: usize,
     /// Exact prices: mantissas at `manifest.price_scale`; 0 where the asset has no bar.
-    pub open: Vec<i64>,
-    pub high: Vec<i64>,
-    pub low: Vec<i64>,
-    pub close: Vec<i64>,
-    pub volume: Vec<i64>,
+    pub open: Column<i64>,
+    pub high: Column<i64>,
+    pub low: Column<i64>,
+    pub close: Column<i64>,
+    pub volume: Column<i64>,
     /// The same prices as f64 (NaN where missing), for history windows.
-    open_f: Vec<f64>,
-    high_f: Vec<f64>,
-    low_f: Vec<f64>,
-    close_f: Vec<f64>,
-    volume_f: Vec<f64>,
+    open_f: Column<f64>,
+    high_f: Column<f64>,
+    low_f: Column<f64>,
+    close_f: Column<f64>,
+    volume_f: Column<f64>,
     /// Aggregations to coarser bar sizes, built on first use.
     resampled: Mutex<HashMap<BarSize, Arc<Resampled>>>,
 }
 
 impl BarStore {
-    /// Open a bundle directory (its root with `CURRENT`, or a version directory).
+    /// Open a bundle directory (its root with `CURRENT`, or a version directory), reading
+    /// its Parquet bars.
     pub fn open(path: &Path) -> Result<BarStore, DataError> {
+        Self::open_pooled(path, None)
+    }
+
+    /// Open a bundle through the bundle pool: map the columnar cache for its content hash
+    /// from `cache_dir`, building it first if it is missing or stale.
+    pub fn open_pooled(path: &Path, cache_dir: Option<&Path>) -> Result<BarStore, DataError> {
         let dir = bundle::resolve_version_dir(path)?;
         let manifest: Manifest = bundle::read_json(&dir.join(bundle::MANIFEST_FILE))?;
         if manifest.schema_version != bundle::SCHEMA_VERSION {
@@ -84,15 +93,82 @@ impl BarStore {
         }
         let assets: Vec<AssetInfo> = bundle::read_json(&dir.join("assets.json"))?;
         let adjustments: Vec<Adjustment> = bundle::read_json(&dir.join("adjustments.json"))?;
-        let (sids, [ts, open, high, low, close, volume]) =
-            bundle::read_bars(&dir.join("bars.parquet"))?;
         let bar_size = manifest.bar_size()?;
         let sessions = manifest.sessions();
-        let (timestamps, bar_session) = bar_grid(&sessions, bar_size);
         let n_assets = assets.len();
+        let columns = match cache_dir {
+            Some(cd) => {
+                let file = cache::cache_file(cd, &manifest);
+                if let Some(mapped) = cache::map(&file, &manifest, n_assets) {
+                    mapped
+                } else {
+                    let owned = build_columns(&dir, &manifest, &sessions, bar_size, n_assets)?;
+                    // an unwritable cache directory costs speed, not correctness
+                    match cache::write(&file, &manifest, n_assets, &owned) {
+                        Ok(()) => {
+                            cache::map(&file, &manifest, n_assets).unwrap_or_else(|| owned.into())
+                        }
+                        Err(_) => owned.into(),
+                    }
+                }
+            }
+            None => build_columns(&dir, &manifest, &sessions, bar_size, n_assets)?.into(),
+        };
+        let Columns {
+            timestamps,
+            bar_session,
+            session_first_bar,
+            ints,
+            floats,
+        } = columns;
+        let [open, high, low, close, volume] = ints;
+        let [open_f, high_f, low_f, close_f, volume_f] = floats;
+        Ok(BarStore {
+            path: dir,
+            manifest,
+            bar_size,
+            assets,
+            adjustments,
+            sessions,
+            timestamps,
+            bar_session,
+            session_first_bar,
+            n_assets,
+            open,
+            high,
+            low,
+            close,
+            volume,
+            open_f,
+            high_f,
+            low_f,
+            close_f,
+            volume_f,
+            resampled: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether the bar columns are mapped from the pool's cache (rather than owned).
+    pub fn is_mapped(&self) -> bool {
+        self.close.is_mapped()
+    }
+}
+
+/// Dense columns from the bundle's Parquet bars.
+fn build_columns(
+    dir: &Path,
+    manifest: &Manifest,
+    sessions: &[Session],
+    bar_size: BarSize,
+    n_assets: usize,
+) -> Result<OwnedColumns, DataError> {
+    {
+        let (sids, [ts, open, high, low, close, volume]) =
+            bundle::read_bars(&dir.join("bars.parquet"))?;
+        let (timestamps, bar_session) = bar_grid(sessions, bar_size);
         let n_bars = timestamps.len();
         let corrupt = |reason: String| DataError::Corrupt {
-            path: dir.clone(),
+            path: dir.to_path_buf(),
             reason,
         };
         if n_bars != manifest.n_bars {
@@ -149,31 +225,17 @@ impl BarStore {
             session_first_bar[s as usize] = b as u32;
         }
         session_first_bar[sessions.len()] = n_bars as u32;
-        Ok(BarStore {
-            path: dir,
-            manifest,
-            bar_size,
-            assets,
-            adjustments,
-            sessions,
+        Ok(OwnedColumns {
             timestamps,
             bar_session,
             session_first_bar,
-            n_assets,
-            open,
-            high,
-            low,
-            close,
-            volume,
-            open_f,
-            high_f,
-            low_f,
-            close_f,
-            volume_f,
-            resampled: Mutex::new(HashMap::new()),
+            ints: [open, high, low, close, volume],
+            floats: [open_f, high_f, low_f, close_f, volume_f],
         })
     }
+}
 
+impl BarStore {
     pub fn n_assets(&self) -> usize {
         self.n_assets
     }

@@ -78,15 +78,25 @@ pub struct PyBundle {
 
 #[pymethods]
 impl PyBundle {
-    /// Open the bundle at `path` (its directory, or one of its version directories).
+    /// Open the bundle at `path` (its directory, or one of its version directories). With
+    /// `cache_dir`, through the bundle pool: the columns are memory-mapped from a cache file
+    /// keyed by content hash (built on first use).
     #[staticmethod]
-    fn open(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+    #[pyo3(signature = (path, cache_dir = None))]
+    fn open(py: Python<'_>, path: PathBuf, cache_dir: Option<PathBuf>) -> PyResult<Self> {
         guard(|| {
-            let store = py.detach(|| BarStore::open(&path)).map_err(data_err)?;
+            let store = py
+                .detach(|| BarStore::open_pooled(&path, cache_dir.as_deref()))
+                .map_err(data_err)?;
             Ok(PyBundle {
                 store: Arc::new(store),
             })
         })
+    }
+    /// Whether the bars are mapped from the bundle pool's cache.
+    #[getter]
+    fn is_mapped(&self) -> bool {
+        self.store.is_mapped()
     }
     #[getter]
     fn name(&self) -> String {
