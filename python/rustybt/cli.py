@@ -358,6 +358,57 @@ def cmd_bench_run(args) -> int:
     return 0
 
 
+def cmd_bench_data(args) -> int:
+    from rustybt.bench import data_layer
+
+    console.print("history latency (inside handle_data, W1 span, daily bars)...")
+    rows = data_layer.history_latency(quick=args.quick)
+    t = Table(title="data.history(assets, 'close', bars, '1d') latency, µs")
+    for col in ("assets", "bars", "mode", "calls", "p50 µs", "p99 µs"):
+        t.add_column(col, justify="right")
+    for r in rows:
+        t.add_row(
+            str(r["assets"]),
+            str(r["bars"]),
+            r["mode"],
+            str(r["calls"]),
+            f"{r['p50_us']:.1f}",
+            f"{r['p99_us']:.1f}",
+        )
+    console.print(t)
+    t = Table(title="minute -> coarser aggregation (M1 bundle, 10 assets)")
+    for col in ("target", "minute asset-bars", "cold s", "cold asset-bars/s", "cached s"):
+        t.add_column(col, justify="right")
+    for r in data_layer.aggregation_throughput(quick=args.quick):
+        t.add_row(
+            r["target"],
+            f"{r['minute asset-bars']:,}",
+            f"{r['cold_s']:.4f}",
+            f"{r['cold asset-bars/s']:,.0f}",
+            f"{r['cached_s']:.4f}",
+        )
+    console.print(t)
+    t = Table(title="fresh-process load_bundle (bundle pool)")
+    for col in (
+        "bundle",
+        "first open (builds cache) ms",
+        "later opens (mapped) ms, median of 5",
+        "mapped",
+        "import rustybt ms",
+    ):
+        t.add_column(col, justify="right")
+    for r in data_layer.open_times(quick=args.quick):
+        t.add_row(
+            r["bundle"],
+            f"{r['build_ms']:.1f}",
+            f"{r['mapped_ms_median']:.2f}",
+            str(r["mapped"]),
+            f"{r['import_ms_median']:.0f}",
+        )
+    console.print(t)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustybt", description="Backtests on a Rust engine.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -417,6 +468,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     br.add_argument("--label", help="a label stored with these results (for bench compare)")
     br.set_defaults(func=cmd_bench_run)
+
+    bd = bsub2.add_parser("data", help="data layer: history latency, aggregation, bundle open")
+    bd.add_argument("--quick", action="store_true", help="small sizes: checks it runs, not speed")
+    bd.set_defaults(func=cmd_bench_data)
 
     r = sub.add_parser("run", help="run a strategy file")
     r.add_argument(

@@ -40,6 +40,7 @@ class BarData(_core.BarData):
         self._columns: dict[tuple[int, ...], pd.Index] = {}
         self._times_ns = np.asarray(bundle._core.timestamps())
         self._targets: dict[str, tuple[np.ndarray, pd.Index]] = {}
+        self._target_of: dict[str, str | None] = {}
 
     def __new__(cls, bundle):
         return super().__new__(cls, bundle._core)
@@ -53,10 +54,17 @@ class BarData(_core.BarData):
 
     def _target(self, frequency: str) -> str | None:
         """None for the run's own bar size, else the coarser size to aggregate to."""
+        try:
+            return self._target_of[frequency]
+        except (KeyError, TypeError):
+            pass
         from rustybt.bundles import _normalize_frequency
 
+        if not isinstance(frequency, str):
+            raise HistoryWindowError(f"frequency must be a string such as '1d', got {frequency!r}")
         freq = _normalize_frequency(frequency)
         if freq == self._frequency:
+            self._target_of[frequency] = None
             return None
         if self._daily:
             raise HistoryWindowError(
@@ -66,6 +74,7 @@ class BarData(_core.BarData):
             closes = self._bundle._core.resampled_timestamps(freq)  # validates the size
             labels = self._bundle.sessions if freq == "1d" else pd.DatetimeIndex(closes, tz="UTC")
             self._targets[freq] = (np.asarray(closes), labels)
+        self._target_of[frequency] = freq
         return freq
 
     def _assets_index(self, assets) -> tuple[list[int], pd.Index]:
@@ -106,20 +115,30 @@ class BarData(_core.BarData):
         daily bars aggregated from minutes (today's bar so far, no look-ahead); completed
         days are computed once and cached for the whole bundle.
         """
-        if not isinstance(bar_count, (int, np.integer)) or bar_count < 1:
+        # the common shapes first, with exact type checks (ABC isinstance is slow per bar)
+        kind = type(assets)
+        if (type(bar_count) is not int or bar_count < 1) and (
+            not isinstance(bar_count, (int, np.integer)) or bar_count < 1
+        ):
             raise HistoryWindowError(f"bar_count must be a positive integer, got {bar_count!r}")
-        if return_type not in ("pandas", "array"):
+        if return_type != "array" and return_type != "pandas":
             raise HistoryWindowError(
                 f"return_type must be 'pandas' or 'array', got {return_type!r}"
             )
         target = self._target(frequency)
-        single_asset, single_field = _is_single(assets), isinstance(fields, str)
+        single_field = type(fields) is str
+        if kind is list or kind is tuple:
+            single_asset = False
+        else:
+            single_asset = kind is _core.Asset or _is_single(assets)
+        if single_field and return_type == "array":
+            if single_asset:
+                return self._history([assets], fields, bar_count, target)[:, 0]
+            return self._history(assets, fields, bar_count, target)
         asset_list = [assets] if single_asset else list(assets)
         sids, cols = self._assets_index(asset_list)
         if single_field:
             arr = self._history(sids, fields, bar_count, target)
-            if return_type == "array":
-                return arr[:, 0] if single_asset else arr
             index = self._window_index(bar_count, target)
             if single_asset:
                 return pd.Series(arr[:, 0], index=index, name=assets)

@@ -796,15 +796,17 @@ impl PyBarData {
     }
     /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive); with
     /// `frequency`, of bars aggregated to that coarser size (the current one so far).
-    #[pyo3(signature = (sids, field, count, frequency = None))]
+    /// `assets` is a sequence of `Asset`s (or sids).
+    #[pyo3(signature = (assets, field, count, frequency = None))]
     fn _history<'py>(
         &self,
         py: Python<'py>,
-        sids: Vec<u32>,
+        assets: &Bound<'py, PyAny>,
         field: &str,
         count: usize,
         frequency: Option<&str>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let sids = sids_of(assets)?;
         let f = parse_field(field)?;
         let target = frequency
             .map(|fr| coarser_bar_size(&self.store, fr))
@@ -827,6 +829,26 @@ impl PyBarData {
             && self.store.close_mantissa(bar, sid).is_none()
             && self.store.last_close_mantissa(bar, sid).is_some()
     }
+}
+
+/// Sids of a sequence of `Asset`s or integers, read without a Python-level loop.
+fn sids_of(assets: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
+    let one = |item: Bound<'_, PyAny>| -> PyResult<u32> {
+        if let Ok(a) = item.cast::<crate::bundle::Asset>() {
+            return Ok(a.get().sid);
+        }
+        item.extract::<u32>().map_err(|_| {
+            crate::errors::HistoryWindowError::new_err(format!(
+                "expected an Asset, got {}",
+                item.repr()
+                    .map_or_else(|_| "?".to_string(), |r| r.to_string())
+            ))
+        })
+    };
+    if let Ok(list) = assets.cast::<PyList>() {
+        return list.iter().map(one).collect();
+    }
+    assets.try_iter()?.map(|item| one(item?)).collect()
 }
 
 /// Raise a Rust panic inside the guard, to prove panics surface as `InternalError`.
