@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from decimal import Decimal
 
 import pytest
@@ -176,3 +177,31 @@ def test_controls_only_in_initialize(events_bundle):
 
     with pytest.raises(RegisterTradingControlPostInit, match="set_long_only"):
         rustybt.run_algorithm(algorithm=Late, bundle=events_bundle)
+
+
+def test_history_is_adjusted_as_of_the_simulation_date(events_bundle):
+    seen = {}
+
+    class Look(rustybt.TradingAlgorithm):
+        def handle_data(self, context, data):
+            day = self.get_datetime().day
+            a, b = self.symbols("AAA", "BBB")
+            seen[day] = (
+                data.history(a, "close", 3, "1d").tolist(),
+                data.history(a, "volume", 3, "1d").tolist(),
+                data.history(b, "close", 3, "1d", return_type="array").tolist(),
+                data.current(a, "close"),
+            )
+
+    rustybt.run_algorithm(algorithm=Look, bundle=events_bundle)
+    # Jan 4th: the split and dividend of the 5th are in the future: nothing adjusted
+    assert seen[4][0][1:] == [100.0, 100.0]
+    assert seen[4][2][1:] == [20.0, 20.0]
+    # Jan 5th: AAA's 2-for-1 halves earlier prices and doubles earlier volumes;
+    # BBB's 0.5 dividend scales earlier prices by 1 - 0.5 / 20 = 0.975
+    assert seen[5][0] == [50.0, 50.0, 50.0]
+    assert seen[5][1] == [2000.0, 2000.0, 1000.0]
+    assert seen[5][2] == [19.5, 19.5, 20.0]
+    assert seen[5][3] == 50.0  # current values are never adjusted
+    assert seen[6][0] == [50.0, 50.0, 51.0]
+    assert math.isnan(seen[3][0][0])  # before the bundle's first bar: NaN

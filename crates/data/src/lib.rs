@@ -16,5 +16,5 @@ pub use calendar::{BarSize, Session};
 pub use csvdir::ParsedCsvDir;
 pub use error::DataError;
 pub use resample::{CacheStats, Resampled};
-pub use store::{BarStore, Field};
+pub use store::{AdjustmentFactor, BarStore, Field};
 pub use synthetic::{generate, SyntheticSpec};

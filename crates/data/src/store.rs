@@ -67,6 +67,19 @@ pub struct BarStore {
     volume_f: Column<f64>,
     /// Aggregations to coarser bar sizes, built on first use.
     resampled: Mutex<HashMap<BarSize, Arc<Resampled>>>,
+    /// Per asset, its price adjustments in ex-date order (empty for most bundles).
+    adjustment_factors: Vec<Vec<AdjustmentFactor>>,
+}
+
+/// How a split or dividend rescales history before its ex-date (zipline's ratios).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AdjustmentFactor {
+    /// Session index of the ex-date.
+    pub session: u32,
+    /// Multiplier for prices of earlier bars: 1 / split, or 1 − dividend / previous close.
+    pub price: f64,
+    /// Multiplier for volumes of earlier bars: the split (1 for dividends).
+    pub volume: f64,
 }
 
 impl BarStore {
@@ -145,7 +158,59 @@ impl BarStore {
             close_f,
             volume_f,
             resampled: Mutex::new(HashMap::new()),
-        })
+            adjustment_factors: Vec::new(),
+        }
+        .with_adjustment_factors())
+    }
+
+    /// zipline's history adjustment ratios, from the bundle's splits and dividends.
+    fn with_adjustment_factors(mut self) -> Self {
+        let mut factors = vec![Vec::new(); self.n_assets];
+        for adj in &self.adjustments {
+            let (sid, date, value, split) = match adj {
+                Adjustment::Split { sid, date, ratio } => (*sid, *date, ratio, true),
+                Adjustment::Dividend { sid, date, amount } => (*sid, *date, amount, false),
+            };
+            let (Ok(v), Some(list)) = (value.parse::<f64>(), factors.get_mut(sid as usize)) else {
+                continue;
+            };
+            let s = self.session_at_or_after(date);
+            if s >= self.sessions.len() || self.sessions[s].date != date || v <= 0.0 && split {
+                continue;
+            }
+            let first_bar = self.session_first_bar[s] as usize;
+            let factor = if split {
+                AdjustmentFactor {
+                    session: s as u32,
+                    price: 1.0 / v,
+                    volume: v,
+                }
+            } else {
+                let prev = first_bar
+                    .checked_sub(1)
+                    .and_then(|b| self.last_close_mantissa(b, sid));
+                let Some(prev) = prev else { continue };
+                let prev = prev as f64 / 10f64.powi(self.manifest.price_scale as i32);
+                AdjustmentFactor {
+                    session: s as u32,
+                    price: 1.0 - v / prev,
+                    volume: 1.0,
+                }
+            };
+            list.push(factor);
+        }
+        for list in &mut factors {
+            list.sort_by_key(|f| f.session);
+        }
+        self.adjustment_factors = factors;
+        self
+    }
+
+    /// Price and volume adjustments of `sid`, in ex-date order.
+    pub fn adjustment_factors(&self, sid: u32) -> &[AdjustmentFactor] {
+        self.adjustment_factors
+            .get(sid as usize)
+            .map_or(&[], Vec::as_slice)
     }
 
     /// Whether the bar columns are mapped from the pool's cache (rather than owned).
@@ -354,6 +419,45 @@ impl BarStore {
             for v in out.iter_mut() {
                 if v.is_nan() {
                     *v = 0.0;
+                }
+            }
+        }
+        self.adjust_window(field, sids, end_bar, first, count, out);
+    }
+
+    /// Apply splits and dividends as of `end_bar`: bars before an ex-date that has already
+    /// come are rescaled, so a window never jumps at a split; ex-dates after `end_bar` are
+    /// not applied (no look-ahead).
+    fn adjust_window(
+        &self,
+        field: Field,
+        sids: &[u32],
+        end_bar: usize,
+        first: isize,
+        count: usize,
+        out: &mut [f64],
+    ) {
+        let now = self.bar_session[end_bar];
+        let n = sids.len();
+        for (j, &sid) in sids.iter().enumerate() {
+            for f in self.adjustment_factors(sid) {
+                if f.session > now {
+                    break;
+                }
+                let multiplier = if field == Field::Volume {
+                    f.volume
+                } else {
+                    f.price
+                };
+                let ex_bar = self.session_first_bar[f.session as usize] as isize;
+                for row in 0..count {
+                    let bar = first + row as isize;
+                    if bar >= ex_bar {
+                        break;
+                    }
+                    if bar >= 0 {
+                        out[row * n + j] *= multiplier;
+                    }
                 }
             }
         }
