@@ -117,3 +117,45 @@ def test_demo_from_a_fresh_process(tmp_path):
         check=True,
     )
     assert "Building the demo bundle" not in again.stdout
+
+
+def test_bundle_info_list_and_clean(tmp_path, capsys):
+    for seed in (1, 2, 3):  # three ingests: the pointer keeps one live, pruning keeps one more
+        assert (
+            main(
+                [
+                    "ingest",
+                    "synthetic",
+                    "--bundle",
+                    "tidy",
+                    "--assets",
+                    "2",
+                    "--start",
+                    "2022-01-03",
+                    "--end",
+                    "2022-01-31",
+                    "--seed",
+                    str(seed),
+                ]
+            )
+            == 0
+        )
+    assert main(["bundles"]) == 0
+    listing = capsys.readouterr().out
+    assert "tidy" in listing
+    assert main(["bundle", "info", "tidy"]) == 0
+    assert "content hash" in capsys.readouterr().out
+    from rustybt.bundles import bundles_dir
+
+    versions = [p for p in (bundles_dir() / "tidy").iterdir() if p.name.startswith("v")]
+    assert len(versions) == 2
+    assert main(["bundle", "clean", "tidy"]) == 0
+    assert "removed version" in capsys.readouterr().out
+    versions = [p for p in (bundles_dir() / "tidy").iterdir() if p.name.startswith("v")]
+    assert len(versions) == 1
+    import rustybt
+
+    assert rustybt.load_bundle("tidy").name == "tidy"
+    assert main(["bundle", "clean", "tidy", "--all"]) == 0
+    assert not (bundles_dir() / "tidy").exists()
+    assert main(["bundle", "clean", "tidy"]) == 2

@@ -233,6 +233,43 @@ def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
     return bundle
 
 
+def clean_bundle(name: str, remove: bool = False) -> dict[str, list[str]]:
+    """Remove what a bundle no longer needs: versions other than the live one, leftovers of
+    interrupted ingests, and pool cache files of content hashes no bundle uses any more.
+    With ``remove=True`` the bundle itself goes too. Returns what was removed."""
+    import shutil
+
+    path = bundles_dir() / name
+    if not (path / "CURRENT").exists():
+        raise BundleNotFound(f"no bundle '{name}' in {bundles_dir()}")
+    live = (path / "CURRENT").read_text().strip()
+    removed: dict[str, list[str]] = {"versions": [], "leftovers": [], "caches": []}
+    for entry in sorted(path.iterdir()):
+        if remove or (entry.name.startswith("v") and entry.is_dir() and entry.name != live):
+            kind = "versions"
+        elif entry.name.startswith("."):
+            kind = "leftovers"
+        else:
+            continue
+        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
+        removed[kind].append(entry.name)
+    if remove:
+        path.rmdir()
+        _OPEN.clear()
+    in_use = set()
+    for other in bundles_dir().glob("*/CURRENT"):
+        manifest = other.parent / other.read_text().strip() / "manifest.json"
+        if manifest.exists():
+            import json
+
+            in_use.add(json.loads(manifest.read_text())["content_hash"])
+    for f in cache_dir().glob("*.cols"):
+        if f.name.split(".")[0] not in in_use:
+            f.unlink()
+            removed["caches"].append(f.name)
+    return removed
+
+
 def _normalize_frequency(frequency: str) -> str:
     return FREQUENCY_ALIASES.get(frequency, frequency)
 

@@ -239,6 +239,18 @@ def cmd_bundle_info(args) -> int:
     return 0
 
 
+def cmd_bundle_clean(args) -> int:
+    from rustybt.bundles import clean_bundle
+
+    removed = clean_bundle(args.name, remove=args.all)
+    for kind, names in removed.items():
+        for n in names:
+            console.print(f"removed {kind[:-1]} {n}")
+    total = sum(len(v) for v in removed.values())
+    console.print(f"{args.name}: {'bundle removed' if args.all else 'cleaned'} ({total} items)")
+    return 0
+
+
 def cmd_run(args) -> int:
     import rustybt
 
@@ -442,6 +454,10 @@ def build_parser() -> argparse.ArgumentParser:
     info = bsub.add_parser("info", help="manifest of a bundle")
     info.add_argument("name")
     info.set_defaults(func=cmd_bundle_info)
+    clean = bsub.add_parser("clean", help="remove old versions, ingest leftovers and unused caches")
+    clean.add_argument("name")
+    clean.add_argument("--all", action="store_true", help="remove the bundle itself too")
+    clean.set_defaults(func=cmd_bundle_clean)
 
     bench = sub.add_parser("bench", help="benchmark suite")
     bsub2 = bench.add_subparsers(dest="bench_command", required=True)
