@@ -111,10 +111,43 @@ def run_algorithm(
 
     Example:
         >>> import rustybt
-        >>> from examples_doc import SmaCross  # doctest: +SKIP
+        >>> from rustybt.examples.sma_crossover import SmaCross
         >>> perf = rustybt.run_algorithm(algorithm=SmaCross, bundle="demo",
         ...                              capital_base=1e6)  # doctest: +SKIP
     """
+    return _run(
+        start,
+        end,
+        initialize,
+        capital_base,
+        handle_data,
+        before_trading_start,
+        analyze,
+        data_frequency,
+        bundle,
+        algorithm,
+        params,
+        ledger,
+    )
+
+
+def _run(
+    start,
+    end,
+    initialize,
+    capital_base,
+    handle_data,
+    before_trading_start,
+    analyze,
+    data_frequency,
+    bundle,
+    algorithm,
+    params,
+    ledger,
+    simulation=_core.Simulation,
+) -> pd.DataFrame:
+    """The body of ``run_algorithm``; ``simulation`` is the engine (the Rust
+    ``_core.Simulation``, or the reference engine's drop-in twin)."""
     started = time.perf_counter()
     if bundle is None:
         raise InvalidRunParameters("bundle= is required (a bundle name or path)")
@@ -138,7 +171,7 @@ def run_algorithm(
     first, last = bundle.session_range(
         bundle.start if start is None else start, bundle.end if end is None else end
     )
-    sim = _core.Simulation(bundle._core, first, last, capital, ledger)
+    sim = simulation(bundle._core, first, last, capital, ledger)
     data = BarData(bundle)
     algo._attach(bundle, sim, data)
     algo._environment = {

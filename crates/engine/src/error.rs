@@ -33,5 +33,7 @@ pub enum EngineError {
     #[error("{0}")]
     TradingControl(String),
     #[error("{0}")]
+    OrderTooLarge(String),
+    #[error("{0}")]
     AccountControl(String),
 }

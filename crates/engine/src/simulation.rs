@@ -206,6 +206,16 @@ impl<N: Money> Simulation<N> {
                 store.sessions.len()
             )));
         }
+        if capital_base > N::from_i64(rustybt_ledger::MAX_NOTIONAL) {
+            return Err(EngineError::BadParameter {
+                name: "capital_base",
+                value: capital_base.to_string(),
+                reason: format!(
+                    "above {} the ledger could not stay exact",
+                    rustybt_ledger::MAX_NOTIONAL
+                ),
+            });
+        }
         if capital_base <= N::zero() {
             return Err(EngineError::BadParameter {
                 name: "capital_base",
@@ -349,7 +359,7 @@ impl<N: Money> Simulation<N> {
         let adjustments = std::mem::take(&mut self.adjustments[s]);
         for adj in &adjustments {
             self.adjustment_cash += match *adj {
-                Adjust::Split { sid, split } => self.ledger.apply_split(sid, split),
+                Adjust::Split { sid, split } => self.ledger.apply_split(sid, split, self.bar),
                 Adjust::Dividend { sid, per_share } => self.ledger.apply_dividend(sid, per_share),
             };
         }
@@ -477,6 +487,32 @@ impl<N: Money> Simulation<N> {
         Ok(())
     }
 
+    /// Refuse orders the exact ledger could not book without rounding (see `MAX_SHARES`).
+    fn check_size(&self, sid: u32, amount: i64) -> Result<(), EngineError> {
+        let after = self.ledger.position(sid).amount.checked_add(amount);
+        let too_many = |n: i64| n.unsigned_abs() > rustybt_ledger::MAX_SHARES as u64;
+        let bad =
+            |what: String| EngineError::OrderTooLarge(format!("order for {amount} shares: {what}"));
+        if too_many(amount) || after.is_none_or(too_many) {
+            return Err(bad(format!(
+                "orders and positions are limited to {} shares",
+                rustybt_ledger::MAX_SHARES
+            )));
+        }
+        if let Some(price) = self.price(sid) {
+            let max = N::from_i64(rustybt_ledger::MAX_NOTIONAL);
+            let after = after.unwrap_or(amount);
+            if (N::from_i64(amount) * price).abs() > max || (N::from_i64(after) * price).abs() > max
+            {
+                return Err(bad(format!(
+                    "order and position values are limited to {}",
+                    rustybt_ledger::MAX_NOTIONAL
+                )));
+            }
+        }
+        Ok(())
+    }
+
     fn check_controls(&mut self, sid: u32, amount: i64) -> Result<(), EngineError> {
         if self.controls.is_empty() {
             return Ok(());
@@ -534,6 +570,7 @@ impl<N: Money> Simulation<N> {
         self.check_sid(sid)?;
         self.check_not_ended(sid)?;
         if amount != 0 {
+            self.check_size(sid, amount)?;
             self.check_controls(sid, amount)?;
         }
         let id = self.ledger.place_order(sid, amount, style, self.bar)?;

@@ -405,16 +405,27 @@ impl<N: Money> Ledger<N> {
     /// prices divide and round to cents (filled amounts scale too, so open amounts stay
     /// consistent — zipline leaves them in old shares). Returns the cash paid out for a
     /// fractional share.
-    pub fn apply_split(&mut self, sid: u32, split: N) -> N {
+    pub fn apply_split(&mut self, sid: u32, split: N, bar: usize) -> N {
         let cash = self.positions[sid as usize].apply_split(split);
         self.cash += cash;
         let scale = |v: i64| (N::from_i64(v) * split).trunc().to_i64();
+        let mut emptied = Vec::new();
         for &id in &self.open_by_asset[sid as usize] {
             let o = &mut self.orders[id as usize];
             o.amount = scale(o.amount);
             o.filled = scale(o.filled);
             o.limit = o.limit.map(|p| p.div_q(split).round_dp(2));
             o.stop = o.stop.map(|p| p.div_q(split).round_dp(2));
+            // an order the split rounded away (1 share after a 1-for-2) or whose price
+            // rounded to 0.00 can never fill: cancel it rather than leave it open forever
+            let zero_price =
+                o.limit.is_some_and(|p| p <= N::zero()) || o.stop.is_some_and(|p| p <= N::zero());
+            if o.open_amount() == 0 || zero_price {
+                emptied.push(id);
+            }
+        }
+        for id in emptied {
+            let _ = self.reject_order(id, "the split left nothing to fill".to_string(), bar);
         }
         if self.positions[sid as usize].amount == 0 {
             self.held.retain(|&s| s != sid);

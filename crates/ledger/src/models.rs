@@ -62,7 +62,7 @@ impl<N: Money> Slippage<N> {
             Slippage::Fixed { spread } => {
                 let half = spread.div_q(N::from_i64(2));
                 SlippageOutcome::Fill {
-                    price: quote.close + half * direction,
+                    price: (quote.close + half * direction).quantize(),
                     amount: open,
                 }
             }
@@ -76,7 +76,7 @@ impl<N: Money> Slippage<N> {
                     return SlippageOutcome::LiquidityExceeded;
                 }
                 let pct = basis_points.div_q(N::from_i64(10_000));
-                let price = quote.close + quote.close * (pct * direction);
+                let price = (quote.close + quote.close * (pct * direction)).quantize();
                 SlippageOutcome::Fill {
                     price,
                     amount: shares * order.direction(),

@@ -15,6 +15,14 @@ use rust_decimal::{Decimal, RoundingStrategy};
 /// Decimal places every quotient is quantized to (round half to even).
 pub const DIV_SCALE: u32 = 12;
 
+/// Largest order or position, in shares. With [`MAX_NOTIONAL`] this keeps every money
+/// value below 10^16 with 12 decimals: 28 digits, inside `rust_decimal`'s exact range, so
+/// the ledger never rounds silently. Larger requests are refused.
+pub const MAX_SHARES: i64 = 1_000_000_000_000_000;
+
+/// Largest capital base, order value or position value the ledger accepts (10^15).
+pub const MAX_NOTIONAL: i64 = 1_000_000_000_000_000;
+
 /// Arithmetic the ledger needs from its number type.
 pub trait Money:
     Copy
@@ -118,6 +126,9 @@ impl Money for Decimal {
             .ok()
             .or_else(|| Decimal::from_scientific(&format!("{v:e}")).ok())
             .map(|d| d.normalize())?;
+        if d.is_zero() {
+            return None; // digits beyond 28 places: not representable, refuse rather than round to 0
+        }
         LAST.with(|c| c.set((v.to_bits(), d)));
         Some(d)
     }
@@ -286,6 +297,7 @@ mod tests {
         );
         assert!(<Decimal as Money>::from_f64(f64::NAN).is_none());
         assert!(<Decimal as Money>::from_f64(f64::INFINITY).is_none());
+        assert!(<Decimal as Money>::from_f64(1e-30).is_none());
         // the cache and the integer fast path give the same values as the slow path
         for v in [0.02, 0.02, -0.0, 3.0, -12.0, 1.5e300, 0.1, 0.02] {
             let slow = Decimal::from_str(&format!("{v}"))

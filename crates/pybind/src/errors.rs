@@ -59,6 +59,7 @@ pub fn engine_err(e: EngineError) -> PyErr {
         }
         EngineError::UnknownField(_) => HistoryWindowError::new_err(msg),
         EngineError::TradingControl(_) => TradingControlViolation::new_err(msg),
+        EngineError::OrderTooLarge(_) => BadOrderParameters::new_err(msg),
         EngineError::AccountControl(_) => AccountControlViolation::new_err(msg),
     }
 }

@@ -61,7 +61,9 @@ macro_rules! with_sim {
 
 fn money<N: Money>(name: &'static str, v: f64) -> PyResult<N> {
     N::from_f64(v).ok_or_else(|| {
-        BadOrderParameters::new_err(format!("{name} must be a finite number, got {v}"))
+        BadOrderParameters::new_err(format!(
+            "{name} must be a finite number that a decimal with at most 28 places can hold exactly, got {v}"
+        ))
     })
 }
 
@@ -783,6 +785,17 @@ impl PyBarData {
     #[getter]
     fn current_bar(&self) -> usize {
         self.bar.load(Ordering::Relaxed)
+    }
+    /// Move to bar `bar` (for drivers other than the Rust loop, e.g. the reference engine).
+    fn _set_bar(&self, bar: usize) -> PyResult<()> {
+        if bar >= self.store.n_bars() {
+            return Err(crate::errors::HistoryWindowError::new_err(format!(
+                "bar {bar} is past the bundle's {} bars",
+                self.store.n_bars()
+            )));
+        }
+        self.bar.store(bar, Ordering::Relaxed);
+        Ok(())
     }
     /// One field of one asset at the current bar (NaN when there is no bar; `price` forward-fills).
     fn _current(&self, sid: u32, field: &str) -> PyResult<f64> {

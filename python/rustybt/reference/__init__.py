@@ -1,0 +1,35 @@
+"""The reference engine: a small, readable, pure-Python re-implementation of rustybt's
+engine, the oracle the Rust engine must match to the last decimal digit.
+
+``rustybt.reference.run_algorithm`` takes the arguments of :func:`rustybt.run_algorithm`
+and returns the same perf frame, ``perf.attrs["rustybt"]["exact"]`` included, so a test
+can run one strategy through both engines and compare them exactly::
+
+    import rustybt, rustybt.reference as reference
+    fast = rustybt.run_algorithm(algorithm=MyStrategy, bundle="demo")
+    slow = reference.run_algorithm(algorithm=MyStrategy, bundle="demo")
+    assert reference.exact_values(fast) == reference.exact_values(slow)
+
+The ledger rules are in :mod:`rustybt.reference.ledger`, the clock, the books and the
+event loop in :mod:`rustybt.reference.engine`.
+"""
+
+from rustybt.reference.engine import (
+    ReferenceBarData,
+    ReferenceSimulation,
+    cumulative_risk,
+    exact_values,
+    run_algorithm,
+)
+from rustybt.reference.ledger import DIV_SCALE, div_q, round_order_amount
+
+__all__ = [
+    "DIV_SCALE",
+    "ReferenceBarData",
+    "ReferenceSimulation",
+    "cumulative_risk",
+    "div_q",
+    "exact_values",
+    "round_order_amount",
+    "run_algorithm",
+]
