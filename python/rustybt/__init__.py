@@ -15,10 +15,12 @@ Example:
 from rustybt import errors
 from rustybt._core import __version__
 from rustybt.algorithm import TradingAlgorithm
+from rustybt.batch import BatchResults, run_batch
 from rustybt.bundles import Bundle, ingest_csvdir, ingest_synthetic, load_bundle
 from rustybt.runner import exact_column, run_algorithm
 
 __all__ = [
+    "BatchResults",
     "Bundle",
     "TradingAlgorithm",
     "__version__",
@@ -28,4 +30,5 @@ __all__ = [
     "ingest_synthetic",
     "load_bundle",
     "run_algorithm",
+    "run_batch",
 ]

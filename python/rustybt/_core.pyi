@@ -18,6 +18,7 @@ __all__ = [
     "__version__",
     "_panic_for_tests",
     "ingest_synthetic",
+    "run_batch",
 ]
 __version__: str
 DIV_SCALE: int
@@ -191,4 +192,19 @@ class Simulation:
     ) -> list[dict[str, Any]]: ...
     def perf(self, assets: list[Asset], bar_times: Any) -> dict[str, Any]: ...
 
+def run_batch(
+    bundle: Bundle,
+    matrices: Sequence[npt.NDArray[np.float64]],
+    first_session: int,
+    last_session: int,
+    sids: Sequence[int],
+    kind: str = "weights",
+    capital_base: float = 1_000_000.0,
+    ledger: str = "decimal",
+    slippage: tuple[str, float, float] | None = None,
+    commission: tuple[str, float, float] | None = None,
+    cancel_policy: str = "never",
+    fill_model: str = "next_close",
+    keep_perf: bool = False,
+) -> dict[str, Any]: ...
 def _panic_for_tests(message: str) -> None: ...

@@ -2,6 +2,7 @@
 // PyO3 extracts arguments as owned values; taking them by reference would add a copy.
 #![allow(clippy::needless_pass_by_value)]
 
+mod batch;
 mod bundle;
 mod errors;
 mod sim;
@@ -10,6 +11,8 @@ use pyo3::prelude::*;
 
 #[pymodule]
 mod _core {
+    #[pymodule_export]
+    use crate::batch::run_batch;
     #[pymodule_export]
     use crate::bundle::{ingest_synthetic, Asset, PyBundle, PyCsvDir};
     #[pymodule_export]

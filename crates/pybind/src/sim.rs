@@ -307,6 +307,52 @@ fn perf_columns<'py, N: Money>(
     Ok(out)
 }
 
+/// zipline's slippage models by name: none | fixed(spread) | fixed_basis_points(bps, volume_limit)
+/// | volume_share(volume_limit, price_impact).
+pub(crate) fn slippage_model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Slippage<N>> {
+    Ok(match kind {
+        "none" => Slippage::NoSlippage,
+        "fixed" => Slippage::Fixed {
+            spread: param("spread", a)?,
+        },
+        "fixed_basis_points" => Slippage::FixedBasisPoints {
+            basis_points: param("basis_points", a)?,
+            volume_limit: param("volume_limit", b)?,
+        },
+        "volume_share" => Slippage::VolumeShare {
+            volume_limit: param("volume_limit", a)?,
+            price_impact: param("price_impact", b)?,
+        },
+        other => {
+            return Err(InvalidRunParameters::new_err(format!(
+                "unknown slippage model '{other}'"
+            )))
+        }
+    })
+}
+
+/// zipline's commission models by name: none | per_share(cost, min) | per_trade(cost) | per_dollar(cost).
+pub(crate) fn commission_model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Commission<N>> {
+    Ok(match kind {
+        "none" => Commission::NoCommission,
+        "per_share" => Commission::PerShare {
+            cost: param("cost", a)?,
+            min_trade_cost: param("min_trade_cost", b)?,
+        },
+        "per_trade" => Commission::PerTrade {
+            cost: param("cost", a)?,
+        },
+        "per_dollar" => Commission::PerDollar {
+            cost: param("cost", a)?,
+        },
+        other => {
+            return Err(InvalidRunParameters::new_err(format!(
+                "unknown commission model '{other}'"
+            )))
+        }
+    })
+}
+
 fn ratio<N: Money>(a: N, b: N) -> f64 {
     if b.is_zero() {
         f64::NAN
@@ -609,54 +655,13 @@ impl PySimulation {
     /// | volume_share(volume_limit, price_impact).
     #[pyo3(signature = (kind, a = 0.0, b = 0.0))]
     fn set_slippage(&mut self, kind: &str, a: f64, b: f64) -> PyResult<()> {
-        fn model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Slippage<N>> {
-            Ok(match kind {
-                "none" => Slippage::NoSlippage,
-                "fixed" => Slippage::Fixed {
-                    spread: param("spread", a)?,
-                },
-                "fixed_basis_points" => Slippage::FixedBasisPoints {
-                    basis_points: param("basis_points", a)?,
-                    volume_limit: param("volume_limit", b)?,
-                },
-                "volume_share" => Slippage::VolumeShare {
-                    volume_limit: param("volume_limit", a)?,
-                    price_impact: param("price_impact", b)?,
-                },
-                other => {
-                    return Err(InvalidRunParameters::new_err(format!(
-                        "unknown slippage model '{other}'"
-                    )))
-                }
-            })
-        }
-        with_sim!(&mut self.sim, s => { s.ledger_mut().slippage = model(kind, a, b)?; Ok(()) })
+        with_sim!(&mut self.sim, s => { s.ledger_mut().slippage = slippage_model(kind, a, b)?; Ok(()) })
     }
 
     /// Commission model: none | per_share(cost, min_trade_cost) | per_trade(cost) | per_dollar(cost).
     #[pyo3(signature = (kind, a = 0.0, b = 0.0))]
     fn set_commission(&mut self, kind: &str, a: f64, b: f64) -> PyResult<()> {
-        fn model<N: Money>(kind: &str, a: f64, b: f64) -> PyResult<Commission<N>> {
-            Ok(match kind {
-                "none" => Commission::NoCommission,
-                "per_share" => Commission::PerShare {
-                    cost: param("cost", a)?,
-                    min_trade_cost: param("min_trade_cost", b)?,
-                },
-                "per_trade" => Commission::PerTrade {
-                    cost: param("cost", a)?,
-                },
-                "per_dollar" => Commission::PerDollar {
-                    cost: param("cost", a)?,
-                },
-                other => {
-                    return Err(InvalidRunParameters::new_err(format!(
-                        "unknown commission model '{other}'"
-                    )))
-                }
-            })
-        }
-        with_sim!(&mut self.sim, s => { s.ledger_mut().commission = model(kind, a, b)?; Ok(()) })
+        with_sim!(&mut self.sim, s => { s.ledger_mut().commission = commission_model(kind, a, b)?; Ok(()) })
     }
 
     /// `never` (zipline's default) or `eod`.
