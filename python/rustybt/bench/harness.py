@@ -96,9 +96,11 @@ def run_child(config: dict) -> dict:
         from rustybt.reference import run_algorithm
     else:
         run_algorithm = rustybt.run_algorithm
+    start, end = bundle.sessions[0], bundle.sessions[config["sessions"] - 1]
+    if config["strategy"].startswith("batch:"):
+        return _run_batch_child(config, bundle, start, end, open_s)
     strategy = _load(config["strategy"])
     params = {"n_assets": config["assets"], **config["params"]}
-    start, end = bundle.sessions[0], bundle.sessions[config["sessions"] - 1]
     walls, cpus = [], []
     perf = None
     for _ in range(config["repeats"]):
@@ -134,6 +136,55 @@ def run_child(config: dict) -> dict:
     }
 
 
+def _run_batch_child(config: dict, bundle, start, end, open_s: float) -> dict:
+    """Batch scenarios: weight matrices built in NumPy (not timed), then ``run_batch`` timed."""
+    import rustybt
+    from rustybt.bench import batch_workloads
+    from rustybt.finance import commission, slippage
+
+    combos = getattr(batch_workloads, config["strategy"].split(":", 1)[1])
+    if config.get("quick"):
+        combos = combos[:4]
+    n = config["assets"]
+    last = bundle.sessions.get_loc(end)
+    bounds = bundle._core.session_first_bar()
+    closes = bundle._core.history(
+        "close", list(range(n)), int(bounds[last + 1]) - 1, int(bounds[last + 1])
+    )
+    mats = [batch_workloads.sma_crossover_weights(closes, f, s) for f, s in combos]
+    walls, cpus = [], []
+    for _ in range(config["repeats"]):
+        w, c = time.perf_counter(), time.process_time()
+        res = rustybt.run_batch(
+            bundle,
+            weights=mats,
+            assets=bundle.asset_list[:n],
+            start=start,
+            end=end,
+            ledger=config["ledger"],
+            slippage=slippage.FixedSlippage(0.0),
+            commission=commission.PerShare(0.001, 0.0),
+        )
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    bars = closes.shape[0]
+    wall = statistics.median(walls)
+    return {
+        "open_s": open_s,
+        "wall_s": walls,
+        "cpu_s": cpus,
+        "median_wall_s": wall,
+        "median_cpu_s": statistics.median(cpus),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "bars": bars,
+        "runs": len(mats),
+        "asset_bars": bars * n * len(mats),
+        "asset_bars_per_s": bars * n * len(mats) / wall,
+        "final_value": float(res.stats["final_portfolio_value"].iloc[0]),
+        "fills": int(res.stats["fills"].sum()),
+    }
+
+
 def run_one(
     scenario: Scenario, n_assets: int, ledger: str, engine: str, repeats: int, quick: bool
 ) -> dict:
@@ -152,6 +203,7 @@ def run_one(
         "engine": engine,
         "repeats": repeats,
         "sessions": sessions,
+        "quick": quick,
     }
     proc = subprocess.run(
         [sys.executable, "-m", "rustybt.bench.harness", json.dumps(config)],

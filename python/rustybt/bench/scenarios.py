@@ -77,6 +77,22 @@ SCENARIOS: dict[str, Scenario] = {
             (10,),
             description="minute z-score mean reversion",
         ),
+        Scenario(
+            "G1-batch",
+            "batch:G1_GRID",
+            "daily",
+            W1_SPAN,
+            (10,),
+            description="G1's 100 SMA combos as weight matrices through run_batch",
+        ),
+        Scenario(
+            "B1",
+            "batch:B1_GRID",
+            "daily",
+            W1_SPAN,
+            (50,),
+            description="1,000 SMA weight matrices through run_batch (25M asset-bars)",
+        ),
         Scenario("noop", f"{PR}:Noop", "daily", W1_SPAN, (50,), description="empty handle_data"),
         Scenario(
             "history-only",
@@ -99,7 +115,18 @@ SCENARIOS: dict[str, Scenario] = {
 
 GROUPS = {
     "probes": ("noop", "history-only", "orders-only"),
-    "all": ("W1", "W1-array", "W2", "H1", "M1", "noop", "history-only", "orders-only"),
+    "all": (
+        "W1",
+        "W1-array",
+        "W2",
+        "H1",
+        "M1",
+        "G1-batch",
+        "B1",
+        "noop",
+        "history-only",
+        "orders-only",
+    ),
 }
 
 
