@@ -99,6 +99,8 @@ def run_child(config: dict) -> dict:
     start, end = bundle.sessions[0], bundle.sessions[config["sessions"] - 1]
     if config["strategy"].startswith("batch:"):
         return _run_batch_child(config, bundle, start, end, open_s)
+    if config["strategy"].startswith("search:"):
+        return _run_search_child(config, bundle, start, end, open_s)
     strategy = _load(config["strategy"])
     params = {"n_assets": config["assets"], **config["params"]}
     walls, cpus = [], []
@@ -182,6 +184,80 @@ def _run_batch_child(config: dict, bundle, start, end, open_s: float) -> dict:
         "asset_bars_per_s": bars * n * len(mats) / wall,
         "final_value": float(res.stats["final_portfolio_value"].iloc[0]),
         "fills": int(res.stats["fills"].sum()),
+    }
+
+
+def _run_search_child(config: dict, bundle, start, end, open_s: float) -> dict:
+    """G1: the grid through GridSearch at 1 and 2 workers (process pool), plus where the
+    time of a trial goes."""
+    import pickle
+
+    import cloudpickle
+
+    from rustybt.bench import batch_workloads
+    from rustybt.examples.sma_crossover import SmaCross
+    from rustybt.optimize import GridSearch
+
+    combos = getattr(batch_workloads, config["strategy"].split(":", 1)[1])
+    if config.get("quick"):
+        combos = combos[:4]
+    space = {
+        "fast": sorted({f for f, _ in combos}),
+        "slow": sorted({s for _, s in combos}),
+        "n_assets": [config["assets"]],
+    }
+    timings = {}
+    tables = {}
+    for jobs, backend in ((1, "process"), (2, "process")):
+        w = time.perf_counter()
+        res = GridSearch(
+            SmaCross,
+            space,
+            bundle=bundle,
+            start=start,
+            end=end,
+            ledger=config["ledger"],
+            n_jobs=jobs,
+            backend=backend,
+            progress=False,
+        ).run()
+        timings[jobs] = time.perf_counter() - w
+        tables[jobs] = res.table
+    trial_s = tables[2]["seconds"]
+    # a worker's fixed cost: start an interpreter, import rustybt, open the bundle (pool-mapped)
+    w = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", f"import rustybt; rustybt.load_bundle({str(bundle.path.parent)!r})"],
+        check=True,
+    )
+    worker_start = time.perf_counter() - w
+    payload = len(cloudpickle.dumps(SmaCross)) + len(pickle.dumps(tables[2].iloc[0].to_dict()))
+    n = len(tables[2])
+    wall = timings[2]
+    bars = int(bundle._core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
+    return {
+        "open_s": open_s,
+        "wall_s": [wall],
+        "cpu_s": [time.process_time()],
+        "median_wall_s": wall,
+        "median_cpu_s": time.process_time(),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "bars": bars,
+        "runs": n,
+        "asset_bars": bars * config["assets"] * n,
+        "asset_bars_per_s": bars * config["assets"] * n / wall,
+        "wall_1_worker_s": timings[1],
+        "wall_2_workers_s": timings[2],
+        "parallel_efficiency": timings[1] / (2 * timings[2]),
+        "trial_mean_s": float(trial_s.mean()),
+        "worker_start_s": worker_start,
+        "dispatch_overhead_per_trial_s": max(
+            0.0, (2 * timings[2] - float(trial_s.sum()) - 2 * worker_start) / n
+        ),
+        "payload_bytes": payload,
+        "tables_equal": bool(tables[1]["sharpe"].equals(tables[2]["sharpe"])),
+        "final_value": float(tables[2]["final_portfolio_value"].iloc[0]),
+        "fills": int(tables[2]["trades"].sum()),
     }
 
 

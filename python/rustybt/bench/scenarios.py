@@ -78,6 +78,14 @@ SCENARIOS: dict[str, Scenario] = {
             description="minute z-score mean reversion",
         ),
         Scenario(
+            "G1",
+            "search:G1_GRID",
+            "daily",
+            W1_SPAN,
+            (10,),
+            description="GridSearch of SmaCross, 100 combos, process pool",
+        ),
+        Scenario(
             "G1-batch",
             "batch:G1_GRID",
             "daily",
@@ -121,6 +129,7 @@ GROUPS = {
         "W2",
         "H1",
         "M1",
+        "G1",
         "G1-batch",
         "B1",
         "noop",
