@@ -421,6 +421,50 @@ def cmd_bench_data(args) -> int:
     return 0
 
 
+def cmd_bench_compare(args) -> int:
+    from rustybt.bench.compare import compare
+    from rustybt.bench.harness import history_path
+
+    history = Path(args.history) if args.history else history_path()
+    try:
+        rows = compare(history, args.base, args.new, args.min_runs)
+    except (ValueError, OSError) as exc:
+        raise InvalidRunParameters(str(exc)) from None
+    t = Table(title=f"bench compare {args.base} -> {args.new} (Welch t-test, 95% CI of the change)")
+    for col in (
+        "scenario",
+        "assets",
+        "ledger",
+        "runs",
+        "base s",
+        "new s",
+        "change",
+        "95% CI",
+        "p",
+        "verdict",
+    ):
+        t.add_column(col)
+    for c in rows:
+        t.add_row(
+            c.scenario,
+            str(c.assets),
+            c.ledger,
+            f"{c.base_n}/{c.new_n}",
+            f"{c.base_median:.4f}",
+            f"{c.new_median:.4f}",
+            f"{c.change:+.1%}",
+            f"[{c.ci_low:+.1%}, {c.ci_high:+.1%}]",
+            f"{c.p_value:.3g}",
+            c.verdict,
+        )
+    console.print(t)
+    regressions = [c for c in rows if c.verdict == "REGRESSION"]
+    if args.check and regressions:
+        err_console.print(f"[red]{len(regressions)} regression(s) over 10%[/red]")
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustybt", description="Backtests on a Rust engine.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -484,6 +528,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     br.add_argument("--label", help="a label stored with these results (for bench compare)")
     br.set_defaults(func=cmd_bench_run)
+
+    bc = bsub2.add_parser("compare", help="compare two commits or labels from the history")
+    bc.add_argument("base")
+    bc.add_argument("new")
+    bc.add_argument("--history", help="results history (default $RUSTYBT_ROOT/bench/history.jsonl)")
+    bc.add_argument("--min-runs", type=int, default=10)
+    bc.add_argument("--check", action="store_true", help="exit 1 on a regression over 10%%")
+    bc.set_defaults(func=cmd_bench_compare)
 
     bd = bsub2.add_parser("data", help="data layer: history latency, aggregation, bundle open")
     bd.add_argument("--quick", action="store_true", help="small sizes: checks it runs, not speed")

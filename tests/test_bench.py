@@ -1,0 +1,87 @@
+"""The benchmark suite runs (quick sizes; no timing assertions) and compare's statistics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from rustybt.bench.compare import compare, welch
+from rustybt.cli import main
+
+
+def test_quick_suite_runs_every_scenario(tmp_path, capsys):
+    history = tmp_path / "history.jsonl"
+    assert (
+        main(
+            [
+                "bench",
+                "run",
+                "--scenario",
+                "all",
+                "--quick",
+                "--repeats",
+                "1",
+                "--ledger",
+                "decimal,float",
+                "--history",
+                str(history),
+            ]
+        )
+        == 0
+    )
+    rows = [json.loads(line) for line in history.read_text().splitlines()]
+    assert {r["scenario"] for r in rows} >= {
+        "W1",
+        "W1-array",
+        "W2",
+        "H1",
+        "M1",
+        "G1",
+        "G1-batch",
+        "B1",
+        "noop",
+        "history-only",
+        "orders-only",
+    }
+    for r in rows:
+        assert r["median_wall_s"] > 0
+        assert r["peak_rss_mb"] > 0
+        assert r["machine"]["cores"] >= 1
+    assert "decimal / float" in capsys.readouterr().out
+
+
+def _fake(path, label, scenario, walls):
+    with path.open("a") as fh:
+        fh.write(
+            json.dumps(
+                {
+                    "label": label,
+                    "commit": None,
+                    "scenario": scenario,
+                    "assets": 10,
+                    "ledger": "decimal",
+                    "engine": "rust",
+                    "wall_s": walls,
+                }
+            )
+            + "\n"
+        )
+
+
+def test_compare_verdicts_and_check(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    h = tmp_path / "h.jsonl"
+    _fake(h, "base", "W1", list(1.0 + 0.01 * rng.standard_normal(12)))
+    _fake(h, "new", "W1", list(0.8 + 0.01 * rng.standard_normal(12)))
+    _fake(h, "base", "M1", list(1.0 + 0.01 * rng.standard_normal(12)))
+    _fake(h, "new", "M1", list(1.3 + 0.01 * rng.standard_normal(12)))
+    verdicts = {c.scenario: c.verdict for c in compare(h, "base", "new")}
+    assert verdicts == {"W1": "faster", "M1": "REGRESSION"}
+    assert main(["bench", "compare", "base", "new", "--history", str(h)]) == 0
+    assert main(["bench", "compare", "base", "new", "--history", str(h), "--check"]) == 1
+    change, lo, hi, p = welch(np.array([1.0, 1.1, 0.9, 1.0]), np.array([1.0, 1.1, 0.9, 1.0]))
+    assert change == 0.0
+    assert lo < 0 < hi
+    assert p == pytest.approx(1.0)
