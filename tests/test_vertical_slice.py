@@ -189,3 +189,33 @@ def test_next_open_fill_model(tmp_path):
     assert perf["ending_value"].iloc[1] == 110.0  # still marked at the close
     with pytest.raises(rustybt.errors.InvalidRunParameters, match="next_close"):
         run("at_noon")
+
+
+def test_before_trading_start_sees_only_earlier_bars(hand_bundle):
+    seen = []
+
+    class Early(rustybt.TradingAlgorithm):
+        def before_trading_start(self, context, data):
+            a = self.symbol("AAA")
+            seen.append(
+                (
+                    self.get_datetime(),
+                    data.current(a, "close"),
+                    data.history(a, "close", 2, "1d").tolist(),
+                    data.can_trade(a),
+                )
+            )
+
+    rustybt.run_algorithm(algorithm=Early, bundle=hand_bundle)
+    closes = [10.0, 11.0, 12.0, 13.0, 14.0]
+    first_dt, first_close, first_hist, first_trade = seen[0]
+    # the bundle's first session: nothing has happened yet
+    assert first_dt == hand_bundle.session_opens[0]
+    assert np.isnan(first_close)
+    assert all(np.isnan(first_hist))
+    assert first_trade is False
+    for i, (dt, close, hist, _) in enumerate(seen[1:], start=1):
+        # before session i's first bar: the previous session's bar, never session i's
+        assert dt == hand_bundle.session_closes[i - 1]
+        assert close == closes[i - 1]
+        assert hist[-1] == closes[i - 1]

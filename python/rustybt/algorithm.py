@@ -301,7 +301,15 @@ class TradingAlgorithm:
 
     def get_datetime(self, tz=None) -> pd.Timestamp:
         """The current bar's close time (UTC, or converted to ``tz``)."""
-        dt = self._bundle.bar_times[self._sim.current_bar]
+        if self._sim.phase == "before_trading_start":
+            # before the session's first bar: the last bar seen (or, at the bundle's very
+            # first session, its open), never a bar of the session itself
+            if self._data._before_first:
+                dt = self._bundle.session_opens[0]
+            else:
+                dt = self._bundle.bar_times[self._data.current_bar]
+        else:
+            dt = self._bundle.bar_times[self._sim.current_bar]
         return dt.tz_convert(tz) if tz is not None else dt
 
     def get_environment(self, field: str = "platform"):

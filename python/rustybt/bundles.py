@@ -103,6 +103,10 @@ class Bundle:
         return pd.DatetimeIndex(self._session_arrays[2], tz="UTC")
 
     @cached_property
+    def session_opens(self) -> pd.DatetimeIndex:
+        return pd.DatetimeIndex(self._session_arrays[1], tz="UTC")
+
+    @cached_property
     def bar_times(self) -> pd.DatetimeIndex:
         """Close instant of every bar, UTC."""
         return pd.DatetimeIndex(self._core.timestamps(), tz="UTC")
@@ -233,6 +237,12 @@ def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
     return bundle
 
 
+def _writer_gone(name: str) -> bool:
+    """A leftover's writer (its pid ends the name) has exited: not a concurrent ingest's."""
+    tail = name.replace(".", "-").rsplit("-", 1)[-1]
+    return not (tail.isdigit() and Path(f"/proc/{tail}").exists())
+
+
 def clean_bundle(name: str, remove: bool = False) -> dict[str, list[str]]:
     """Remove what a bundle no longer needs: versions other than the live one, leftovers of
     interrupted ingests, and pool cache files of content hashes no bundle uses any more.
@@ -247,7 +257,7 @@ def clean_bundle(name: str, remove: bool = False) -> dict[str, list[str]]:
     for entry in sorted(path.iterdir()):
         if remove or (entry.name.startswith("v") and entry.is_dir() and entry.name != live):
             kind = "versions"
-        elif entry.name.startswith("."):
+        elif entry.name.startswith(".") and _writer_gone(entry.name):
             kind = "leftovers"
         else:
             continue

@@ -3,7 +3,7 @@
 //! ```text
 //! NAME/
 //!   CURRENT                 name of the live version (swapped by rename)
-//!   v20260101T120000-1a2b3c4d/
+//!   v20261122T205913Z-031526826-94410f7d/   v<created UTC>-<ns>-<hash prefix>
 //!     manifest.json         schema version, frequency, calendar, sessions, content hash, ...
 //!     assets.json           sid, symbol, exchange, first and last session with data
 //!     adjustments.json      splits and cash dividends
@@ -157,6 +157,7 @@ impl BundleContent {
             h.update(a.sid.to_le_bytes());
             h.update((a.symbol.len() as u64).to_le_bytes());
             h.update(a.symbol.as_bytes());
+            h.update((a.exchange.len() as u64).to_le_bytes());
             h.update(a.exchange.as_bytes());
         }
         let r = &self.rows;
@@ -233,7 +234,7 @@ pub fn write_bundle(
         .filter(char::is_ascii_alphanumeric)
         .collect();
     let version = format!(
-        "v{stamp}-{}-{}",
+        "v{stamp}-{:09}-{}",
         now_ns.rem_euclid(1_000_000_000),
         &hash[..8]
     );
@@ -297,7 +298,9 @@ fn prune_versions(bundle_dir: &Path, live: &str) {
     let mut versions: Vec<String> = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if name.starts_with(".tmp-") || name.starts_with(&format!(".{CURRENT_FILE}.tmp")) {
+        if (name.starts_with(".tmp-") || name.starts_with(&format!(".{CURRENT_FILE}.tmp")))
+            && writer_gone(&name)
+        {
             let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
         } else if name.starts_with('v') && name != live {
             versions.push(name);
@@ -307,6 +310,20 @@ fn prune_versions(bundle_dir: &Path, live: &str) {
     versions.pop(); // the newest non-live version stays
     for v in versions {
         let _ = fs::remove_dir_all(bundle_dir.join(v));
+    }
+}
+
+/// Whether the process that wrote a leftover (its pid ends the name) has exited, so the
+/// leftover is a crash's and not a concurrent ingest's.
+fn writer_gone(name: &str) -> bool {
+    let pid = name
+        .rsplit(['-', '.'])
+        .next()
+        .and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) if pid == std::process::id() => false,
+        Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+        None => true,
     }
 }
 

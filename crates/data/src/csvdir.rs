@@ -91,6 +91,11 @@ pub fn parse_fixed(text: &str, scale: u32) -> Result<i64, String> {
             .and_then(|m| m.checked_add(digit))
             .ok_or_else(overflow)?;
     }
+    if mantissa >= 1_000_000_000_000_000_000 {
+        return Err(format!(
+            "'{t}' has more than 18 digits at this scale (the bundle stores DECIMAL(18, {scale}))"
+        ));
+    }
     Ok(if neg { -mantissa } else { mantissa })
 }
 

@@ -484,16 +484,6 @@ impl BarStore {
         }
     }
 
-    /// The contiguous `[count, n_assets]` block of a field ending at `end_bar`, when it
-    /// lies entirely inside the bundle (zero-copy history for all assets).
-    pub fn block(&self, field: Field, end_bar: usize, count: usize) -> Option<&[f64]> {
-        if field == Field::Price || field == Field::Volume || count > end_bar + 1 {
-            return None;
-        }
-        let first = end_bar + 1 - count;
-        Some(&self.matrix(field)[first * self.n_assets..(end_bar + 1) * self.n_assets])
-    }
-
     /// Index of the first bar closing at or after `ns`.
     pub fn bar_at_or_after(&self, ns: i64) -> usize {
         self.timestamps.partition_point(|&t| t < ns)

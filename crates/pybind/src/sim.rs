@@ -5,10 +5,10 @@
 //! mutates and releases, so `order()` and `history()` called from `handle_data` can borrow
 //! it again. The strategy's own exceptions are carried through with their traceback.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use numpy::{PyArray1, PyArray2};
+use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -448,32 +448,35 @@ impl PySimulation {
     /// computed amount is zero.
     #[pyo3(signature = (kind, sid, value, limit = None, stop = None))]
     fn order(
-        &mut self,
+        slf: &Bound<'_, Self>,
         kind: &str,
         sid: u32,
         value: f64,
         limit: Option<f64>,
         stop: Option<f64>,
     ) -> PyResult<Option<u64>> {
-        if self.phase != Phase::Trading {
-            return Err(OrderDuringInitialize::new_err(format!(
-                "orders cannot be placed in {}; place them in handle_data or a scheduled function",
-                self.phase.name()
-            )));
-        }
-        let placed =
-            guard(|| with_sim!(&mut self.sim, s => place(s, kind, sid, value, limit, stop)));
-        let warnings = with_sim!(&mut self.sim, s => s.take_warnings());
+        let (placed, warnings) = {
+            let mut me = slf.borrow_mut();
+            if me.phase != Phase::Trading {
+                return Err(OrderDuringInitialize::new_err(format!(
+                    "orders cannot be placed in {}; place them in handle_data or a scheduled function",
+                    me.phase.name()
+                )));
+            }
+            let placed =
+                guard(|| with_sim!(&mut me.sim, s => place(s, kind, sid, value, limit, stop)));
+            let warnings = with_sim!(&mut me.sim, s => s.take_warnings());
+            (placed, warnings)
+        };
+        // logging handlers may call back into the simulation: no borrow is held here
         if !warnings.is_empty() {
-            Python::attach(|py| -> PyResult<()> {
-                let logger = py
-                    .import("logging")?
-                    .call_method1("getLogger", ("rustybt",))?;
-                for w in warnings {
-                    logger.call_method1("warning", (w,))?;
-                }
-                Ok(())
-            })?;
+            let logger = slf
+                .py()
+                .import("logging")?
+                .call_method1("getLogger", ("rustybt",))?;
+            for w in warnings {
+                logger.call_method1("warning", (w,))?;
+            }
         }
         placed
     }
@@ -584,7 +587,7 @@ impl PySimulation {
     }
 
     fn cancel_order(&mut self, order_id: u64) -> PyResult<()> {
-        with_sim!(&mut self.sim, s => s.cancel_order(order_id).map_err(engine_err))
+        guard(|| with_sim!(&mut self.sim, s => s.cancel_order(order_id).map_err(engine_err)))
     }
 
     /// Ids of open orders (of one asset, or all).
@@ -702,12 +705,20 @@ impl PySimulation {
                 me.phase = Phase::BeforeTradingStart;
                 bars
             };
-            bar_data.bar.store(bars.start, Ordering::Relaxed);
+            // before the session's first bar, data shows the bar before it (or nothing at
+            // the bundle's very first session): never the session's own bars
+            bar_data
+                .bar
+                .store(bars.start.saturating_sub(1), Ordering::Relaxed);
+            bar_data
+                .before_first
+                .store(bars.start == 0, Ordering::Relaxed);
             if let Some(bts) = before_trading_start {
                 bts.call1((context, data)).map_err(|e| {
                     strategy_error(py, e, "before_trading_start", &bar_data.store, bars.start)
                 })?;
             }
+            bar_data.before_first.store(false, Ordering::Relaxed);
             slf.borrow_mut().phase = Phase::Trading;
             for bar in bars {
                 guard(|| {
@@ -721,7 +732,10 @@ impl PySimulation {
                 with_sim!(&slf.borrow().sim, s => s.check_account_controls())
                     .map_err(engine_err)?;
             }
-            with_sim!(&mut slf.borrow_mut().sim, s => s.end_session());
+            guard(|| {
+                with_sim!(&mut slf.borrow_mut().sim, s => s.end_session());
+                Ok(())
+            })?;
             snapshots.append(recorded.copy()?)?;
             py.check_signals()?;
         }
@@ -736,7 +750,7 @@ impl PySimulation {
         assets: &Bound<'py, PyList>,
         bar_times: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times))
+        guard(|| with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times)))
     }
 }
 
@@ -775,6 +789,8 @@ fn strategy_error(
 pub struct PyBarData {
     store: Arc<BarStore>,
     bar: AtomicUsize,
+    /// Set during `before_trading_start` of the bundle's first session: no bar yet.
+    before_first: AtomicBool,
 }
 
 #[pymethods]
@@ -784,6 +800,7 @@ impl PyBarData {
         PyBarData {
             store: bundle.store.clone(),
             bar: AtomicUsize::new(0),
+            before_first: AtomicBool::new(false),
         }
     }
     /// Index of the current bar in the bundle.
@@ -810,6 +827,13 @@ impl PyBarData {
                 "sid {sid} is not in the bundle"
             )));
         }
+        if self.before_first.load(Ordering::Relaxed) {
+            return Ok(if f == rustybt_data::Field::Volume {
+                0.0
+            } else {
+                f64::NAN
+            });
+        }
         Ok(self.store.current(f, self.current_bar(), sid))
     }
     /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive); with
@@ -829,10 +853,30 @@ impl PyBarData {
         let target = frequency
             .map(|fr| coarser_bar_size(&self.store, fr))
             .transpose()?;
-        history_array(py, &self.store, f, &sids, self.current_bar(), count, target)
+        let arr = history_array(py, &self.store, f, &sids, self.current_bar(), count, target)?;
+        if self.before_first.load(Ordering::Relaxed) {
+            let fill = if f == rustybt_data::Field::Volume {
+                0.0
+            } else {
+                f64::NAN
+            };
+            arr.readwrite()
+                .as_slice_mut()
+                .expect("fresh array")
+                .fill(fill);
+        }
+        Ok(arr)
+    }
+    /// True while `before_trading_start` runs for the bundle's first session (no bar yet).
+    #[getter]
+    fn _before_first(&self) -> bool {
+        self.before_first.load(Ordering::Relaxed)
     }
     /// Whether the asset has a price now and its data has not ended.
     fn _can_trade(&self, sid: u32) -> bool {
+        if self.before_first.load(Ordering::Relaxed) {
+            return false;
+        }
         let bar = self.current_bar();
         let Some(asset) = self.store.assets.get(sid as usize) else {
             return false;
@@ -842,6 +886,9 @@ impl PyBarData {
     }
     /// Whether the asset has a price but no bar now.
     fn _is_stale(&self, sid: u32) -> bool {
+        if self.before_first.load(Ordering::Relaxed) {
+            return false;
+        }
         let bar = self.current_bar();
         (sid as usize) < self.store.n_assets()
             && self.store.close_mantissa(bar, sid).is_none()
