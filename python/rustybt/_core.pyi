@@ -17,6 +17,7 @@ __all__ = [
     "Simulation",
     "__version__",
     "_panic_for_tests",
+    "cumulative_risk",
     "ingest_synthetic",
     "run_batch",
 ]
@@ -209,4 +210,5 @@ def run_batch(
     fill_model: str = "next_close",
     keep_perf: bool = False,
 ) -> dict[str, Any]: ...
+def cumulative_risk(returns: Sequence[float]) -> dict[str, npt.NDArray[np.float64]]: ...
 def _panic_for_tests(message: str) -> None: ...

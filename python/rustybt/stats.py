@@ -26,16 +26,18 @@ def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> d
     years = n / PERIODS_PER_YEAR
     cagr = (1.0 + total) ** (1.0 / years) - 1.0 if n and total > -1 else math.nan
     with np.errstate(divide="ignore", invalid="ignore"):
-        # numpy scalars: x/0 is inf and 0/0 NaN, as in empyrical
-        std = np.std(r, ddof=1) if n > 1 else np.float64(math.nan)
-        mean = np.mean(r) if n else np.float64(math.nan)
+        # numpy scalars and empyrical's reductions (nanmean/nanstd): x/0 is inf, 0/0 NaN
+        std = np.nanstd(r, ddof=1) if n > 1 else np.float64(math.nan)
+        if n > 1 and np.all(r == r[0]):
+            std = np.float64(0.0)  # empyrical-reloaded: zero dispersion is exactly 0
+        mean = np.nanmean(r) if n else np.float64(math.nan)
         sharpe = float(mean / std * math.sqrt(PERIODS_PER_YEAR)) if n > 1 else math.nan
         downside = (
             np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) * math.sqrt(PERIODS_PER_YEAR)
             if n
             else np.float64(math.nan)
         )
-        sortino = float(mean * PERIODS_PER_YEAR / downside) if n else math.nan
+        sortino = float(mean * PERIODS_PER_YEAR / downside) if n > 1 else math.nan
         mdd = _max_drawdown(r)
         calmar = cagr / abs(mdd) if n and mdd < 0 else math.nan
         std = float(std)

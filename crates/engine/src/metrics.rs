@@ -42,7 +42,12 @@ pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
         // 0/0 is NaN and x/0 is ±inf, as numpy's divide gives empyrical
         let sharpe = (sum / n) / std * ann;
         let downside = (downside_sq / n).sqrt() * ann;
-        let sortino = (sum / n) * PERIODS_PER_YEAR / downside;
+        // empyrical: fewer than two observations give NaN
+        let sortino = if n < 2.0 {
+            f64::NAN
+        } else {
+            (sum / n) * PERIODS_PER_YEAR / downside
+        };
         out.push(RiskRow {
             algorithm_period_return: wealth - 1.0,
             algo_volatility: std * ann,

@@ -916,6 +916,26 @@ fn sids_of(assets: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
     assets.try_iter()?.map(|item| one(item?)).collect()
 }
 
+/// The engine's cumulative risk metrics of a return series (row i uses returns 0..=i):
+/// algorithm_period_return, algo_volatility, sharpe, sortino, max_drawdown.
+#[pyfunction]
+#[pyo3(name = "cumulative_risk")]
+pub fn risk_metrics<'py>(py: Python<'py>, returns: Vec<f64>) -> PyResult<Bound<'py, PyDict>> {
+    let rows = rustybt_engine::cumulative_risk(&returns);
+    let out = PyDict::new(py);
+    let col =
+        |f: &dyn Fn(&rustybt_engine::RiskRow) -> f64| PyArray1::from_iter(py, rows.iter().map(f));
+    out.set_item(
+        "algorithm_period_return",
+        col(&|r| r.algorithm_period_return),
+    )?;
+    out.set_item("algo_volatility", col(&|r| r.algo_volatility))?;
+    out.set_item("sharpe", col(&|r| r.sharpe))?;
+    out.set_item("sortino", col(&|r| r.sortino))?;
+    out.set_item("max_drawdown", col(&|r| r.max_drawdown))?;
+    Ok(out)
+}
+
 /// Raise a Rust panic inside the guard, to prove panics surface as `InternalError`.
 #[pyfunction]
 pub fn _panic_for_tests(message: &str) -> PyResult<()> {
