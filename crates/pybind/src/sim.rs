@@ -920,7 +920,7 @@ fn sids_of(assets: &Bound<'_, PyAny>) -> PyResult<Vec<u32>> {
 /// algorithm_period_return, algo_volatility, sharpe, sortino, max_drawdown.
 #[pyfunction]
 #[pyo3(name = "cumulative_risk")]
-pub fn risk_metrics<'py>(py: Python<'py>, returns: Vec<f64>) -> PyResult<Bound<'py, PyDict>> {
+pub fn risk_metrics(py: Python<'_>, returns: Vec<f64>) -> PyResult<Bound<'_, PyDict>> {
     let rows = rustybt_engine::cumulative_risk(&returns);
     let out = PyDict::new(py);
     let col =
