@@ -50,6 +50,11 @@ def test_quick_suite_runs_every_scenario(tmp_path, capsys):
         assert r["peak_rss_mb"] > 0
         assert r["machine"]["cores"] >= 1
     assert "decimal / float" in capsys.readouterr().out
+    out = tmp_path / "report"
+    assert main(["bench", "report", "--history", str(history), "--out", str(out)]) == 0
+    assert (out / "results.md").read_text().count("| W1 |") == 2  # decimal and float rows
+    assert (out / "dashboard.html").stat().st_size > 1000
+    assert (out / "history-W1.png").stat().st_size > 1000
 
 
 def _fake(path, label, scenario, walls):

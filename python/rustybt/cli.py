@@ -465,6 +465,20 @@ def cmd_bench_compare(args) -> int:
     return 0
 
 
+def cmd_bench_report(args) -> int:
+    from rustybt.bench.harness import history_path
+    from rustybt.bench.report import write_report
+
+    history = Path(args.history) if args.history else history_path()
+    try:
+        written = write_report(history, Path(args.out))
+    except (ValueError, OSError) as exc:
+        raise InvalidRunParameters(str(exc)) from None
+    for name, path in written.items():
+        console.print(f"{name}: {path}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustybt", description="Backtests on a Rust engine.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -536,6 +550,15 @@ def build_parser() -> argparse.ArgumentParser:
     bc.add_argument("--min-runs", type=int, default=10)
     bc.add_argument("--check", action="store_true", help="exit 1 on a regression over 10%%")
     bc.set_defaults(func=cmd_bench_compare)
+
+    brep = bsub2.add_parser(
+        "report", help="tables, PNG plots and an HTML dashboard from the history"
+    )
+    brep.add_argument(
+        "--history", help="results history (default $RUSTYBT_ROOT/bench/history.jsonl)"
+    )
+    brep.add_argument("--out", default="docs/performance", help="output directory")
+    brep.set_defaults(func=cmd_bench_report)
 
     bd = bsub2.add_parser("data", help="data layer: history latency, aggregation, bundle open")
     bd.add_argument("--quick", action="store_true", help="small sizes: checks it runs, not speed")
