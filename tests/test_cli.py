@@ -159,3 +159,31 @@ def test_bundle_info_list_and_clean(tmp_path, capsys):
     assert main(["bundle", "clean", "tidy", "--all"]) == 0
     assert not (bundles_dir() / "tidy").exists()
     assert main(["bundle", "clean", "tidy"]) == 2
+
+
+def test_every_example_runs(tmp_path):
+    """Each example strategy runs with `rustybt run` on a small synthetic bundle."""
+    import rustybt
+
+    rustybt.ingest_synthetic("ex-daily", assets=20, start="2022-01-03", end="2022-06-30", seed=2)
+    rustybt.ingest_synthetic(
+        "ex-hourly", assets=20, start="2023-07-03", end="2023-07-31", frequency="1h", seed=2
+    )
+    rustybt.ingest_synthetic(
+        "ex-minute", assets=10, start="2023-03-01", end="2023-03-03", frequency="minute", seed=2
+    )
+    from pathlib import Path
+
+    examples = Path(rustybt.__file__).parent / "examples"
+    runs = {
+        "sma_crossover.py": "ex-daily",
+        "multi_indicator.py": "ex-daily",
+        "monthly_rebalance.py": "ex-daily",
+        "hourly_momentum.py": "ex-hourly",
+        "minute_mean_reversion.py": "ex-minute",
+    }
+    assert {p.name for p in examples.glob("*.py")} - {"__init__.py"} == set(runs)
+    for name, bundle in runs.items():
+        out = tmp_path / f"{name}.csv"
+        assert main(["run", str(examples / name), "--bundle", bundle, "--out", str(out)]) == 0, name
+        assert pd.read_csv(out)["fills"].sum() > 0, name

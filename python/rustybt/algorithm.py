@@ -24,6 +24,7 @@ import pandas as pd
 
 from rustybt.errors import (
     BadOrderParameters,
+    InvalidRunParameters,
     RegisterTradingControlPostInit,
     SymbolNotFound,
 )
@@ -78,6 +79,7 @@ class TradingAlgorithm:
         self._sim = sim
         self._data = data
         self._recorded: dict[str, object] = {}
+        self._scheduled: list = []
 
     def _require_initialize(self, what: str) -> None:
         if self._sim.phase != "initialize":
@@ -202,6 +204,34 @@ class TradingAlgorithm:
         """``"never"`` (default) or ``"eod"`` (cancel what is open at each session's end)."""
         self._require_initialize("set_cancel_policy")
         self._sim.set_cancel_policy(getattr(policy, "name", policy))
+
+    def schedule_function(
+        self, func, date_rule=None, time_rule=None, half_days=True, calendar=None
+    ):
+        """Call ``func(context, data)`` on the bars the rules pick (zipline's
+        ``schedule_function``), after ``handle_data``; it may place orders. Call in
+        ``initialize``.
+
+        Example::
+
+            self.schedule_function(self.rebalance, date_rules.month_start(),
+                                   time_rules.market_open(hours=1))
+        """
+        from rustybt.schedule import DateRule, TimeRule, date_rules, time_rules
+
+        if self._sim.phase != "initialize":
+            raise RegisterTradingControlPostInit(
+                "schedule_function can only be called in initialize"
+            )
+        if not callable(func):
+            raise InvalidRunParameters(f"schedule_function needs a callable, got {func!r}")
+        date_rule = date_rule or date_rules.every_day()
+        time_rule = time_rule or time_rules.market_open()
+        if not isinstance(date_rule, DateRule) or not isinstance(time_rule, TimeRule):
+            raise InvalidRunParameters(
+                "schedule_function takes a date_rules.* and a time_rules.* rule"
+            )
+        self._scheduled.append((func, date_rule, time_rule, bool(half_days)))
 
     def set_fill_model(self, model: str) -> None:
         """Which price of the next bar orders fill at: ``"next_close"`` (zipline's rule, the

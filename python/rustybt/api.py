@@ -22,6 +22,7 @@ from contextlib import contextmanager
 
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.errors import RustyBTError
+from rustybt.schedule import date_rules, time_rules
 
 _running: list[TradingAlgorithm] = []
 
@@ -38,6 +39,7 @@ _API_NAMES = (
     "order_target_value",
     "order_value",
     "record",
+    "schedule_function",
     "set_cancel_policy",
     "set_commission",
     "set_fill_model",
@@ -93,6 +95,7 @@ order_target_percent = _make("order_target_percent")
 order_target_value = _make("order_target_value")
 order_value = _make("order_value")
 record = _make("record")
+schedule_function = _make("schedule_function")
 set_cancel_policy = _make("set_cancel_policy")
 set_commission = _make("set_commission")
 set_fill_model = _make("set_fill_model")
@@ -106,4 +109,4 @@ sid = _make("sid")
 symbol = _make("symbol")
 symbols = _make("symbols")
 
-__all__ = [*_API_NAMES, "get_algo_instance"]
+__all__ = [*_API_NAMES, "date_rules", "get_algo_instance", "time_rules"]

@@ -80,6 +80,21 @@ def _callbacks(algo: TradingAlgorithm):
     return algo.handle_data, bts
 
 
+def _with_schedule(handle, algo, bundle, first: int, last: int):
+    """handle_data followed by the functions scheduled at this bar (zipline's order)."""
+    from rustybt.schedule import resolve
+
+    at = resolve(algo._scheduled, bundle, first, last)
+    data = algo._data
+
+    def handle_and_scheduled(context, d):
+        handle(context, d)
+        for func in at.get(data.current_bar, ()):
+            func(context, d)
+
+    return handle_and_scheduled
+
+
 def run_algorithm(
     start=None,
     end=None,
@@ -184,10 +199,12 @@ def _run(
         "ledger": ledger,
         "bundle": bundle.name,
     }
-    handle, bts = _callbacks(algo)
     with running(algo):
         sim.set_phase("initialize")
         _call_user(algo.initialize, "initialize", algo)
+        handle, bts = _callbacks(algo)
+        if algo._scheduled:
+            handle = _with_schedule(handle, algo, bundle, first, last)
         snapshots = sim.run(algo, data, handle, bts, algo._recorded)
         perf = _perf_frame(bundle, sim, snapshots)
         perf.attrs["rustybt"]["wall_time_s"] = time.perf_counter() - started
