@@ -17,13 +17,16 @@ from rustybt._core import __version__
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.batch import BatchResults, run_batch
 from rustybt.bundles import Bundle, ingest_csvdir, ingest_synthetic, load_bundle
+from rustybt.results import Results, backtest
 from rustybt.runner import exact_column, run_algorithm
 
 __all__ = [
     "BatchResults",
     "Bundle",
+    "Results",
     "TradingAlgorithm",
     "__version__",
+    "backtest",
     "errors",
     "exact_column",
     "ingest_csvdir",

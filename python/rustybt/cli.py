@@ -270,7 +270,17 @@ def cmd_run(args) -> int:
     wall = time.perf_counter() - t
     _print_summary(f"{Path(args.strategy).name} on {args.bundle}", summarize(perf, wall))
     if args.out:
-        console.print(f"perf table written to {write_perf_table(perf, Path(args.out))}")
+        out = Path(args.out)
+        if out.suffix.lower() == ".csv":
+            console.print(f"perf table written to {write_perf_table(perf, out)}")
+        else:
+            from rustybt.results import Results
+
+            meta = {"algorithm": Path(args.strategy).stem, "params": params, "bundle": args.bundle,
+                    "content_hash": perf.attrs["rustybt"]["content_hash"], "ledger": args.ledger,
+                    "start": str(perf.index[0].date()), "end": str(perf.index[-1].date()),
+                    "wall_time_s": wall}  # fmt: skip
+            console.print(f"results saved to {Results.from_perf(perf, meta).save(out)}")
     return 0
 
 
@@ -576,7 +586,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--ledger", choices=("decimal", "float"), default="decimal")
     r.add_argument("--algorithm", help="class name, when the file defines several")
     r.add_argument("--param", action="append", type=_param, help="NAME=VALUE (repeatable)")
-    r.add_argument("--out", help="write the perf table (CSV) here")
+    r.add_argument(
+        "--out", help="save the Results here (a directory), or the perf table if it ends in .csv"
+    )
     r.set_defaults(func=cmd_run)
     return p
 

@@ -18,6 +18,64 @@ def _max_drawdown(returns: np.ndarray) -> float:
     return float(np.min((wealth - peak) / peak)) if len(returns) else math.nan
 
 
+def _drawdown_duration(returns: np.ndarray) -> int:
+    """Longest run of sessions spent below a previous peak of the wealth curve."""
+    wealth = np.cumprod(1.0 + returns)
+    peak = np.maximum.accumulate(np.concatenate([[1.0], wealth]))[1:]
+    longest = current = 0
+    for under in wealth < peak:
+        current = current + 1 if under else 0
+        longest = max(longest, current)
+    return longest
+
+
+def _tail_stats(r: np.ndarray) -> dict[str, float]:
+    """empyrical's omega, tail ratio, VaR and CVaR (5% cutoff)."""
+    n = len(r)
+    if n < 1:
+        return {"omega": math.nan, "tail_ratio": math.nan, "var_95": math.nan, "cvar_95": math.nan}
+    pos, neg = r[r > 0.0].sum(), -r[r < 0.0].sum()
+    omega = float(pos / neg) if n >= 2 and neg > 0.0 else math.nan
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tail = float(np.abs(np.percentile(r, 95)) / np.abs(np.percentile(r, 5)))
+    cut = int((n - 1) * 0.05)
+    return {
+        "omega": omega,
+        "tail_ratio": tail,
+        "var_95": float(np.percentile(r, 5)),
+        "cvar_95": float(np.mean(np.partition(r, cut)[: cut + 1])),
+    }
+
+
+def trade_stats(
+    round_trips: pd.DataFrame, sessions: int, sessions_invested: int
+) -> dict[str, float]:
+    """Statistics of closed round trips (their ``pnl`` column)."""
+    pnl = round_trips["pnl"].to_numpy(dtype=float) if len(round_trips) else np.zeros(0)
+    wins, losses = pnl[pnl > 0], pnl[pnl < 0]
+    n = len(pnl)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sqn = (
+            float(np.sqrt(n) * pnl.mean() / pnl.std(ddof=1))
+            if n > 1 and pnl.std(ddof=1) > 0
+            else math.nan
+        )
+    return {
+        "trades": n,
+        "win_rate": len(wins) / n if n else math.nan,
+        "profit_factor": float(wins.sum() / -losses.sum())
+        if len(losses)
+        else (math.inf if len(wins) else math.nan),
+        "avg_win": float(wins.mean()) if len(wins) else math.nan,
+        "avg_loss": float(losses.mean()) if len(losses) else math.nan,
+        "best_trade": float(pnl.max()) if n else math.nan,
+        "worst_trade": float(pnl.min()) if n else math.nan,
+        "expectancy": float(pnl.mean()) if n else math.nan,
+        "sqn": sqn,
+        "exposure_time": sessions_invested / sessions if sessions else math.nan,
+    }
+
+
 def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> dict[str, float]:
     """Headline statistics of a daily return series."""
     r = np.asarray(returns, dtype=float)
@@ -50,6 +108,8 @@ def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> d
         "sortino": sortino,
         "calmar": calmar,
         "max_drawdown": mdd,
+        "max_drawdown_duration": _drawdown_duration(r) if n else 0,
+        **_tail_stats(r),
         "trades": fills,
         "final_portfolio_value": float(final_value),
     }

@@ -1,0 +1,188 @@
+"""``rustybt.backtest``: a run's perf frame with its statistics, trades and provenance, in
+one object that saves to (and loads from) a directory of Parquet and JSON."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import subprocess
+import time
+from collections import deque
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from rustybt.stats import stats_from_returns, trade_stats
+
+#: The statistics every report and objective uses, in this order.
+STATS = (
+    "total_return", "annual_return", "cagr", "annual_volatility", "sharpe", "sortino",
+    "calmar", "omega", "max_drawdown", "max_drawdown_duration", "tail_ratio", "var_95",
+    "cvar_95", "alpha", "beta", "trades", "win_rate", "profit_factor", "avg_win", "avg_loss",
+    "best_trade", "worst_trade", "expectancy", "sqn", "exposure_time", "final_portfolio_value",
+)  # fmt: skip
+
+
+def transactions_frame(perf: pd.DataFrame) -> pd.DataFrame:
+    rows = [
+        {"dt": t["dt"], "symbol": t["sid"].symbol, "sid": t["sid"].sid, "amount": t["amount"],
+         "price": t["price"], "commission": t["commission"], "order_id": t["order_id"]}
+        for ts in perf["transactions"] for t in ts
+    ]  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["dt", "symbol", "sid", "amount", "price", "commission", "order_id"]
+    )
+
+
+def positions_frame(perf: pd.DataFrame) -> pd.DataFrame:
+    rows = [
+        {"session": dt, "symbol": p["sid"].symbol, "amount": p["amount"],
+         "cost_basis": p["cost_basis"], "last_sale_price": p["last_sale_price"]}
+        for dt, ps in zip(perf.index, perf["positions"]) for p in ps
+    ]  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["session", "symbol", "amount", "cost_basis", "last_sale_price"]
+    )
+
+
+def round_trips(transactions: pd.DataFrame) -> pd.DataFrame:
+    """Closed round trips, first in first out per asset: each closing fill matched against
+    the oldest open lots. ``pnl`` is at fill prices, less the commissions of both sides
+    (pro rata per share)."""
+    out = []
+    for symbol, g in transactions.groupby("symbol", sort=True):
+        lots: deque = deque()  # [shares (signed), price, commission per share, open dt]
+        for t in g.itertuples(index=False):
+            remaining = t.amount
+            fee = t.commission / abs(t.amount) if t.amount else 0.0
+            while remaining and lots and np.sign(lots[0][0]) != np.sign(remaining):
+                lot = lots[0]
+                closed = min(abs(remaining), abs(lot[0]))
+                sign = np.sign(lot[0])
+                pnl = (t.price - lot[1]) * closed * sign - (lot[2] + fee) * closed
+                out.append({"symbol": symbol, "open_dt": lot[3], "close_dt": t.dt, "shares": closed * sign,
+                            "entry": lot[1], "exit": t.price, "pnl": pnl})  # fmt: skip
+                lot[0] -= closed * sign
+                remaining += closed * sign
+                if lot[0] == 0:
+                    lots.popleft()
+            if remaining:
+                lots.append([remaining, t.price, fee, t.dt])
+    return pd.DataFrame(
+        out, columns=["symbol", "open_dt", "close_dt", "shares", "entry", "exit", "pnl"]
+    )
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None
+
+
+class Results:
+    """A backtest's outputs: ``perf`` (zipline's frame), ``stats`` (one row, the names in
+    :data:`STATS`), ``transactions``, ``positions``, ``round_trips`` and ``metadata``."""
+
+    def __init__(self, perf, stats, transactions, positions, trips, metadata):
+        self.perf, self.stats, self.transactions = perf, stats, transactions
+        self.positions, self.round_trips, self.metadata = positions, trips, metadata
+
+    @classmethod
+    def from_perf(cls, perf: pd.DataFrame, metadata: dict) -> Results:
+        txns = transactions_frame(perf)
+        trips = round_trips(txns)
+        base = stats_from_returns(
+            perf["returns"].to_numpy(), float(perf["portfolio_value"].iloc[-1]), len(txns)
+        )
+        invested = int((perf["positions"].map(len) > 0).sum())
+        row = {
+            **base,
+            "alpha": math.nan,
+            "beta": math.nan,
+            **trade_stats(trips, len(perf), invested),
+        }
+        stats = pd.DataFrame([{k: row[k] for k in STATS}])
+        return cls(perf, stats, txns, positions_frame(perf), trips, metadata)
+
+    def save(self, path) -> Path:
+        """A directory: perf.parquet (scalar columns), stats/transactions/positions/
+        round_trips .parquet, metadata.json."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        scalar = self.perf.drop(columns=["orders", "transactions", "positions"], errors="ignore")
+        scalar.to_parquet(path / "perf.parquet")
+        for name in ("stats", "transactions", "positions", "round_trips"):
+            getattr(self, name).to_parquet(path / f"{name}.parquet")
+        (path / "metadata.json").write_text(json.dumps(self.metadata, indent=2, default=str))
+        return path
+
+    @classmethod
+    def load(cls, path) -> Results:
+        """A saved Results (the perf frame without its per-session order/transaction lists)."""
+        path = Path(path)
+        read = lambda n: pd.read_parquet(path / f"{n}.parquet")  # noqa: E731
+        meta = json.loads((path / "metadata.json").read_text())
+        return cls(
+            read("perf"),
+            read("stats"),
+            read("transactions"),
+            read("positions"),
+            read("round_trips"),
+            meta,
+        )
+
+    def _repr_html_(self) -> str:
+        m = self.metadata
+        rows = "".join(
+            f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{v:.6g}</td></tr>" if isinstance(v, float)
+            else f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(str(v))}</td></tr>"
+            for k, v in self.stats.iloc[0].items()
+        )  # fmt: skip
+        head = html.escape(
+            f"{m.get('algorithm')} on {m.get('bundle')} ({m.get('start')} .. {m.get('end')})"
+        )
+        return f"<div><b>rustybt Results</b>: {head}<table>{rows}</table></div>"
+
+    def __repr__(self) -> str:
+        s = self.stats.iloc[0]
+        return (
+            f"Results({self.metadata.get('algorithm')}, {len(self.perf)} sessions, "
+            f"total_return={s['total_return']:+.2%}, sharpe={s['sharpe']:.3f}, trades={int(s['trades'])})"
+        )
+
+
+def backtest(*args, **kwargs) -> Results:
+    """``run_algorithm`` with the same arguments, returning a :class:`Results`.
+
+    Example:
+        >>> res = rustybt.backtest(algorithm=SmaCross, bundle="demo")  # doctest: +SKIP
+        >>> res.stats[["sharpe", "max_drawdown"]]  # doctest: +SKIP
+    """
+    import rustybt
+
+    started = time.perf_counter()
+    perf = rustybt.run_algorithm(*args, **kwargs)
+    info = perf.attrs["rustybt"]
+    algorithm = kwargs.get("algorithm")
+    name = getattr(
+        algorithm, "__name__", type(algorithm).__name__ if algorithm is not None else "functions"
+    )
+    metadata = {
+        "algorithm": name,
+        "params": kwargs.get("params") or {},
+        "bundle": info["bundle"],
+        "content_hash": info["content_hash"],
+        "ledger": info["ledger"],
+        "start": str(perf.index[0].date()),
+        "end": str(perf.index[-1].date()),
+        "rustybt_version": rustybt.__version__,
+        "git_commit": _git_commit(),
+        "wall_time_s": time.perf_counter() - started,
+    }
+    return Results.from_perf(perf, metadata)
