@@ -16,7 +16,7 @@ from rustybt import errors
 from rustybt._core import __version__
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.batch import BatchResults, run_batch
-from rustybt.bundles import Bundle, ingest_csvdir, ingest_synthetic, load_bundle
+from rustybt.bundles import Bundle, ingest_csvdir, ingest_synthetic, ingest_table, load_bundle
 from rustybt.results import Results, backtest
 from rustybt.runner import exact_column, run_algorithm
 
@@ -31,6 +31,7 @@ __all__ = [
     "exact_column",
     "ingest_csvdir",
     "ingest_synthetic",
+    "ingest_table",
     "load_bundle",
     "run_algorithm",
     "run_batch",

@@ -330,9 +330,13 @@ def ingest_csvdir(
     a rejected ingest raises :class:`~rustybt.errors.IngestError` naming file, line, column
     and reason, and writes nothing.
     """
+    parsed = _core.CsvDir.parse(Path(path), _normalize_frequency(frequency), int(price_scale))
+    return _write_parsed(parsed, name, calendar)
+
+
+def _write_parsed(parsed, name: str, calendar: str) -> Bundle:
     from rustybt.calendars import sessions
 
-    parsed = _core.CsvDir.parse(Path(path), _normalize_frequency(frequency), int(price_scale))
     lo, hi = parsed.date_range()
     day = pd.Timedelta(days=1)
     first = pd.Timestamp(lo * _NS_PER_DAY) - day
@@ -340,3 +344,50 @@ def ingest_csvdir(
     dates, opens, closes = sessions(calendar, first, last)
     parsed.write(bundles_dir(), name, calendar, dates.tolist(), opens.tolist(), closes.tolist())
     return load_bundle(name)
+
+
+def ingest_table(
+    path: str | os.PathLike,
+    name: str,
+    frequency: str = "daily",
+    calendar: str = "XNYS",
+    price_scale: int = 4,
+) -> Bundle:
+    """Ingest a long table: CSV or Parquet with columns ``symbol``, ``timestamp`` (or
+    ``date``), ``open, high, low, close, volume`` and optionally ``dividend, split``; rows of
+    different symbols may interleave. Validated like csvdir; errors name the file, the line
+    (CSV) or row (Parquet, counted from 1), the column and the reason.
+    """
+    import re
+    import tempfile
+
+    from rustybt.errors import IngestError
+
+    path = Path(path)
+    freq = _normalize_frequency(frequency)
+    if path.suffix.lower() != ".parquet":
+        return _write_parsed(_core.CsvDir.parse_long(path, freq, int(price_scale)), name, calendar)
+    import pyarrow.parquet as pq
+
+    try:
+        frame = pq.read_table(path).to_pandas()
+    except Exception as exc:
+        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
+    for col in frame.columns:  # timestamps as plain UTC text
+        if pd.api.types.is_datetime64_any_dtype(frame[col]):
+            ts = frame[col]
+            ts = ts.dt.tz_convert("UTC") if ts.dt.tz is not None else ts
+            frame[col] = ts.dt.strftime("%Y-%m-%d %H:%M:%S")
+    with tempfile.TemporaryDirectory() as tmp:
+        csv = Path(tmp) / "table.csv"
+        frame.to_csv(csv, index=False)
+        try:
+            parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale))
+        except IngestError as exc:
+            msg = re.sub(
+                re.escape(str(csv)) + r":(\d+):",
+                lambda m: f"{path} row {int(m.group(1)) - 1}:",
+                str(exc),
+            ).replace(str(csv), str(path))
+            raise IngestError(msg) from None
+        return _write_parsed(parsed, name, calendar)

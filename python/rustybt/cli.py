@@ -174,6 +174,14 @@ def cmd_ingest(args) -> int:
             calendar=args.calendar,
             price_scale=args.price_scale,
         )
+    elif args.source == "table":
+        bundle = rustybt.bundles.ingest_table(
+            args.path,
+            args.bundle,
+            frequency=args.frequency,
+            calendar=args.calendar,
+            price_scale=args.price_scale,
+        )
     else:
         bundle = rustybt.ingest_csvdir(
             args.path,
@@ -514,6 +522,12 @@ def build_parser() -> argparse.ArgumentParser:
     csv.add_argument("--frequency", default="daily", help="daily|minute")
     csv.add_argument("--calendar", default="XNYS")
     csv.add_argument("--price-scale", type=int, default=4)
+    tab = isub.add_parser("table", help="a long table (CSV or Parquet) with a symbol column")
+    tab.add_argument("path")
+    tab.add_argument("--bundle", required=True)
+    tab.add_argument("--frequency", default="daily", help="daily|minute|1h|...")
+    tab.add_argument("--calendar", default="XNYS")
+    tab.add_argument("--price-scale", type=int, default=4)
     ing.set_defaults(func=cmd_ingest)
 
     sub.add_parser("bundles", help="list bundles").set_defaults(func=cmd_bundles)

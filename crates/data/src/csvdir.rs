@@ -108,7 +108,16 @@ fn bad_row(file: &Path, line: usize, column: &str, reason: impl Into<String>) ->
     }
 }
 
-fn parse_file(path: &Path, frequency: BarSize, scale: u32) -> Result<Vec<CsvRow>, DataError> {
+/// Parse one file. With `long`, the file is a long table: a `symbol` column says whose
+/// row it is (`timestamp` may name the date column) and rows of different symbols may
+/// interleave; ordering and duplicates are checked per symbol. Returns rows per symbol in
+/// order of first appearance (one unnamed group for a csvdir file).
+fn parse_file(
+    path: &Path,
+    frequency: BarSize,
+    scale: u32,
+    long: bool,
+) -> Result<Vec<(String, Vec<CsvRow>)>, DataError> {
     let bytes = fs::read(path).map_err(DataError::io(path))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::BadFile {
@@ -130,15 +139,25 @@ fn parse_file(path: &Path, frequency: BarSize, scale: u32) -> Result<Vec<CsvRow>
         .trim_end_matches('\r')
         .split(',')
         .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
+        .map(|s| {
+            if long && s == "timestamp" {
+                "date".to_string()
+            } else {
+                s
+            }
+        })
         .collect();
     for n in &names {
-        if !REQUIRED.contains(&n.as_str()) && !OPTIONAL.contains(&n.as_str()) {
-            return Err(bad_row(
-                path,
-                1,
-                n,
-                "unknown column (expected date,open,high,low,close,volume[,dividend,split])",
-            ));
+        let known = REQUIRED.contains(&n.as_str())
+            || OPTIONAL.contains(&n.as_str())
+            || (long && n == "symbol");
+        if !known {
+            let expected = if long {
+                "unknown column (expected symbol,date|timestamp,open,high,low,close,volume[,dividend,split])"
+            } else {
+                "unknown column (expected date,open,high,low,close,volume[,dividend,split])"
+            };
+            return Err(bad_row(path, 1, n, expected));
         }
         if names.iter().filter(|m| *m == n).count() > 1 {
             return Err(bad_row(path, 1, n, "column appears twice"));
@@ -150,7 +169,13 @@ fn parse_file(path: &Path, frequency: BarSize, scale: u32) -> Result<Vec<CsvRow>
         cols[k] = index(name).ok_or_else(|| bad_row(path, 1, name, "missing required column"))?;
     }
     let (div_col, split_col) = (index("dividend"), index("split"));
-    let mut rows: Vec<CsvRow> = Vec::new();
+    let symbol_col = if long {
+        Some(index("symbol").ok_or_else(|| bad_row(path, 1, "symbol", "missing required column"))?)
+    } else {
+        None
+    };
+    let mut groups: Vec<(String, Vec<CsvRow>)> = Vec::new();
+    let mut group_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for (ix, raw) in lines {
         let line = ix + 1;
         let text = std::str::from_utf8(raw).map_err(|e| {
@@ -285,6 +310,21 @@ fn parse_file(path: &Path, frequency: BarSize, scale: u32) -> Result<Vec<CsvRow>
             };
         let dividend = extra(div_col, "dividend", "0")?;
         let split = extra(split_col, "split", "1")?;
+        let symbol = match symbol_col {
+            Some(ci) => {
+                let s = fields[ci].trim();
+                if s.is_empty() {
+                    return Err(bad_row(path, line, "symbol", "empty symbol"));
+                }
+                s.to_string()
+            }
+            None => String::new(),
+        };
+        let g = *group_of.entry(symbol.clone()).or_insert_with(|| {
+            groups.push((symbol.clone(), Vec::new()));
+            groups.len() - 1
+        });
+        let rows = &mut groups[g].1;
         if let Some(prev) = rows.last() {
             if ts == prev.ts {
                 return Err(bad_row(
@@ -318,13 +358,13 @@ fn parse_file(path: &Path, frequency: BarSize, scale: u32) -> Result<Vec<CsvRow>
             split,
         });
     }
-    if rows.is_empty() {
+    if groups.is_empty() {
         return Err(DataError::BadFile {
             file: path.to_path_buf(),
             reason: "no data rows after the header".into(),
         });
     }
-    Ok(rows)
+    Ok(groups)
 }
 
 impl ParsedCsvDir {
@@ -376,9 +416,41 @@ impl ParsedCsvDir {
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
                 .unwrap_or_default();
-            let rows = parse_file(&file, frequency, price_scale)?;
+            let (_, rows) = parse_file(&file, frequency, price_scale, false)?
+                .pop()
+                .expect("a parsed file has rows");
             assets.push(CsvAsset { symbol, file, rows });
         }
+        Ok(ParsedCsvDir {
+            frequency,
+            price_scale,
+            assets,
+        })
+    }
+
+    /// Read a long table: one CSV with a `symbol` column (`timestamp` or `date`, OHLCV,
+    /// optional dividend and split), rows of any assets in any interleaving but each
+    /// asset's rows in time order. Sids follow symbol order.
+    pub fn parse_long(
+        path: &Path,
+        frequency: BarSize,
+        price_scale: u32,
+    ) -> Result<ParsedCsvDir, DataError> {
+        if price_scale > 12 {
+            return Err(DataError::BadRequest(format!(
+                "price scale {price_scale} is above the maximum of 12"
+            )));
+        }
+        let mut groups = parse_file(path, frequency, price_scale, true)?;
+        groups.sort_by(|a, b| a.0.cmp(&b.0));
+        let assets = groups
+            .into_iter()
+            .map(|(symbol, rows)| CsvAsset {
+                symbol,
+                file: path.to_path_buf(),
+                rows,
+            })
+            .collect();
         Ok(ParsedCsvDir {
             frequency,
             price_scale,

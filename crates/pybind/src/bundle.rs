@@ -352,6 +352,24 @@ impl PyCsvDir {
             })
         })
     }
+    /// Read and validate a long table (CSV with a `symbol` column).
+    #[staticmethod]
+    fn parse_long(
+        py: Python<'_>,
+        path: PathBuf,
+        frequency: &str,
+        price_scale: u32,
+    ) -> PyResult<Self> {
+        guard(|| {
+            let bar = parse_bar_size(frequency)?;
+            let parsed = py
+                .detach(|| ParsedCsvDir::parse_long(&path, bar, price_scale))
+                .map_err(data_err)?;
+            Ok(PyCsvDir {
+                parsed: Some(parsed),
+            })
+        })
+    }
     /// (first, last) date in the files, as days since the epoch.
     fn date_range(&self) -> PyResult<(i32, i32)> {
         Ok(self.get()?.date_range())
