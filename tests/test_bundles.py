@@ -140,3 +140,33 @@ def test_reingest_replaces_and_a_crash_mid_write_leaves_the_old_bundle(tmp_path)
     assert rustybt.load_bundle("atomic").content_hash == second.content_hash
     leftovers = [p.name for p in (second.path.parent).iterdir() if p.name.startswith(".tmp-")]
     assert leftovers == []
+
+
+def test_ingest_reports_progress(tmp_path):
+    from rustybt import _core
+    from rustybt.bundles import bundles_dir
+    from rustybt.calendars import sessions
+
+    calls = []
+    dates, opens, closes = sessions("XNYS", "2022-01-03", "2022-01-31")
+    _core.ingest_synthetic(
+        bundles_dir(),
+        "progress",
+        250,
+        1,
+        "1d",
+        "XNYS",
+        4,
+        dates.tolist(),
+        opens.tolist(),
+        closes.tolist(),
+        lambda d, t: calls.append((d, t)),
+    )
+    assert calls[-1] == (250, 250)
+    assert 50 <= len(calls) <= 101  # throttled to about a hundred updates
+    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:]))
+    files = {f"S{i}": ["2022-01-03,10,11,9,10,100"] for i in range(7)}
+    write_csvdir(tmp_path, files)
+    seen = []
+    _core.CsvDir.parse(tmp_path, "1d", 4, lambda d, t: seen.append((d, t)))
+    assert seen == [(i, 7) for i in range(1, 8)]

@@ -1,6 +1,6 @@
 """Type stubs for the native module ``rustybt._core`` (crates/pybind)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from os import PathLike
 from typing import Any, final
 
@@ -90,7 +90,12 @@ class Bundle:
 @final
 class CsvDir:
     @staticmethod
-    def parse(path: str | PathLike[str], frequency: str, price_scale: int) -> CsvDir: ...
+    def parse(
+        path: str | PathLike[str],
+        frequency: str,
+        price_scale: int,
+        progress: Callable[[int, int], object] | None = None,
+    ) -> CsvDir: ...
     @staticmethod
     def parse_long(path: str | PathLike[str], frequency: str, price_scale: int) -> CsvDir: ...
     def date_range(self) -> tuple[int, int]: ...
@@ -116,6 +121,7 @@ def ingest_synthetic(
     dates: Sequence[int],
     opens: Sequence[int],
     closes: Sequence[int],
+    progress: Callable[[int, int], object] | None = None,
 ) -> str: ...
 
 @disjoint_base

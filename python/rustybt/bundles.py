@@ -280,6 +280,44 @@ def clean_bundle(name: str, remove: bool = False) -> dict[str, list[str]]:
     return removed
 
 
+class _IngestProgress:
+    """A transient rich progress bar fed by the Rust ingest (``(done, total)`` calls)."""
+
+    def __init__(self, description: str, show: bool):
+        self.description, self.show = description, show
+
+    def __enter__(self):
+        if not self.show:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self.bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            transient=True,
+        )
+        self.bar.__enter__()
+        self.task = self.bar.add_task(self.description, total=None)
+        return lambda done, total: self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.show:
+            self.bar.__exit__(*exc)
+        return False
+
+
+#: Ingests at least this large (assets × sessions, or files) show a progress bar.
+PROGRESS_THRESHOLD = 20_000
+
+
 def _normalize_frequency(frequency: str) -> str:
     return FREQUENCY_ALIASES.get(frequency, frequency)
 
@@ -303,18 +341,22 @@ def ingest_synthetic(
     if assets < 1:
         raise InvalidRunParameters(f"assets must be at least 1, got {assets}")
     dates, opens, closes = sessions(calendar, start, end)
-    _core.ingest_synthetic(
-        bundles_dir(),
-        name,
-        int(assets),
-        int(seed),
-        _normalize_frequency(frequency),
-        calendar,
-        int(price_scale),
-        dates.tolist(),
-        opens.tolist(),
-        closes.tolist(),
-    )
+    freq = _normalize_frequency(frequency)
+    big = assets * len(dates) * (1 if freq == "1d" else 390) >= PROGRESS_THRESHOLD * 50
+    with _IngestProgress(f"generating {assets} assets", big) as progress:
+        _core.ingest_synthetic(
+            bundles_dir(),
+            name,
+            int(assets),
+            int(seed),
+            freq,
+            calendar,
+            int(price_scale),
+            dates.tolist(),
+            opens.tolist(),
+            closes.tolist(),
+            progress,
+        )
     return load_bundle(name)
 
 
@@ -330,7 +372,10 @@ def ingest_csvdir(
     a rejected ingest raises :class:`~rustybt.errors.IngestError` naming file, line, column
     and reason, and writes nothing.
     """
-    parsed = _core.CsvDir.parse(Path(path), _normalize_frequency(frequency), int(price_scale))
+    freq = _normalize_frequency(frequency)
+    files = list((Path(path) / ("daily" if freq == "1d" else "minute")).glob("*.csv"))
+    with _IngestProgress(f"reading {len(files)} files", len(files) >= 50) as progress:
+        parsed = _core.CsvDir.parse(Path(path), freq, int(price_scale), progress)
     return _write_parsed(parsed, name, calendar)
 
 

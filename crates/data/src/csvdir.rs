@@ -375,6 +375,16 @@ impl ParsedCsvDir {
         frequency: BarSize,
         price_scale: u32,
     ) -> Result<ParsedCsvDir, DataError> {
+        Self::parse_with_progress(dir, frequency, price_scale, &mut |_, _| {})
+    }
+
+    /// [`ParsedCsvDir::parse`], reporting `(files done, files)` after each file.
+    pub fn parse_with_progress(
+        dir: &Path,
+        frequency: BarSize,
+        price_scale: u32,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
             return Err(DataError::BadRequest(format!(
                 "price scale {price_scale} is above the maximum of 12"
@@ -411,7 +421,8 @@ impl ParsedCsvDir {
             });
         }
         let mut assets = Vec::with_capacity(files.len());
-        for file in files {
+        let total = files.len();
+        for (done, file) in files.into_iter().enumerate() {
             let symbol = file
                 .file_stem()
                 .map(|s| s.to_string_lossy().to_string())
@@ -420,6 +431,7 @@ impl ParsedCsvDir {
                 .pop()
                 .expect("a parsed file has rows");
             assets.push(CsvAsset { symbol, file, rows });
+            progress(done + 1, total);
         }
         Ok(ParsedCsvDir {
             frequency,

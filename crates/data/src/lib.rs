@@ -17,4 +17,4 @@ pub use csvdir::ParsedCsvDir;
 pub use error::DataError;
 pub use resample::{CacheStats, Resampled};
 pub use store::{AdjustmentFactor, BarStore, Field};
-pub use synthetic::{generate, SyntheticSpec};
+pub use synthetic::{generate, generate_with_progress, SyntheticSpec};

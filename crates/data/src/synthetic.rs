@@ -50,6 +50,14 @@ pub fn symbol(sid: usize) -> String {
 }
 
 pub fn generate(spec: &SyntheticSpec) -> Result<BundleContent, DataError> {
+    generate_with_progress(spec, &mut |_, _| {})
+}
+
+/// [`generate`], reporting `(assets done, assets)` after each asset.
+pub fn generate_with_progress(
+    spec: &SyntheticSpec,
+    progress: &mut dyn FnMut(usize, usize),
+) -> Result<BundleContent, DataError> {
     if spec.n_assets == 0 {
         return Err(DataError::BadRequest("--assets must be at least 1".into()));
     }
@@ -105,6 +113,7 @@ pub fn generate(spec: &SyntheticSpec) -> Result<BundleContent, DataError> {
             start_date: spec.sessions[bar_session[0] as usize].date,
             end_date: spec.sessions[bar_session[n_bars - 1] as usize].date,
         });
+        progress(sid + 1, spec.n_assets);
     }
     Ok(BundleContent {
         frequency: spec.frequency,

@@ -278,6 +278,22 @@ pub fn history_array<'py>(
     Ok(arr)
 }
 
+/// Forward `(done, total)` to a Python callable at most ~100 times, re-attaching the GIL
+/// only for the call (the work itself runs detached).
+fn progress_fn(callback: Option<Py<PyAny>>) -> impl FnMut(usize, usize) + Send {
+    let mut last = usize::MAX;
+    move |done, total| {
+        let Some(cb) = callback.as_ref() else { return };
+        let step = (total / 100).max(1);
+        if done / step != last || done == total {
+            last = done / step;
+            Python::attach(|py| {
+                let _ = cb.call1(py, (done, total));
+            });
+        }
+    }
+}
+
 fn sessions_from(dates: &[i32], opens: &[i64], closes: &[i64]) -> PyResult<Vec<Session>> {
     if dates.len() != opens.len() || dates.len() != closes.len() {
         return Err(crate::errors::InvalidRunParameters::new_err(
@@ -300,7 +316,7 @@ fn parse_bar_size(frequency: &str) -> PyResult<BarSize> {
 /// Generate a deterministic synthetic bundle and write it atomically. Returns the new
 /// version directory.
 #[pyfunction]
-#[pyo3(signature = (bundles_dir, name, n_assets, seed, frequency, calendar, price_scale, dates, opens, closes))]
+#[pyo3(signature = (bundles_dir, name, n_assets, seed, frequency, calendar, price_scale, dates, opens, closes, progress = None))]
 pub fn ingest_synthetic(
     py: Python<'_>,
     bundles_dir: PathBuf,
@@ -313,8 +329,10 @@ pub fn ingest_synthetic(
     dates: Vec<i32>,
     opens: Vec<i64>,
     closes: Vec<i64>,
+    progress: Option<Py<PyAny>>,
 ) -> PyResult<PathBuf> {
     guard(|| {
+        let mut report = progress_fn(progress);
         let spec = SyntheticSpec {
             n_assets,
             seed,
@@ -324,7 +342,7 @@ pub fn ingest_synthetic(
             sessions: sessions_from(&dates, &opens, &closes)?,
         };
         py.detach(|| {
-            let content = rustybt_data::generate(&spec)?;
+            let content = rustybt_data::generate_with_progress(&spec, &mut report)?;
             rustybt_data::write_bundle(&bundles_dir, &name, &content)
         })
         .map_err(data_err)
@@ -341,11 +359,19 @@ pub struct PyCsvDir {
 impl PyCsvDir {
     /// Read and validate every file of `path/daily/` (or `path/minute/`).
     #[staticmethod]
-    fn parse(py: Python<'_>, path: PathBuf, frequency: &str, price_scale: u32) -> PyResult<Self> {
+    #[pyo3(signature = (path, frequency, price_scale, progress = None))]
+    fn parse(
+        py: Python<'_>,
+        path: PathBuf,
+        frequency: &str,
+        price_scale: u32,
+        progress: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
         guard(|| {
             let bar = parse_bar_size(frequency)?;
+            let mut report = progress_fn(progress);
             let parsed = py
-                .detach(|| ParsedCsvDir::parse(&path, bar, price_scale))
+                .detach(|| ParsedCsvDir::parse_with_progress(&path, bar, price_scale, &mut report))
                 .map_err(data_err)?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),
