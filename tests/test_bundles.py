@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
@@ -164,7 +165,7 @@ def test_ingest_reports_progress(tmp_path):
     )
     assert calls[-1] == (250, 250)
     assert 50 <= len(calls) <= 101  # throttled to about a hundred updates
-    assert all(a[0] < b[0] for a, b in zip(calls, calls[1:]))
+    assert all(a[0] < b[0] for a, b in itertools.pairwise(calls))
     files = {f"S{i}": ["2022-01-03,10,11,9,10,100"] for i in range(7)}
     write_csvdir(tmp_path, files)
     seen = []

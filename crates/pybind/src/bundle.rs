@@ -284,7 +284,7 @@ fn progress_fn(callback: Option<Py<PyAny>>) -> impl FnMut(usize, usize) + Send {
     let mut last = usize::MAX;
     move |done, total| {
         let Some(cb) = callback.as_ref() else { return };
-        let step = (total / 100).max(1);
+        let step = total.div_ceil(100).max(1);
         if done / step != last || done == total {
             last = done / step;
             Python::attach(|py| {
