@@ -94,6 +94,22 @@ fn layout(n_bars: usize, n_assets: usize, n_sessions: usize) -> (Vec<usize>, usi
     (offsets, at)
 }
 
+/// The header a cache file for `manifest` must carry, and the file's total length.
+fn expected_header(manifest: &Manifest, n_assets: usize) -> (Header, usize) {
+    let n_sessions = manifest.session_dates.len();
+    let (offsets, total) = layout(manifest.n_bars, n_assets, n_sessions);
+    let header = Header {
+        magic: MAGIC.into(),
+        format: CACHE_FORMAT,
+        content_hash: manifest.content_hash.clone(),
+        n_bars: manifest.n_bars,
+        n_assets,
+        n_sessions,
+        offsets,
+    };
+    (header, total)
+}
+
 /// Map the cache file if it exists and matches `manifest`; `None` if it is absent or stale.
 pub fn map(file: &Path, manifest: &Manifest, n_assets: usize) -> Option<Columns> {
     let f = File::open(file).ok()?;
@@ -102,17 +118,8 @@ pub fn map(file: &Path, manifest: &Manifest, n_assets: usize) -> Option<Columns>
     let map = Arc::new(unsafe { Mmap::map(&f) }.ok()?);
     let end = map.get(..HEADER)?.iter().rposition(|&b| b != b' ')? + 1;
     let header: Header = serde_json::from_slice(&map[..end]).ok()?;
-    let n_sessions = manifest.session_dates.len();
-    let (offsets, total) = layout(manifest.n_bars, n_assets, n_sessions);
-    let expected = Header {
-        magic: MAGIC.into(),
-        format: CACHE_FORMAT,
-        content_hash: manifest.content_hash.clone(),
-        n_bars: manifest.n_bars,
-        n_assets,
-        n_sessions,
-        offsets: offsets.clone(),
-    };
+    let (expected, total) = expected_header(manifest, n_assets);
+    let (offsets, n_sessions) = (expected.offsets.clone(), expected.n_sessions);
     if header != expected || map.len() < total {
         return None;
     }
@@ -145,17 +152,8 @@ pub fn write(
 ) -> Result<(), DataError> {
     let dir = file.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(DataError::io(dir))?;
-    let n_sessions = manifest.session_dates.len();
-    let (offsets, total) = layout(manifest.n_bars, n_assets, n_sessions);
-    let header = Header {
-        magic: MAGIC.into(),
-        format: CACHE_FORMAT,
-        content_hash: manifest.content_hash.clone(),
-        n_bars: manifest.n_bars,
-        n_assets,
-        n_sessions,
-        offsets: offsets.clone(),
-    };
+    let (header, total) = expected_header(manifest, n_assets);
+    let offsets = header.offsets.clone();
     let mut buf = vec![0u8; total];
     let head = serde_json::to_vec(&header).expect("header serializes");
     if head.len() > HEADER {

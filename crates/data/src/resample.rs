@@ -122,29 +122,12 @@ impl Resampled {
             }
         }
         if field == Field::Price {
-            // forward-fill closes; before the window, the last close of any earlier source bar
+            // forward-fill closes from the last source bar before the window
             let first_target = current as isize + 1 - count as isize;
-            for (j, &sid) in sids.iter().enumerate() {
-                let mut last = if first_target > 0 {
-                    let before = self.first_source[first_target as usize] as usize;
-                    before
-                        .checked_sub(1)
-                        .and_then(|b| store.last_close_mantissa(b, sid))
-                        .map_or(f64::NAN, |m| {
-                            m as f64 / 10f64.powi(store.price_scale() as i32)
-                        })
-                } else {
-                    f64::NAN
-                };
-                for row in 0..count {
-                    let v = &mut out[row * n + j];
-                    if v.is_nan() {
-                        *v = last;
-                    } else {
-                        last = *v;
-                    }
-                }
-            }
+            let before = (first_target > 0)
+                .then(|| (self.first_source[first_target as usize] as usize).checked_sub(1))
+                .flatten();
+            store.forward_fill(sids, before, count, out);
         }
     }
 

@@ -414,7 +414,8 @@ impl BarStore {
             }
         }
         if field == Field::Price {
-            self.forward_fill(sids, first, count, out);
+            let before = (first > 0).then(|| first as usize - 1);
+            self.forward_fill(sids, before, count, out);
         } else if field == Field::Volume {
             for v in out.iter_mut() {
                 if v.is_nan() {
@@ -463,16 +464,22 @@ impl BarStore {
         }
     }
 
-    fn forward_fill(&self, sids: &[u32], first: isize, count: usize, out: &mut [f64]) {
+    /// Forward-fill NaN prices in a `[count, len(sids)]` window, starting from each asset's
+    /// last close at or before source bar `before` (the bar just ahead of the window;
+    /// `None` when the window starts at the bundle's first bar).
+    pub(crate) fn forward_fill(
+        &self,
+        sids: &[u32],
+        before: Option<usize>,
+        count: usize,
+        out: &mut [f64],
+    ) {
         let n = sids.len();
         let scale = 10f64.powi(self.manifest.price_scale as i32);
         for (j, &sid) in sids.iter().enumerate() {
-            let mut last = if first > 0 {
-                self.last_close_mantissa(first as usize - 1, sid)
-                    .map_or(f64::NAN, |m| m as f64 / scale)
-            } else {
-                f64::NAN
-            };
+            let mut last = before
+                .and_then(|b| self.last_close_mantissa(b, sid))
+                .map_or(f64::NAN, |m| m as f64 / scale);
             for row in 0..count {
                 let v = &mut out[row * n + j];
                 if v.is_nan() {

@@ -138,6 +138,26 @@ def run_child(config: dict) -> dict:
     }
 
 
+def _multi_run_result(
+    open_s: float, walls: list, cpus: list, bars: int, assets: int, runs: int, **extra
+) -> dict:
+    """The result record of a scenario that runs many backtests at once."""
+    wall = statistics.median(walls)
+    return {
+        "open_s": open_s,
+        "wall_s": walls,
+        "cpu_s": cpus,
+        "median_wall_s": wall,
+        "median_cpu_s": statistics.median(cpus),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
+        "bars": bars,
+        "runs": runs,
+        "asset_bars": bars * assets * runs,
+        "asset_bars_per_s": bars * assets * runs / wall,
+        **extra,
+    }
+
+
 def _run_batch_child(config: dict, bundle, start, end, open_s: float) -> dict:
     """Batch scenarios: weight matrices built in NumPy (not timed), then ``run_batch`` timed."""
     import rustybt
@@ -169,22 +189,16 @@ def _run_batch_child(config: dict, bundle, start, end, open_s: float) -> dict:
         )
         walls.append(time.perf_counter() - w)
         cpus.append(time.process_time() - c)
-    bars = closes.shape[0]
-    wall = statistics.median(walls)
-    return {
-        "open_s": open_s,
-        "wall_s": walls,
-        "cpu_s": cpus,
-        "median_wall_s": wall,
-        "median_cpu_s": statistics.median(cpus),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "bars": bars,
-        "runs": len(mats),
-        "asset_bars": bars * n * len(mats),
-        "asset_bars_per_s": bars * n * len(mats) / wall,
-        "final_value": float(res.stats["final_portfolio_value"].iloc[0]),
-        "fills": int(res.stats["fills"].sum()),
-    }
+    return _multi_run_result(
+        open_s,
+        walls,
+        cpus,
+        closes.shape[0],
+        n,
+        len(mats),
+        final_value=float(res.stats["final_portfolio_value"].iloc[0]),
+        fills=int(res.stats["fills"].sum()),
+    )
 
 
 def _run_search_child(config: dict, bundle, start, end, open_s: float) -> dict:
@@ -233,32 +247,27 @@ def _run_search_child(config: dict, bundle, start, end, open_s: float) -> dict:
     worker_start = time.perf_counter() - w
     payload = len(cloudpickle.dumps(SmaCross)) + len(pickle.dumps(tables[2].iloc[0].to_dict()))
     n = len(tables[2])
-    wall = timings[2]
     bars = int(bundle._core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
-    return {
-        "open_s": open_s,
-        "wall_s": [wall],
-        "cpu_s": [time.process_time()],
-        "median_wall_s": wall,
-        "median_cpu_s": time.process_time(),
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
-        "bars": bars,
-        "runs": n,
-        "asset_bars": bars * config["assets"] * n,
-        "asset_bars_per_s": bars * config["assets"] * n / wall,
-        "wall_1_worker_s": timings[1],
-        "wall_2_workers_s": timings[2],
-        "parallel_efficiency": timings[1] / (2 * timings[2]),
-        "trial_mean_s": float(trial_s.mean()),
-        "worker_start_s": worker_start,
-        "dispatch_overhead_per_trial_s": max(
+    return _multi_run_result(
+        open_s,
+        [timings[2]],
+        [time.process_time()],
+        bars,
+        config["assets"],
+        n,
+        wall_1_worker_s=timings[1],
+        wall_2_workers_s=timings[2],
+        parallel_efficiency=timings[1] / (2 * timings[2]),
+        trial_mean_s=float(trial_s.mean()),
+        worker_start_s=worker_start,
+        dispatch_overhead_per_trial_s=max(
             0.0, (2 * timings[2] - float(trial_s.sum()) - 2 * worker_start) / n
         ),
-        "payload_bytes": payload,
-        "tables_equal": bool(tables[1]["sharpe"].equals(tables[2]["sharpe"])),
-        "final_value": float(tables[2]["final_portfolio_value"].iloc[0]),
-        "fills": int(tables[2]["trades"].sum()),
-    }
+        payload_bytes=payload,
+        tables_equal=bool(tables[1]["sharpe"].equals(tables[2]["sharpe"])),
+        final_value=float(tables[2]["final_portfolio_value"].iloc[0]),
+        fills=int(tables[2]["trades"].sum()),
+    )
 
 
 def run_one(
