@@ -148,3 +148,36 @@ def test_bad_aggregations(minute_bundle, small_bundle):
 
     with pytest.raises(HistoryWindowError, match="finer than this run's daily bars"):
         rustybt.run_algorithm(algorithm=Finer, bundle=small_bundle)
+
+
+def test_aggregated_history_is_adjusted_as_of_the_simulation_time(tmp_path):
+    day1 = MINUTES[:390]
+    day2 = MINUTES[390:600]  # Nov 24th, an early close: 210 minutes
+    d = tmp_path / "minute"
+    d.mkdir()
+    lines = ["date,open,high,low,close,volume,dividend,split"]
+    for ts in day1:
+        stamp = pd.Timestamp(int(ts), tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"{stamp},100,101,99,100,10,0,1")
+    for k, ts in enumerate(day2):
+        stamp = pd.Timestamp(int(ts), tz="UTC").strftime("%Y-%m-%d %H:%M:%S")
+        lines.append(f"{stamp},50,51,49,50,20,0,{2 if k == 0 else 1}")
+    (d / "AAA.csv").write_text("\n".join(lines) + "\n")
+    bundle = rustybt.ingest_csvdir(tmp_path, "split-minutes", frequency="minute")
+    seen = {}
+
+    class Look(rustybt.TradingAlgorithm):
+        def handle_data(self, context, data):
+            a = self.symbol("AAA")
+            seen[self.get_datetime()] = (
+                data.history(a, "close", 2, "1d").tolist(),
+                data.history(a, "volume", 2, "1d").tolist(),
+            )
+
+    rustybt.run_algorithm(algorithm=Look, bundle=bundle, end="2023-11-24")
+    times = sorted(seen)
+    last_day1 = seen[times[389]]
+    assert last_day1[0][-1] == 100.0  # the split of the 24th is not known on the 22nd
+    first_day2 = seen[times[390]]
+    assert first_day2[0] == [50.0, 50.0]  # day 1's close halved; day 2 so far
+    assert first_day2[1] == [3900 * 2, 20]  # day 1's volume doubled

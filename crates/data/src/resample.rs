@@ -121,9 +121,16 @@ impl Resampled {
                 *d = values[offset * na + sid as usize];
             }
         }
+        // splits and dividends apply to aggregated bars by the source bars they start at
+        let first_target = current as isize + 1 - count as isize;
+        let row_bar = |row: usize| {
+            usize::try_from(first_target + row as isize)
+                .ok()
+                .map(|t| self.first_source[t] as usize)
+        };
+        store.adjust_window(field, sids, end_bar, count, &row_bar, out);
         if field == Field::Price {
             // forward-fill closes from the last source bar before the window
-            let first_target = current as isize + 1 - count as isize;
             let before = (first_target > 0)
                 .then(|| (self.first_source[first_target as usize] as usize).checked_sub(1))
                 .flatten();

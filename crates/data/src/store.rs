@@ -413,6 +413,9 @@ impl BarStore {
                 }
             }
         }
+        // adjust first, so a forward-filled price carries its adjusted value
+        let row_bar = |row: usize| usize::try_from(first + row as isize).ok();
+        self.adjust_window(field, sids, end_bar, count, &row_bar, out);
         if field == Field::Price {
             let before = (first > 0).then(|| first as usize - 1);
             self.forward_fill(sids, before, count, out);
@@ -423,19 +426,18 @@ impl BarStore {
                 }
             }
         }
-        self.adjust_window(field, sids, end_bar, first, count, out);
     }
 
-    /// Apply splits and dividends as of `end_bar`: bars before an ex-date that has already
-    /// come are rescaled, so a window never jumps at a split; ex-dates after `end_bar` are
-    /// not applied (no look-ahead).
-    fn adjust_window(
+    /// Apply splits and dividends as of `end_bar` to a window whose row `r` starts at
+    /// source bar `row_bar(r)` (`None`: before the bundle): rows before an ex-date that has
+    /// already come are rescaled; later ex-dates are not applied (no look-ahead).
+    pub(crate) fn adjust_window(
         &self,
         field: Field,
         sids: &[u32],
         end_bar: usize,
-        first: isize,
         count: usize,
+        row_bar: &dyn Fn(usize) -> Option<usize>,
         out: &mut [f64],
     ) {
         let now = self.bar_session[end_bar];
@@ -450,14 +452,12 @@ impl BarStore {
                 } else {
                     f.price
                 };
-                let ex_bar = self.session_first_bar[f.session as usize] as isize;
+                let ex_bar = self.session_first_bar[f.session as usize] as usize;
                 for row in 0..count {
-                    let bar = first + row as isize;
-                    if bar >= ex_bar {
-                        break;
-                    }
-                    if bar >= 0 {
-                        out[row * n + j] *= multiplier;
+                    match row_bar(row) {
+                        Some(bar) if bar >= ex_bar => break,
+                        Some(_) => out[row * n + j] *= multiplier,
+                        None => {}
                     }
                 }
             }
