@@ -219,3 +219,27 @@ def test_before_trading_start_sees_only_earlier_bars(hand_bundle):
         assert dt == hand_bundle.session_closes[i - 1]
         assert close == closes[i - 1]
         assert hist[-1] == closes[i - 1]
+
+
+def test_all_asset_windows_are_read_only_zero_copy_views(small_bundle):
+    seen = []
+
+    class Views(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            context.all = small_bundle.asset_list  # every asset, in sid order
+            context.rev = context.all[::-1]
+
+        def handle_data(self, context, data):
+            view = data.history(context.all, "close", 3, "1d", return_type="array")
+            copy = data.history(context.rev, "close", 3, "1d", return_type="array")
+            seen.append((view, copy[:, ::-1].copy()))
+
+    rustybt.run_algorithm(
+        algorithm=Views, bundle=small_bundle, start="2022-02-01", end="2022-02-28"
+    )
+    for view, copy in seen:
+        assert not view.flags.writeable
+        assert not view.flags.owndata
+        np.testing.assert_array_equal(view, copy)
+    with pytest.raises(ValueError, match="read-only"):
+        seen[0][0][0, 0] = 1.0

@@ -428,6 +428,18 @@ impl BarStore {
         }
     }
 
+    /// The `[count, n_assets]` rows of `field` ending at `end_bar`, as stored, when a window
+    /// of every asset needs no transformation: inside the bundle, a raw field (not the
+    /// forward-filled `price`, not `volume`), and a bundle without adjustments.
+    pub fn raw_block(&self, field: Field, end_bar: usize, count: usize) -> Option<&[f64]> {
+        let raw = !matches!(field, Field::Price | Field::Volume);
+        if !raw || count == 0 || count > end_bar + 1 || !self.adjustments.is_empty() {
+            return None;
+        }
+        let first = end_bar + 1 - count;
+        Some(&self.matrix(field)[first * self.n_assets..(end_bar + 1) * self.n_assets])
+    }
+
     /// Apply splits and dividends as of `end_bar` to a window whose row `r` starts at
     /// source bar `row_bar(r)` (`None`: before the bundle): rows before an ex-date that has
     /// already come are rescaled; later ex-dates are not applied (no look-ahead).

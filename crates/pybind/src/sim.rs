@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use numpy::{PyArray1, PyArray2, PyArrayMethods};
+use numpy::{PyArray1, PyArray2, PyArrayMethods, PyUntypedArrayMethods};
 use pyo3::exceptions::PyException;
 use pyo3::intern;
 use pyo3::prelude::*;
@@ -841,20 +841,39 @@ impl PyBarData {
     /// `assets` is a sequence of `Asset`s (or sids).
     #[pyo3(signature = (assets, field, count, frequency = None))]
     fn _history<'py>(
-        &self,
-        py: Python<'py>,
+        slf: &Bound<'py, Self>,
         assets: &Bound<'py, PyAny>,
         field: &str,
         count: usize,
         frequency: Option<&str>,
     ) -> PyResult<Bound<'py, PyArray2<f64>>> {
+        let py = slf.py();
+        let me = slf.get();
         let sids = sids_of(assets)?;
         let f = parse_field(field)?;
         let target = frequency
-            .map(|fr| coarser_bar_size(&self.store, fr))
+            .map(|fr| coarser_bar_size(&me.store, fr))
             .transpose()?;
-        let arr = history_array(py, &self.store, f, &sids, self.current_bar(), count, target)?;
-        if self.before_first.load(Ordering::Relaxed) {
+        let before_first = me.before_first.load(Ordering::Relaxed);
+        let all_assets = sids.len() == me.store.n_assets()
+            && sids.iter().enumerate().all(|(i, &s)| s as usize == i);
+        if all_assets && target.is_none() && !before_first {
+            if let Some(block) = me.store.raw_block(f, me.current_bar(), count) {
+                // zero-copy: a read-only view of the store's rows, kept alive by this object
+                let view = numpy::ndarray::ArrayView2::from_shape((count, sids.len()), block)
+                    .map_err(|e| crate::errors::InternalError::new_err(e.to_string()))?;
+                // SAFETY: the store is immutable and lives as long as `slf` (the array's base)
+                let arr = unsafe { PyArray2::borrow_from_array(&view, slf.clone().into_any()) };
+                // SAFETY: clearing the writeable flag of an array we just created
+                unsafe {
+                    (*arr.as_array_ptr()).fields.flags &=
+                        !numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
+                }
+                return Ok(arr);
+            }
+        }
+        let arr = history_array(py, &me.store, f, &sids, me.current_bar(), count, target)?;
+        if before_first {
             let fill = if f == rustybt_data::Field::Volume {
                 0.0
             } else {
