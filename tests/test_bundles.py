@@ -171,3 +171,26 @@ def test_ingest_reports_progress(tmp_path):
     seen = []
     _core.CsvDir.parse(tmp_path, "1d", 4, lambda d, t: seen.append((d, t)))
     assert seen == [(i, 7) for i in range(1, 8)]
+
+
+def test_always_open_calendar_and_warm_up_before_start(small_bundle):
+    crypto = rustybt.ingest_synthetic(
+        "crypto", assets=2, start="2023-07-01", end="2023-07-09", calendar="24/7"
+    )
+    assert len(crypto.sessions) == 9  # weekends included
+    assert crypto.sessions[0].day_name() == "Saturday"
+    seen = []
+
+    class WarmUp(rustybt.TradingAlgorithm):
+        def handle_data(self, context, data):
+            seen.append(data.history(self.symbol("S000"), "close", 30, "1d", return_type="array"))
+
+    # the run starts in March; the window reaches back into the bundle's earlier bars
+    rustybt.run_algorithm(
+        algorithm=WarmUp, bundle=small_bundle, start="2022-03-01", end="2022-03-04"
+    )
+    assert not np.isnan(seen[0]).any()
+    full = small_bundle._core.history(
+        "close", [0], int(small_bundle.sessions.get_loc("2022-03-01")), 30
+    )[:, 0]
+    np.testing.assert_array_equal(seen[0], full)
