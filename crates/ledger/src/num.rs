@@ -122,6 +122,12 @@ impl Money for Decimal {
         }
         // Rust's `Display` for f64 prints the shortest round-trip digits, never exponent form.
         let text = format!("{v}");
+        if text
+            .split_once('.')
+            .is_some_and(|(_, frac)| frac.len() > 28)
+        {
+            return None; // more places than a decimal holds: refuse rather than round
+        }
         let d = Decimal::from_str(&text)
             .ok()
             .or_else(|| Decimal::from_scientific(&format!("{v:e}")).ok())
@@ -298,6 +304,12 @@ mod tests {
         assert!(<Decimal as Money>::from_f64(f64::NAN).is_none());
         assert!(<Decimal as Money>::from_f64(f64::INFINITY).is_none());
         assert!(<Decimal as Money>::from_f64(1e-30).is_none());
+        assert!(<Decimal as Money>::from_f64(6e-29).is_none());
+        assert!(<Decimal as Money>::from_f64(1.234_567_890_123_456_7e-13).is_none());
+        assert_eq!(
+            <Decimal as Money>::from_f64(1e-28).unwrap().to_string(),
+            "0.0000000000000000000000000001"
+        );
         // the cache and the integer fast path give the same values as the slow path
         for v in [0.02, 0.02, -0.0, 3.0, -12.0, 1.5e300, 0.1, 0.02] {
             let slow = Decimal::from_str(&format!("{v}"))

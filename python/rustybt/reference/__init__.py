@@ -10,12 +10,12 @@ can run one strategy through both engines and compare them exactly::
     slow = reference.run_algorithm(algorithm=MyStrategy, bundle="demo")
     assert reference.exact_values(fast) == reference.exact_values(slow)
 
-The ledger rules are in :mod:`rustybt.reference.ledger`, the clock, the books and the
-event loop in :mod:`rustybt.reference.engine`.
+The ledger rules (numbers, orders, costs, positions) are in :mod:`rustybt.reference.ledger`;
+the clock, the books, the trading controls and the perf columns in
+:mod:`rustybt.reference.engine`.
 """
 
 from rustybt.reference.engine import (
-    ReferenceBarData,
     ReferenceSimulation,
     cumulative_risk,
     exact_values,
@@ -25,7 +25,6 @@ from rustybt.reference.ledger import DIV_SCALE, div_q, round_order_amount
 
 __all__ = [
     "DIV_SCALE",
-    "ReferenceBarData",
     "ReferenceSimulation",
     "cumulative_risk",
     "div_q",
