@@ -52,7 +52,9 @@ def test_quick_suite_runs_every_scenario(tmp_path, capsys):
     assert "decimal / float" in capsys.readouterr().out
     out = tmp_path / "report"
     assert main(["bench", "report", "--history", str(history), "--out", str(out)]) == 0
-    assert (out / "results.md").read_text().count("| W1 |") == 2  # decimal and float rows
+    latest, ratios = (out / "results.md").read_text().split("## Ratios")
+    assert latest.count("| W1 |") == 2  # one row per ledger
+    assert "| W1 | 10 | decimal / float |" in ratios
     assert (out / "dashboard.html").stat().st_size > 1000
     assert (out / "history-W1.png").stat().st_size > 1000
 
