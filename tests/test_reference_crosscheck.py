@@ -23,6 +23,7 @@ trailing zeros a value prints with is representation, not value.
 
 from __future__ import annotations
 
+import functools
 import inspect
 import itertools
 import math
@@ -38,7 +39,7 @@ from hypothesis import strategies as st
 
 import rustybt
 import rustybt.reference as reference
-from rustybt import _core
+from rustybt import _core, calendars
 from rustybt.calendars import sessions
 from rustybt.errors import InvalidRunParameters
 from rustybt.finance import commission, slippage
@@ -52,6 +53,15 @@ _names = itertools.count()
 # ---------------------------------------------------------------------------------------
 # Strategies: bundles
 # ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remember_calendar_sessions():
+    """Every ingest builds an exchange_calendars calendar (~0.15 s, most of an example's
+    time); the bundles here span a handful of date ranges, so remember their sessions."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(calendars, "sessions", functools.lru_cache(calendars.sessions))
+        yield
 
 
 @st.composite
@@ -532,13 +542,13 @@ def test_rust_engine_matches_reference_exactly(scenario):
     assert_same_run(scenario, "decimal")
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=20, deadline=None, suppress_health_check=SLOW_OK)
 @given(scenarios(minute=True))
 def test_rust_engine_matches_reference_on_minute_bars(scenario):
     assert_same_run(scenario, "decimal")
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=40, deadline=None, suppress_health_check=SLOW_OK)
 @given(scenarios())
 def test_float_ledgers_agree_bit_for_bit(scenario):
     assert_same_run(scenario, "float")
@@ -614,6 +624,21 @@ def test_floats_enter_through_their_repr_digits_or_not_at_all(value, digits):
     d = DecimalNum.from_f64(value)
     assert (d if d is None else DecimalNum.to_str(d)) == digits
     assert FloatNum.from_f64(value) == (value if math.isfinite(value) else None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(
+        st.floats(min_value=5e-324, allow_nan=False, allow_infinity=False),
+        st.integers(1, 2**52).map(lambda k: k / 64),  # often ties between 17-digit strings
+    )
+)
+def test_float_ledger_prints_floats_as_rust_does(five_days, x):
+    """The float ledger's exact values are Rust's ``Display`` of f64: shortest round-trip
+    digits, a tie going away from zero (``repr`` breaks it to even)."""
+    with pytest.raises(InvalidRunParameters) as refused:  # the message shows Display of -x
+        _core.Simulation(five_days._core, 0, 0, -x, "float")
+    assert str(refused.value).rsplit("got ", 1)[1] == "-" + FloatNum.to_str(x)
 
 
 def test_reference_run_algorithm_takes_rustybt_run_algorithm_arguments():
@@ -846,6 +871,19 @@ def test_floats_beyond_28_places_are_refused_by_both(five_days):
             1: [lambda a: [a._sim.order_info(i) for i in range(2)]],
         },
     )
+    assert fast == ref
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="num.rs Money::from_f64 parses Rust's Display of the double, which breaks a tie "
+    "between two equally short digit strings away from zero, where Python's repr (the "
+    "documented contract) breaks it to even: 218682591476.328125 is read as ...32813",
+)
+def test_known_divergence_float_ties_take_display_digits(five_days):
+    x = 218682591476.328125  # exactly between 218682591476.32812 and ...32813
+    assert repr(x) == "218682591476.32812"
+    fast, ref = _both(five_days, _no_costs, {0: [lambda a: a.order(a.sid(0), 1, limit_price=x)]}, x)
     assert fast == ref
 
 

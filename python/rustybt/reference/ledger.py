@@ -131,10 +131,16 @@ def f64_to_i64(x: float) -> int:
 
 
 def f64_to_str(x: float) -> str:
-    """Rust's ``Display`` for f64: shortest round-trip digits, never an exponent."""
+    """Rust's ``Display`` for f64: the shortest digits that round-trip, never an exponent.
+    Where two are equally near the double (a tie), Rust takes the one away from zero;
+    ``repr`` takes the even one (``108695552336.953125`` prints ``...95313`` in Rust)."""
     if not math.isfinite(x):
         return "NaN" if math.isnan(x) else ("inf" if x > 0 else "-inf")
-    return format(Decimal(repr(x)).normalize(EXACT), "f")
+    d = Decimal(repr(x)).normalize(EXACT)
+    away = EXACT.add(d, Decimal(1).scaleb(d.as_tuple().exponent, EXACT).copy_sign(d))
+    if x != 0 and Fraction(d) + Fraction(away) == 2 * Fraction(x) and float(away) == x:
+        d = away.normalize(EXACT)
+    return format(d, "f")
 
 
 class DecimalNum:
