@@ -50,7 +50,8 @@ pub trait Money:
     /// An exact fixed-point value `mantissa * 10^-scale` (bundle prices).
     fn from_mantissa(mantissa: i64, scale: u32) -> Self;
     /// A float parameter (a weight, a cost) converted through its shortest round-trip
-    /// decimal representation, the same digits Python's `repr(float)` prints.
+    /// decimal representation (Rust's `Display`; Python's `repr(float)` agrees except on
+    /// exact ties, where `Display` rounds away from zero and `repr` to even).
     /// `None` for NaN and infinities, or a value out of range.
     fn from_f64(v: f64) -> Option<Self>;
     fn to_f64(self) -> f64;
