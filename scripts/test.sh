@@ -16,6 +16,16 @@ python -m pip install --quiet --upgrade "pip>=24"
 python -m pip install --quiet "maturin>=1.9.4,<2"
 python -m pip install --quiet -e ".[test]"
 
+# Headless Chromium for the tear-sheet rendering test: Debian's package, never a download.
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "== installing chromium (Debian package) for the tear-sheet test"
+    SUDO=""
+    if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+    $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+        || { $SUDO apt-get update -q >/dev/null && \
+             $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }
+fi
+
 echo "== cargo fmt --check"
 cargo fmt --all --check
 echo "== cargo clippy -D warnings"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import importlib
 import importlib.util
 import inspect
 import sys
@@ -497,6 +498,12 @@ def cmd_bench_report(args) -> int:
     return 0
 
 
+# Modules that add their own commands: each defines ``register_cli(sub, bench_sub)``, where
+# ``sub`` holds the top-level commands and ``bench_sub`` the ``rustybt bench`` ones. Their
+# imports must stay cheap (import heavy libraries inside the command handlers).
+_CLI_EXTENSIONS = ("rustybt.tearsheet", "rustybt.bench.profile", "rustybt.bench.peers")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="rustybt", description="Backtests on a Rust engine.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -604,6 +611,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", help="save the Results here (a directory), or the perf table if it ends in .csv"
     )
     r.set_defaults(func=cmd_run)
+    for module_name in _CLI_EXTENSIONS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register_cli(sub, bsub2)
     return p
 
 
