@@ -12,10 +12,8 @@ every bar, the exception (type and message) of every refused order or failed run
 the whole perf frame; on the float ledger, bit for bit.
 
 Inputs the exact ledger cannot hold (tiny floats, huge values, share counts beyond i64)
-must be refused by both engines with the same exception. The divergences still known are
-pinned at the end as strict xfails: each turns into a failure (XPASS) once the Rust engine
-is fixed, as a reminder to drop its marker (and to update the reference where it mirrors
-the current behaviour).
+must be refused by both engines with the same exception. The edges where the engines once
+diverged are pinned at the end, each with its own example.
 
 Exact values are compared as decimals: ``Decimal("1.50") == Decimal("1.5")``. How many
 trailing zeros a value prints with is representation, not value.
@@ -230,7 +228,7 @@ invalid_numbers = st.sampled_from([math.nan, math.inf, -math.inf, 1e-30, -1e-30]
 def mostly(valid, invalid, too_large):
     """``valid`` eighteen times in twenty, else ``invalid`` or ``too_large``: values the
     size check refuses (more than 10^15 shares, or more than 10^15 in value at any price
-    a bundle has). None overflows the Rust engine's arithmetic (see the xfails below)."""
+    a bundle has), or beyond a decimal's range altogether."""
     return weighted((18, valid), (1, invalid), (1, st.sampled_from(too_large)))
 
 
@@ -247,18 +245,19 @@ counts = st.one_of(
 share_counts = mostly(
     counts,
     invalid_numbers,
-    # 1e19 and 1e22 saturate to i64's bounds; for targets they would overflow `target -
-    # held` in Rust (an xfail below), so targets stay within i64
+    # 1e19 and 1e22 saturate to i64's bounds
     [1e15 + 1, -2e15, 9e18, 1e19, -1e22],
 )
-targets = mostly(counts, invalid_numbers, [1e15 + 1, -2e15, 9e18, -9e18])
+targets = mostly(counts, invalid_numbers, [1e15 + 1, -2e15, 9e18, -9e18, 1e19, -1e22])
 money_values = mostly(
     st.one_of(hundredths(-200_000_000, 200_000_000), hundredths(-100_000, 100_000)),
     invalid_numbers,
-    [1e17, -1e17, 1e20],
+    [1e17, -1e17, 1e20, 7e28],
 )
 fractions_of_portfolio = mostly(
-    st.integers(-15_000, 15_000).map(lambda v: v / 10_000), invalid_numbers, [1e9, -1e9]
+    st.integers(-15_000, 15_000).map(lambda v: v / 10_000),
+    invalid_numbers,
+    [1e9, -1e9, 1e25, -1e27],
 )
 VALUES = {
     "shares": share_counts,
@@ -416,10 +415,9 @@ class Scripted(rustybt.TradingAlgorithm):
         context.log = []
 
     def before_trading_start(self, context, data):
-        if self._sim.current_bar > 0:  # (before the bundle's first bar: an xfail below)
-            # what the strategy sees before the session: the bar before it
-            prices = data.current(self._bundle.asset_list, "price")
-            context.log.append(("bts", self.get_datetime(), [repr(v) for v in prices]))
+        # what the strategy sees before the session: the bar before it (none at the first)
+        prices = data.current(self._bundle.asset_list, "price")
+        context.log.append(("bts", self.get_datetime(), [repr(v) for v in prices]))
         if self.scenario["order_in_bts"]:
             context.log.append(("bts", self._attempt(lambda: self.order(context.assets[0], 1))))
 
@@ -773,20 +771,25 @@ def test_huge_values_are_refused_by_both(five_days):
                 lambda a: a.order_target_value(a.sid(0), -1e20),
                 lambda a: a.order(a.sid(0), 10**14),  # worth exactly 10^15 at 10.00: placed
             ],
-            1: [lambda a: a.order(a.sid(0), 1)],  # 10^14 + 1 shares at 10.37: too much
+            # its fill at 10.37 would be worth more than 10^15: rejected, nothing held
+            1: [lambda a: [a._sim.order_info(0)], lambda a: a.order(a.sid(0), 1)],
         },
         capital_base=1e15,  # the largest accepted
     )
     assert fast == ref
     values = "order and position values are limited to 1000000000000000"
     shares = "orders and positions are limited to 1000000000000000 shares"
-    assert _outcomes(fast[1]) == [
+    outcomes = _outcomes(fast[1])
+    assert outcomes[:4] == [
         f"BadOrderParameters: order for 100000000000001 shares: {values}",
         f"BadOrderParameters: order for 100000000000000000 shares: {shares}",
         f"BadOrderParameters: order for -9223372036854775808 shares: {shares}",  # saturated
         0,
-        f"BadOrderParameters: order for 1 shares: {values}",
     ]
+    [info] = outcomes[4]
+    assert (info[2], info[6]) == (0, 3)  # nothing filled, status 3: rejected
+    assert "would take the order or the position beyond 1000000000000000" in info[7]
+    assert outcomes[5] == 1
 
 
 def test_share_counts_beyond_i64_are_refused_by_both(five_days):
@@ -854,7 +857,7 @@ def test_splits_scale_open_orders_and_reject_the_emptied_ones(split_days):
 
 
 # ---------------------------------------------------------------------------------------
-# Known divergences of the Rust engine (strict xfails: they fail loudly once fixed)
+# Edges where the engines once diverged (each was a strict xfail until fixed)
 # ---------------------------------------------------------------------------------------
 
 
@@ -874,27 +877,21 @@ def test_floats_beyond_28_places_are_refused_by_both(five_days):
     assert fast == ref
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="num.rs Money::from_f64 parses Rust's Display of the double, which breaks a tie "
-    "between two equally short digit strings away from zero, where Python's repr (the "
-    "documented contract) breaks it to even: 218682591476.328125 is read as ...32813",
-)
-def test_known_divergence_float_ties_take_display_digits(five_days):
+def test_float_ties_take_the_even_repr_digits(five_days):
     x = 218682591476.328125  # exactly between 218682591476.32812 and ...32813
     assert repr(x) == "218682591476.32812"
-    fast, ref = _both(five_days, _no_costs, {0: [lambda a: a.order(a.sid(0), 1, limit_price=x)]}, x)
+    fast, ref = _both(
+        five_days,
+        _no_costs,
+        {0: [lambda a: a.order(a.sid(0), 1, limit_price=x)], 1: [lambda a: [a._sim.order_info(0)]]},
+        x,
+    )
     assert fast == ref
+    [info] = _outcomes(fast[1])[1]
+    assert Decimal(str(info[4])) == Decimal("218682591476.32812")  # the limit, as repr reads
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulation.rs order_percent and ledger.rs target_percent_amount multiply "
-    "portfolio value by the percent (and order_value divides by the price) before any "
-    "size check: rust_decimal overflows and panics (InternalError), where a too-large "
-    "order should raise BadOrderParameters",
-)
-def test_known_divergence_huge_percents_overflow(five_days):
+def test_percents_beyond_the_decimal_range_are_refused_by_both(five_days):
     fast, ref = _both(
         five_days,
         _no_costs,
@@ -906,30 +903,28 @@ def test_known_divergence_huge_percents_overflow(five_days):
         },
     )
     assert fast == ref
+    refusal = (
+        "BadOrderParameters: an order for 10000000000000000000000000 of the portfolio value: "
+        "the value is beyond what the ledger can hold exactly"
+    )
+    assert _outcomes(fast[1]) == [refusal, refusal]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulation.rs order_target computes `target - position.amount` in i64: a "
-    "target that saturated at i64::MAX minus a short position wraps around (release) or "
-    "panics (debug), so the refusal names the wrong amount",
-)
-def test_known_divergence_order_target_wraps_around(five_days):
+def test_order_target_beyond_i64_saturates_in_both(five_days):
     fast, ref = _both(
         five_days,
         _no_costs,
         {0: [lambda a: a.order(a.sid(0), -10)], 2: [lambda a: a.order_target(a.sid(0), 1e19)]},
     )
     assert fast == ref
+    assert _outcomes(fast[1]) == [
+        0,
+        "BadOrderParameters: order for 9223372036854775807 shares: orders and positions are "
+        "limited to 1000000000000000 shares",
+    ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="check_size bounds positions at the price when the order is placed: a fill "
-    "at a later, higher price (or a position marked up) can exceed 10^15 in value, and "
-    "rust_decimal then rounds 12-place amounts silently (here the cash)",
-)
-def test_known_divergence_books_beyond_the_bound_after_a_price_jump():
+def test_fill_beyond_the_bound_after_a_price_jump_is_rejected_by_both():
     closes = ["10.00", "999.99", "999.99"]
     bundle = _bundle(
         {"A": [f"{d},{c},{c},{c},{c},3000000000000000" for d, c in zip(DATES, closes)]}
@@ -940,30 +935,29 @@ def test_known_divergence_books_beyond_the_bound_after_a_price_jump():
         a.set_commission(commission.NoCommission())
 
     # worth 999,999,999,999,990 at 10.00 (allowed); filled at 1000.101109999998
-    fast, ref = _both(bundle, costs, {0: [lambda a: a.order(a.sid(0), 99_999_999_999_999)]}, 1e15)
+    fast, ref = _both(
+        bundle,
+        costs,
+        {
+            0: [lambda a: a.order(a.sid(0), 99_999_999_999_999)],
+            1: [lambda a: [a._sim.order_info(0)]],
+        },
+        1e15,
+    )
     assert fast == ref
+    [info] = _outcomes(fast[1])[1]
+    assert (info[2], info[6]) == (0, 3)  # rejected at the fill, nothing booked
+    assert fast[1][-1][:2] == (Decimal(10**15), Decimal(10**15))  # cash and value untouched
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="simulation.rs start_session does not mark the orders Ledger::apply_split "
-    "rejects as touched, so the session's perf 'orders' leaves them out (the reference "
-    "mirrors this; EOD cancels and close-outs are reported)",
-)
-def test_known_divergence_split_rejections_missing_from_perf_orders(split_days):
+def test_split_rejections_are_reported_in_perf_orders(split_days):
     algo = _Steps(_no_costs, SPLIT_ORDERS)
     perf = rustybt.run_algorithm(algorithm=algo, bundle=split_days)
     rejected = {o["id"] for o in perf["orders"].iloc[2]}
     assert {1, 3, 4} <= rejected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a gap of the reference, not a Rust bug: before the bundle's first bar the Rust "
-    "loop sets BarData's before_first flag (data shows nothing), which "
-    "_core.BarData._set_bar cannot set, so the reference shows bar 0 there (a look-ahead)",
-)
-def test_known_gap_nothing_is_visible_before_the_first_bar(five_days):
+def test_nothing_is_visible_before_the_first_bar_in_both(five_days):
     class Early(rustybt.TradingAlgorithm):
         def initialize(self, context):
             self.seen = []
@@ -977,3 +971,5 @@ def test_known_gap_nothing_is_visible_before_the_first_bar(five_days):
         engine(algorithm=algo, bundle=five_days)
         seen.append([(dt, repr(close)) for dt, close in algo.seen])
     assert seen[0] == seen[1]
+    assert seen[0][0][1] == "nan"  # before the first bar: nothing to see
+    assert seen[0][1][1] == "10.0"  # then the previous session's close

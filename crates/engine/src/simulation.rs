@@ -364,6 +364,7 @@ impl<N: Money> Simulation<N> {
             };
         }
         self.adjustments[s] = adjustments;
+        self.touched.extend(self.ledger.take_rejections());
         self.close_out_ended_assets();
     }
 
@@ -411,6 +412,7 @@ impl<N: Money> Simulation<N> {
             });
             let new = &self.ledger.transactions()[before..];
             self.touched.extend(new.iter().filter_map(|t| t.order_id));
+            self.touched.extend(self.ledger.take_rejections());
         }
         self.ledger.mark_to_market(bar, |sid| {
             store
@@ -591,7 +593,7 @@ impl<N: Money> Simulation<N> {
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
         let price = self.require_price(sid)?;
-        let amount = rustybt_ledger::round_order_amount(value.div_q(price));
+        let amount = shares_for_value(value, price);
         self.order(sid, amount, style)
     }
 
@@ -602,7 +604,7 @@ impl<N: Money> Simulation<N> {
         percent: N,
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
-        let value = self.ledger.portfolio_value() * percent;
+        let value = self.percent_of_portfolio(percent)?;
         self.order_value(sid, value, style)
     }
 
@@ -614,7 +616,7 @@ impl<N: Money> Simulation<N> {
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
         self.check_sid(sid)?;
-        let amount = target - self.ledger.position(sid).amount;
+        let amount = target.saturating_sub(self.ledger.position(sid).amount);
         self.order(sid, amount, style)
     }
 
@@ -636,8 +638,23 @@ impl<N: Money> Simulation<N> {
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
         let price = self.require_price(sid)?;
-        let amount = self.ledger.target_percent_amount(sid, percent, price);
+        let value = self.percent_of_portfolio(percent)?;
+        let amount = self.ledger.target_value_amount(sid, value, price);
         self.order(sid, amount, style)
+    }
+
+    /// `percent` of the portfolio value: refused where the product is beyond the number
+    /// type's range (a decimal's 2^96), which no order could be placed for anyway.
+    fn percent_of_portfolio(&self, percent: N) -> Result<N, EngineError> {
+        self.ledger
+            .portfolio_value()
+            .checked_mul(percent)
+            .ok_or_else(|| {
+                EngineError::OrderTooLarge(format!(
+                    "an order for {percent} of the portfolio value: the value is beyond what \
+                     the ledger can hold exactly"
+                ))
+            })
     }
 
     pub fn cancel_order(&mut self, id: OrderId) -> Result<(), EngineError> {
@@ -650,6 +667,16 @@ impl<N: Money> Simulation<N> {
     pub fn current(&self, field: Field, sid: u32) -> Result<f64, EngineError> {
         self.check_sid(sid)?;
         Ok(self.store.current(field, self.bar, sid))
+    }
+}
+
+/// zipline's `value / price` shares, rounded; a quotient beyond the number type's range
+/// saturates (it is far beyond [`rustybt_ledger::MAX_SHARES`] either way).
+fn shares_for_value<N: Money>(value: N, price: N) -> i64 {
+    match value.checked_div_q(price) {
+        Some(q) => rustybt_ledger::round_order_amount(q),
+        None if (value < N::zero()) == (price < N::zero()) => i64::MAX,
+        None => i64::MIN,
     }
 }
 

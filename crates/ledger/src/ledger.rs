@@ -2,7 +2,7 @@
 
 use crate::error::LedgerError;
 use crate::models::{Commission, Quote, Slippage, SlippageOutcome};
-use crate::num::{round_order_amount, Money};
+use crate::num::{round_order_amount, Money, MAX_NOTIONAL};
 use crate::order::{Order, OrderId, OrderStatus, OrderStyle};
 use crate::position::Position;
 
@@ -62,6 +62,9 @@ pub struct Ledger<N> {
     /// Value of held positions at their last marks; refreshed whenever positions or marks
     /// change (fills, marks, close-outs), so reading it is O(1) however many orders ask.
     positions_value: N,
+    /// Orders the ledger itself rejected (a split, a fill beyond the bounds) since the
+    /// last [`Ledger::take_rejections`]: the driver reports them in the session's orders.
+    rejections: Vec<OrderId>,
     pub slippage: Slippage<N>,
     pub commission: Commission<N>,
     pub cancel_policy: CancelPolicy,
@@ -79,6 +82,7 @@ impl<N: Money> Ledger<N> {
             assets_with_orders: Vec::new(),
             transactions: Vec::new(),
             positions_value: N::zero(),
+            rejections: Vec::new(),
             slippage: Slippage::zipline_default(),
             commission: Commission::zipline_default(),
             cancel_policy: CancelPolicy::Never,
@@ -226,13 +230,24 @@ impl<N: Money> Ledger<N> {
         if price.is_zero() {
             return 0;
         }
-        let raw = target_value.div_q(price) - N::from_i64(self.positions[sid as usize].amount);
-        round_order_amount(raw)
+        let Some(quotient) = target_value.checked_div_q(price) else {
+            // beyond the number type's range: far beyond any share limit either way
+            return if (target_value < N::zero()) == (price < N::zero()) {
+                i64::MAX
+            } else {
+                i64::MIN
+            };
+        };
+        round_order_amount(quotient - N::from_i64(self.positions[sid as usize].amount))
     }
 
     /// Shares to order so the position in `sid` is `percent` of portfolio value at `price`.
     pub fn target_percent_amount(&self, sid: u32, percent: N, price: N) -> i64 {
-        self.target_value_amount(sid, self.portfolio_value() * percent, price)
+        match self.portfolio_value().checked_mul(percent) {
+            Some(value) => self.target_value_amount(sid, value, price),
+            None if (self.portfolio_value() < N::zero()) == (percent < N::zero()) => i64::MAX,
+            None => i64::MIN,
+        }
     }
 
     pub fn cancel_order(&mut self, id: OrderId, bar: usize) -> Result<(), LedgerError> {
@@ -250,6 +265,11 @@ impl<N: Money> Ledger<N> {
         Ok(())
     }
 
+    /// Ids of the orders the ledger rejected on its own since the last call.
+    pub fn take_rejections(&mut self) -> Vec<OrderId> {
+        std::mem::take(&mut self.rejections)
+    }
+
     /// Reject an open order, with a reason the strategy can read.
     pub fn reject_order(
         &mut self,
@@ -261,6 +281,7 @@ impl<N: Money> Ledger<N> {
             .orders
             .get_mut(id as usize)
             .ok_or(LedgerError::UnknownOrder(id))?;
+        self.rejections.push(id);
         order.status = OrderStatus::Rejected;
         order.reason = Some(reason);
         order.updated_bar = bar;
@@ -304,6 +325,7 @@ impl<N: Money> Ledger<N> {
             }
             let mut volume_for_bar = 0i64;
             let ids = self.open_by_asset[sid as usize].clone();
+            let max = N::from_i64(MAX_NOTIONAL);
             for id in ids {
                 let slippage = self.slippage;
                 let order = &mut self.orders[id as usize];
@@ -319,6 +341,19 @@ impl<N: Money> Ledger<N> {
                     SlippageOutcome::Skip => continue,
                     SlippageOutcome::LiquidityExceeded => break,
                 };
+                // the bounds `check_size` applies when an order is placed hold at its fill
+                // too (the price may have moved): beyond them the ledger could not stay exact
+                let after = self.positions[sid as usize].amount + amount;
+                if (N::from_i64(amount) * price).abs() > max
+                    || (N::from_i64(after) * price).abs() > max
+                {
+                    let reason = format!(
+                        "filling {amount} shares would take the order or the position beyond \
+                         {MAX_NOTIONAL} in value, where the ledger could not stay exact"
+                    );
+                    let _ = self.reject_order(id, reason, bar);
+                    continue;
+                }
                 volume_for_bar += amount.abs();
                 let commission = self.commission.calculate(order, price, amount);
                 order.filled += amount;

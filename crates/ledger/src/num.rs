@@ -50,13 +50,18 @@ pub trait Money:
     /// An exact fixed-point value `mantissa * 10^-scale` (bundle prices).
     fn from_mantissa(mantissa: i64, scale: u32) -> Self;
     /// A float parameter (a weight, a cost) converted through its shortest round-trip
-    /// decimal representation (Rust's `Display`; Python's `repr(float)` agrees except on
-    /// exact ties, where `Display` rounds away from zero and `repr` to even).
-    /// `None` for NaN and infinities, or a value out of range.
+    /// decimal representation, as Python's `repr(float)` prints it (on an exact tie between
+    /// two equally short digit strings, the even one: Rust's `Display` would take the one
+    /// away from zero). `None` for NaN and infinities, or a value out of range.
     fn from_f64(v: f64) -> Option<Self>;
     fn to_f64(self) -> f64;
     /// `self / rhs` quantized to [`DIV_SCALE`] places, half-even. `rhs` must not be zero.
     fn div_q(self, rhs: Self) -> Self;
+    /// [`Money::div_q`], or `None` where the quotient is beyond the number type's range.
+    fn checked_div_q(self, rhs: Self) -> Option<Self>;
+    /// `self * rhs`, or `None` where the product is beyond the number type's range
+    /// (never for `f64`, which goes to infinity as the reference's floats do).
+    fn checked_mul(self, rhs: Self) -> Option<Self>;
     /// Round to [`DIV_SCALE`] places, half-even. Fill prices and commissions pass through
     /// this, so every later sum of money stays exact within 28 digits.
     fn quantize(self) -> Self;
@@ -123,6 +128,7 @@ impl Money for Decimal {
         }
         // Rust's `Display` for f64 prints the shortest round-trip digits, never exponent form.
         let text = format!("{v}");
+        let text = repr_digits(v, text);
         if text
             .split_once('.')
             .is_some_and(|(_, frac)| frac.len() > 28)
@@ -157,6 +163,16 @@ impl Money for Decimal {
     fn div_q(self, rhs: Self) -> Self {
         decimal_div_half_even(self, rhs, DIV_SCALE)
     }
+    fn checked_div_q(self, rhs: Self) -> Option<Self> {
+        if rhs.is_zero() {
+            return None;
+        }
+        self.checked_div(rhs)
+            .map(|_| decimal_div_half_even(self, rhs, DIV_SCALE))
+    }
+    fn checked_mul(self, rhs: Self) -> Option<Self> {
+        Decimal::checked_mul(self, rhs)
+    }
     fn quantize(self) -> Self {
         self.round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointNearestEven)
     }
@@ -185,6 +201,84 @@ impl Money for Decimal {
         } else {
             i64::MAX
         })
+    }
+}
+
+/// `text`, the shortest round-trip digits of `v` as Rust's `Display` prints them, changed
+/// to the digits Python's `repr` prints. The two differ only on an exact tie: when `v` lies
+/// exactly halfway between two equally short digit strings that both read back as `v`,
+/// `Display` takes the one away from zero and `repr` the one with an even last digit.
+fn repr_digits(v: f64, text: String) -> String {
+    let Ok(d) = Decimal::from_str(&text) else {
+        return text;
+    };
+    let d = d.normalize();
+    // the unit of the last significant digit, and that digit
+    let (ulp, last) = if d.scale() > 0 {
+        (Decimal::new(1, d.scale()), d.mantissa() % 10)
+    } else {
+        let mut m = d.mantissa();
+        let mut ulp = Decimal::ONE;
+        while m != 0 && m % 10 == 0 {
+            m /= 10;
+            ulp *= Decimal::TEN;
+        }
+        (ulp, m % 10)
+    };
+    if last % 2 == 0 {
+        return text; // an even last digit is what repr takes too
+    }
+    let toward_zero = if d.is_sign_negative() {
+        d + ulp
+    } else {
+        d - ulp
+    };
+    let Some(twice) = d.checked_add(toward_zero) else {
+        return text;
+    };
+    let mid = twice / Decimal::TWO; // exact: one more digit than d
+    if toward_zero.to_f64() == v && decimal_equals_f64(mid, v) {
+        toward_zero.to_string()
+    } else {
+        text
+    }
+}
+
+/// Whether the decimal `d` is exactly the double `v` (no rounding either way).
+fn decimal_equals_f64(d: Decimal, v: f64) -> bool {
+    if !v.is_finite() || v == 0.0 || d.is_sign_negative() != v.is_sign_negative() {
+        return false;
+    }
+    let bits = v.to_bits();
+    let exp_field = i32::try_from((bits >> 52) & 0x7ff).unwrap_or(0);
+    let frac = bits & ((1u64 << 52) - 1);
+    let (mut m, mut e) = if exp_field == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1u64 << 52), exp_field - 1075)
+    };
+    let tz = m.trailing_zeros();
+    m >>= tz;
+    e += i32::try_from(tz).unwrap_or(0);
+    // |v| = m * 2^e with m odd; |d| = big / 10^s
+    let big = d.mantissa().unsigned_abs();
+    let s = d.scale();
+    let m = u128::from(m);
+    if e >= 0 {
+        // big == m * 2^e * 10^s
+        if e > 75 {
+            return false; // beyond a 96-bit mantissa
+        }
+        (m << e)
+            .checked_mul(10u128.pow(s))
+            .is_some_and(|rhs| rhs == big)
+    } else {
+        // big * 2^k == m * 10^s = m * 2^s * 5^s with m odd: needs k <= s
+        let k = e.unsigned_abs();
+        if k > s {
+            return false;
+        }
+        (m.checked_mul(10u128.pow(s))).is_some_and(|rhs| rhs == big << k)
     }
 }
 
@@ -246,6 +340,12 @@ impl Money for f64 {
     }
     fn div_q(self, rhs: Self) -> Self {
         self / rhs
+    }
+    fn checked_div_q(self, rhs: Self) -> Option<Self> {
+        Some(self / rhs)
+    }
+    fn checked_mul(self, rhs: Self) -> Option<Self> {
+        Some(self * rhs)
     }
     fn quantize(self) -> Self {
         self
@@ -318,6 +418,35 @@ mod tests {
                 .map(|d| d.normalize());
             assert_eq!(<Decimal as Money>::from_f64(v), slow, "{v}");
         }
+    }
+
+    #[test]
+    #[allow(clippy::excessive_precision)] // the doubles' exact values are the point
+    fn float_ties_take_the_even_digits_as_python_repr() {
+        // exactly halfway between ...32812 and ...32813: repr (and we) take the even one
+        let x = 218_682_591_476.328_125_f64;
+        assert_eq!(format!("{x}"), "218682591476.32813");
+        assert_eq!(
+            <Decimal as Money>::from_f64(x).unwrap().to_string(),
+            "218682591476.32812"
+        );
+        let y = 108_695_552_336.953_125_f64;
+        assert_eq!(
+            <Decimal as Money>::from_f64(-y).unwrap().to_string(),
+            "-108695552336.95312"
+        );
+        // not ties: unchanged
+        for v in [0.1, 0.3, 1.0 / 3.0, 2.675, 1e-7, 123.456] {
+            let display = Decimal::from_str(&format!("{v}")).unwrap().normalize();
+            assert_eq!(<Decimal as Money>::from_f64(v).unwrap(), display, "{v}");
+        }
+        assert!(decimal_equals_f64(Decimal::from_str("0.5").unwrap(), 0.5));
+        assert!(decimal_equals_f64(
+            Decimal::from_str("-3.25").unwrap(),
+            -3.25
+        ));
+        assert!(!decimal_equals_f64(Decimal::from_str("0.1").unwrap(), 0.1));
+        assert!(decimal_equals_f64(Decimal::from(1u64 << 60), 2f64.powi(60)));
     }
 
     #[test]

@@ -809,7 +809,10 @@ impl PyBarData {
         self.bar.load(Ordering::Relaxed)
     }
     /// Move to bar `bar` (for drivers other than the Rust loop, e.g. the reference engine).
-    fn _set_bar(&self, bar: usize) -> PyResult<()> {
+    /// `before_first`: `before_trading_start` of the bundle's first session, where no bar
+    /// is visible yet (data shows NaN, as in the Rust loop).
+    #[pyo3(signature = (bar, before_first = false))]
+    fn _set_bar(&self, bar: usize, before_first: bool) -> PyResult<()> {
         if bar >= self.store.n_bars() {
             return Err(crate::errors::HistoryWindowError::new_err(format!(
                 "bar {bar} is past the bundle's {} bars",
@@ -817,6 +820,7 @@ impl PyBarData {
             )));
         }
         self.bar.store(bar, Ordering::Relaxed);
+        self.before_first.store(before_first, Ordering::Relaxed);
         Ok(())
     }
     /// One field of one asset at the current bar (NaN when there is no bar; `price` forward-fills).

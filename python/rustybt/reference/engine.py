@@ -52,9 +52,11 @@ from rustybt.errors import (
     TradingControlViolation,
 )
 from rustybt.reference.ledger import (
+    DECIMAL_MAX,
     MAX_NOTIONAL,
     MAX_SHARES,
     NUMS,
+    DecimalNum,
     FixedBasisPointsSlippage,
     FixedSlippage,
     FloatNum,
@@ -68,6 +70,7 @@ from rustybt.reference.ledger import (
     VolumeShareSlippage,
     exact,
     round_order_amount,
+    saturate,
 )
 from rustybt.runner import _run
 
@@ -272,10 +275,9 @@ class ReferenceSimulation:
         first_bar, snapshots = self._market.first_bar, []
         for s in self._sessions:
             self._start_session(s)
-            # before a session's first bar, data shows the bar before it. (At the bundle's
-            # very first bar the Rust loop shows nothing at all; _set_bar cannot say that,
-            # so there the reference shows bar 0: a gap of the hook, pinned in the tests.)
-            data._set_bar(max(first_bar[s] - 1, 0))
+            # before a session's first bar, data shows the bar before it; before the
+            # bundle's very first bar there is none, and data shows nothing (NaN)
+            data._set_bar(max(first_bar[s] - 1, 0), before_first=first_bar[s] == 0)
             self._phase = "before_trading_start"
             if before_trading_start is not None:
                 self._call(before_trading_start, "before_trading_start", context, data)
@@ -312,11 +314,10 @@ class ReferenceSimulation:
         self._adjustment_cash = self._num.zero
         for kind, sid, value in self._adjustments.get(s, []):
             if kind == "split":
-                # the orders a split rejects are not reported in the session's orders, as in
-                # the Rust engine (Simulation::start_session does not mark them touched)
                 self._adjustment_cash += ledger.apply_split(sid, value, self._bar)
             else:
                 self._adjustment_cash += ledger.apply_dividend(sid, value)
+        self._touched += ledger.take_rejections()  # orders a split left nothing to fill
         for sid in [*ledger.held, *ledger.assets_with_orders]:
             if m.end_days[sid] < m.days[s]:
                 price = self._price(sid)
@@ -337,6 +338,7 @@ class ReferenceSimulation:
 
         if self._ledger.assets_with_orders:
             self._touched += [t.order_id for t in self._ledger.fill_open_orders(bar, quote)]
+            self._touched += self._ledger.take_rejections()
         self._ledger.mark_to_market(lambda sid: self._at(m.close, bar, sid))
 
     @exact
@@ -423,17 +425,17 @@ class ReferenceSimulation:
         elif kind == "target":
             target = round_order_amount(num, _money(num, "target", value))
             self._check_sid(sid)
-            amount = target - ledger.positions[sid].amount
+            amount = saturate(target - ledger.positions[sid].amount)
         elif kind in ("value", "percent"):
             value = _money(num, kind, value)
             if kind == "percent":
-                value = ledger.portfolio_value() * value
+                value = self._percent_of_portfolio(value)
             amount = round_order_amount(num, num.div_q(value, self._require_price(sid)))
         elif kind in ("target_value", "target_percent"):
             value = _money(num, "target", value)
             price = self._require_price(sid)
             if kind == "target_percent":
-                value = ledger.portfolio_value() * value
+                value = self._percent_of_portfolio(value)
             amount = ledger.target_amount(sid, value, price)
         else:
             raise BadOrderParameters(f"unknown order kind '{kind}'")
@@ -452,6 +454,17 @@ class ReferenceSimulation:
             self._orders_today += 1
             self._touched.append(order_id)
         return order_id
+
+    def _percent_of_portfolio(self, percent):
+        """``percent`` of the portfolio value; in decimal mode refused beyond a decimal's
+        range (2^96), as the Rust ledger must (no order could be placed for it anyway)."""
+        value = self._ledger.portfolio_value() * percent
+        if self._num is DecimalNum and abs(value) > DECIMAL_MAX:
+            raise BadOrderParameters(
+                f"an order for {self._num.to_str(percent)} of the portfolio value: the value "
+                "is beyond what the ledger can hold exactly"
+            )
+        return value
 
     def _check_sid(self, sid: int) -> None:
         n = len(self._market.symbols)

@@ -518,6 +518,9 @@ class Ledger:
     #: sids with open orders, in the order their first (current) open order was placed
     assets_with_orders: list[int] = field(default_factory=list)
     transactions: list[Transaction] = field(default_factory=list)
+    #: orders the ledger rejected on its own (a split, a fill beyond the bounds) since the
+    #: driver last took them: it reports them in the session's orders
+    rejections: list[int] = field(default_factory=list)
 
     def __post_init__(self):
         num = self.num
@@ -580,10 +583,17 @@ class Ledger:
         order = self.order(order_id)
         if order.status is OrderStatus.OPEN:
             order.status, order.updated_bar, order.reason = status, bar, reason
+            if status is OrderStatus.REJECTED:
+                self.rejections.append(order_id)
             queue = self.open_by_asset[order.sid]
             queue.remove(order_id)
             if not queue:
                 self.assets_with_orders.remove(order.sid)
+
+    def take_rejections(self) -> list[int]:
+        """The ids of the orders the ledger rejected since the last call."""
+        taken, self.rejections = self.rejections, []
+        return taken
 
     def cancel_all_open(self, bar: int) -> list[int]:
         """The end-of-day cancel policy. Returns the ids cancelled."""
@@ -614,6 +624,16 @@ class Ledger:
                     continue
                 if fill is LIQUIDITY_EXCEEDED:
                     break
+                # the bounds an order is checked against when placed hold at its fill too
+                # (the price may have moved): beyond them the Rust ledger could not stay exact
+                after = self.positions[sid].amount + fill.amount
+                if any(abs(num.from_int(n) * fill.price) > MAX_NOTIONAL for n in (fill.amount, after)):
+                    reason = (
+                        f"filling {fill.amount} shares would take the order or the position "
+                        f"beyond {MAX_NOTIONAL} in value, where the ledger could not stay exact"
+                    )
+                    self.close_order(order_id, OrderStatus.REJECTED, bar, reason)
+                    continue
                 volume_for_bar += abs(fill.amount)
                 commission = num.quantize(
                     self.commission.calculate(num, order, fill.price, fill.amount)
