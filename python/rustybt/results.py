@@ -137,6 +137,17 @@ class Results:
             meta,
         )
 
+    def tearsheet(self, path) -> Path:
+        """Write a self-contained HTML tear sheet (charts, statistics, provenance) to
+        ``path`` and return it. ``rustybt report DIR`` does the same for saved Results.
+
+        Example:
+            >>> res.tearsheet("report.html")  # doctest: +SKIP
+        """
+        from rustybt.tearsheet import write_tearsheet
+
+        return write_tearsheet(self, path)
+
     def _repr_html_(self) -> str:
         m = self.metadata
         rows = "".join(
