@@ -26,12 +26,13 @@ from rustybt.errors import (
     BadOrderParameters,
     InvalidRunParameters,
     RegisterTradingControlPostInit,
+    SetBenchmarkOutsideInitialize,
     SymbolNotFound,
 )
 from rustybt.finance.commission import CommissionModel
 from rustybt.finance.execution import ExecutionStyle
 from rustybt.finance.slippage import SlippageModel
-from rustybt.protocol import Order, Portfolio, Position
+from rustybt.protocol import Account, Order, Portfolio, Position
 
 
 class TradingAlgorithm:
@@ -79,6 +80,7 @@ class TradingAlgorithm:
         self._sim = sim
         self._data = data
         self._recorded: dict[str, object] = {}
+        self._benchmark = None
         self._scheduled: list = []
 
     def _require_initialize(self, what: str) -> None:
@@ -200,6 +202,25 @@ class TradingAlgorithm:
             raise BadOrderParameters(f"set_commission needs a CommissionModel, got {model!r}")
         self._sim.set_commission(model.kind, *model._params())
 
+    def set_benchmark(self, benchmark) -> None:
+        """Measure ``alpha``, ``beta`` and the benchmark columns against this asset of the
+        bundle (its session-to-session close returns). Call in ``initialize``.
+
+        Example::
+
+            def initialize(self, context):
+                self.set_benchmark(self.symbol("SPY"))
+        """
+        if self._sim.phase != "initialize":
+            raise SetBenchmarkOutsideInitialize("set_benchmark can only be called in initialize")
+        sid = getattr(benchmark, "sid", None)
+        if not isinstance(sid, int) or not 0 <= sid < len(self._bundle.asset_list):
+            raise InvalidRunParameters(
+                f"set_benchmark expects an Asset of bundle '{self._bundle.name}' (from "
+                f"symbol()), got {benchmark!r}"
+            )
+        self._benchmark = self._bundle.asset_list[sid]
+
     def set_cancel_policy(self, policy) -> None:
         """``"never"`` (default) or ``"eod"`` (cancel what is open at each session's end)."""
         self._require_initialize("set_cancel_policy")
@@ -320,6 +341,14 @@ class TradingAlgorithm:
             starting_cash=sim.starting_cash(),
             positions=positions,
         )
+
+    @property
+    def account(self) -> Account:
+        """zipline's account view of the books (cash account: no margin, no interest)."""
+        p = self.portfolio
+        gross = sum(abs(q.amount * q.last_sale_price) for q in p.positions.values())
+        net = sum(q.amount * q.last_sale_price for q in p.positions.values())
+        return Account.from_portfolio(p, gross, net)
 
     def record(self, *args, **kwargs) -> None:
         """Record values to the perf frame: ``record(x=1)`` or ``record("x", 1)``. A value

@@ -40,6 +40,7 @@ _API_NAMES = (
     "order_value",
     "record",
     "schedule_function",
+    "set_benchmark",
     "set_cancel_policy",
     "set_commission",
     "set_fill_model",
@@ -96,6 +97,7 @@ order_target_value = _make("order_target_value")
 order_value = _make("order_value")
 record = _make("record")
 schedule_function = _make("schedule_function")
+set_benchmark = _make("set_benchmark")
 set_cancel_policy = _make("set_cancel_policy")
 set_commission = _make("set_commission")
 set_fill_model = _make("set_fill_model")

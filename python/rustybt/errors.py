@@ -59,6 +59,10 @@ class RegisterTradingControlPostInit(RustyBTError):
     """Trading controls and cost models can only be set in ``initialize``."""
 
 
+class SetBenchmarkOutsideInitialize(RustyBTError):
+    """``set_benchmark`` was called outside ``initialize`` (zipline's error of that name)."""
+
+
 class TradingControlViolation(RustyBTError):
     """An order broke a trading control set with ``on_error="fail"`` (zipline's name)."""
 

@@ -65,6 +65,54 @@ class Portfolio:
 
 
 @dataclass(frozen=True)
+class Account:
+    """zipline's ``context.account`` for a cash account: no margin, no interest, so
+    buying power and margin fields are infinite or zero as zipline reports them."""
+
+    settled_cash: float
+    accrued_interest: float
+    buying_power: float
+    equity_with_loan: float
+    total_positions_value: float
+    total_positions_exposure: float
+    regt_equity: float
+    regt_margin: float
+    initial_margin_requirement: float
+    maintenance_margin_requirement: float
+    available_funds: float
+    excess_liquidity: float
+    cushion: float
+    day_trades_remaining: float
+    leverage: float
+    net_leverage: float
+    net_liquidation: float
+
+    @classmethod
+    def from_portfolio(cls, p: Portfolio, gross_exposure: float, net_exposure: float) -> Account:
+        pv = p.portfolio_value
+        inf, nan = float("inf"), float("nan")
+        return cls(
+            settled_cash=p.cash,
+            accrued_interest=0.0,
+            buying_power=inf,
+            equity_with_loan=pv,
+            total_positions_value=p.positions_value,
+            total_positions_exposure=net_exposure,
+            regt_equity=p.cash,
+            regt_margin=inf,
+            initial_margin_requirement=0.0,
+            maintenance_margin_requirement=0.0,
+            available_funds=p.cash,
+            excess_liquidity=p.cash,
+            cushion=p.cash / pv if pv else nan,
+            day_trades_remaining=inf,
+            leverage=gross_exposure / pv if pv else nan,
+            net_leverage=net_exposure / pv if pv else nan,
+            net_liquidation=pv,
+        )
+
+
+@dataclass(frozen=True)
 class Order:
     """An order as the strategy sees it."""
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import json
-import math
 import subprocess
 import time
 from collections import deque
@@ -14,15 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rustybt.stats import stats_from_returns, trade_stats
-
-#: The statistics every report and objective uses, in this order.
-STATS = (
-    "total_return", "annual_return", "cagr", "annual_volatility", "sharpe", "sortino",
-    "calmar", "omega", "max_drawdown", "max_drawdown_duration", "tail_ratio", "var_95",
-    "cvar_95", "alpha", "beta", "trades", "win_rate", "profit_factor", "avg_win", "avg_loss",
-    "best_trade", "worst_trade", "expectancy", "sqn", "exposure_time", "final_portfolio_value",
-)  # fmt: skip
+from rustybt.stats import STATS, stats_from_perf
 
 
 def transactions_frame(perf: pd.DataFrame) -> pd.DataFrame:
@@ -97,16 +88,7 @@ class Results:
     def from_perf(cls, perf: pd.DataFrame, metadata: dict) -> Results:
         txns = transactions_frame(perf)
         trips = round_trips(txns)
-        base = stats_from_returns(
-            perf["returns"].to_numpy(), float(perf["portfolio_value"].iloc[-1]), len(txns)
-        )
-        invested = int((perf["positions"].map(len) > 0).sum())
-        row = {
-            **base,
-            "alpha": math.nan,
-            "beta": math.nan,
-            **trade_stats(trips, len(perf), invested),
-        }
+        row = stats_from_perf(perf, trips)
         stats = pd.DataFrame([{k: row[k] for k in STATS}])
         return cls(perf, stats, txns, positions_frame(perf), trips, metadata)
 

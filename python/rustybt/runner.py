@@ -109,6 +109,8 @@ def run_algorithm(
     algorithm=None,
     params=None,
     ledger: str = "decimal",
+    benchmark_returns=None,
+    metrics_set: str = "default",
 ) -> pd.DataFrame:
     """Run a backtest and return the per-session perf DataFrame (zipline's columns plus
     ``record()``-ed names).
@@ -123,6 +125,14 @@ def run_algorithm(
     ``start`` / ``end`` default to the bundle's span; ``data_frequency`` defaults to the
     bundle's bar size and must match it. ``ledger="decimal"`` (default) keeps exact books;
     ``"float"`` runs the same ledger on f64. Exact values are in ``perf.attrs["rustybt"]``.
+
+    The benchmark (``alpha``, ``beta``, ``benchmark_period_return``,
+    ``benchmark_volatility``) is an asset of the bundle chosen with ``set_benchmark`` in
+    ``initialize`` (its session-to-session close returns), else ``benchmark_returns`` (a
+    Series of daily returns covering every session, as zipline's ``run_algorithm`` takes),
+    else none: zero returns, where alpha and beta are NaN. ``metrics_set="none"`` leaves
+    out the per-session risk and benchmark columns (faster in sweeps); end-of-run
+    statistics are unaffected.
 
     Example:
         >>> import rustybt
@@ -143,6 +153,8 @@ def run_algorithm(
         algorithm,
         params,
         ledger,
+        benchmark_returns=benchmark_returns,
+        metrics_set=metrics_set,
     )
 
 
@@ -160,6 +172,8 @@ def _run(
     params,
     ledger,
     simulation=_core.Simulation,
+    benchmark_returns=None,
+    metrics_set="default",
 ) -> pd.DataFrame:
     """The body of ``run_algorithm``; ``simulation`` is the engine (the Rust
     ``_core.Simulation``, or the reference engine's drop-in twin)."""
@@ -168,6 +182,10 @@ def _run(
         raise InvalidRunParameters("bundle= is required (a bundle name or path)")
     if ledger not in LEDGERS:
         raise InvalidRunParameters(f"ledger must be 'decimal' or 'float', got {ledger!r}")
+    if metrics_set not in METRICS_SETS:
+        raise InvalidRunParameters(
+            f"metrics_set must be one of {', '.join(map(repr, METRICS_SETS))}, got {metrics_set!r}"
+        )
     bundle = load_bundle(bundle)
     if data_frequency is not None and _normalize_frequency(data_frequency) != bundle.frequency:
         raise InvalidRunParameters(
@@ -206,14 +224,60 @@ def _run(
         if algo._scheduled:
             handle = _with_schedule(handle, algo, bundle, first, last)
         snapshots = sim.run(algo, data, handle, bts, algo._recorded)
-        perf = _perf_frame(bundle, sim, snapshots)
+        risk = metrics_set == "default"
+        benchmark = (
+            _benchmark_returns(bundle, algo._benchmark, benchmark_returns, first, last)
+            if risk
+            else None
+        )
+        perf = _perf_frame(bundle, sim, snapshots, benchmark)
         perf.attrs["rustybt"]["wall_time_s"] = time.perf_counter() - started
         _call_user(algo.analyze, "analyze", algo, perf)
     return perf
 
 
-def _perf_frame(bundle: Bundle, sim, snapshots: list[dict]) -> pd.DataFrame:
-    cols = sim.perf(bundle.asset_list, bundle.bar_times)
+METRICS_SETS = ("default", "none")
+
+
+def _benchmark_returns(bundle: Bundle, asset, series, first: int, last: int) -> np.ndarray:
+    """Daily benchmark returns over sessions ``first..=last``: of ``asset`` (close to
+    close; 0 where it has no price yet), else of ``series``, else zeros."""
+    n = last - first + 1
+    if asset is not None:
+        closes = np.asarray(bundle._core._session_closes(asset.sid), dtype=np.float64)
+        prev = np.concatenate(([np.nan], closes[:-1]))[first : last + 1]
+        now = closes[first : last + 1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = now / prev - 1.0
+        return np.where(np.isfinite(r), r, 0.0)
+    if series is None:
+        return np.zeros(n)
+    if not isinstance(series, pd.Series):
+        raise InvalidRunParameters(
+            f"benchmark_returns must be a pandas Series of daily returns, got {type(series).__name__}"
+        )
+    index = pd.DatetimeIndex(series.index)
+    if index.tz is not None:
+        index = index.tz_convert("UTC").tz_localize(None)
+    values = pd.Series(series.to_numpy(dtype=np.float64), index=index.normalize())
+    values = values[~values.index.duplicated(keep="last")]
+    sessions = bundle.sessions[first : last + 1].tz_localize(None)
+    aligned = values.reindex(sessions)
+    missing = aligned.index[aligned.isna()]
+    if len(missing):
+        raise InvalidRunParameters(
+            f"benchmark_returns has no (or a NaN) value for {len(missing)} session(s) of the "
+            f"run, the first {missing[0].date()}"
+        )
+    return aligned.to_numpy()
+
+
+def _perf_frame(
+    bundle: Bundle, sim, snapshots: list[dict], benchmark: np.ndarray | None = None
+) -> pd.DataFrame:
+    cols = sim.perf(bundle.asset_list, bundle.bar_times, benchmark is not None)
+    if benchmark is not None:
+        cols.update(_core.cumulative_benchmark_risk(cols["returns"].tolist(), benchmark.tolist()))
     exact = cols.pop("exact")
     index = pd.DatetimeIndex(cols.pop("period_close"), tz="UTC")
     period_open = pd.DatetimeIndex(cols.pop("period_open"), tz="UTC")

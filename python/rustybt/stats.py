@@ -115,13 +115,39 @@ def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> d
     }
 
 
-def stats_from_perf(perf: pd.DataFrame) -> dict[str, float]:
-    """:func:`stats_from_returns` of a ``run_algorithm`` perf frame."""
-    return stats_from_returns(
-        perf["returns"].to_numpy(),
-        float(perf["portfolio_value"].iloc[-1]),
-        int(perf["transactions"].map(len).sum()),
+#: The statistics every report and objective uses (``Results.stats``), in this order.
+STATS = (
+    "total_return", "annual_return", "cagr", "annual_volatility", "sharpe", "sortino",
+    "calmar", "omega", "max_drawdown", "max_drawdown_duration", "tail_ratio", "var_95",
+    "cvar_95", "alpha", "beta", "trades", "win_rate", "profit_factor", "avg_win", "avg_loss",
+    "best_trade", "worst_trade", "expectancy", "sqn", "exposure_time", "final_portfolio_value",
+)  # fmt: skip
+
+
+def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> dict[str, float]:
+    """The :data:`STATS` row of a ``run_algorithm`` perf frame (plus ``fills``, the number
+    of transactions): :func:`stats_from_returns` of its returns, alpha and beta of the whole
+    run against its benchmark (the last row of the engine's cumulative columns; NaN with
+    no benchmark or with ``metrics_set="none"``), and the trade statistics of its round
+    trips (``trades`` counts round trips)."""
+    from rustybt.results import round_trips, transactions_frame
+
+    fills = int(perf["transactions"].map(len).sum())
+    base = stats_from_returns(
+        perf["returns"].to_numpy(), float(perf["portfolio_value"].iloc[-1]), fills
     )
+    if trips is None:
+        trips = round_trips(transactions_frame(perf))
+    invested = int((perf["positions"].map(len) > 0).sum())
+    last = perf.iloc[-1]
+    row = {
+        **base,
+        "alpha": float(last["alpha"]) if "alpha" in perf else math.nan,
+        "beta": float(last["beta"]) if "beta" in perf else math.nan,
+        **trade_stats(trips, len(perf), invested),
+    }
+    return {**{k: row[k] for k in STATS}, "fills": fills}
 
 
-STAT_NAMES = tuple(stats_from_returns(np.zeros(3), 1.0, 0))
+#: Names an objective may use: every :data:`STATS` entry, and ``fills``.
+STAT_NAMES = (*STATS, "fills")

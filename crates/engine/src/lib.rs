@@ -8,5 +8,5 @@ pub mod simulation;
 
 pub use batch::{run_batch, BatchKind, BatchResult, BatchSpec};
 pub use error::EngineError;
-pub use metrics::{cumulative_risk, RiskRow};
+pub use metrics::{cumulative_benchmark_risk, cumulative_risk, BenchmarkRow, RiskRow};
 pub use simulation::{run, Control, FillModel, OnError, SessionPerf, Simulation, Strategy};

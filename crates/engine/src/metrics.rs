@@ -59,9 +59,108 @@ pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
     out
 }
 
+/// Benchmark-relative metrics after each period.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct BenchmarkRow {
+    pub benchmark_period_return: f64,
+    pub benchmark_volatility: f64,
+    /// empyrical's `alpha_aligned`: `(mean(r - beta * b) + 1)^252 - 1`.
+    pub alpha: f64,
+    /// empyrical's `beta_aligned`: `mean((b - mean(b)) * r) / mean((b - mean(b))^2)`, NaN
+    /// below two observations or where the benchmark's variance is below 1e-30.
+    pub beta: f64,
+}
+
+/// Cumulative benchmark metrics (row `i` uses periods `0..=i`) of `returns` against
+/// `benchmark` (same length).
+///
+/// Alpha and beta follow empyrical's `alpha_beta_aligned` operation by operation (two
+/// passes over each prefix, sequential sums as its `nanmean` makes them): alpha raises a
+/// mean daily excess to the 252nd power, which turns any difference in the last bits into
+/// a visible one, so a single-pass update would not match it. O(n^2) over sessions: 10
+/// years of sessions take milliseconds.
+///
+/// # Panics
+/// If the two series differ in length.
+pub fn cumulative_benchmark_risk(returns: &[f64], benchmark: &[f64]) -> Vec<BenchmarkRow> {
+    assert_eq!(
+        returns.len(),
+        benchmark.len(),
+        "returns and benchmark differ in length"
+    );
+    let mut out = Vec::with_capacity(returns.len());
+    let (mut n, mut mean_b, mut m2_b) = (0f64, 0f64, 0f64);
+    let mut wealth = 1f64;
+    let ann = PERIODS_PER_YEAR.sqrt();
+    for i in 0..returns.len() {
+        let b = benchmark[i];
+        n += 1.0;
+        let delta_b = b - mean_b;
+        mean_b += delta_b / n;
+        m2_b += delta_b * (b - mean_b);
+        wealth *= 1.0 + b;
+        let (alpha, beta) = alpha_beta(&returns[..=i], &benchmark[..=i]);
+        out.push(BenchmarkRow {
+            benchmark_period_return: wealth - 1.0,
+            benchmark_volatility: if n > 1.0 {
+                (m2_b / (n - 1.0)).sqrt() * ann
+            } else {
+                f64::NAN
+            },
+            alpha,
+            beta,
+        });
+    }
+    out
+}
+
+/// empyrical's `alpha_beta_aligned` (risk-free 0, 252 periods a year) of one window.
+fn alpha_beta(returns: &[f64], benchmark: &[f64]) -> (f64, f64) {
+    if returns.len() < 2 {
+        return (f64::NAN, f64::NAN);
+    }
+    #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+    let n = returns.len() as f64;
+    let mean = |it: &mut dyn Iterator<Item = f64>| it.fold(0.0, |acc, x| acc + x) / n;
+    let mean_b = mean(&mut benchmark.iter().copied());
+    let cov = mean(&mut benchmark.iter().zip(returns).map(|(b, r)| (b - mean_b) * r));
+    let var = mean(&mut benchmark.iter().map(|b| {
+        let d = b - mean_b;
+        d * d
+    }));
+    let beta = if var < 1.0e-30 { f64::NAN } else { cov / var };
+    let excess = mean(&mut returns.iter().zip(benchmark).map(|(r, b)| r - beta * b));
+    ((excess + 1.0).powf(PERIODS_PER_YEAR) - 1.0, beta)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn benchmark_metrics_match_two_pass_definitions() {
+        let r = [0.01, -0.02, 0.03, 0.005];
+        let b = [0.002, -0.01, 0.015, 0.001];
+        let last = cumulative_benchmark_risk(&r, &b)[3];
+        let n = 4.0;
+        let mb = b.iter().sum::<f64>() / n;
+        let mr = r.iter().sum::<f64>() / n;
+        let cov = b.iter().zip(&r).map(|(x, y)| (x - mb) * y).sum::<f64>() / n;
+        let var = b.iter().map(|x| (x - mb).powi(2)).sum::<f64>() / n;
+        let beta = cov / var;
+        assert!((last.beta - beta).abs() < 1e-12, "{} vs {beta}", last.beta);
+        let alpha = (mr - beta * mb + 1.0).powf(252.0) - 1.0;
+        assert!((last.alpha - alpha).abs() < 1e-10);
+        let std = (b.iter().map(|x| (x - mb).powi(2)).sum::<f64>() / 3.0).sqrt();
+        assert!((last.benchmark_volatility - std * 252f64.sqrt()).abs() < 1e-12);
+        let wealth: f64 = b.iter().map(|x| 1.0 + x).product();
+        assert!((last.benchmark_period_return - (wealth - 1.0)).abs() < 1e-15);
+        // no benchmark (zeros): beta and alpha undefined
+        let flat = cumulative_benchmark_risk(&r, &[0.0; 4]);
+        assert!(flat[3].beta.is_nan() && flat[3].alpha.is_nan());
+        assert!(flat[0].benchmark_volatility.is_nan());
+        assert!(flat[3].benchmark_volatility.abs() < 1e-300);
+    }
 
     #[test]
     fn matches_hand_computed_values() {

@@ -138,6 +138,26 @@ impl PyBundle {
     fn n_bars(&self) -> usize {
         self.store.n_bars()
     }
+    /// The close of `sid` at the end of every session (forward-filled within the bundle;
+    /// NaN before its first bar): what a benchmark's daily returns are computed from.
+    fn _session_closes(&self, sid: u32) -> PyResult<Vec<f64>> {
+        if sid as usize >= self.store.n_assets() {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "sid {sid} is outside the bundle's {} assets",
+                self.store.n_assets()
+            )));
+        }
+        let scale = 10f64.powi(i32::try_from(self.store.price_scale()).unwrap_or(0));
+        Ok((0..self.store.sessions.len())
+            .map(|s| {
+                let last_bar = self.store.session_first_bar[s + 1] as usize;
+                last_bar
+                    .checked_sub(1)
+                    .and_then(|bar| self.store.last_close_mantissa(bar, sid))
+                    .map_or(f64::NAN, |m| m as f64 / scale)
+            })
+            .collect())
+    }
     /// The assets, indexed by sid.
     fn assets(&self) -> Vec<Asset> {
         self.store

@@ -178,6 +178,7 @@ fn perf_columns<'py, N: Money>(
     sim: &Simulation<N>,
     assets: &Bound<'py, PyList>,
     bar_times: &Bound<'py, PyAny>,
+    risk_metrics: bool,
 ) -> PyResult<Bound<'py, PyDict>> {
     let perf = sim.perf();
     let store = sim.store();
@@ -186,7 +187,6 @@ fn perf_columns<'py, N: Money>(
         perf.iter().map(g).collect()
     };
     let returns = f(&|p| p.returns.to_f64());
-    let risk = cumulative_risk(&returns);
     let cols: Vec<(&str, Vec<f64>)> = vec![
         ("portfolio_value", f(&|p| p.portfolio_value.to_f64())),
         ("returns", returns.clone()),
@@ -212,23 +212,31 @@ fn perf_columns<'py, N: Money>(
             "net_leverage",
             f(&|p| ratio(p.exposure.net(), p.portfolio_value)),
         ),
-        (
-            "algorithm_period_return",
-            risk.iter().map(|r| r.algorithm_period_return).collect(),
-        ),
-        (
-            "algo_volatility",
-            risk.iter().map(|r| r.algo_volatility).collect(),
-        ),
-        ("sharpe", risk.iter().map(|r| r.sharpe).collect()),
-        ("sortino", risk.iter().map(|r| r.sortino).collect()),
-        (
-            "max_drawdown",
-            risk.iter().map(|r| r.max_drawdown).collect(),
-        ),
     ];
     for (name, v) in cols {
         out.set_item(name, PyArray1::from_vec(py, v))?;
+    }
+    if risk_metrics {
+        let risk = cumulative_risk(&returns);
+        let risk_cols: Vec<(&str, Vec<f64>)> = vec![
+            (
+                "algorithm_period_return",
+                risk.iter().map(|r| r.algorithm_period_return).collect(),
+            ),
+            (
+                "algo_volatility",
+                risk.iter().map(|r| r.algo_volatility).collect(),
+            ),
+            ("sharpe", risk.iter().map(|r| r.sharpe).collect()),
+            ("sortino", risk.iter().map(|r| r.sortino).collect()),
+            (
+                "max_drawdown",
+                risk.iter().map(|r| r.max_drawdown).collect(),
+            ),
+        ];
+        for (name, v) in risk_cols {
+            out.set_item(name, PyArray1::from_vec(py, v))?;
+        }
     }
     let sessions: Vec<i64> = perf
         .iter()
@@ -743,14 +751,17 @@ impl PySimulation {
         Ok(snapshots)
     }
 
-    /// The perf columns (numpy arrays and per-session lists of dicts) and exact values.
+    /// The perf columns (numpy arrays and per-session lists of dicts) and exact values;
+    /// `risk=False` leaves out the cumulative risk metrics (`metrics_set="none"`).
+    #[pyo3(signature = (assets, bar_times, risk = true))]
     fn perf<'py>(
         &self,
         py: Python<'py>,
         assets: &Bound<'py, PyList>,
         bar_times: &Bound<'py, PyAny>,
+        risk: bool,
     ) -> PyResult<Bound<'py, PyDict>> {
-        guard(|| with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times)))
+        guard(|| with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times, risk)))
     }
 }
 
@@ -956,6 +967,37 @@ pub fn risk_metrics(py: Python<'_>, returns: Vec<f64>) -> PyResult<Bound<'_, PyD
     out.set_item("sharpe", col(&|r| r.sharpe))?;
     out.set_item("sortino", col(&|r| r.sortino))?;
     out.set_item("max_drawdown", col(&|r| r.max_drawdown))?;
+    Ok(out)
+}
+
+/// The engine's cumulative benchmark metrics of a return series against a benchmark's
+/// (row i uses periods 0..=i): benchmark_period_return, benchmark_volatility, alpha, beta.
+#[pyfunction]
+#[pyo3(name = "cumulative_benchmark_risk")]
+pub fn benchmark_metrics(
+    py: Python<'_>,
+    returns: Vec<f64>,
+    benchmark: Vec<f64>,
+) -> PyResult<Bound<'_, PyDict>> {
+    if returns.len() != benchmark.len() {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "returns has {} periods but benchmark has {}",
+            returns.len(),
+            benchmark.len()
+        )));
+    }
+    let rows = rustybt_engine::cumulative_benchmark_risk(&returns, &benchmark);
+    let out = PyDict::new(py);
+    let col = |f: &dyn Fn(&rustybt_engine::BenchmarkRow) -> f64| {
+        PyArray1::from_iter(py, rows.iter().map(f))
+    };
+    out.set_item(
+        "benchmark_period_return",
+        col(&|r| r.benchmark_period_return),
+    )?;
+    out.set_item("benchmark_volatility", col(&|r| r.benchmark_volatility))?;
+    out.set_item("alpha", col(&|r| r.alpha))?;
+    out.set_item("beta", col(&|r| r.beta))?;
     Ok(out)
 }
 

@@ -656,8 +656,9 @@ class ReferenceSimulation:
         self._controls.append(Control(kind, on_error, sid, max_shares, max_notional, max_count))
 
     # -- results ------------------------------------------------------------------------
-    def perf(self, assets, bar_times) -> dict:
-        """The perf columns (numpy arrays; per-session lists of dicts) and exact values."""
+    def perf(self, assets, bar_times, risk: bool = True) -> dict:
+        """The perf columns (numpy arrays; per-session lists of dicts) and exact values;
+        ``risk=False`` leaves out the cumulative risk metrics (``metrics_set="none"``)."""
         perf, num, f, m = self._perf, self._num, self._num.to_f64, self._market
         dt = functools.cache(bar_times.__getitem__)
 
@@ -672,7 +673,7 @@ class ReferenceSimulation:
         out["shorts_count"] = column(lambda p: p.exposure.short_count)
         out["gross_leverage"] = column(lambda p: ratio(p.exposure.gross, p.portfolio_value))
         out["net_leverage"] = column(lambda p: ratio(p.exposure.net, p.portfolio_value))
-        risk = cumulative_risk(out["returns"].tolist())
+        risk = cumulative_risk(out["returns"].tolist()) if risk else []
         for name in risk[0] if risk else ():
             out[name] = np.array([r[name] for r in risk], np.float64)
         out["period_close"] = column(lambda p: m.closes[p.session], np.int64)
@@ -815,6 +816,8 @@ def run_algorithm(
     algorithm=None,
     params=None,
     ledger: str = "decimal",
+    benchmark_returns=None,
+    metrics_set: str = "default",
 ) -> pd.DataFrame:
     """:func:`rustybt.run_algorithm` on the reference engine: same arguments, same perf
     frame (``perf.attrs["rustybt"]["exact"]`` included), same exceptions."""
