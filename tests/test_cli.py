@@ -83,6 +83,15 @@ def test_ingest_then_run_a_strategy_file(tmp_path, capsys):
     fn = tmp_path / "zl.py"
     fn.write_text(ZIPLINE_STYLE)
     assert main(["run", str(fn), "--bundle", "cli"]) == 0
+    # --out DIR saves a Results with the same provenance as rustybt.backtest
+    saved = tmp_path / "saved"
+    assert main(["run", str(path), "--bundle", "cli", "--out", str(saved)]) == 0
+    import rustybt
+    from rustybt.results import Results
+
+    meta = Results.load(saved).metadata
+    assert meta["rustybt_version"] == rustybt.__version__
+    assert "git_commit" in meta and meta["bundle"] == "cli"
 
 
 def test_cli_errors_are_one_clear_line(tmp_path, capsys):

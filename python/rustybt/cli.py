@@ -283,11 +283,12 @@ def cmd_run(args) -> int:
         if out.suffix.lower() == ".csv":
             console.print(f"perf table written to {write_perf_table(perf, out)}")
         else:
-            from rustybt.results import Results
+            from rustybt.results import Results, _git_commit
 
             meta = {"algorithm": Path(args.strategy).stem, "params": params, "bundle": args.bundle,
                     "content_hash": perf.attrs["rustybt"]["content_hash"], "ledger": args.ledger,
                     "start": str(perf.index[0].date()), "end": str(perf.index[-1].date()),
+                    "rustybt_version": rustybt.__version__, "git_commit": _git_commit(),
                     "wall_time_s": wall}  # fmt: skip
             console.print(f"results saved to {Results.from_perf(perf, meta).save(out)}")
     return 0
