@@ -423,7 +423,10 @@ impl<N: Money> Simulation<N> {
 
     /// Close the current session's books and append its [`SessionPerf`].
     pub fn end_session(&mut self) {
-        if self.ledger.cancel_policy == rustybt_ledger::CancelPolicy::EndOfDay {
+        // zipline applies the end-of-day cancel policy in minute simulations only: on
+        // daily bars every order would be cancelled before the bar it fills on
+        let intraday = self.store.bar_size != rustybt_data::BarSize::Daily;
+        if intraday && self.ledger.cancel_policy == rustybt_ledger::CancelPolicy::EndOfDay {
             for &sid in self.ledger.assets_with_open_orders() {
                 self.touched
                     .extend(self.ledger.open_orders(sid).map(|o| o.id));

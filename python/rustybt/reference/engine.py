@@ -97,6 +97,7 @@ class Market:
     def __init__(self, core):
         path = Path(core.path)
         self.scale = int(core.price_scale)
+        self.daily = core.frequency == "1d"
         self.timestamps = core.timestamps().tolist()
         self.first_bar = core.session_first_bar().tolist()  # one more: the bar count
         days, opens, closes = core.sessions()
@@ -344,7 +345,9 @@ class ReferenceSimulation:
     @exact
     def _end_session(self) -> None:
         num, ledger = self._num, self._ledger
-        if ledger.cancel_at_eod:
+        # zipline cancels at the end of the day in minute simulations only: on daily bars
+        # every order would be cancelled before the bar it fills on
+        if ledger.cancel_at_eod and not self._market.daily:
             self._touched += ledger.cancel_all_open(self._bar)
         txns = range(self._txn_mark, len(ledger.transactions))
         capital_used = self._adjustment_cash
@@ -614,7 +617,8 @@ class ReferenceSimulation:
         self._ledger.commission = models[kind]()
 
     def set_cancel_policy(self, policy) -> None:
-        """``never`` (zipline's default) or ``eod``."""
+        """``never`` (zipline's default) or ``eod`` (at each session's end, on intraday
+        bars only, as zipline)."""
         if policy not in ("never", "eod", "end_of_day"):
             raise InvalidRunParameters(f"cancel policy must be 'never' or 'eod', got '{policy}'")
         self._ledger.cancel_at_eod = policy != "never"
