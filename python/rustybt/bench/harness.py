@@ -67,6 +67,10 @@ def ensure_bundle(scenario: Scenario, n_assets: int):
     from rustybt.errors import BundleNotFound
 
     name = scenario.bundle_name(n_assets)
+    if scenario.name == "R1":  # real data (BENCHMARKS.md), not synthetic
+        from rustybt.bench.r1 import ensure_bundle as ensure_r1
+
+        return ensure_r1(name)
     try:
         return rustybt.load_bundle(name)
     except BundleNotFound:
@@ -101,6 +105,8 @@ def run_child(config: dict) -> dict:
         return _run_batch_child(config, bundle, start, end, open_s)
     if config["strategy"].startswith("search:"):
         return _run_search_child(config, bundle, start, end, open_s)
+    if config["strategy"].startswith("child:"):  # a scenario with its own child function
+        return _load(config["strategy"][6:])(config, bundle, start, end, open_s)
     strategy = _load(config["strategy"])
     params = {"n_assets": config["assets"], **config["params"]}
     walls, cpus = [], []

@@ -1,70 +1,49 @@
-"""Grid and random search over strategy parameters, with serial and process executors."""
+"""Grid and random search over strategy parameters, on the serial, process or Ray executor
+(:mod:`rustybt.optimize.executors`), with a JSON-lines checkpoint that survives an
+interruption, and the :class:`SearchResult` every search returns."""
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import itertools
 import json
-import math
-import multiprocessing
 import os
-import signal
-import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from rustybt.errors import InvalidRunParameters
+from rustybt.optimize.executors import BACKENDS, make_executor
 from rustybt.stats import STAT_NAMES
 
-BACKENDS = ("serial", "process")
 
-# -- the worker side --------------------------------------------------------------------
-_WORKER: dict = {}
-
-
-def _init_worker(algorithm_blob: bytes, options: dict, ignore_sigint: bool) -> None:
-    """Runs once per worker: unpickle the strategy, open the bundle (through the pool)."""
-    import cloudpickle
-
-    import rustybt
-
-    if ignore_sigint:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    _WORKER["algorithm"] = cloudpickle.loads(algorithm_blob)
-    _WORKER["options"] = dict(options, bundle=rustybt.load_bundle(options["bundle"]))
-
-
-def _run_trial(trial: int, params: dict) -> dict:
-    """One backtest; never raises: a failing trial is recorded with its error."""
-    import rustybt
-    from rustybt.stats import stats_from_perf
-
-    started = time.perf_counter()
-    row = {"trial": trial, **params}
-    try:
-        perf = rustybt.run_algorithm(
-            algorithm=_WORKER["algorithm"], params=params, **_WORKER["options"]
-        )
-        row.update(stats_from_perf(perf))
-        row["error"] = None
-    except Exception as exc:  # recorded, the sweep goes on
-        cause = exc.__cause__ or exc
-        row.update(dict.fromkeys(STAT_NAMES, math.nan))
-        row["error"] = f"{type(cause).__name__}: {cause}"
-    row["seconds"] = time.perf_counter() - started
-    row["pid"] = os.getpid()
-    return row
-
-
-# -- the search --------------------------------------------------------------------------
 def _key(params: dict) -> str:
     return json.dumps(params, sort_keys=True, default=str)
 
 
+def _check_costs(costs) -> dict | None:
+    from rustybt.finance.commission import CommissionModel
+    from rustybt.finance.slippage import SlippageModel
+
+    if costs is None:
+        return None
+    if not isinstance(costs, dict) or set(costs) - {"commission", "slippage"}:
+        raise InvalidRunParameters(
+            f"costs must be a dict with 'commission' and/or 'slippage', got {costs!r}"
+        )
+    for name, kind in (("commission", CommissionModel), ("slippage", SlippageModel)):
+        if costs.get(name) is not None and not isinstance(costs[name], kind):
+            raise InvalidRunParameters(f"costs[{name!r}] must be a {kind.__name__}")
+    return dict(costs)
+
+
 class _Search:
+    """What every search shares: validation, the run options, the executor, the progress
+    bar and the result table. Subclasses say which trials to run."""
+
     def __init__(
         self,
         algorithm,
@@ -75,12 +54,14 @@ class _Search:
         end=None,
         capital_base: float = 1_000_000.0,
         ledger: str = "decimal",
+        costs: dict | None = None,
         objective: str | Callable[[dict], float] = "sharpe",
         direction: str = "maximize",
         constraint: Callable[[dict], bool] | None = None,
         n_jobs: int = 1,
         backend: str = "serial",
         checkpoint: str | os.PathLike | None = None,
+        keep_returns: bool = False,
         progress: bool = True,
     ):
         from rustybt.algorithm import TradingAlgorithm
@@ -113,14 +94,18 @@ class _Search:
         self.space = dict(space)
         self.bundle = load_bundle(bundle)
         self.options = {"start": start, "end": end, "capital_base": capital_base, "ledger": ledger}
+        self.costs = _check_costs(costs)
         self.objective, self.direction, self.constraint = objective, direction, constraint
         self.n_jobs, self.backend = n_jobs, backend
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
-        self.progress = progress
+        self.keep_returns, self.progress = keep_returns, progress
+        self.label = type(self).__name__
 
+    # -- what subclasses provide ------------------------------------------------------------
     def trials(self) -> list[dict]:  # pragma: no cover - subclasses
         raise NotImplementedError
 
+    # -- shared machinery ---------------------------------------------------------------------
     def _candidates(self) -> list[dict]:
         out = []
         for params in self.trials():
@@ -128,46 +113,50 @@ class _Search:
                 out.append(params)
         return out
 
-    def _load_checkpoint(self) -> dict[str, dict]:
-        done: dict[str, dict] = {}
-        if self.checkpoint is None or not self.checkpoint.exists():
-            return done
-        for line in self.checkpoint.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line cut by a crash: that trial runs again
-            done[row["_key"]] = row
-        return done
+    def _setup(self) -> dict:
+        """What every worker needs once: the bundle (its version directory, so a re-ingest
+        during the sweep cannot mix data), capital, ledger, costs."""
+        return {
+            "bundle": str(self.bundle.path),
+            "capital_base": self.options["capital_base"],
+            "ledger": self.options["ledger"],
+            "costs": self.costs,
+            "keep_returns": self.keep_returns,
+        }
 
-    def run(self) -> SearchResult:
-        """Run every trial not already in the checkpoint; returns all of them."""
-        candidates = self._candidates()
-        done = self._load_checkpoint()
-        todo = [(i, p) for i, p in enumerate(candidates) if _key(p) not in done]
-        rows = [dict(r, trial=i) for i, p in enumerate(candidates) if (r := done.get(_key(p)))]
-        fh = None
-        if self.checkpoint is not None:
-            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            fh = self.checkpoint.open("a")
-        options = {**self.options, "bundle": str(self.bundle.path.parent)}
-        try:
-            for row in self._execute(todo, options):
-                row["_key"] = _key({k: row[k] for k in self.space})
-                rows.append(row)
-                if fh is not None:
-                    fh.write(json.dumps(row, default=str) + "\n")
-                    fh.flush()
-        finally:
-            if fh is not None:
-                fh.close()
-        table = pd.DataFrame(rows).drop(columns=["_key"], errors="ignore")
-        if len(table):
-            table = table.sort_values("trial").reset_index(drop=True)
-        return SearchResult(table, list(self.space), self.objective, self.direction)
+    def executor(self):
+        """The executor this search runs on (a context manager); :meth:`run` opens one, a
+        walk-forward opens one for all its windows."""
+        return make_executor(self.backend, self.n_jobs, self.algorithm, self._setup())
 
-    def _execute(self, todo, options):
-        import cloudpickle
+    def _job(self, trial: int, params: dict, start=None, end=None) -> dict:
+        return {
+            "trial": trial,
+            "params": params,
+            "start": self.options["start"] if start is None else start,
+            "end": self.options["end"] if end is None else end,
+        }
+
+    def for_span(self, start, end, checkpoint=None) -> _Search:
+        """A copy of this search over ``start``..``end`` (a walk-forward's train window)."""
+        other = copy.copy(self)
+        other.options = {**self.options, "start": start, "end": end}
+        other.checkpoint = Path(checkpoint) if checkpoint is not None else None
+        return other
+
+    def session_index(self, start=None, end=None) -> pd.DatetimeIndex:
+        """The sessions a run from ``start`` to ``end`` (default: the search's) covers."""
+        start = self.options["start"] if start is None else start
+        end = self.options["end"] if end is None else end
+        b = self.bundle
+        first, last = b.session_range(
+            b.start if start is None else start, b.end if end is None else end
+        )
+        return b.sessions[first : last + 1]
+
+    @contextlib.contextmanager
+    def _progress(self, total: int):
+        """A rich progress bar; yields ``advance()``."""
         from rich.progress import (
             BarColumn,
             MofNCompleteColumn,
@@ -186,39 +175,103 @@ class _Search:
             disable=not self.progress,
             transient=True,
         )
-        blob = cloudpickle.dumps(self.algorithm)
         with bar:
-            task = bar.add_task(
-                f"{type(self).__name__} ({self.backend}, {self.n_jobs} job(s))", total=len(todo)
-            )
-            if self.backend == "serial" or not todo:
-                _init_worker(blob, options, ignore_sigint=False)
-                for trial, params in todo:
-                    yield _run_trial(trial, params)
-                    bar.advance(task)
-                return
-            ctx = multiprocessing.get_context("spawn")  # never fork after threads exist
-            pool = ProcessPoolExecutor(
-                max_workers=self.n_jobs,
-                mp_context=ctx,
-                initializer=_init_worker,
-                initargs=(blob, options, True),
-            )
+            task = bar.add_task(f"{self.label} ({self.backend}, {self.n_jobs} job(s))", total=total)
+            yield lambda: bar.advance(task)
+
+    def _result(self, rows: list[dict]) -> SearchResult:
+        """The table (sorted by trial) and, when kept, the returns matrix of the finished
+        trials (columns = trial numbers, index = sessions)."""
+        returns = {}
+        for row in rows:
+            r = row.pop("_returns", None)
+            if r is not None and row.get("state", "complete") == "complete":
+                returns[row["trial"]] = r
+        table = pd.DataFrame(rows).drop(columns=["_key"], errors="ignore")
+        if len(table):
+            table = table.sort_values("trial").reset_index(drop=True)
+        matrix = None
+        if self.keep_returns:
+            index = self.session_index()
+            matrix = pd.DataFrame(
+                {t: np.asarray(returns[t], dtype=float) for t in sorted(returns)
+                 if len(returns[t]) == len(index)},
+                index=index,
+            )  # fmt: skip
+            matrix.columns.name = "trial"
+        return SearchResult(table, list(self.space), self.objective, self.direction, matrix)
+
+    # -- running --------------------------------------------------------------------------------
+    def _load_checkpoint(self) -> dict[str, dict]:
+        done: dict[str, dict] = {}
+        if self.checkpoint is None or not self.checkpoint.exists():
+            return done
+        for line in self.checkpoint.read_text().splitlines():
             try:
-                pending = {pool.submit(_run_trial, t, p) for t, p in todo}
-                while pending:
-                    finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                    for f in finished:
-                        yield f.result()
-                        bar.advance(task)
-            except BaseException:
-                pool.shutdown(wait=False, cancel_futures=True)
-                raise
-            pool.shutdown(wait=True)
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash: that trial runs again
+            done[row["_key"]] = row
+        return done
+
+    def run(self) -> SearchResult:
+        """Run every trial not already in the checkpoint; returns all of them."""
+        with self.executor() as ex:
+            return self.run_on(ex)
+
+    def run_on(self, ex) -> SearchResult:
+        """:meth:`run` on an executor that is already open."""
+        candidates = self._candidates()
+        done = self._load_checkpoint()
+        todo = [(i, p) for i, p in enumerate(candidates) if _key(p) not in done]
+        rows = [dict(r, trial=i) for i, p in enumerate(candidates) if (r := done.get(_key(p)))]
+        fh = None
+        if self.checkpoint is not None:
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            fh = self.checkpoint.open("a")
+        try:
+            with self._progress(len(todo)) as advance:
+                for trial, params in todo:
+                    ex.submit(self._job(trial, params))
+                while ex.pending:
+                    for row in ex.wait():
+                        row["_key"] = _key({k: row[k] for k in self.space})
+                        rows.append(row)
+                        if fh is not None:
+                            fh.write(json.dumps(row, default=str) + "\n")
+                            fh.flush()
+                        advance()
+        finally:
+            if fh is not None:
+                fh.close()
+        return self._result(rows)
 
 
 class GridSearch(_Search):
-    """Every combination of the parameter lists/ranges in ``space``."""
+    """Every combination of the parameter lists/ranges in ``space`` (those ``constraint``
+    accepts), each a backtest of ``algorithm`` with those parameters.
+
+    Args (every search takes these):
+        algorithm: a ``TradingAlgorithm`` subclass; ``space`` names its parameters.
+        bundle, start, end, capital_base, ledger: as ``run_algorithm``.
+        costs: ``{"commission": model, "slippage": model}`` set after the strategy's own
+            ``initialize`` (so they override its choice); default: the strategy's.
+        objective: a stat name (:data:`rustybt.stats.STAT_NAMES`) or a callable of the
+            result row (a dict of every stat); ``direction``: "maximize" or "minimize".
+        n_jobs, backend: ``"serial"``, ``"process"`` (spawn pool) or ``"ray"``.
+        checkpoint: a JSON-lines file; a rerun skips the trials already in it.
+        keep_returns: keep every trial's daily returns (``result.returns``), which the
+            overfitting statistics need.
+
+    Example:
+        >>> from rustybt.examples.sma_crossover import SmaCross
+        >>> search = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
+        ...                     bundle="demo", objective="sharpe",
+        ...                     constraint=lambda p: p["fast"] < p["slow"],
+        ...                     n_jobs=2, backend="process")  # doctest: +SKIP
+        >>> result = search.run()  # doctest: +SKIP
+        >>> result.best[["fast", "slow", "sharpe"]]  # doctest: +SKIP
+    """
 
     def trials(self) -> list[dict]:
         names = list(self.space)
@@ -230,9 +283,16 @@ class GridSearch(_Search):
 
 
 class RandomSearch(_Search):
-    """``n_trials`` draws from ``space``: lists/ranges are sampled uniformly, scipy
+    """``n_trials`` distinct draws from ``space``: lists/ranges are sampled uniformly, scipy
     distributions (anything with ``rvs``) through ``rvs``. The same ``seed`` gives the same
-    trials."""
+    trials on every backend. Other arguments as :class:`GridSearch`.
+
+    Example:
+        >>> from scipy import stats
+        >>> search = RandomSearch(SmaCross, {"fast": range(3, 30), "slow": stats.randint(20, 120)},
+        ...                       bundle="demo", n_trials=40, seed=1)  # doctest: +SKIP
+        >>> search.run().table.head()  # doctest: +SKIP
+    """
 
     def __init__(self, algorithm, space, *, n_trials: int = 50, seed: int = 0, **kwargs):
         super().__init__(algorithm, space, **kwargs)
@@ -258,40 +318,112 @@ class RandomSearch(_Search):
 
 
 class SearchResult:
-    """``table``: one row per trial (its parameters, every stat, error, seconds);
-    ``best``: the best row by the objective."""
+    """What a search returns.
 
-    def __init__(self, table: pd.DataFrame, params: list[str], objective, direction: str):
+    Attributes:
+        table: one row per trial: ``trial``, its parameters, every stat, ``error`` (None or
+            the exception), ``seconds``, ``pid``, ``rss_mb``; a Bayesian search adds
+            ``state`` (complete / pruned / fail) and ``fidelity`` (the share of the span the
+            row's stats cover).
+        returns: with ``keep_returns=True``, the daily returns of every finished trial
+            (index = sessions, one column per trial number); else None.
+        best: the best finished row by the objective.
+
+    Example:
+        >>> result = GridSearch(SmaCross, space, bundle="demo", keep_returns=True).run()  # doctest: +SKIP
+        >>> result.best, result.deflated_sharpe().dsr, result.pbo().pbo  # doctest: +SKIP
+        >>> result.heatmap("fast", "slow").savefig("heat.png")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        table: pd.DataFrame,
+        params: list[str],
+        objective,
+        direction: str,
+        returns: pd.DataFrame | None = None,
+    ):
         self.table, self.params, self.objective, self.direction = (
             table,
             params,
             objective,
             direction,
         )
+        self.returns = returns
 
     def scores(self) -> pd.Series:
+        """The objective of every row."""
         if callable(self.objective):
             return self.table.apply(lambda row: self.objective(row.to_dict()), axis=1)
         return self.table[self.objective]
 
+    def _finished(self) -> pd.Series:
+        ok = self.table["error"].isna()
+        if "state" in self.table:
+            ok &= self.table["state"] == "complete"
+        return ok
+
     @property
     def best(self) -> pd.Series:
         scores = self.scores().astype(float)
-        ok = scores.notna() & self.table["error"].isna()
+        ok = scores.notna() & self._finished()
         if not ok.any():
             raise InvalidRunParameters("no trial finished with a score")
         idx = scores[ok].idxmax() if self.direction == "maximize" else scores[ok].idxmin()
         return self.table.loc[idx]
 
+    @property
+    def best_params(self) -> dict:
+        """The best row's parameters, as plain Python values."""
+        row = self.best
+        return {k: (v.item() if hasattr(v, "item") else v) for k, v in row[self.params].items()}
+
+    def _require_returns(self) -> pd.DataFrame:
+        if self.returns is None or self.returns.shape[1] == 0:
+            raise InvalidRunParameters(
+                "this result has no per-trial returns: run the search with keep_returns=True"
+            )
+        return self.returns
+
+    def deflated_sharpe(self, n_trials: int | None = None):
+        """The deflated Sharpe ratio of the best trial given every trial of this search
+        (:func:`rustybt.optimize.overfitting.deflated_sharpe_ratio`); needs
+        ``keep_returns=True``. ``n_trials`` overrides the number of independent trials
+        (default: the trials with returns)."""
+        from rustybt.optimize.overfitting import deflated_sharpe_ratio
+
+        returns = self._require_returns()
+        best = int(self.best["trial"])
+        if best not in returns.columns:
+            raise InvalidRunParameters(f"trial {best} has no returns")
+        sharpes = returns.mean() / returns.std(ddof=1)
+        return deflated_sharpe_ratio(
+            returns[best].to_numpy(),
+            trial_sharpes=sharpes.to_numpy(),
+            n_trials=n_trials,
+        )
+
+    def pbo(self, blocks: int = 16, metric=None):
+        """The probability of backtest overfitting of this search by CSCV
+        (:func:`rustybt.optimize.overfitting.probability_of_backtest_overfitting`); needs
+        ``keep_returns=True``."""
+        from rustybt.optimize.overfitting import probability_of_backtest_overfitting
+
+        return probability_of_backtest_overfitting(
+            self._require_returns(), blocks=blocks, metric=metric
+        )
+
     def heatmap(self, x: str, y: str, value: str | None = None):
-        """A matplotlib figure of ``value`` (default the objective) over two parameters."""
+        """A matplotlib figure of ``value`` (default the objective) over two parameters
+        (the mean where other parameters vary), over the finished trials."""
         import matplotlib
 
         matplotlib.use("Agg", force=False)
         import matplotlib.pyplot as plt
 
         value = value or (self.objective if isinstance(self.objective, str) else "sharpe")
-        grid = self.table.pivot_table(index=y, columns=x, values=value, aggfunc="mean")
+        table = self.table[self._finished()]  # not pruned trials' partial-span stats
+        grid = table.pivot_table(index=y, columns=x, values=value, aggfunc="mean")
         fig, ax = plt.subplots(figsize=(1 + 0.6 * len(grid.columns), 1 + 0.45 * len(grid.index)))
         im = ax.imshow(grid.to_numpy(), origin="lower", aspect="auto", cmap="viridis")
         ax.set_xticks(range(len(grid.columns)), [str(c) for c in grid.columns])
@@ -304,10 +436,13 @@ class SearchResult:
         return fig
 
     def save(self, path: str | os.PathLike) -> Path:
-        """A directory with ``table.parquet`` and ``meta.json``."""
+        """A directory with ``table.parquet``, ``meta.json`` and, when kept,
+        ``returns.parquet``."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         self.table.to_parquet(path / "table.parquet")
+        if self.returns is not None:
+            self.returns.rename(columns=str).to_parquet(path / "returns.parquet")
         meta = {
             "params": self.params,
             "direction": self.direction,
@@ -318,11 +453,17 @@ class SearchResult:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> SearchResult:
+        """A saved result (a callable objective comes back as ``"sharpe"``)."""
         path = Path(path)
         meta = json.loads((path / "meta.json").read_text())
+        returns = None
+        if (path / "returns.parquet").exists():
+            returns = pd.read_parquet(path / "returns.parquet")
+            returns.columns = pd.Index([int(c) for c in returns.columns], name="trial")
         return cls(
             pd.read_parquet(path / "table.parquet"),
             meta["params"],
             meta["objective"] or "sharpe",
             meta["direction"],
+            returns,
         )

@@ -1,0 +1,370 @@
+"""Bayesian search: optuna's TPE sampler chooses each trial from the results so far, with
+optional multi-fidelity pruning (Hyperband over growing prefixes of the span).
+
+The study lives in this (the driver) process and is driven through optuna's ask/tell
+interface; the backtests run on the same executors as grid and random search (serial,
+spawn process pool, Ray actors), which never touch the study. The checkpoint is optuna's
+file journal (``JournalStorage(JournalFileBackend(path))``): every told trial is appended
+and fsync'ed, so a killed sweep resumes with its finished trials intact; the trials that
+were running when it died are marked failed (``interrupted``) and their parameters are run
+again first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from rustybt.errors import InvalidRunParameters
+from rustybt.optimize.search import SearchResult, _Search
+
+#: the seed of the i-th trial's sampler: the same seed and history give the same choice,
+#: also after a resume
+_SEED_SALT = 0x5EED
+
+
+def _optuna():
+    import optuna
+
+    return optuna
+
+
+@dataclass(frozen=True)
+class _Param:
+    """One search dimension: optuna's distribution, and how its value maps to the
+    strategy parameter (identity, or a scipy distribution's ``ppf`` of a uniform)."""
+
+    name: str
+    distribution: Any
+    ppf: Any = None
+    integer: bool = False
+
+    def value(self, raw):
+        if self.ppf is None:
+            return raw
+        v = float(self.ppf(raw))
+        return round(v) if self.integer else v
+
+    def describe(self) -> str:
+        from optuna.distributions import distribution_to_json
+
+        text = distribution_to_json(self.distribution)
+        return f"{text}|ppf" if self.ppf is not None else text
+
+
+def _plain(v):
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def to_param(name: str, spec) -> _Param:
+    """Map a ``space`` entry to an optuna distribution.
+
+    * an optuna distribution (``IntDistribution``, ``FloatDistribution``, ...): as is;
+    * a ``range``: ``IntDistribution`` (ordered, with its step);
+    * a list or tuple: ``CategoricalDistribution`` (unordered choices);
+    * scipy ``uniform``: ``FloatDistribution``; ``loguniform`` / ``reciprocal``: a log
+      ``FloatDistribution``; ``randint``: ``IntDistribution`` (same supports);
+    * any other frozen scipy distribution: TPE searches its quantile u in (0, 1) and the
+      parameter is ``dist.ppf(u)`` (rounded for discrete ones), so the prior is the
+      distribution itself.
+    """
+    od = _optuna().distributions
+    if isinstance(spec, od.BaseDistribution):
+        return _Param(name, spec)
+    if isinstance(spec, range):
+        values = sorted(spec)
+        if not values:
+            raise InvalidRunParameters(f"parameter {name!r} has no values")
+        step = abs(spec.step)
+        return _Param(name, od.IntDistribution(values[0], values[-1], step=step))
+    if isinstance(spec, (list, tuple, np.ndarray)):
+        choices = tuple(_plain(v) for v in spec)
+        if not choices:
+            raise InvalidRunParameters(f"parameter {name!r} has no values")
+        return _Param(name, od.CategoricalDistribution(choices))
+    dist = getattr(spec, "dist", None)
+    if dist is not None and hasattr(spec, "ppf") and hasattr(spec, "support"):
+        from scipy import stats
+
+        lo, hi = (float(x) for x in spec.support())
+        kind = getattr(dist, "name", "")
+        discrete = isinstance(dist, stats.rv_discrete)
+        if kind == "uniform":
+            return _Param(name, od.FloatDistribution(lo, hi))
+        if kind in ("loguniform", "reciprocal"):
+            return _Param(name, od.FloatDistribution(lo, hi, log=True))
+        if kind == "randint":
+            return _Param(name, od.IntDistribution(int(lo), int(hi)))
+        # the quantile stays inside (0, 1) so an unbounded distribution gives finite values
+        return _Param(name, od.FloatDistribution(1e-6, 1 - 1e-6), spec.ppf, discrete)
+    raise InvalidRunParameters(
+        f"parameter {name!r}: cannot search {spec!r} (give a list, a range, a scipy "
+        "distribution or an optuna distribution)"
+    )
+
+
+def _check_fidelity(fidelity) -> tuple[float, ...]:
+    f = tuple(float(x) for x in fidelity)
+    if not f or any(b <= a for a, b in itertools.pairwise(f)) or f[0] <= 0 or f[-1] != 1.0:
+        raise InvalidRunParameters(
+            f"fidelity must be increasing fractions of the span ending at 1.0, got {fidelity!r}"
+        )
+    return f
+
+
+class BayesianSearch(_Search):
+    """``n_trials`` trials chosen one after another by optuna's TPE sampler (seeded).
+
+    Args:
+        space: per parameter a list (categorical), a range (ordered integers), a scipy
+            distribution or an optuna distribution (see :func:`to_param`).
+        n_trials: trials to finish in total (complete, pruned or failed); a resumed study
+            runs only the missing ones, so raising ``n_trials`` extends a finished study.
+        seed: with one job (or the serial backend), the same seed gives the same trials and
+            the same table on every run, also across a resume. With several jobs the trials
+            are asked while others are still running (constant liar), so the order in which
+            results arrive, and with it the choices, can differ between runs.
+        pruner: ``None`` (every trial runs the whole span), ``"hyperband"`` (optuna's
+            ``HyperbandPruner`` over the ``fidelity`` rungs) or any optuna pruner.
+        fidelity: with a pruner, the growing prefixes of the span a trial is run on, as
+            fractions (default ¼, ½, whole). After each prefix the objective is reported as
+            an intermediate value at step round(f / f[0]); the pruner stops trials that
+            are not promising. Each prefix is a fresh backtest, so a trial that survives
+            costs 1.75 runs with the default rungs and one pruned at the first rung ¼. The
+            shortest prefix must leave the strategy time to trade: a NaN objective (e.g.
+            no returns yet) is pruned.
+        sampler_options: extra ``optuna.samplers.TPESampler`` arguments
+            (``n_startup_trials``, ...).
+        checkpoint: the study's journal file (``JournalFileBackend``); a rerun resumes it.
+        study_name: default: from the strategy, the space, the span and the objective.
+
+    Other arguments as :class:`~rustybt.optimize.GridSearch`. A parameter draw the
+    ``constraint`` rejects is told to optuna as pruned (so TPE learns to avoid the region)
+    without running; it does not count towards ``n_trials`` and is not in the table.
+
+    The table adds ``state`` (complete / pruned / fail) and ``fidelity`` (the share of
+    the span behind the row's stats); ``best`` considers complete trials only. The optuna
+    study is ``result.study``.
+
+    Example:
+        >>> from rustybt.examples.sma_crossover import SmaCross
+        >>> search = BayesianSearch(SmaCross, {"fast": range(3, 30), "slow": range(20, 150, 5)},
+        ...                         bundle="demo", n_trials=60, seed=1, pruner="hyperband",
+        ...                         checkpoint="sma.journal", n_jobs=2, backend="process")  # doctest: +SKIP
+        >>> result = search.run()  # doctest: +SKIP
+        >>> result.best[["fast", "slow", "sharpe"]], result.table["state"].value_counts()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        algorithm,
+        space,
+        *,
+        n_trials: int = 50,
+        seed: int = 0,
+        pruner=None,
+        fidelity=(0.25, 0.5, 1.0),
+        sampler_options: dict | None = None,
+        study_name: str | None = None,
+        **kwargs,
+    ):
+        super().__init__(algorithm, space, **kwargs)
+        if not isinstance(n_trials, int) or n_trials < 1:
+            raise InvalidRunParameters(f"n_trials must be a positive integer, got {n_trials!r}")
+        self.n_trials, self.seed = n_trials, int(seed)
+        self.params = [to_param(name, spec) for name, spec in self.space.items()]
+        self.fidelity = _check_fidelity(fidelity)
+        self.steps = [max(1, round(f / self.fidelity[0])) for f in self.fidelity]
+        optuna = _optuna()
+        if pruner == "hyperband":
+            factor = max(2, self.steps[1] // self.steps[0]) if len(self.steps) > 1 else 3
+            pruner = optuna.pruners.HyperbandPruner(
+                min_resource=1, max_resource=self.steps[-1], reduction_factor=factor
+            )
+        if pruner is not None and not isinstance(pruner, optuna.pruners.BasePruner):
+            raise InvalidRunParameters(
+                f"pruner must be None, 'hyperband' or an optuna pruner, got {pruner!r}"
+            )
+        if pruner is None:
+            self.fidelity, self.steps = (1.0,), [1]
+        self.pruner = pruner
+        self.sampler_options = dict(sampler_options or {})
+        self.study_name = study_name
+
+    # -- the study ------------------------------------------------------------------------------
+    def _study_name(self) -> str:
+        if self.study_name:
+            return self.study_name
+        start, end = self.session_index()[[0, -1]]
+        objective = self.objective if isinstance(self.objective, str) else "callable"
+        text = json.dumps(
+            [[p.name, p.describe()] for p in self.params]
+            + [str(start.date()), str(end.date()), objective, self.direction, self.fidelity],
+            sort_keys=True,
+        )
+        digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+        return f"{self.algorithm.__name__}-{digest}"
+
+    def _sampler(self, index: int):
+        seed = int(np.random.SeedSequence([_SEED_SALT, self.seed, index]).generate_state(1)[0])
+        return _optuna().samplers.TPESampler(seed=seed, **self.sampler_options)
+
+    def study(self):
+        """The optuna study: in memory, or in the checkpoint's file journal."""
+        optuna = _optuna()
+        storage = None
+        if self.checkpoint is not None:
+            from optuna.storages import JournalStorage
+            from optuna.storages.journal import JournalFileBackend, JournalFileSymlinkLock
+
+            self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
+            path = os.fspath(self.checkpoint)
+            # the lock is held for one append (milliseconds); one left by a killed sweep is
+            # broken after 5 s instead of optuna's default 30
+            lock = JournalFileSymlinkLock(path, grace_period=5)
+            storage = JournalStorage(JournalFileBackend(path, lock_obj=lock))
+        study = optuna.create_study(
+            storage=storage,
+            study_name=self._study_name(),
+            direction=self.direction,
+            sampler=self._sampler(0),
+            pruner=self.pruner or optuna.pruners.NopPruner(),
+            load_if_exists=True,
+        )
+        if study.direction.name.lower() != self.direction:
+            raise InvalidRunParameters(
+                f"study {study.study_name!r} in {self.checkpoint} was created to "
+                f"{study.direction.name.lower()}, not to {self.direction}"
+            )
+        return study
+
+    def _recover(self, study) -> None:
+        """Trials left running by a killed sweep: mark them failed (``interrupted``) and
+        queue their parameters, so they run again first (a trial killed before all its
+        parameters were drawn never ran: it is only marked)."""
+        from optuna.trial import TrialState
+
+        storage = study._storage
+        names = {p.name for p in self.params}
+        for t in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            storage.set_trial_user_attr(t._trial_id, "interrupted", True)
+            storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
+            if set(t.params) == names:
+                study.enqueue_trial(t.params)
+
+    @staticmethod
+    def _counted(t) -> bool:
+        """Whether a trial counts towards ``n_trials`` (and the seed index)."""
+        return not (t.user_attrs.get("interrupted") or t.user_attrs.get("infeasible"))
+
+    # -- running ----------------------------------------------------------------------------------
+    def _spans(self) -> list[tuple]:
+        """(start, end) of each fidelity rung: growing prefixes of the search's span."""
+        sessions = self.session_index()
+        n = len(sessions)
+        return [(sessions[0], sessions[max(1, math.ceil(f * n)) - 1]) for f in self.fidelity]
+
+    def _score(self, row: dict) -> float:
+        if row.get("error") is not None:
+            return math.nan
+        value = self.objective(row) if callable(self.objective) else row[self.objective]
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return math.nan
+
+    def run_on(self, ex) -> SearchResult:
+        from optuna.trial import TrialState
+
+        optuna = _optuna()
+        verbosity = optuna.logging.get_verbosity()
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        try:
+            study = self.study()
+            self._recover(study)
+            finished = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
+            counted = [t for t in study.get_trials(deepcopy=False) if self._counted(t)]
+            done = sum(t.state in finished for t in counted)
+            to_ask = self.n_trials - done
+            spans = self._spans()
+            slots = 1 if self.backend == "serial" else self.n_jobs
+            running: dict[int, tuple] = {}  # trial number -> (optuna trial, rung, params)
+            rejected = 0
+            with self._progress(max(0, to_ask)) as advance:
+                while to_ask > 0 or running:
+                    while to_ask > 0 and len(running) < slots:
+                        index = sum(self._counted(t) for t in study.get_trials(deepcopy=False))
+                        study.sampler = self._sampler(index)
+                        trial = study.ask({p.name: p.distribution for p in self.params})
+                        params = {p.name: p.value(trial.params[p.name]) for p in self.params}
+                        if self.constraint is not None and not self.constraint(params):
+                            trial.set_user_attr("infeasible", True)
+                            study.tell(trial, state=TrialState.PRUNED)
+                            rejected += 1
+                            if rejected > 100 * self.n_trials:
+                                raise InvalidRunParameters(
+                                    "the constraint rejected every parameter draw"
+                                )
+                            continue
+                        to_ask -= 1
+                        running[trial.number] = (trial, 0, params)
+                        ex.submit(self._job(trial.number, params, *spans[0]))
+                    for row in ex.wait():
+                        trial, rung, params = running.pop(row["trial"])
+                        nxt = self._advance(study, trial, rung, row)
+                        if nxt is None:
+                            advance()
+                        else:
+                            running[trial.number] = (trial, nxt, params)
+                            ex.submit(self._job(trial.number, params, *spans[nxt]))
+        finally:
+            optuna.logging.set_verbosity(verbosity)
+        result = self._table(study)
+        result.study = study
+        return result
+
+    def _advance(self, study, trial, rung: int, row: dict) -> int | None:
+        """Record a rung's result; return the next rung to run, or None when the trial
+        is finished (told complete, pruned or failed)."""
+        from optuna.trial import TrialState
+
+        last = rung == len(self.fidelity) - 1
+        returns = row.pop("_returns", None)
+        value = self._score(row)
+        row.update(fidelity=self.fidelity[rung])
+        if row.get("error") is not None:
+            state = TrialState.FAIL
+        else:
+            if self.pruner is not None:
+                trial.report(value, self.steps[rung])
+            if not last:
+                if not trial.should_prune():
+                    return rung + 1
+                state = TrialState.PRUNED
+            else:
+                state = TrialState.COMPLETE if math.isfinite(value) else TrialState.FAIL
+        row["state"] = state.name.lower()
+        if returns is not None and state == TrialState.COMPLETE:
+            trial.set_user_attr("returns", returns)
+        trial.set_user_attr("row", row)
+        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+        return None
+
+    def _table(self, study) -> SearchResult:
+        rows = []
+        for t in study.get_trials(deepcopy=False):
+            row = t.user_attrs.get("row")
+            if row is None or not self._counted(t):
+                continue
+            row = dict(row, trial=t.number)
+            if "returns" in t.user_attrs:
+                row["_returns"] = t.user_attrs["returns"]
+            rows.append(row)
+        return self._result(rows)
