@@ -743,12 +743,14 @@ BAD_LOOKUPS = {
         lambda a: a.symbols("A", "NOPE"),
         "SymbolNotFound: symbol 'NOPE' is not in bundle '{bundle}' (4 assets: A, A2, B, L)",
     ),
+    # zipline's SidsNotFound, a subclass of SymbolNotFound
     "sid beyond the bundle": (
         lambda a: a.sid(4),
-        "SymbolNotFound: sid 4 is not in bundle '{bundle}'",
+        "SidsNotFound: sid 4 is not in bundle '{bundle}'",
     ),
-    "negative sid": (lambda a: a.sid(-1), "SymbolNotFound: sid -1 is not in bundle '{bundle}'"),
-    "sid a str": (lambda a: a.sid("0"), "SymbolNotFound: sid '0' is not in bundle '{bundle}'"),
+    "negative sid": (lambda a: a.sid(-1), "SidsNotFound: sid -1 is not in bundle '{bundle}'"),
+    "sid a str": (lambda a: a.sid("0"), "SidsNotFound: sid '0' is not in bundle '{bundle}'"),
+    "sid a bool": (lambda a: a.sid(True), "SidsNotFound: sid True is not in bundle '{bundle}'"),
 }
 
 
@@ -936,10 +938,14 @@ def test_schedule_function_every_minute_and_date_offsets_on_minute_bars(minutes)
     assert [t.tz_convert("America/New_York").strftime("%m-%d %H:%M") for t in fired] == [
         "01-04 10:00"
     ]
-    fired, _ = _scheduled(minutes, date_rules.week_end(), time_rules.market_close(minutes=15))
+    fired, _ = _scheduled(minutes, date_rules.week_start(), time_rules.market_close(minutes=15))
     assert [t.tz_convert("America/New_York").strftime("%m-%d %H:%M") for t in fired] == [
-        "01-04 15:45"
+        "01-03 15:45"
     ]
+    # the week's last session is Friday Jan 7th, after the bundle ends: week_end does not
+    # fire on Jan 4th (zipline's rules follow the calendar, not the run)
+    fired, _ = _scheduled(minutes, date_rules.week_end(), time_rules.market_close(minutes=15))
+    assert fired == []
 
 
 def test_schedule_function_runs_after_handle_data_with_function_style(wave):
@@ -1126,11 +1132,6 @@ def test_get_environment(wave):
         assert [everything[f] for f in fields] == values
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="get_environment('data_frequency') is the bundle's bar size ('1d', '1m'); zipline "
-    "documents {'daily', 'minute'}",
-)
 def test_get_environment_data_frequency_is_ziplines(wave, minutes):
     for bundle, expected in ((wave, "daily"), (minutes, "minute")):
         algo = _Steps(lambda a: None, {0: [lambda a: a.get_environment("data_frequency")]})
@@ -1138,11 +1139,13 @@ def test_get_environment_data_frequency_is_ziplines(wave, minutes):
         assert _outcomes(algo.log) == [expected]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="get_environment('nope') raises a bare KeyError (StrategyError in a run); zipline "
-    "documents ValueError: \"'nope' is not a valid field for get_environment\"",
-)
+def test_get_environment_all_fields_use_ziplines_frequency_names(wave, minutes):
+    for bundle, expected in ((wave, "daily"), (minutes, "minute")):
+        algo = _Steps(lambda a: None, {0: [lambda a: a.get_environment("*")["data_frequency"]]})
+        rustybt.run_algorithm(algorithm=algo, bundle=bundle)
+        assert _outcomes(algo.log) == [expected]
+
+
 def test_get_environment_unknown_field_is_a_value_error(wave):
     algo = _Steps(lambda a: None, {0: [lambda a: a.get_environment("nope")]})
     rustybt.run_algorithm(algorithm=algo, bundle=wave)
@@ -1387,37 +1390,50 @@ def test_bad_cancel_policies_fail_the_run_by_name(wave, case):
     assert result == (InvalidRunParameters, message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="set_cancel_policy(None): the Rust engine fails with StrategyError(TypeError \"'None' "
-    "is not an instance of 'str'\"), the reference with InvalidRunParameters; both should "
-    "refuse it as InvalidRunParameters naming None",
-)
 def test_cancel_policy_none_is_refused_alike(wave):
     fast, ref = _both(wave, lambda a: a.set_cancel_policy(None), {})
     assert fast == ref
     assert fast[0][0] is InvalidRunParameters and "None" in fast[0][1]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zipline applies EODCancel to minute simulations only (its documented 'For now, "
-    "Zipline will only apply this policy to minutely simulations'); rustybt cancels at the end "
-    "of each daily session, so an order placed in daily handle_data never fills",
-)
 def test_eod_cancel_policy_does_nothing_on_daily_bars(wave):
+    """zipline applies EODCancel to minute simulations only ('For now, Zipline will only
+    apply this policy to minutely simulations'): on daily bars the order still fills."""
     exact, _ = _same(
         wave, _setup(lambda a: a.set_cancel_policy("eod")), {0: [lambda a: a.order(a.sid(0), 10)]}
     )
     assert _txns(exact) == [(0, 0, 10, Decimal("9.50"), 0, 1)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(ImportError, AttributeError),
-    reason="zipline.api exports the cancel policies EODCancel and NeverCancel (and "
-    "zipline.finance.cancel_policy); rustybt.api has neither, set_cancel_policy takes strings",
-)
+def test_cancel_policy_objects_are_ziplines_shape():
+    from rustybt.finance.cancel_policy import SESSION_END, CancelPolicy
+
+    assert api.EODCancel().warn_on_cancel is True
+    assert api.EODCancel(warn_on_cancel=False).warn_on_cancel is False
+    assert api.NeverCancel().warn_on_cancel is False
+    assert api.EODCancel().should_cancel(SESSION_END) and not api.NeverCancel().should_cancel(
+        SESSION_END
+    )
+    assert repr(api.EODCancel()) == "EODCancel(warn_on_cancel=True)"
+    assert issubclass(api.EODCancel, CancelPolicy) and {"EODCancel", "NeverCancel"} <= set(
+        api.__all__
+    )
+
+
+def test_a_cancel_policy_the_engine_cannot_apply_is_refused(wave):
+    from rustybt.finance.cancel_policy import CancelPolicy
+
+    class Custom(CancelPolicy):
+        def should_cancel(self, event):
+            return True
+
+    result = _same(wave, lambda a: a.set_cancel_policy(Custom()), {}, float_ledger=False)[0]
+    assert result == (
+        InvalidRunParameters,
+        "cancel policy must be 'never', 'eod', NeverCancel() or EODCancel(), got Custom()",
+    )
+
+
 def test_zipline_cancel_policy_objects(minutes):
     from rustybt.api import EODCancel, NeverCancel  # type: ignore[attr-defined]
 
@@ -1665,12 +1681,6 @@ def test_bad_control_arguments_fail_the_run_by_name(wave, case):
     assert result == (InvalidRunParameters, message)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="set_max_order_count(-1): the Rust engine fails with StrategyError(OverflowError "
-    "'out of range integral type conversion attempted'), the reference accepts it; both "
-    "should refuse it as InvalidRunParameters naming -1",
-)
 def test_negative_max_order_count_is_refused_alike(wave):
     fast, ref = _both(wave, lambda a: a.set_max_order_count(-1), {})
     assert fast == ref
@@ -1770,16 +1780,37 @@ def test_context_portfolio_after_a_split(split_days):
     assert (p.cash, p.portfolio_value) == (1000 - 30 + 10, 1000.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="context.portfolio.positions is a plain dict: an asset not held raises KeyError; "
-    "zipline's Positions returns an empty Position (amount 0), so "
-    "`portfolio.positions[asset].amount == 0` works there",
-)
 def test_positions_of_an_asset_not_held_is_empty(wave):
     algo = _Steps(lambda a: None, {0: [lambda a: a.portfolio.positions[a.symbol("A")].amount]})
     rustybt.run_algorithm(algorithm=algo, bundle=wave)
     assert _outcomes(algo.log) == [0]
+
+
+def test_positions_lookups_do_not_add_assets(wave):
+    """zipline's Positions: an asset not held reads as an empty position, but is not
+    added; membership, len and truthiness count held assets only."""
+
+    def look(a):
+        positions = a.portfolio.positions
+        A, B = a.symbol("A"), a.symbol("B")
+        empty = positions[B]
+        return [  # a list: the log takes tuples for the books
+            (empty.asset, empty.amount, empty.cost_basis, empty.last_sale_price),
+            positions[A].amount,
+            B in positions,
+            len(positions),
+            bool(positions),
+            positions.get(B),
+            list(positions) == [A],
+        ]
+
+    _, log = _same(wave, _no_costs, {0: [lambda a: a.order(a.symbol("A"), 10)], 1: [look]})
+    B = wave.symbol("B")
+    assert _outcomes(log)[1] == [(B, 0, 0.0, 0.0), 10, False, 1, True, None, True]
+    empty = rustybt.protocol.Positions()
+    assert not empty and empty[B].amount == 0 and len(empty) == 0
+    with pytest.raises(KeyError):
+        empty["B"]  # not an asset
 
 
 # ---------------------------------------------------------------------------------------
@@ -1852,8 +1883,12 @@ ORDER_CALLS = {name: (lambda ns, n=name: getattr(ns, n)(ns.sid(0), 1)) for name 
 def test_orders_only_in_handle_data_and_scheduled_functions(five_days, name, style):
     outcomes = _phases(five_days, ORDER_CALLS[name], style)
     for phase in ("initialize", "before_trading_start", "analyze"):
+        # zipline's OrderInBeforeTradingStart is a subclass of OrderDuringInitialize
+        error = OrderDuringInitialize
+        if phase == "before_trading_start":
+            error = errors.OrderInBeforeTradingStart
         assert outcomes[phase] == (
-            OrderDuringInitialize,
+            error,
             f"orders cannot be placed in {phase}; place them in handle_data or a scheduled function",
         )
     assert outcomes["handle_data"] is None and outcomes["scheduled"] is None
@@ -1873,16 +1908,24 @@ SETTERS = {
 }
 
 
+POST_INIT_ERRORS = {
+    "set_commission": errors.SetCommissionPostInit,
+    "set_slippage": errors.SetSlippagePostInit,
+    "set_cancel_policy": errors.SetCancelPolicyPostInit,
+    "set_max_leverage": errors.RegisterAccountControlPostInit,
+}
+
+
 @pytest.mark.parametrize("style", ["class", "function"])
 @pytest.mark.parametrize("name", SETTERS)
 def test_settings_only_in_initialize(five_days, name, style):
     outcomes = _phases(five_days, SETTERS[name], style)
     assert outcomes["initialize"] is None
+    # zipline's more specific names, all subclasses of RegisterTradingControlPostInit
+    error = POST_INIT_ERRORS.get(name, RegisterTradingControlPostInit)
+    assert issubclass(error, RegisterTradingControlPostInit)
     for phase in ("before_trading_start", "handle_data", "scheduled", "analyze"):
-        assert outcomes[phase] == (
-            RegisterTradingControlPostInit,
-            f"{name} can only be called in initialize",
-        )
+        assert outcomes[phase] == (error, f"{name} can only be called in initialize")
 
 
 def _reads(ns):
@@ -1902,12 +1945,10 @@ def test_lookups_and_record_work_in_every_phase(five_days, style):
 
 
 def _zipline_name(name, phase, call, raised):
-    reason = f"rustybt.errors has no {name}: {raised} instead (zipline raises {name} " + {
-        "before_trading_start": "for orders in before_trading_start)",
-        "sid": "from sid() of an unknown sid)",
-    }.get(phase, "when called after initialize)")
-    mark = pytest.mark.xfail(strict=True, raises=AttributeError, reason=reason)
-    return pytest.param(name, phase if phase != "sid" else "handle_data", call, marks=mark, id=name)
+    """zipline's error ``name`` for ``call`` in ``phase`` ("sid": an unknown sid in
+    handle_data); ``raised`` says what rustybt raised before it had the name (the class it
+    now subclasses)."""
+    return pytest.param(name, phase if phase != "sid" else "handle_data", call, id=name)
 
 
 ZIPLINE_ERRORS = [
@@ -2074,13 +2115,14 @@ def test_class_and_function_style_agree_in_both_engines(wave):
 
 
 # ---------------------------------------------------------------------------------------
-# Departures from zipline and loose argument checks (strict xfails)
+# Departures from zipline and loose argument checks (once strict xfails, now fixed)
 # ---------------------------------------------------------------------------------------
 
 
 def _loose(case, call, reason):
-    """A wrongly typed argument that should be refused by name, as amounts are."""
-    return pytest.param(call, marks=pytest.mark.xfail(strict=True, reason=reason), id=case)
+    """A wrongly typed argument that must be refused by name, as amounts are; ``reason``
+    says what rustybt did with it before (a loose check, fixed)."""
+    return pytest.param(call, id=case)
 
 
 WRONG_TYPES = [
@@ -2128,6 +2170,17 @@ WRONG_TYPES = [
 ]
 
 
+WRONG_TYPES += [
+    pytest.param(lambda a: a.cancel_order(-1), id="cancel_order(-1)"),
+    pytest.param(lambda a: a.cancel_order(2**64), id="cancel_order(2**64)"),
+    pytest.param(lambda a: a.get_order(-1), id="get_order(-1)"),
+    pytest.param(lambda a: a.get_order(True), id="get_order(True)"),
+    pytest.param(lambda a: a.get_open_orders("A"), id="get_open_orders('A')"),
+    pytest.param(lambda a: a.order(a.symbol("A"), 1, stop_price=[2]), id="stop_price [2]"),
+    pytest.param(lambda a: a.order(a.symbol("A"), 1, style=StopOrder("12")), id="StopOrder('12')"),
+]
+
+
 @pytest.mark.parametrize("call", WRONG_TYPES)
 def test_wrongly_typed_order_arguments_are_refused_by_name(wave, call):
     _, log = _same(
@@ -2157,20 +2210,27 @@ WRONG_TYPED_SETTINGS = [
 ]
 
 
+WRONG_TYPED_SETTINGS += [
+    pytest.param(lambda a: a.set_fill_model(None), id="set_fill_model(None)"),
+    pytest.param(lambda a: a.set_long_only(on_error=None), id="on_error=None"),
+    pytest.param(lambda a: a.set_max_order_size(max_notional="x"), id="max_notional='x'"),
+    pytest.param(lambda a: a.set_max_order_size(max_shares=True), id="max_shares=True"),
+    pytest.param(lambda a: a.set_max_order_count(2.5), id="max_count=2.5"),
+    pytest.param(lambda a: a.set_max_order_count("3"), id="max_count='3'"),
+    pytest.param(lambda a: a.set_max_leverage(True), id="max_leverage=True"),
+    pytest.param(
+        lambda a: a.set_max_position_size(_core.Asset(9, "G", "X", 0, 0), max_shares=1),
+        id="asset not in the bundle",
+    ),
+]
+
+
 @pytest.mark.parametrize("setup", WRONG_TYPED_SETTINGS)
 def test_wrongly_typed_settings_are_refused_by_name(wave, setup):
     result = _same(wave, setup, {}, float_ledger=False)[0]
     assert result[0] is InvalidRunParameters
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="date rules are applied to the run's own sessions, not to the calendar: a run "
-    "starting on Wednesday Jan 5th fires month_start and week_start on Jan 5th, and a run "
-    "ending on Wednesday Feb 23rd fires week_end there; zipline's rules follow the "
-    "calendar (the first trading day of the month or week), so they fire on Feb 1st and "
-    "Jan 10th only, and week_end not on Feb 23rd",
-)
 def test_date_rules_follow_the_calendar_not_the_run(two_months):
     fired, _ = _scheduled(two_months, date_rules.month_start(), None, start="2022-01-05")
     assert _days(fired) == ["02-01"]
@@ -2182,12 +2242,6 @@ def test_date_rules_follow_the_calendar_not_the_run(two_months):
     assert _days(fired) == ["01-31"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zipline refuses days_offset beyond the period (ValueError: 'offset must be in "
-    "between 0 and 4 inclusive' for week rules, 0 and 22 for month rules); rustybt accepts "
-    "it and the rule never fires",
-)
 @pytest.mark.parametrize(
     "rule",
     [
@@ -2203,24 +2257,12 @@ def test_date_rule_offsets_beyond_the_period_are_refused(rule):
         rule()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=TypeError,
-    reason="zipline's time_rules.market_open / market_close take offset=datetime.timedelta "
-    "(their first parameter); rustybt's take minutes= and hours= only (TypeError)",
-)
 def test_time_rule_offset_as_a_timedelta(minutes):
     rule = time_rules.market_open(offset=datetime.timedelta(minutes=30))
     fired, _ = _scheduled(minutes, date_rules.every_day(), rule)
     assert [t.tz_convert("America/New_York").strftime("%H:%M") for t in fired] == ["10:00"] * 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="zipline refuses time rule offsets below 1 minute or above 12 hours (ValueError "
-    "'offset must be in between 1 minute and 12 hours, inclusive.'); rustybt accepts 0 "
-    "minutes and 13 hours",
-)
 @pytest.mark.parametrize(
     "offset",
     [{"minutes": 0}, {"hours": 0, "minutes": 0}, {"hours": 13}],

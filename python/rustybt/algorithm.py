@@ -25,14 +25,44 @@ import pandas as pd
 from rustybt.errors import (
     BadOrderParameters,
     InvalidRunParameters,
+    OrderDuringInitialize,
+    OrderInBeforeTradingStart,
+    RegisterAccountControlPostInit,
     RegisterTradingControlPostInit,
     SetBenchmarkOutsideInitialize,
+    SetCancelPolicyPostInit,
+    SetCommissionPostInit,
+    SetSlippagePostInit,
     SymbolNotFound,
 )
+from rustybt.finance.cancel_policy import CancelPolicy
 from rustybt.finance.commission import CommissionModel
 from rustybt.finance.execution import ExecutionStyle
 from rustybt.finance.slippage import SlippageModel
-from rustybt.protocol import Account, Order, Portfolio, Position
+from rustybt.protocol import Account, Order, Portfolio, Position, Positions
+
+#: zipline's names of the bar sizes zipline has (``get_environment("data_frequency")``).
+_ZIPLINE_FREQUENCY = {"1d": "daily", "1m": "minute"}
+
+
+def _is_real(value) -> bool:
+    """A real number, not a bool (exact type checks first: the ABC isinstance is slow)."""
+    return (type(value) is float or type(value) is int) or (
+        isinstance(value, numbers.Real) and not isinstance(value, bool)
+    )
+
+
+def _order_id(order_id, what: str) -> int:
+    """An order id: an int (an :class:`Order` is taken by ``cancel_order`` before this)."""
+    if type(order_id) is int:
+        return order_id
+    if isinstance(order_id, numbers.Integral) and not isinstance(order_id, bool):
+        return int(order_id)
+    raise BadOrderParameters(f"{what} needs an order id (an int), got {order_id!r}")
+
+
+def _bad_price(name: str, value):
+    return BadOrderParameters(f"{name} must be a number, got {value!r}")
 
 
 class TradingAlgorithm:
@@ -83,9 +113,9 @@ class TradingAlgorithm:
         self._benchmark = None
         self._scheduled: list = []
 
-    def _require_initialize(self, what: str) -> None:
+    def _require_initialize(self, what: str, error=RegisterTradingControlPostInit) -> None:
         if self._sim.phase != "initialize":
-            raise RegisterTradingControlPostInit(f"{what} can only be called in initialize")
+            raise error(f"{what} can only be called in initialize")
 
     # -- assets -----------------------------------------------------------------------------
     def symbol(self, symbol: str):
@@ -97,7 +127,8 @@ class TradingAlgorithm:
         return [self._bundle.symbol(s) for s in symbols]
 
     def sid(self, sid: int):
-        """The asset with this sid."""
+        """The asset with this sid, or :class:`~rustybt.errors.SidsNotFound` (a
+        :class:`~rustybt.errors.SymbolNotFound`) if the bundle has none."""
         return self._bundle.sid(sid)
 
     # -- orders -------------------------------------------------------------------------------
@@ -112,24 +143,42 @@ class TradingAlgorithm:
             sid = asset.sid
         except AttributeError:
             raise BadOrderParameters(f"expected an Asset (from symbol()), got {asset!r}") from None
-        # exact type checks first: the ABC isinstance is slow on the per-order path
+        # exact type checks first: the ABC isinstance is slow on the per-order path; a str,
+        # a bool or anything else float() would take is refused by name
         if (type(value) is not float and type(value) is not int) and (
             not isinstance(value, numbers.Real) or isinstance(value, bool)
         ):
             raise BadOrderParameters(f"order {kind} must be a number, got {value!r}")
+        if limit_price is not None:
+            t = type(limit_price)
+            if t is not float and t is not int and not _is_real(limit_price):
+                raise _bad_price("limit_price", limit_price)
+            limit_price = float(limit_price)
+        if stop_price is not None:
+            t = type(stop_price)
+            if t is not float and t is not int and not _is_real(stop_price):
+                raise _bad_price("stop_price", stop_price)
+            stop_price = float(stop_price)
         try:
-            return self._sim.order(
-                kind,
-                sid,
-                float(value),
-                None if limit_price is None else float(limit_price),
-                None if stop_price is None else float(stop_price),
-            )
+            return self._sim.order(kind, sid, float(value), limit_price, stop_price)
         except SymbolNotFound:
             raise SymbolNotFound(f"{asset!r} is not in bundle '{self._bundle.name}'") from None
+        except OrderDuringInitialize as exc:
+            # the engines raise OrderDuringInitialize in every phase but handle_data;
+            # zipline names the before_trading_start case
+            if self._sim.phase == "before_trading_start":
+                raise OrderInBeforeTradingStart(str(exc)) from None
+            raise
 
     def order(self, asset, amount, limit_price=None, stop_price=None, style=None):
-        """Order ``amount`` shares (negative sells). Returns the order id, or None for 0 shares."""
+        """Order ``amount`` shares (negative sells). Returns the order id, or None for 0 shares.
+
+        ``limit_price`` / ``stop_price`` (or ``style=LimitOrder(...)``, ...) make it a limit,
+        stop or stop-limit order. Amounts and prices must be numbers (not str or bool):
+        anything else raises :class:`~rustybt.errors.BadOrderParameters` naming it. Orders
+        are refused outside ``handle_data`` and scheduled functions:
+        :class:`~rustybt.errors.OrderInBeforeTradingStart` in ``before_trading_start``,
+        :class:`~rustybt.errors.OrderDuringInitialize` elsewhere."""
         return self._place("shares", asset, amount, limit_price, stop_price, style)
 
     def order_value(self, asset, value, limit_price=None, stop_price=None, style=None):
@@ -153,17 +202,33 @@ class TradingAlgorithm:
         return self._place("target_percent", asset, target, limit_price, stop_price, style)
 
     def cancel_order(self, order) -> None:
-        """Cancel an open order (an id or an Order)."""
-        self._sim.cancel_order(order.id if isinstance(order, Order) else int(order))
+        """Cancel an open order: its id (an int) or the :class:`~rustybt.protocol.Order`.
+        Anything else (a float, a str, ...) and unknown ids raise
+        :class:`~rustybt.errors.BadOrderParameters`."""
+        if type(order) is Order:
+            order_id = order.id
+        elif type(order) is int:
+            order_id = order
+        else:
+            order_id = order.id if isinstance(order, Order) else _order_id(order, "cancel_order")
+        try:
+            self._sim.cancel_order(order_id)
+        except OverflowError:  # beyond the engine's id type: negative or ≥ 2**64
+            raise BadOrderParameters(f"unknown order id {order_id}") from None
 
     def get_order(self, order_id) -> Order:
-        """The order with this id."""
-        sid, amount, filled, commission, limit, stop, status, reason, created, updated = (
-            self._sim.order_info(int(order_id))
-        )
+        """The order with this id (an int); :class:`~rustybt.errors.BadOrderParameters` for
+        anything else or an unknown id."""
+        if type(order_id) is not int:
+            order_id = _order_id(order_id, "get_order")
+        try:
+            info = self._sim.order_info(order_id)
+        except OverflowError:  # beyond the engine's id type: negative or ≥ 2**64
+            raise BadOrderParameters(f"unknown order id {order_id}") from None
+        sid, amount, filled, commission, limit, stop, status, reason, created, updated = info
         times = self._bundle.bar_times
         return Order(
-            int(order_id),
+            order_id,
             self._bundle.asset_list[sid],
             amount,
             filled,
@@ -179,7 +244,13 @@ class TradingAlgorithm:
     def get_open_orders(self, asset=None):
         """Open orders of ``asset`` (a list), or of every asset (a dict asset → list)."""
         if asset is not None:
-            return [self.get_order(oid) for _, oid in self._sim.open_orders(asset.sid)]
+            try:
+                sid = asset.sid
+            except AttributeError:
+                raise BadOrderParameters(
+                    f"get_open_orders expects an Asset (from symbol()) or None, got {asset!r}"
+                ) from None
+            return [self.get_order(oid) for _, oid in self._sim.open_orders(sid)]
         out: dict = {}
         for sid, oid in self._sim.open_orders(None):
             out.setdefault(self._bundle.asset_list[sid], []).append(self.get_order(oid))
@@ -187,16 +258,18 @@ class TradingAlgorithm:
 
     # -- costs ------------------------------------------------------------------------------
     def set_slippage(self, us_equities=None, us_futures=None) -> None:
-        """Choose the slippage model (in ``initialize``)."""
-        self._require_initialize("set_slippage")
+        """Choose the slippage model (in ``initialize``; later:
+        :class:`~rustybt.errors.SetSlippagePostInit`)."""
+        self._require_initialize("set_slippage", SetSlippagePostInit)
         model = us_equities
         if not isinstance(model, SlippageModel):
             raise BadOrderParameters(f"set_slippage needs a SlippageModel, got {model!r}")
         self._sim.set_slippage(model.kind, *model._params())
 
     def set_commission(self, us_equities=None, us_futures=None) -> None:
-        """Choose the commission model (in ``initialize``)."""
-        self._require_initialize("set_commission")
+        """Choose the commission model (in ``initialize``; later:
+        :class:`~rustybt.errors.SetCommissionPostInit`)."""
+        self._require_initialize("set_commission", SetCommissionPostInit)
         model = us_equities
         if not isinstance(model, CommissionModel):
             raise BadOrderParameters(f"set_commission needs a CommissionModel, got {model!r}")
@@ -222,9 +295,26 @@ class TradingAlgorithm:
         self._benchmark = self._bundle.asset_list[sid]
 
     def set_cancel_policy(self, policy) -> None:
-        """``"never"`` (default) or ``"eod"`` (cancel what is open at each session's end)."""
-        self._require_initialize("set_cancel_policy")
-        self._sim.set_cancel_policy(getattr(policy, "name", policy))
+        """What happens to orders still open at a session's end: ``NeverCancel()`` or
+        ``"never"`` (the default: they stay open), ``EODCancel()`` or ``"eod"`` (they are
+        cancelled; as in zipline, on intraday bars only). Call in ``initialize`` (later:
+        :class:`~rustybt.errors.SetCancelPolicyPostInit`); anything else raises
+        :class:`~rustybt.errors.InvalidRunParameters`.
+
+        Example::
+
+            from rustybt.api import EODCancel
+            self.set_cancel_policy(EODCancel())
+        """
+        self._require_initialize("set_cancel_policy", SetCancelPolicyPostInit)
+        if isinstance(policy, CancelPolicy) and policy.name is not None:
+            policy = policy.name
+        elif type(policy) is not str:
+            raise InvalidRunParameters(
+                "cancel policy must be 'never', 'eod', NeverCancel() or EODCancel(), "
+                f"got {policy!r}"
+            )
+        self._sim.set_cancel_policy(policy)
 
     def schedule_function(
         self, func, date_rule=None, time_rule=None, half_days=True, calendar=None
@@ -259,6 +349,10 @@ class TradingAlgorithm:
         default) or ``"next_open"`` (backtrader's). Limit/stop triggers and slippage then use
         that price; positions are still marked at closes. Call in ``initialize``."""
         self._require_initialize("set_fill_model")
+        if type(model) is not str:
+            raise InvalidRunParameters(
+                f"fill model must be 'next_close' or 'next_open', got {model!r}"
+            )
         self._sim.set_fill_model(model)
 
     # -- trading controls (zipline's; set in initialize) -----------------------------------
@@ -273,13 +367,35 @@ class TradingAlgorithm:
         on_error="fail",
     ):
         self._require_initialize(what)
-        sid = None if asset is None else asset.sid
+        sid = None
+        if asset is not None:
+            sid = getattr(asset, "sid", None)
+            if type(sid) is not int or not 0 <= sid < len(self._bundle.asset_list):
+                raise InvalidRunParameters(
+                    f"{what} expects an Asset of bundle '{self._bundle.name}' (from symbol()) "
+                    f"or None for every asset, got {asset!r}"
+                )
+        for name, value in (("max_shares", max_shares), ("max_notional", max_notional)):
+            if value is not None and not _is_real(value):
+                raise InvalidRunParameters(f"{name} must be a number, got {value!r}")
+        if max_count is not None:
+            count = max_count
+            if isinstance(count, float) and count.is_integer():
+                count = int(count)
+            if not isinstance(count, numbers.Integral) or isinstance(count, bool) or count < 0:
+                raise InvalidRunParameters(
+                    f"max_count must be a non-negative integer, got {max_count!r}"
+                )
+            # no session holds 2**32 orders: a larger count is the same as none
+            max_count = min(int(count), 2**32 - 1)
+        if type(on_error) is not str:
+            raise InvalidRunParameters(f"on_error must be 'fail' or 'log', got {on_error!r}")
         self._sim.add_control(
             kind,
             sid,
             None if max_shares is None else float(max_shares),
             None if max_notional is None else float(max_notional),
-            None if max_count is None else int(max_count),
+            max_count,
             on_error,
         )
 
@@ -310,7 +426,7 @@ class TradingAlgorithm:
         )
 
     def set_max_order_count(self, max_count, on_error="fail"):
-        """Refuse or log orders past ``max_count`` in one session."""
+        """Refuse or log orders past ``max_count`` (a non-negative integer) in one session."""
         self._control(
             "set_max_order_count", "max_order_count", max_count=max_count, on_error=on_error
         )
@@ -321,19 +437,26 @@ class TradingAlgorithm:
 
     def set_max_leverage(self, max_leverage):
         """Fail the run (AccountControlViolation) if gross leverage exceeds ``max_leverage``
-        after any bar."""
-        self._require_initialize("set_max_leverage")
+        (a finite, non-negative number) after any bar. An account control: call it in
+        ``initialize`` (later: :class:`~rustybt.errors.RegisterAccountControlPostInit`)."""
+        self._require_initialize("set_max_leverage", RegisterAccountControlPostInit)
+        if not _is_real(max_leverage):
+            raise InvalidRunParameters(
+                f"max_leverage must be a finite, non-negative number, got {max_leverage!r}"
+            )
         self._sim.set_max_leverage(float(max_leverage))
 
     # -- state --------------------------------------------------------------------------------
     @property
     def portfolio(self) -> Portfolio:
-        """Cash, value and positions at the current bar."""
+        """Cash, value and positions at the current bar. ``positions`` maps each asset
+        held to its :class:`~rustybt.protocol.Position`; as in zipline, an asset not held
+        reads as an empty position (amount 0) without being added."""
         sim, assets = self._sim, self._bundle.asset_list
-        positions = {
-            assets[sid]: Position(assets[sid], amount, cost_basis, last)
-            for sid, amount, cost_basis, last in sim.positions()
-        }
+        positions = Positions()
+        for sid, amount, cost_basis, last in sim.positions():
+            asset = assets[sid]
+            positions[asset] = Position(asset, amount, cost_basis, last)
         return Portfolio(
             cash=sim.cash(),
             portfolio_value=sim.portfolio_value(),
@@ -372,10 +495,29 @@ class TradingAlgorithm:
         return dt.tz_convert(tz) if tz is not None else dt
 
     def get_environment(self, field: str = "platform"):
-        """``platform`` is ``'rustybt'``; also ``data_frequency``, ``start``, ``end``,
-        ``capital_base``, ``ledger``, ``bundle``, or ``'*'`` for all."""
-        env = dict(self._environment)
-        return env if field == "*" else env[field]
+        """One field of the run's environment, or ``'*'`` for a dict of all of them:
+        ``platform`` (``'rustybt'``), ``arena`` (``'backtest'``), ``data_frequency``,
+        ``start`` and ``end`` (the first and last session), ``capital_base``, ``ledger``
+        and ``bundle``. ``data_frequency`` is zipline's ``'daily'`` or ``'minute'`` for
+        bundles of daily or minute bars, and the bar size (e.g. ``'1h'``) for others. An
+        unknown field raises :class:`~rustybt.errors.InvalidRunParameters` (a
+        ``ValueError``, as in zipline)."""
+        env = self._environment
+        if field == "*":
+            env = dict(env)
+            freq = env["data_frequency"]
+            env["data_frequency"] = _ZIPLINE_FREQUENCY.get(freq, freq)
+            return env
+        try:
+            value = env[field]
+        except (KeyError, TypeError):
+            raise InvalidRunParameters(
+                f"{field!r} is not a valid field for get_environment (fields: "
+                f"{', '.join(sorted(env))}, or '*' for all)"
+            ) from None
+        if field == "data_frequency":
+            return _ZIPLINE_FREQUENCY.get(value, value)
+        return value
 
 
 class FunctionAlgorithm(TradingAlgorithm):

@@ -14,6 +14,9 @@ Example::
     def handle_data(context, data):
         order_target_percent(context.asset, 0.5)
         record(price=data.current(context.asset, "price"))
+
+Also exported, as from ``zipline.api``: ``date_rules``, ``time_rules`` and the cancel
+policies ``EODCancel`` and ``NeverCancel`` (for ``set_cancel_policy``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from contextlib import contextmanager
 
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.errors import RustyBTError
+from rustybt.finance.cancel_policy import EODCancel, NeverCancel
 from rustybt.schedule import date_rules, time_rules
 
 _running: list[TradingAlgorithm] = []
@@ -111,4 +115,11 @@ sid = _make("sid")
 symbol = _make("symbol")
 symbols = _make("symbols")
 
-__all__ = [*_API_NAMES, "date_rules", "get_algo_instance", "time_rules"]
+__all__ = [
+    *_API_NAMES,
+    "EODCancel",
+    "NeverCancel",
+    "date_rules",
+    "get_algo_instance",
+    "time_rules",
+]

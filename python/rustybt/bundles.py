@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from rustybt import _core
-from rustybt.errors import BundleNotFound, InvalidRunParameters, SymbolNotFound
+from rustybt.errors import BundleNotFound, InvalidRunParameters, SidsNotFound, SymbolNotFound
 
 _NS_PER_DAY = 86_400_000_000_000
 
@@ -131,10 +131,15 @@ class Bundle:
             ) from None
 
     def sid(self, sid: int) -> _core.Asset:
-        """The asset with this sid, or :class:`~rustybt.errors.SymbolNotFound`."""
-        if isinstance(sid, (int, np.integer)) and 0 <= sid < len(self.asset_list):
+        """The asset with this sid, or :class:`~rustybt.errors.SidsNotFound` (zipline's
+        name; a :class:`~rustybt.errors.SymbolNotFound`)."""
+        if (
+            isinstance(sid, (int, np.integer))
+            and type(sid) is not bool
+            and 0 <= sid < len(self.asset_list)
+        ):
             return self.asset_list[sid]
-        raise SymbolNotFound(f"sid {sid!r} is not in bundle '{self.name}'")
+        raise SidsNotFound(f"sid {sid!r} is not in bundle '{self.name}'")
 
     def session_range(self, start, end) -> tuple[int, int]:
         """Indices of the first and last session of a run from ``start`` to ``end``."""

@@ -39,6 +39,10 @@ class SymbolNotFound(RustyBTError, LookupError):
     """A symbol (or sid) is not in the bundle."""
 
 
+class SidsNotFound(SymbolNotFound):
+    """``sid()`` was given a sid that is not in the bundle (zipline's name)."""
+
+
 class InvalidRunParameters(RustyBTError, ValueError):
     """A run was asked for with parameters that cannot work (dates, capital, params, ...)."""
 
@@ -52,11 +56,37 @@ class CannotOrderDelistedAsset(BadOrderParameters):
 
 
 class OrderDuringInitialize(RustyBTError):
-    """Orders may not be placed in ``initialize`` (nor in ``before_trading_start``)."""
+    """Orders may not be placed in ``initialize`` (nor in ``before_trading_start`` or
+    ``analyze``)."""
+
+
+class OrderInBeforeTradingStart(OrderDuringInitialize):
+    """An order was placed in ``before_trading_start`` (zipline's name). A subclass of
+    :class:`OrderDuringInitialize`, so code catching that still catches it."""
 
 
 class RegisterTradingControlPostInit(RustyBTError):
-    """Trading controls and cost models can only be set in ``initialize``."""
+    """Trading controls and cost models can only be set in ``initialize``. The setters
+    zipline has a more specific error for raise that subclass: :class:`SetCommissionPostInit`,
+    :class:`SetSlippagePostInit`, :class:`SetCancelPolicyPostInit`,
+    :class:`RegisterAccountControlPostInit`."""
+
+
+class SetCommissionPostInit(RegisterTradingControlPostInit):
+    """``set_commission`` was called after ``initialize`` (zipline's name)."""
+
+
+class SetSlippagePostInit(RegisterTradingControlPostInit):
+    """``set_slippage`` was called after ``initialize`` (zipline's name)."""
+
+
+class SetCancelPolicyPostInit(RegisterTradingControlPostInit):
+    """``set_cancel_policy`` was called after ``initialize`` (zipline's name)."""
+
+
+class RegisterAccountControlPostInit(RegisterTradingControlPostInit):
+    """An account control (``set_max_leverage``) was set after ``initialize`` (zipline's
+    name)."""
 
 
 class SetBenchmarkOutsideInitialize(RustyBTError):
@@ -95,8 +125,15 @@ __all__ = [
     "InternalError",
     "InvalidRunParameters",
     "OrderDuringInitialize",
+    "OrderInBeforeTradingStart",
+    "RegisterAccountControlPostInit",
     "RegisterTradingControlPostInit",
     "RustyBTError",
+    "SetBenchmarkOutsideInitialize",
+    "SetCancelPolicyPostInit",
+    "SetCommissionPostInit",
+    "SetSlippagePostInit",
+    "SidsNotFound",
     "StrategyError",
     "SymbolNotFound",
     "TradingControlViolation",

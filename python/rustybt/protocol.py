@@ -25,6 +25,21 @@ class Position:
         return self.asset
 
 
+class Positions(dict):
+    """``context.portfolio.positions``: a dict of asset → :class:`Position` of the assets
+    held. As zipline's, looking up an asset not held gives an empty position (amount 0,
+    cost basis and last sale price 0.0) and does not add it, so
+    ``positions[asset].amount == 0`` works while ``asset in positions``, ``len`` and
+    truthiness count held assets only. A key that is not an asset raises ``KeyError``."""
+
+    __slots__ = ()
+
+    def __missing__(self, key):
+        if hasattr(key, "sid"):
+            return Position(key, 0, 0.0, 0.0)
+        raise KeyError(key)
+
+
 @dataclass(frozen=True)
 class Portfolio:
     """``context.portfolio``: cash, positions and value at the current bar."""
@@ -33,7 +48,7 @@ class Portfolio:
     portfolio_value: float
     positions_value: float
     starting_cash: float
-    positions: dict = field(default_factory=dict)
+    positions: dict = field(default_factory=Positions)
 
     @property
     def capital_used(self) -> float:

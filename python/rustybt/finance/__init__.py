@@ -1,6 +1,7 @@
-"""Cost models and order styles, with zipline's names (``rustybt.finance.slippage``,
-``rustybt.finance.commission``, ``rustybt.finance.execution``)."""
+"""Cost models, order styles and cancel policies, with zipline's names
+(``rustybt.finance.slippage``, ``rustybt.finance.commission``, ``rustybt.finance.execution``,
+``rustybt.finance.cancel_policy``)."""
 
-from rustybt.finance import commission, execution, slippage
+from rustybt.finance import cancel_policy, commission, execution, slippage
 
-__all__ = ["commission", "execution", "slippage"]
+__all__ = ["cancel_policy", "commission", "execution", "slippage"]
