@@ -38,6 +38,7 @@ class BarData(_core.BarData):
         times = bundle.sessions if self._daily else bundle.bar_times
         self._index = times
         self._columns: dict[tuple[int, ...], pd.Index] = {}
+        self._last_assets: tuple | None = None
         self._times_ns = np.asarray(bundle._core.timestamps())
         self._targets: dict[str, tuple[np.ndarray, pd.Index]] = {}
         self._target_of: dict[str, str | None] = {}
@@ -78,6 +79,17 @@ class BarData(_core.BarData):
         return freq
 
     def _assets_index(self, assets) -> tuple[list[int], pd.Index]:
+        # strategies ask for the same assets every bar: compare with the last request
+        # (a tuple comparison that short-cuts on identical elements) before looking anything up
+        key = tuple(assets)
+        last = self._last_assets
+        if last is not None and last[0] == key:
+            return last[1], last[2]
+        sids, cols = self._assets_index_slow(key)
+        self._last_assets = (key, sids, cols)
+        return sids, cols
+
+    def _assets_index_slow(self, assets) -> tuple[list[int], pd.Index]:
         sids = [self._sid(a) for a in assets]
         key = tuple(sids)
         cols = self._columns.get(key)
