@@ -136,6 +136,32 @@ struct BarTimes<'a, 'py> {
 }
 
 impl<'py> BarTimes<'_, 'py> {
+    /// Look up the timestamps of `bars` in one vectorized `take` (one `DatetimeIndex`
+    /// item lookup costs ~12 µs; boxing many at once ~2 µs each).
+    fn prefetch(&mut self, py: Python<'py>, mut bars: Vec<usize>) -> PyResult<()> {
+        bars.sort_unstable();
+        bars.dedup();
+        let Some(&last) = bars.last() else {
+            return Ok(());
+        };
+        let positions: Vec<i64> = bars
+            .iter()
+            .map(|&b| i64::try_from(b).unwrap_or(i64::MAX))
+            .collect();
+        let taken = self
+            .index
+            .call_method1("take", (PyArray1::from_vec(py, positions),))?
+            .call_method0("tolist")?;
+        let taken = taken.cast::<PyList>()?;
+        if last >= self.memo.len() {
+            self.memo.resize(last + 1, None);
+        }
+        for (i, &bar) in bars.iter().enumerate() {
+            self.memo[bar] = Some(taken.get_item(i)?);
+        }
+        Ok(())
+    }
+
     fn get(&mut self, bar: usize) -> PyResult<Bound<'py, PyAny>> {
         if let Some(Some(t)) = self.memo.get(bar) {
             return Ok(t.clone());
@@ -253,6 +279,11 @@ fn perf_columns<'py, N: Money>(
         index: bar_times,
         memo: Vec::new(),
     };
+    let mut needed: Vec<usize> = txns.iter().map(|t| t.bar).collect();
+    for p in perf {
+        needed.extend(p.orders.iter().flat_map(|o| [o.updated_bar, o.created_bar]));
+    }
+    times.prefetch(py, needed)?;
     let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
     for p in perf {
         let tl = PyList::empty(py);
