@@ -168,7 +168,7 @@ impl Money for Decimal {
             return None;
         }
         self.checked_div(rhs)
-            .map(|_| decimal_div_half_even(self, rhs, DIV_SCALE))
+            .map(|q| settle_half_even(self, rhs, q, DIV_SCALE))
     }
     fn checked_mul(self, rhs: Self) -> Option<Self> {
         Decimal::checked_mul(self, rhs)
@@ -286,7 +286,12 @@ fn decimal_equals_f64(d: Decimal, v: f64) -> bool {
 /// 96-bit quotient was already rounded onto a midpoint (double rounding): the tie is
 /// settled by comparing `midpoint * b` with `a`, both exact.
 fn decimal_div_half_even(a: Decimal, b: Decimal, dp: u32) -> Decimal {
-    let q = a / b;
+    settle_half_even(a, b, a / b, dp)
+}
+
+/// `q` (`rust_decimal`'s quotient `a / b`) rounded half-even to `dp` places, the tie
+/// settled on the exact quotient (see [`decimal_div_half_even`]).
+fn settle_half_even(a: Decimal, b: Decimal, q: Decimal, dp: u32) -> Decimal {
     let rounded = q.round_dp_with_strategy(dp, RoundingStrategy::MidpointNearestEven);
     let half_ulp = Decimal::new(5, dp + 1);
     let diff = (q - rounded).abs();
