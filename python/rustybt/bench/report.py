@@ -73,20 +73,27 @@ def plot_history(df: pd.DataFrame, out: Path) -> list[Path]:
 
     paths = []
     for scenario, group in df.groupby("scenario"):
-        fig, ax = plt.subplots(figsize=(7, 3.2))
+        # one x position per run (date and commit) of this scenario, shared by every series
+        runs = group.sort_values("date").drop_duplicates("run")["run"].tolist()
+        where = {run: i for i, run in enumerate(runs)}
+        fig, ax = plt.subplots(figsize=(9, 3.6))
         for (n, led, eng), g in group.groupby(["assets", "ledger", "engine"]):
             g = g.sort_values("date")
             ax.plot(
-                range(len(g)), g["median_wall_s"], marker="o", label=f"{n} assets, {led}, {eng}"
+                [where[r] for r in g["run"]],
+                g["median_wall_s"],
+                marker="o",
+                label=f"{n} assets, {led}, {eng}",
             )
-            ax.set_xticks(range(len(g)), g["run"].str[5:], rotation=30, ha="right", fontsize=7)
-        ax.set_ylabel("median wall s")
+        ax.set_xticks(range(len(runs)), [r[5:] for r in runs], rotation=30, ha="right", fontsize=7)
+        ax.set_ylabel("median wall s (log)")
+        ax.set_yscale("log")  # peers and rustybt differ by orders of magnitude
         ax.set_title(f"{scenario}: time per run")
-        ax.legend(fontsize=7)
-        ax.set_ylim(bottom=0)
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
+        ax.grid(True, which="major", alpha=0.3)
         fig.tight_layout()
         path = out / f"history-{scenario}.png"
-        fig.savefig(path, dpi=110)
+        fig.savefig(path, dpi=110, bbox_inches="tight")
         plt.close(fig)
         paths.append(path)
     return paths
