@@ -10,7 +10,6 @@ import time
 from collections import deque
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from rustybt.stats import STATS, stats_from_perf
@@ -38,32 +37,48 @@ def positions_frame(perf: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+TRIP_COLUMNS = ["symbol", "open_dt", "close_dt", "shares", "entry", "exit", "pnl"]
+
+
 def round_trips(transactions: pd.DataFrame) -> pd.DataFrame:
     """Closed round trips, first in first out per asset: each closing fill matched against
     the oldest open lots. ``pnl`` is at fill prices, less the commissions of both sides
     (pro rata per share)."""
-    out = []
-    for symbol, g in transactions.groupby("symbol", sort=True):
+    t = transactions
+    fills = zip(
+        t["symbol"].tolist(),
+        t["dt"].tolist(),
+        t["amount"].tolist(),
+        t["price"].tolist(),
+        t["commission"].tolist(),
+    )
+    return pd.DataFrame(list(fifo_round_trips(fills)), columns=TRIP_COLUMNS)
+
+
+def fifo_round_trips(fills):
+    """The round trips of ``fills`` — ``(symbol, dt, amount, price, commission)`` in time
+    order — as ``(symbol, open_dt, close_dt, shares, entry, exit, pnl)`` tuples, symbols in
+    sorted order. Plain Python numbers: a sweep computes this for every trial."""
+    by_symbol: dict[str, list] = {}
+    for fill in fills:
+        by_symbol.setdefault(fill[0], []).append(fill)
+    for symbol in sorted(by_symbol):
         lots: deque = deque()  # [shares (signed), price, commission per share, open dt]
-        for t in g.itertuples(index=False):
-            remaining = t.amount
-            fee = t.commission / abs(t.amount) if t.amount else 0.0
-            while remaining and lots and np.sign(lots[0][0]) != np.sign(remaining):
+        for _, dt, amount, price, commission in by_symbol[symbol]:
+            remaining = amount
+            fee = commission / abs(amount) if amount else 0.0
+            while remaining and lots and (lots[0][0] > 0) != (remaining > 0):
                 lot = lots[0]
                 closed = min(abs(remaining), abs(lot[0]))
-                sign = np.sign(lot[0])
-                pnl = (t.price - lot[1]) * closed * sign - (lot[2] + fee) * closed
-                out.append({"symbol": symbol, "open_dt": lot[3], "close_dt": t.dt, "shares": closed * sign,
-                            "entry": lot[1], "exit": t.price, "pnl": pnl})  # fmt: skip
+                sign = 1 if lot[0] > 0 else -1
+                pnl = (price - lot[1]) * closed * sign - (lot[2] + fee) * closed
+                yield (symbol, lot[3], dt, closed * sign, lot[1], price, pnl)
                 lot[0] -= closed * sign
                 remaining += closed * sign
                 if lot[0] == 0:
                     lots.popleft()
             if remaining:
-                lots.append([remaining, t.price, fee, t.dt])
-    return pd.DataFrame(
-        out, columns=["symbol", "open_dt", "close_dt", "shares", "entry", "exit", "pnl"]
-    )
+                lots.append([remaining, price, fee, dt])
 
 
 def _git_commit() -> str | None:

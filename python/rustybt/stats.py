@@ -130,14 +130,21 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
     run against its benchmark (the last row of the engine's cumulative columns; NaN with
     no benchmark or with ``metrics_set="none"``), and the trade statistics of its round
     trips (``trades`` counts round trips)."""
-    from rustybt.results import round_trips, transactions_frame
+    from rustybt.results import TRIP_COLUMNS, fifo_round_trips
 
     fills = int(perf["transactions"].map(len).sum())
     base = stats_from_returns(
         perf["returns"].to_numpy(), float(perf["portfolio_value"].iloc[-1]), fills
     )
-    if trips is None:
-        trips = round_trips(transactions_frame(perf))
+    if trips is None:  # only the pnl is needed: straight from the fills, no frames
+        rows = (
+            (t["sid"].symbol, t["dt"], t["amount"], t["price"], t["commission"])
+            for ts in perf["transactions"]
+            for t in ts
+        )
+        trips = pd.DataFrame(
+            [(trip[-1],) for trip in fifo_round_trips(rows)], columns=TRIP_COLUMNS[-1:]
+        )
     invested = int((perf["positions"].map(len) > 0).sum())
     last = perf.iloc[-1]
     row = {
