@@ -1,0 +1,663 @@
+"""``rustybt bench peers``: BENCHMARKS.md's workloads (W1, M1, G1, B1, R1) run side by side
+in rustybt and in other backtesters — zipline-reloaded, backtrader, vectorbt and
+backtesting.py — on the same bars, in one command invocation.
+
+The peers cannot share rustybt's environment (zipline-reloaded 3.2.1 needs pandas < 3,
+vectorbt plotly < 6), so they live in a virtualenv of their own (default
+``$RUSTYBT_ROOT/peers-venv``), built on first use with ``python -m venv`` and pip, and
+reused afterwards. Each peer run is a subprocess of that venv's python running a script
+from ``rustybt/bench/peer_scripts/`` (which never imports rustybt).
+
+Data: the bars of the rustybt bench bundle are exported once per bundle content hash under
+``$RUSTYBT_ROOT/peers/data/`` as zipline's csvdir layout (``daily/SYM.csv``, and
+``minute/SYM.csv`` with daily bars aggregated by rustybt for a minute bundle) and as
+``bars.npz`` (NumPy arrays for backtrader's PandasData feeds and vectorbt's frames). zipline
+gets a custom csvdir bundle ingested once into ``$RUSTYBT_ROOT/peers/zipline`` (its
+ZIPLINE_ROOT). Nothing is downloaded but the pip packages.
+
+Timing: each side times its backtests only: data already ingested, opening it counted (a
+peer's run loads its feeds / opens its bundle inside the clock; rustybt's ``open_s`` is
+reported beside), interpreter start-up and imports not. Every result is appended to the
+bench history (harness's JSON-lines format; ``engine`` names the peer).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+WORKLOADS = ("W1", "M1", "G1", "B1", "R1")
+
+#: name -> (pip requirements, import name, engine name in the history)
+PEERS = {
+    "zipline": (("zipline-reloaded==3.2.1",), "zipline", "zipline-reloaded"),
+    "backtrader": (("backtrader==1.9.78.123",), "backtrader", "backtrader"),
+    # vectorbt 1.0 imports plotly's scattermapbox, which plotly 6 removed
+    "vectorbt": (("vectorbt==1.0.0", "plotly<6"), "vectorbt", "vectorbt"),
+    "backtesting": (("backtesting==0.6.6",), "backtesting", "backtesting.py"),
+}
+#: which workloads each peer runs
+PEER_WORKLOADS = {
+    "zipline": ("W1", "M1", "G1", "R1"),
+    "backtrader": ("W1", "M1", "G1", "R1"),
+    "vectorbt": ("G1", "B1", "R1"),
+    "backtesting": ("R1",),
+}
+#: rustybt's scenarios per workload: (scenario, ledger)
+RUSTYBT_RUNS = {
+    "W1": (("W1", "decimal"), ("W1-array", "decimal")),
+    "M1": (("M1", "decimal"),),
+    "G1": (("G1", "decimal"), ("G1-batch", "decimal"), ("G1-batch", "float")),
+    "B1": (("B1", "decimal"), ("B1", "float")),
+    "R1": (("R1", "decimal"),),
+}
+QUICK_COMBOS = 4
+PEER_TIMEOUT_S = 3600
+SCRIPTS = Path(__file__).resolve().parent / "peer_scripts"
+
+
+class PeersUnavailable(Exception):
+    """The peers virtualenv is absent or unusable."""
+
+
+# ---- the peers virtualenv ------------------------------------------------------------------
+
+
+def default_venv() -> Path:
+    from rustybt.bundles import root
+
+    return root() / "peers-venv"
+
+
+def peers_dir() -> Path:
+    from rustybt.bundles import root
+
+    return root() / "peers"
+
+
+def venv_python(venv: Path) -> Path:
+    return Path(venv) / "bin" / "python"
+
+
+def probe(venv: Path, names) -> dict:
+    """Which peer packages import in the venv: ``{name: {"ok", "version" | "error"}}``."""
+    py = venv_python(venv)
+    if not py.exists():
+        raise PeersUnavailable(f"no python at {py}: {venv} is not a virtualenv")
+    cfg = json.dumps({"probe": True, "peers": list(names)})
+    try:
+        proc = subprocess.run(
+            [str(py), str(SCRIPTS / "peer_main.py"), cfg],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise PeersUnavailable(f"{py} does not run: {exc}") from None
+    if proc.returncode != 0:
+        raise PeersUnavailable(f"{py} does not run: {_tail(proc.stderr)}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _tail(text: str, lines: int = 6, width: int = 600) -> str:
+    """The last lines of a child's output, on one line, at most ``width`` characters."""
+    out = " | ".join(line.strip() for line in text.strip().splitlines()[-lines:]) or "no output"
+    return out if len(out) <= width else "..." + out[-width:]
+
+
+def ensure_venv(venv: Path, names, install: bool, say=print) -> dict:
+    """Probe the peers venv; with ``install``, create it (``python -m venv``) and pip-install
+    what is missing first. Returns the probe (a failed peer's entry says why)."""
+    venv = Path(venv)
+    if not venv_python(venv).exists():
+        if not install:
+            raise PeersUnavailable(
+                f"no peers virtualenv at {venv} (--no-install forbids creating it; run "
+                "without --no-install to build it, or pass --venv)"
+            )
+        if venv.exists() and any(venv.iterdir()):
+            raise PeersUnavailable(f"{venv} exists but is not a virtualenv (no bin/python)")
+        say(f"creating the peers virtualenv {venv} ...")
+        base = getattr(sys, "_base_executable", None) or "python3"
+        proc = subprocess.run([base, "-m", "venv", str(venv)], capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise PeersUnavailable(f"python -m venv {venv} failed: {_tail(proc.stderr)}")
+    names = list(names)
+    found = probe(venv, names)
+    missing = [n for n in names if not found[n]["ok"]]
+    if missing and install:
+        reqs = [r for n in missing for r in PEERS[n][0]]
+        say(f"pip install {' '.join(reqs)} into {venv} (first use; takes minutes) ...")
+        proc = subprocess.run(
+            [str(venv_python(venv)), "-m", "pip", "install", "-q", *reqs],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            say(f"pip install failed: {_tail(proc.stderr)}")
+            # one by one, so that one unavailable peer does not block the others
+            for n in missing:
+                subprocess.run(
+                    [str(venv_python(venv)), "-m", "pip", "install", "-q", *PEERS[n][0]],
+                    capture_output=True,
+                    text=True,
+                )
+        found = probe(venv, names)
+        for n in missing:
+            if not found[n]["ok"]:
+                found[n]["error"] += f" (after pip install {' '.join(PEERS[n][0])})"
+    return found
+
+
+# ---- exporting a bundle's bars ------------------------------------------------------------
+
+
+def export_dir(bundle) -> Path:
+    return peers_dir() / "data" / f"{bundle.name}-{bundle.content_hash[:12]}"
+
+
+def export_bundle(bundle, dest: Path | None = None) -> Path:
+    """Write the bundle's bars where the peers read them (skipped if already there for this
+    content hash): ``bars.npz``, the csvdir layout under ``csvdir/``, ``meta.json``."""
+    import numpy as np
+    import pandas as pd
+
+    dest = Path(dest) if dest is not None else export_dir(bundle)
+    meta_path = dest / "meta.json"
+    if meta_path.exists() and json.loads(meta_path.read_text()).get("content_hash") == (
+        bundle.content_hash
+    ):
+        return dest
+    core = bundle._core
+    n_bars, sids = core.n_bars, list(range(core.n_assets))
+    symbols = [a.symbol for a in bundle.asset_list]
+    fields = ("open", "high", "low", "close", "volume")
+    arrays = {f: np.ascontiguousarray(core.history(f, sids, n_bars - 1, n_bars)) for f in fields}
+    times = core.timestamps()
+    first_bar = core.session_first_bar()
+    session_of_bar = np.repeat(np.arange(len(first_bar) - 1), np.diff(first_bar.astype(np.int64)))
+    sessions_ns = bundle.sessions.as_unit("ns").asi8[session_of_bar]
+    tmp = dest.with_name(dest.name + f".tmp-{os.getpid()}")
+    import shutil
+
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.savez(
+        tmp / "bars.npz",
+        times=times,
+        sessions=sessions_ns,
+        symbols=np.array(symbols),
+        **arrays,
+    )
+    daily = bundle.frequency == "1d"
+    layouts = {"daily" if daily else "minute": (times, arrays)}
+    if bundle.frequency == "1m":  # zipline's minute bundles want daily bars too
+        agg = {f: bundle.resample("1d", f).to_numpy() for f in fields}
+        layouts["daily"] = (bundle.sessions.as_unit("ns").asi8, agg)
+    for sub, (stamps, data) in layouts.items():
+        (tmp / "csvdir" / sub).mkdir(parents=True)
+        idx = pd.DatetimeIndex(stamps.astype("datetime64[ns]"), name="date")
+        fmt = "%Y-%m-%d" if sub == "daily" else "%Y-%m-%d %H:%M:%S"
+        for i, sym in enumerate(symbols):
+            frame = pd.DataFrame({f: data[f][:, i] for f in fields}, index=idx)
+            frame["volume"] = frame["volume"].round().astype("int64")
+            frame["dividend"] = 0.0
+            frame["split"] = 1.0
+            frame.to_csv(tmp / "csvdir" / sub / f"{sym}.csv", date_format=fmt)
+    meta = {
+        "bundle": bundle.name,
+        "content_hash": bundle.content_hash,
+        "frequency": bundle.frequency,
+        "calendar": bundle.calendar,
+        "assets": len(symbols),
+        "bars": int(n_bars),
+        "first_session": str(bundle.sessions[0].date()),
+        "last_session": str(bundle.sessions[-1].date()),
+    }
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
+    return dest
+
+
+def read_export(dest: Path) -> dict:
+    """The exported arrays (``bars.npz``) and metadata: what the peers read."""
+    import numpy as np
+
+    with np.load(Path(dest) / "bars.npz", allow_pickle=False) as npz:
+        out = {k: npz[k] for k in npz.files}
+    out["meta"] = json.loads((Path(dest) / "meta.json").read_text())
+    return out
+
+
+# ---- running ---------------------------------------------------------------------------------
+
+
+def _run_peer(venv: Path, config: dict, timeout: float = PEER_TIMEOUT_S) -> dict:
+    """One peer subprocess; its JSON result, or ``{"error": ...}``."""
+    try:
+        proc = subprocess.run(
+            [str(venv_python(venv)), str(SCRIPTS / "peer_main.py"), json.dumps(config)],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env={**os.environ, "PYTHONWARNINGS": "ignore"},
+        )
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if proc.returncode != 0:
+        return {"error": _tail(proc.stderr, 8)}
+    try:
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+    except (json.JSONDecodeError, IndexError):
+        return {"error": f"no JSON result; stdout: {_tail(proc.stdout)}"}
+
+
+def _zipline_ingest(venv: Path, dest: Path, base: dict) -> str | None:
+    """Ingest the export as a zipline csvdir bundle (once). None, or why it failed."""
+    marker = dest / "zipline-ingested.json"
+    root = Path(base["zipline_root"])
+    if marker.exists() and (root / "data" / base["zipline_bundle"]).is_dir():
+        return None
+    out = _run_peer(venv, {**base, "mode": "ingest"})
+    if "error" in out:
+        return f"zipline ingest failed: {out['error']}"
+    marker.write_text(json.dumps({"bundle": base["zipline_bundle"], "root": str(root)}))
+    return None
+
+
+def _plan(workloads, assets, peers) -> list[tuple[str, int]]:
+    plan = []
+    for w in workloads:
+        for n in assets if w == "W1" else {"M1": [10], "G1": [10], "B1": [50], "R1": [1]}[w]:
+            plan.append((w, n))
+    return plan
+
+
+def _scenario_for(workload: str) -> str:
+    return {"W1": "W1", "M1": "M1", "G1": "G1", "B1": "B1", "R1": "R1"}[workload]
+
+
+def run_peers(
+    workloads,
+    assets=(50,),
+    peers=("zipline", "backtrader", "vectorbt", "backtesting"),
+    repeats: int = 3,
+    grid_repeats: int = 1,
+    quick: bool = False,
+    venv: Path | None = None,
+    install: bool = True,
+    history: Path | None = None,
+    label: str | None = None,
+    processes: int = 2,
+    say=print,
+) -> dict:
+    """The whole command. Returns ``{"rows": [...], "skipped": {peer: why},
+    "failed": [{"peer", "workload", "error"}]}``; appends every result to the history."""
+    import datetime as dt
+
+    from rustybt import __version__
+    from rustybt.bench import batch_workloads, harness, r1
+    from rustybt.bench.scenarios import SCENARIOS
+
+    venv = Path(venv) if venv else default_venv()
+    wanted = [p for p in peers if any(w in PEER_WORKLOADS[p] for w in workloads)]
+    if "R1" in workloads and "backtesting" not in wanted:
+        wanted.append("backtesting")  # R1's data ships inside it
+    skipped: dict[str, str] = {}
+    failed: list[dict] = []
+    try:
+        found = ensure_venv(venv, wanted, install, say)
+    except PeersUnavailable as exc:
+        found = {p: {"ok": False, "error": str(exc)} for p in wanted}
+    for p in wanted:
+        if not found[p]["ok"]:
+            skipped[p] = found[p]["error"]
+    usable = [p for p in peers if p in wanted and p not in skipped]
+    for p, why in skipped.items():
+        say(f"skipping {p}: {why}")
+    if not usable:
+        say("no peer is usable: nothing to compare, rustybt's side not run")
+        return {"rows": [], "skipped": skipped, "failed": failed}
+    versions = {p: found[p]["version"] for p in usable}
+
+    history = Path(history) if history else harness.history_path()
+    history.parent.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "commit": harness.git_commit(),
+        "label": label,
+        "machine": harness.machine(),
+        "rustybt": __version__,
+        "invocation": "bench peers",
+    }
+    rows: list[dict] = []
+
+    def record(r: dict) -> None:
+        r = {**meta, **r}
+        with history.open("a") as fh:
+            fh.write(json.dumps(r) + "\n")
+        rows.append(r)
+
+    for workload, n in _plan(workloads, assets, peers):
+        runners = [p for p in usable if workload in PEER_WORKLOADS[p]]
+        if workload == "R1" and "backtesting" in skipped:
+            say(f"skipping R1: {skipped['backtesting']}")
+            continue
+        # rustybt first (its bundle is the one the peers get)
+        sc = SCENARIOS[_scenario_for(workload)]
+        if workload == "R1":
+            bundle = r1.ensure_bundle(sc.bundle_name(1), venv)
+        else:
+            bundle = harness.ensure_bundle(sc, n)
+        for name, ledger in RUSTYBT_RUNS[workload]:
+            say(f"{workload}: rustybt {name} ({n} assets, {ledger}) ...")
+            try:
+                r = harness.run_one(SCENARIOS[name], n, ledger, "rust", repeats, quick)
+            except RuntimeError as exc:
+                say(f"  failed: {_tail(str(exc))}")
+                continue
+            record({**r, "workload": workload})
+        if not runners:
+            continue
+        dest = export_bundle(bundle)
+        sessions = len(bundle.sessions)
+        if quick:
+            sessions = min(
+                sessions,
+                harness.QUICK_MINUTE_SESSIONS
+                if bundle.frequency == "1m"
+                else harness.QUICK_SESSIONS,
+            )
+        first_bar = bundle._core.session_first_bar()
+        combos = {
+            "G1": batch_workloads.G1_GRID,
+            "B1": batch_workloads.B1_GRID,
+            "R1": r1.R1_GRID,
+        }.get(workload, [])
+        if quick:
+            combos = combos[:QUICK_COMBOS]
+        base = {
+            "workload": workload,
+            "export": str(dest),
+            "csvdir": str(dest / "csvdir"),
+            "assets": n,
+            "bars": int(first_bar[sessions]),
+            "sessions": sessions,
+            "start": str(bundle.sessions[0].date()),
+            "end": str(bundle.sessions[sessions - 1].date()),
+            "first_session": str(bundle.sessions[0].date()),
+            "last_session": str(bundle.sessions[-1].date()),
+            "frequency": "minute" if bundle.frequency == "1m" else "daily",
+            "symbols": [a.symbol for a in bundle.asset_list[:n]],
+            "combos": [list(c) for c in combos],
+            "reference_combo": list(r1.REFERENCE_COMBO if workload == "R1" else (10, 30)),
+            "zipline_root": str(peers_dir() / "zipline"),
+            "zipline_bundle": f"rb-{bundle.name}-{bundle.content_hash[:12]}",
+            "processes": processes,
+            "quick": quick,
+        }
+        for p in runners:
+            event_grid = workload in ("G1", "R1") and p in ("zipline", "backtrader")
+            reps = 1 if quick else (grid_repeats if event_grid else repeats)
+            if p == "zipline":
+                why = _zipline_ingest(venv, dest, {**base, "engine": "zipline"})
+                if why:
+                    say(f"{workload}: zipline-reloaded not run: {why}")
+                    failed.append({"peer": p, "workload": workload, "error": why})
+                    continue
+            say(f"{workload}: {PEERS[p][2]} ({n} assets, {reps} repeat(s)) ...")
+            out = _run_peer(venv, {**base, "engine": p, "repeats": reps})
+            if "error" in out:
+                say(f"  {p} failed on {workload}: {out['error']}")
+                failed.append({"peer": p, "workload": workload, "error": out["error"]})
+                continue
+            results = out.get("results") or {PEERS[p][2]: out}
+            for engine, res in results.items():
+                scenario = workload
+                if p == "vectorbt" and workload == "G1":
+                    scenario = "G1-batch"
+                record(
+                    {
+                        "scenario": scenario,
+                        "workload": workload,
+                        "assets": n,
+                        "ledger": "float",
+                        "engine": engine,
+                        "peer_version": versions[p],
+                        "repeats": reps,
+                        "quick": quick,
+                        "sessions": sessions,
+                        "open_s": None,
+                        **res,
+                    }
+                )
+    return {"rows": rows, "skipped": skipped, "failed": failed}
+
+
+# ---- comparison --------------------------------------------------------------------------------
+
+
+def _find(rows, scenario, engine, assets=None, ledger=None):
+    for r in rows:
+        if (
+            r["scenario"] == scenario
+            and r["engine"] == engine
+            and (assets is None or r["assets"] == assets)
+            and (ledger is None or r["ledger"] == ledger)
+        ):
+            return r
+    return None
+
+
+def comparisons(rows: list[dict]) -> list[dict]:
+    """Ratios against BENCHMARKS.md's targets from one invocation's rows: ``{"what",
+    "rustybt_s", "peer_s", "ratio", "target", "met"}`` (ratio = peer time / rustybt time)."""
+    out = []
+
+    def add(what, ours, theirs, target=None, kind="ratio"):
+        if ours is None or theirs is None:
+            return
+        a, b = ours["median_wall_s"], theirs["median_wall_s"]
+        ratio = b / a
+        met = None
+        if target is not None:
+            met = ratio >= target if kind == "ratio" else a <= b
+        out.append(
+            {
+                "what": what,
+                "rustybt_s": a,
+                "peer_s": b,
+                "ratio": ratio,
+                "target": target if kind == "ratio" else "rustybt ≤ peer",
+                "met": met,
+            }
+        )
+
+    for n in sorted({r["assets"] for r in rows if r["scenario"] == "W1"}):
+        z = _find(rows, "W1", "zipline-reloaded", n)
+        b = _find(rows, "W1", "backtrader", n)
+        for ours in ("W1", "W1-array"):
+            mine = _find(rows, ours, "rust", n, "decimal")
+            add(f"{ours}-{n} vs zipline-reloaded", mine, z, 100)
+            add(f"{ours}-{n} vs backtrader", mine, b)
+    mine = _find(rows, "M1", "rust", 10, "decimal")
+    add("M1 vs zipline-reloaded", mine, _find(rows, "M1", "zipline-reloaded"), 50)
+    add("M1 vs backtrader", mine, _find(rows, "M1", "backtrader"))
+    g1 = _find(rows, "G1", "rust", 10, "decimal")
+    zg1 = _find(rows, "G1", "zipline-reloaded")
+    add("G1 (2 workers) vs zipline-reloaded (serial)", g1, zg1, 100)
+    if g1 is not None and "wall_1_worker_s" in g1:
+        add(
+            "G1 (1 worker) vs zipline-reloaded (serial)",
+            {"median_wall_s": g1["wall_1_worker_s"]},
+            zg1,
+            100,
+        )
+    add(
+        "G1 (2 workers) vs backtrader (optstrategy, 2 procs)",
+        g1,
+        _find(rows, "G1", "backtrader"),
+        15,
+    )
+    for led in ("decimal", "float"):
+        mine = _find(rows, "G1-batch", "rust", 10, led)
+        for eng in ("vectorbt", "vectorbt-signals"):
+            add(
+                f"G1-batch ({led}) vs {eng} warm",
+                mine,
+                _find(rows, "G1-batch", eng),
+                0,
+                kind="abs",
+            )
+        mine = _find(rows, "B1", "rust", 50, led)
+        add(f"B1 ({led}) vs vectorbt warm", mine, _find(rows, "B1", "vectorbt"))
+    mine = _find(rows, "R1", "rust", 1, "decimal")
+    for eng in ("zipline-reloaded", "backtrader", "vectorbt", "backtesting.py"):
+        add(f"R1 grid vs {eng}", mine, _find(rows, "R1", eng))
+    return out
+
+
+def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> None:
+    from rich.table import Table
+
+    t = Table(title="rustybt bench peers (median wall s of the repeats; same bars)")
+    for col in (
+        "workload",
+        "scenario",
+        "assets",
+        "engine",
+        "mode",
+        "runs",
+        "wall s",
+        "asset-bars/s",
+        "first call s",
+        "final value",
+    ):
+        t.add_column(col, justify="right" if col not in ("engine", "mode") else "left")
+    for r in rows:
+        mode = r.get("mode") or (r["ledger"] if r["engine"] == "rust" else "")
+        if r["engine"] == "rust":
+            mode = r["ledger"] + (
+                f", 1 worker {r['wall_1_worker_s']:.2f} s" if "wall_1_worker_s" in r else ""
+            )
+        t.add_row(
+            r.get("workload", ""),
+            r["scenario"],
+            str(r["assets"]),
+            r["engine"] + (f" {r['peer_version']}" if r.get("peer_version") else ""),
+            mode,
+            str(r.get("runs", 1)),
+            f"{r['median_wall_s']:.4f}",
+            f"{r['asset_bars_per_s']:,.0f}" if r.get("asset_bars_per_s") else "",
+            f"{r['first_call_s']:.2f}" if r.get("first_call_s") is not None else "",
+            f"{r['final_value']:,.0f}" if r.get("final_value") is not None else "",
+        )
+    console.print(t)
+    comp = comparisons(rows)
+    if comp:
+        t = Table(title="ratios (peer wall / rustybt wall) against BENCHMARKS.md targets")
+        for col in ("comparison", "rustybt s", "peer s", "ratio", "target", "met"):
+            t.add_column(col, justify="left" if col == "comparison" else "right")
+        for c in comp:
+            target = c["target"]
+            t.add_row(
+                c["what"],
+                f"{c['rustybt_s']:.4f}",
+                f"{c['peer_s']:.4f}",
+                f"{c['ratio']:.1f}x",
+                f"≥{target}x" if isinstance(target, (int, float)) else (target or "—"),
+                {True: "yes", False: "NO", None: "—"}[c["met"]],
+            )
+        console.print(t)
+    for p, why in skipped.items():
+        console.print(f"skipped {p}: {why}", markup=False)
+    for f in failed:
+        console.print(f"{f['peer']} failed on {f['workload']}: {f['error']}", markup=False)
+
+
+# ---- command line -------------------------------------------------------------------------------
+
+
+def _csv(kind):
+    def parse(text: str):
+        try:
+            return [kind(x) for x in text.split(",") if x]
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"expected a comma-separated list, got {text!r}"
+            ) from None
+
+    return parse
+
+
+def cmd_bench_peers(args) -> int:
+    from rustybt.cli import console
+    from rustybt.errors import InvalidRunParameters
+
+    for w in args.scenario:
+        if w not in WORKLOADS:
+            raise InvalidRunParameters(f"--scenario takes {', '.join(WORKLOADS)}, got {w!r}")
+    for p in args.peers:
+        if p not in PEERS:
+            raise InvalidRunParameters(f"--peers takes {', '.join(PEERS)}, got {p!r}")
+    out = run_peers(
+        args.scenario,
+        assets=args.assets,
+        peers=args.peers,
+        repeats=1 if args.quick else args.repeats,
+        grid_repeats=args.grid_repeats,
+        quick=args.quick,
+        venv=Path(args.venv) if args.venv else None,
+        install=not args.no_install,
+        history=Path(args.history) if args.history else None,
+        label=args.label,
+        processes=args.processes,
+        say=lambda msg: console.print(msg, markup=False),
+    )
+    if out["rows"]:
+        _print_tables(out["rows"], out["skipped"], out["failed"], console)
+        console.print(f"appended {len(out['rows'])} results to the bench history")
+    return 0
+
+
+def register_cli(sub, bench_sub) -> None:
+    p = bench_sub.add_parser(
+        "peers",
+        help="BENCHMARKS.md workloads side by side with zipline-reloaded, backtrader, "
+        "vectorbt, backtesting.py (in a virtualenv of their own)",
+    )
+    p.add_argument(
+        "--scenario", type=_csv(str), default=list(WORKLOADS), help="W1,M1,G1,B1,R1 (default all)"
+    )
+    p.add_argument("--assets", type=_csv(int), default=[50], help="W1's asset counts (default 50)")
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument(
+        "--grid-repeats",
+        type=int,
+        default=1,
+        help="repeats of zipline's and backtrader's G1/R1 grids (default 1: minutes each)",
+    )
+    p.add_argument(
+        "--quick", action="store_true", help="tiny spans and grids: checks it runs, not speed"
+    )
+    p.add_argument(
+        "--peers",
+        type=_csv(str),
+        default=list(PEERS),
+        help="zipline,backtrader,vectorbt,backtesting (default all)",
+    )
+    p.add_argument("--venv", help="the peers virtualenv (default $RUSTYBT_ROOT/peers-venv)")
+    p.add_argument(
+        "--no-install",
+        action="store_true",
+        help="never create the venv or pip-install into it; skip peers that are not there",
+    )
+    p.add_argument("--processes", type=int, default=2, help="backtrader optstrategy's maxcpus")
+    p.add_argument("--history", help="results history (default $RUSTYBT_ROOT/bench/history.jsonl)")
+    p.add_argument("--label", help="a label stored with these results")
+    p.set_defaults(func=cmd_bench_peers)
