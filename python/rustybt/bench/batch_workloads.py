@@ -25,4 +25,5 @@ def grid(fasts, slows) -> list[tuple[int, int]]:
 
 #: G1's 100 combinations and B1's 1,000 (BENCHMARKS.md)
 G1_GRID = grid(range(5, 15), range(20, 70, 5))
-B1_GRID = grid(range(2, 42), range(20, 140, 5))
+# BENCHMARKS.md: fast 2..41 (40) x slow 20, 25, ..., 140 (25) = 1,000 matrices
+B1_GRID = grid(range(2, 42), range(20, 145, 5))
