@@ -627,7 +627,9 @@ class Ledger:
                 # the bounds an order is checked against when placed hold at its fill too
                 # (the price may have moved): beyond them the Rust ledger could not stay exact
                 after = self.positions[sid].amount + fill.amount
-                if any(abs(num.from_int(n) * fill.price) > MAX_NOTIONAL for n in (fill.amount, after)):
+                if any(
+                    abs(num.from_int(n) * fill.price) > MAX_NOTIONAL for n in (fill.amount, after)
+                ):
                     reason = (
                         f"filling {fill.amount} shares would take the order or the position "
                         f"beyond {MAX_NOTIONAL} in value, where the ledger could not stay exact"
