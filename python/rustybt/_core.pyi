@@ -17,6 +17,7 @@ __all__ = [
     "Simulation",
     "__version__",
     "_panic_for_tests",
+    "cumulative_benchmark_risk",
     "cumulative_risk",
     "ingest_synthetic",
     "run_batch",
