@@ -35,8 +35,9 @@ def _tail_stats(r: np.ndarray) -> dict[str, float]:
     if n < 1:
         return {"omega": math.nan, "tail_ratio": math.nan, "var_95": math.nan, "cvar_95": math.nan}
     pos, neg = r[r > 0.0].sum(), -r[r < 0.0].sum()
-    omega = float(pos / neg) if n >= 2 and neg > 0.0 else math.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # a tiny loss against large gains overflows to inf, as empyrical's omega does
+        omega = float(pos / neg) if n >= 2 and neg > 0.0 else math.nan
         tail = float(np.abs(np.percentile(r, 95)) / np.abs(np.percentile(r, 5)))
     cut = int((n - 1) * 0.05)
     return {
