@@ -65,22 +65,6 @@ def _bad_price(name: str, value):
     return BadOrderParameters(f"{name} must be a number, got {value!r}")
 
 
-_SLOW = object()
-
-
-def _fast_order(algo, kind: str, asset, value):
-    """The common order call (a number, a market order) straight to the engine; anything
-    unusual, or an error to translate, goes the checked way (``_place``), which is free of
-    side effects until the engine accepts an order."""
-    t = type(value)
-    if t is not float and t is not int:
-        return _SLOW
-    try:
-        return algo._sim.order(kind, asset.sid, float(value), None, None)
-    except (AttributeError, SymbolNotFound, OrderDuringInitialize):
-        return _SLOW
-
-
 class TradingAlgorithm:
     """Base class of a strategy. Override any of :meth:`initialize`, :meth:`handle_data`,
     :meth:`before_trading_start` and :meth:`analyze`."""
@@ -149,6 +133,16 @@ class TradingAlgorithm:
 
     # -- orders -------------------------------------------------------------------------------
     def _place(self, kind: str, asset, value, limit_price, stop_price, style):
+        if style is None and limit_price is None and stop_price is None:
+            # the common call (a number, a market order) straight to the engine; anything
+            # unusual, or an error to translate, goes the checked way below, which has no
+            # side effects until the engine accepts an order
+            t = type(value)
+            if t is float or t is int:
+                try:
+                    return self._sim.order(kind, asset.sid, float(value), None, None)
+                except (AttributeError, SymbolNotFound, OrderDuringInitialize):
+                    pass
         if style is not None:
             if not isinstance(style, ExecutionStyle):
                 raise BadOrderParameters(f"style must be an ExecutionStyle, got {style!r}")
@@ -195,50 +189,26 @@ class TradingAlgorithm:
         are refused outside ``handle_data`` and scheduled functions:
         :class:`~rustybt.errors.OrderInBeforeTradingStart` in ``before_trading_start``,
         :class:`~rustybt.errors.OrderDuringInitialize` elsewhere."""
-        if style is None and limit_price is None and stop_price is None:
-            fast = _fast_order(self, "shares", asset, amount)
-            if fast is not _SLOW:
-                return fast
         return self._place("shares", asset, amount, limit_price, stop_price, style)
 
     def order_value(self, asset, value, limit_price=None, stop_price=None, style=None):
         """Order ``value`` worth of shares at the current price."""
-        if style is None and limit_price is None and stop_price is None:
-            fast = _fast_order(self, "value", asset, value)
-            if fast is not _SLOW:
-                return fast
         return self._place("value", asset, value, limit_price, stop_price, style)
 
     def order_percent(self, asset, percent, limit_price=None, stop_price=None, style=None):
         """Order ``percent`` (a fraction) of portfolio value."""
-        if style is None and limit_price is None and stop_price is None:
-            fast = _fast_order(self, "percent", asset, percent)
-            if fast is not _SLOW:
-                return fast
         return self._place("percent", asset, percent, limit_price, stop_price, style)
 
     def order_target(self, asset, target, limit_price=None, stop_price=None, style=None):
         """Order enough shares to hold ``target`` shares."""
-        if style is None and limit_price is None and stop_price is None:
-            fast = _fast_order(self, "target", asset, target)
-            if fast is not _SLOW:
-                return fast
         return self._place("target", asset, target, limit_price, stop_price, style)
 
     def order_target_value(self, asset, target, limit_price=None, stop_price=None, style=None):
         """Order enough shares to hold ``target`` worth."""
-        if style is None and limit_price is None and stop_price is None:
-            fast = _fast_order(self, "target_value", asset, target)
-            if fast is not _SLOW:
-                return fast
         return self._place("target_value", asset, target, limit_price, stop_price, style)
 
     def order_target_percent(self, asset, target, limit_price=None, stop_price=None, style=None):
         """Order enough shares to hold ``target`` (a fraction) of portfolio value."""
-        if style is None and limit_price is None and stop_price is None:
-            fast = _fast_order(self, "target_percent", asset, target)
-            if fast is not _SLOW:
-                return fast
         return self._place("target_percent", asset, target, limit_price, stop_price, style)
 
     def cancel_order(self, order) -> None:

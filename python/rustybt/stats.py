@@ -48,11 +48,9 @@ def _tail_stats(r: np.ndarray) -> dict[str, float]:
     }
 
 
-def trade_stats(
-    round_trips: pd.DataFrame, sessions: int, sessions_invested: int
-) -> dict[str, float]:
-    """Statistics of closed round trips (their ``pnl`` column)."""
-    pnl = round_trips["pnl"].to_numpy(dtype=float) if len(round_trips) else np.zeros(0)
+def trade_stats(pnl, sessions: int, sessions_invested: int) -> dict[str, float]:
+    """Statistics of closed round trips, given their ``pnl`` (any sequence of floats)."""
+    pnl = np.asarray(pnl, dtype=float)
     wins, losses = pnl[pnl > 0], pnl[pnl < 0]
     n = len(pnl)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -131,7 +129,7 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
     run against its benchmark (the last row of the engine's cumulative columns; NaN with
     no benchmark or with ``metrics_set="none"``), and the trade statistics of its round
     trips (``trades`` counts round trips)."""
-    from rustybt.results import TRIP_COLUMNS, fifo_round_trips
+    from rustybt.results import fifo_round_trips
 
     fills = int(perf["transactions"].map(len).sum())
     base = stats_from_returns(
@@ -143,16 +141,16 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
             for ts in perf["transactions"]
             for t in ts
         )
-        trips = pd.DataFrame(
-            [(trip[-1],) for trip in fifo_round_trips(rows)], columns=TRIP_COLUMNS[-1:]
-        )
+        pnl = [trip[-1] for trip in fifo_round_trips(rows)]
+    else:
+        pnl = trips["pnl"].to_numpy(dtype=float)
     invested = int((perf["positions"].map(len) > 0).sum())
     last = perf.iloc[-1]
     row = {
         **base,
         "alpha": float(last["alpha"]) if "alpha" in perf else math.nan,
         "beta": float(last["beta"]) if "beta" in perf else math.nan,
-        **trade_stats(trips, len(perf), invested),
+        **trade_stats(pnl, len(perf), invested),
     }
     return {**{k: row[k] for k in STATS}, "fills": fills}
 

@@ -678,8 +678,7 @@ impl<N: Money> Simulation<N> {
 fn shares_for_value<N: Money>(value: N, price: N) -> i64 {
     match value.checked_div_q(price) {
         Some(q) => rustybt_ledger::round_order_amount(q),
-        None if (value < N::zero()) == (price < N::zero()) => i64::MAX,
-        None => i64::MIN,
+        None => rustybt_ledger::saturated_shares(value, price),
     }
 }
 

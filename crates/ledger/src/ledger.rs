@@ -2,7 +2,7 @@
 
 use crate::error::LedgerError;
 use crate::models::{Commission, Quote, Slippage, SlippageOutcome};
-use crate::num::{round_order_amount, Money, MAX_NOTIONAL};
+use crate::num::{round_order_amount, saturated_shares, Money, MAX_NOTIONAL};
 use crate::order::{Order, OrderId, OrderStatus, OrderStyle};
 use crate::position::Position;
 
@@ -231,12 +231,7 @@ impl<N: Money> Ledger<N> {
             return 0;
         }
         let Some(quotient) = target_value.checked_div_q(price) else {
-            // beyond the number type's range: far beyond any share limit either way
-            return if (target_value < N::zero()) == (price < N::zero()) {
-                i64::MAX
-            } else {
-                i64::MIN
-            };
+            return saturated_shares(target_value, price);
         };
         round_order_amount(quotient - N::from_i64(self.positions[sid as usize].amount))
     }
@@ -245,8 +240,7 @@ impl<N: Money> Ledger<N> {
     pub fn target_percent_amount(&self, sid: u32, percent: N, price: N) -> i64 {
         match self.portfolio_value().checked_mul(percent) {
             Some(value) => self.target_value_amount(sid, value, price),
-            None if (self.portfolio_value() < N::zero()) == (percent < N::zero()) => i64::MAX,
-            None => i64::MIN,
+            None => saturated_shares(self.portfolio_value(), percent),
         }
     }
 

@@ -379,6 +379,17 @@ impl Money for f64 {
     }
 }
 
+/// The share count for `a * b` or `a / b` when it is beyond the number type's range:
+/// saturated with its sign (far beyond [`MAX_SHARES`] either way, so the size check
+/// refuses it).
+pub fn saturated_shares<N: Money>(a: N, b: N) -> i64 {
+    if (a < N::zero()) == (b < N::zero()) {
+        i64::MAX
+    } else {
+        i64::MIN
+    }
+}
+
 /// zipline's share rounding: within 0.0001 of an integer means that integer,
 /// otherwise truncate toward zero.
 pub fn round_order_amount<N: Money>(raw: N) -> i64 {

@@ -128,37 +128,27 @@ pub fn run_batch<'py>(
         let commission = commission.unwrap_or_else(|| ("per_share".into(), 0.001, 0.0));
         let slip = (slippage.0.as_str(), slippage.1, slippage.2);
         let comm = (commission.0.as_str(), commission.1, commission.2);
+        // the same spec and run on either number type
+        macro_rules! run_on {
+            ($n:ty) => {{
+                let s = spec::<$n>(
+                    first_session,
+                    last_session,
+                    capital_base,
+                    slip,
+                    comm,
+                    cancel_policy,
+                    fill_model,
+                    sids,
+                    kind,
+                    keep_perf,
+                )?;
+                run_all(py, bundle, &s, &matrices)?
+            }};
+        }
         let results = match ledger {
-            "decimal" => {
-                let s = spec::<Decimal>(
-                    first_session,
-                    last_session,
-                    capital_base,
-                    slip,
-                    comm,
-                    cancel_policy,
-                    fill_model,
-                    sids,
-                    kind,
-                    keep_perf,
-                )?;
-                run_all(py, bundle, &s, &matrices)?
-            }
-            "float" => {
-                let s = spec::<f64>(
-                    first_session,
-                    last_session,
-                    capital_base,
-                    slip,
-                    comm,
-                    cancel_policy,
-                    fill_model,
-                    sids,
-                    kind,
-                    keep_perf,
-                )?;
-                run_all(py, bundle, &s, &matrices)?
-            }
+            "decimal" => run_on!(Decimal),
+            "float" => run_on!(f64),
             other => {
                 return Err(InvalidRunParameters::new_err(format!(
                     "ledger must be 'decimal' or 'float', got '{other}'"

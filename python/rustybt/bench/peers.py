@@ -23,7 +23,6 @@ bench history (harness's JSON-lines format; ``engine`` names the peer).
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import subprocess
@@ -583,18 +582,6 @@ def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> Non
 # ---- command line -------------------------------------------------------------------------------
 
 
-def _csv(kind):
-    def parse(text: str):
-        try:
-            return [kind(x) for x in text.split(",") if x]
-        except ValueError:
-            raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list, got {text!r}"
-            ) from None
-
-    return parse
-
-
 def cmd_bench_peers(args) -> int:
     from rustybt.cli import console
     from rustybt.errors import InvalidRunParameters
@@ -626,6 +613,8 @@ def cmd_bench_peers(args) -> int:
 
 
 def register_cli(sub, bench_sub) -> None:
+    from rustybt.cli import _csv
+
     p = bench_sub.add_parser(
         "peers",
         help="BENCHMARKS.md workloads side by side with zipline-reloaded, backtrader, "
