@@ -19,6 +19,7 @@ __all__ = [
     "_panic_for_tests",
     "cumulative_benchmark_risk",
     "cumulative_risk",
+    "fifo_round_trips",
     "ingest_synthetic",
     "run_batch",
 ]
@@ -204,6 +205,9 @@ class Simulation:
         recorded: dict[str, Any],
     ) -> list[dict[str, Any]]: ...
     def perf(self, assets: list[Asset], bar_times: Any, risk: bool = True) -> dict[str, Any]: ...
+    def trial_summary(
+        self, group_of_sid: Sequence[int], benchmark: Sequence[float] | None = None
+    ) -> dict[str, Any]: ...
 
 def run_batch(
     bundle: Bundle,
@@ -224,4 +228,7 @@ def cumulative_risk(returns: Sequence[float]) -> dict[str, npt.NDArray[np.float6
 def cumulative_benchmark_risk(
     returns: Sequence[float], benchmark: Sequence[float]
 ) -> dict[str, npt.NDArray[np.float64]]: ...
+def fifo_round_trips(
+    group: Sequence[int], amount: Sequence[int], price: Sequence[float], commission: Sequence[float]
+) -> dict[str, npt.NDArray[Any]]: ...
 def _panic_for_tests(message: str) -> None: ...

@@ -69,6 +69,8 @@ class Bundle:
         self._core = core
         self.asset_list: list[_core.Asset] = core.assets()
         self._by_symbol = {a.symbol: a for a in self.asset_list}
+        #: history window indexes, shared by runs on this bundle (see rustybt.data)
+        self._windows: dict[tuple, pd.Index] = {}
 
     name = property(lambda self: self._core.name)
     path = property(lambda self: Path(self._core.path))
@@ -89,6 +91,13 @@ class Bundle:
             },
             index=pd.Index([a.sid for a in self.asset_list], name="sid"),
         )
+
+    @cached_property
+    def _symbol_groups(self) -> list[int]:
+        """Each sid's symbol as its rank among the sorted distinct symbols: the grouping
+        (and order) of round trips."""
+        symbols = np.array([a.symbol for a in self.asset_list], dtype=object)
+        return np.unique(symbols, return_inverse=True)[1].astype(np.uint32).tolist()
 
     @cached_property
     def _session_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -21,6 +21,55 @@ import pandas as pd
 from rustybt import _core
 from rustybt.errors import HistoryWindowError
 
+
+def _block_frame_builder():
+    """``build(values, index, columns)``: the DataFrame ``pd.DataFrame(values, index=index,
+    columns=columns, copy=False)`` for a 2-D float64 ``values``, built straight around it
+    as pandas' single block. ``pd.DataFrame(...)`` spends ~25 µs per call inferring and
+    checking what a history window never varies (W1 asks for 470 windows a run); this
+    takes ~9 µs. It uses pandas internals, so it is adopted only if it builds exactly the
+    frame the public constructor builds on this pandas; otherwise (None) the public
+    constructor is used."""
+    try:
+        from pandas._libs.internals import BlockPlacement
+        from pandas.core.internals.blocks import new_block_2d
+        from pandas.core.internals.managers import BlockManager
+
+        placements: dict[int, BlockPlacement] = {}
+
+        def build(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
+            n = values.shape[1]
+            placement = placements.get(n)
+            if placement is None:
+                placement = placements[n] = BlockPlacement(slice(0, n))
+            mgr = BlockManager((new_block_2d(values.T, placement),), [columns, index], False)
+            return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
+
+        values = np.arange(6.0).reshape(3, 2)
+        index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"], tz="UTC")
+        columns = pd.Index(["a", "b"], dtype=object)
+        got = build(values, index, columns)
+        want = pd.DataFrame(values, index=index, columns=columns, copy=False)
+        same = (
+            type(got) is pd.DataFrame
+            and got.equals(want)
+            and got.index.equals(want.index)
+            and got.columns.equals(want.columns)
+            and list(got.dtypes) == list(want.dtypes)
+            and np.shares_memory(got.values, values)
+        )
+        got["c"] = 1.0  # the frame is a normal one: columns can be added
+        return build if same and got.shape == (3, 3) else None
+    except Exception:  # any pandas without these internals: the public way
+        return None
+
+
+_frame_from_block = _block_frame_builder()
+
+#: Window indexes kept per bundle (and so shared by every run of a sweep in one process)
+#: before the cache starts over.
+_WINDOW_CACHE_SIZE = 100_000
+
 _FIELDS = ("open", "high", "low", "close", "volume", "price")
 
 
@@ -154,6 +203,8 @@ class BarData(_core.BarData):
             index = self._window_index(bar_count, target)
             if single_asset:
                 return pd.Series(arr[:, 0], index=index, name=assets)
+            if _frame_from_block is not None and arr.dtype == np.float64 and arr.ndim == 2:
+                return _frame_from_block(arr, index, cols)
             return pd.DataFrame(arr, index=index, columns=cols, copy=False)
         field_list = list(fields)
         arrays = [self._history(sids, f, bar_count, target) for f in field_list]
@@ -173,11 +224,22 @@ class BarData(_core.BarData):
             closes, labels = self._targets[target]
             end = int(np.searchsorted(closes, self._times_ns[self.current_bar], side="left")) + 1
         start = end - bar_count
+        # slicing a DatetimeIndex costs tens of microseconds; the same windows come back in
+        # every run of a sweep, and an Index is immutable, so one object serves them all
+        cache = self._bundle._windows
+        key = (target, start, end)
+        index = cache.get(key)
+        if index is not None:
+            return index
         if start >= 0:
-            return labels[start:end]
-        # the window reaches before the bundle's first bar
-        pad = pd.DatetimeIndex([pd.NaT] * (-start), tz="UTC")
-        return pad.append(labels[:end])
+            index = labels[start:end]
+        else:  # the window reaches before the bundle's first bar
+            pad = pd.DatetimeIndex([pd.NaT] * (-start), tz="UTC")
+            index = pad.append(labels[:end])
+        if len(cache) >= _WINDOW_CACHE_SIZE:
+            cache.clear()
+        cache[key] = index
+        return index
 
     def can_trade(self, assets):
         """Whether each asset has a price now and its data has not ended."""

@@ -7,11 +7,12 @@ import html
 import json
 import subprocess
 import time
-from collections import deque
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from rustybt import _core
 from rustybt.stats import STATS, stats_from_perf
 
 
@@ -43,42 +44,29 @@ TRIP_COLUMNS = ["symbol", "open_dt", "close_dt", "shares", "entry", "exit", "pnl
 def round_trips(transactions: pd.DataFrame) -> pd.DataFrame:
     """Closed round trips, first in first out per asset: each closing fill matched against
     the oldest open lots. ``pnl`` is at fill prices, less the commissions of both sides
-    (pro rata per share)."""
+    (pro rata per share). Symbols in sorted order, each one's trips in time order."""
     t = transactions
-    fills = zip(
-        t["symbol"].tolist(),
-        t["dt"].tolist(),
-        t["amount"].tolist(),
-        t["price"].tolist(),
-        t["commission"].tolist(),
+    symbols, group = np.unique(t["symbol"].to_numpy(dtype=object), return_inverse=True)
+    trips = _core.fifo_round_trips(
+        group.astype(np.uint32).tolist(),
+        t["amount"].to_numpy(dtype=np.int64).tolist(),
+        t["price"].to_numpy(dtype=float).tolist(),
+        t["commission"].to_numpy(dtype=float).tolist(),
     )
-    return pd.DataFrame(list(fifo_round_trips(fills)), columns=TRIP_COLUMNS)
-
-
-def fifo_round_trips(fills):
-    """The round trips of ``fills`` — ``(symbol, dt, amount, price, commission)`` in time
-    order — as ``(symbol, open_dt, close_dt, shares, entry, exit, pnl)`` tuples, symbols in
-    sorted order. Plain Python numbers: a sweep computes this for every trial."""
-    by_symbol: dict[str, list] = {}
-    for fill in fills:
-        by_symbol.setdefault(fill[0], []).append(fill)
-    for symbol in sorted(by_symbol):
-        lots: deque = deque()  # [shares (signed), price, commission per share, open dt]
-        for _, dt, amount, price, commission in by_symbol[symbol]:
-            remaining = amount
-            fee = commission / abs(amount) if amount else 0.0
-            while remaining and lots and (lots[0][0] > 0) != (remaining > 0):
-                lot = lots[0]
-                closed = min(abs(remaining), abs(lot[0]))
-                sign = 1 if lot[0] > 0 else -1
-                pnl = (price - lot[1]) * closed * sign - (lot[2] + fee) * closed
-                yield (symbol, lot[3], dt, closed * sign, lot[1], price, pnl)
-                lot[0] -= closed * sign
-                remaining += closed * sign
-                if lot[0] == 0:
-                    lots.popleft()
-            if remaining:
-                lots.append([remaining, price, fee, dt])
+    dts = t["dt"].array  # keeps the column's dtype (tz-aware datetimes)
+    opened, closed = trips["open"], trips["close"]
+    return pd.DataFrame(
+        {
+            "symbol": symbols[group[opened]] if len(opened) else np.array([], dtype=object),
+            "open_dt": dts[opened],
+            "close_dt": dts[closed],
+            "shares": trips["shares"],
+            "entry": trips["entry"],
+            "exit": trips["exit"],
+            "pnl": trips["pnl"],
+        },
+        columns=TRIP_COLUMNS,
+    )
 
 
 def _git_commit() -> str | None:

@@ -16,6 +16,7 @@ from rustybt.api import running
 from rustybt.bundles import Bundle, _normalize_frequency, load_bundle
 from rustybt.data import BarData
 from rustybt.errors import InvalidRunParameters, RustyBTError, StrategyError
+from rustybt.stats import stats_from_perf, stats_row
 
 LEDGERS = ("decimal", "float")
 
@@ -159,6 +160,49 @@ def run_algorithm(
     )
 
 
+def run_trial(
+    *,
+    algorithm,
+    params=None,
+    start=None,
+    end=None,
+    bundle=None,
+    capital_base=1_000_000.0,
+    ledger: str = "decimal",
+    benchmark_returns=None,
+    metrics_set: str = "default",
+) -> tuple[dict[str, float], np.ndarray]:
+    """One backtest as a parameter sweep's trial: ``(stats, returns)``, the
+    :data:`~rustybt.stats.STATS` row (plus ``fills``) and the daily returns, equal to
+    ``stats_from_perf(perf)`` and ``perf["returns"]`` of the same
+    :func:`run_algorithm` call. Faster: the perf frame (tens of thousands of order,
+    transaction and position dicts) is not built unless the strategy defines
+    ``analyze``.
+
+    Example:
+        >>> stats, returns = run_trial(algorithm=SmaCross, params={"fast": 5},
+        ...                            bundle="demo")  # doctest: +SKIP
+        >>> stats["sharpe"]  # doctest: +SKIP
+    """
+    return _run(
+        start,
+        end,
+        None,
+        capital_base,
+        None,
+        None,
+        None,
+        None,
+        bundle,
+        algorithm,
+        params,
+        ledger,
+        benchmark_returns=benchmark_returns,
+        metrics_set=metrics_set,
+        output="trial",
+    )
+
+
 def _run(
     start,
     end,
@@ -175,9 +219,15 @@ def _run(
     simulation=_core.Simulation,
     benchmark_returns=None,
     metrics_set="default",
+    output="perf",
 ) -> pd.DataFrame:
     """The body of ``run_algorithm``; ``simulation`` is the engine (the Rust
-    ``_core.Simulation``, or the reference engine's drop-in twin)."""
+    ``_core.Simulation``, or the reference engine's drop-in twin).
+
+    ``output="trial"`` (a sweep's trial) returns ``(stats, returns)`` instead of the perf
+    frame: the :func:`~rustybt.stats.stats_row` of the run and its daily returns, taken
+    from the engine without building the frame unless the strategy's ``analyze`` needs
+    it. The figures are the ones ``stats_from_perf(perf)`` gives."""
     started = time.perf_counter()
     if bundle is None:
         raise InvalidRunParameters("bundle= is required (a bundle name or path)")
@@ -231,10 +281,34 @@ def _run(
             if risk
             else None
         )
+        if output == "trial" and not _has_analyze(algo):
+            return _trial_stats(bundle, sim, benchmark)
         perf = _perf_frame(bundle, sim, snapshots, benchmark)
         perf.attrs["rustybt"]["wall_time_s"] = time.perf_counter() - started
         _call_user(algo.analyze, "analyze", algo, perf)
+    if output == "trial":
+        return stats_from_perf(perf), perf["returns"].to_numpy(dtype=float)
     return perf
+
+
+def _has_analyze(algo: TradingAlgorithm) -> bool:
+    if isinstance(algo, FunctionAlgorithm):
+        return algo._fn["analyze"] is not None
+    return type(algo).analyze is not TradingAlgorithm.analyze
+
+
+def _trial_stats(bundle: Bundle, sim, benchmark: np.ndarray | None) -> tuple[dict, np.ndarray]:
+    s = sim.trial_summary(bundle._symbol_groups, None if benchmark is None else benchmark.tolist())
+    row = stats_row(
+        s["returns"],
+        final_value=s["final_value"],
+        fills=s["fills"],
+        pnl=s["pnl"],
+        invested=s["invested"],
+        alpha=s["alpha"],
+        beta=s["beta"],
+    )
+    return row, s["returns"]
 
 
 METRICS_SETS = ("default", "none")

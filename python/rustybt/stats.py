@@ -129,28 +129,44 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
     run against its benchmark (the last row of the engine's cumulative columns; NaN with
     no benchmark or with ``metrics_set="none"``), and the trade statistics of its round
     trips (``trades`` counts round trips)."""
-    from rustybt.results import fifo_round_trips
+    from rustybt import _core
 
-    fills = int(perf["transactions"].map(len).sum())
-    base = stats_from_returns(
-        perf["returns"].to_numpy(), float(perf["portfolio_value"].iloc[-1]), fills
-    )
+    fills = [t for ts in perf["transactions"] for t in ts]
     if trips is None:  # only the pnl is needed: straight from the fills, no frames
-        rows = (
-            (t["sid"].symbol, t["dt"], t["amount"], t["price"], t["commission"])
-            for ts in perf["transactions"]
-            for t in ts
-        )
-        pnl = [trip[-1] for trip in fifo_round_trips(rows)]
+        symbols = [t["sid"].symbol for t in fills]
+        _, group = np.unique(np.array(symbols, dtype=object), return_inverse=True)
+        pnl = _core.fifo_round_trips(
+            group.astype(np.uint32).tolist(),
+            [t["amount"] for t in fills],
+            [t["price"] for t in fills],
+            [t["commission"] for t in fills],
+        )["pnl"]
     else:
         pnl = trips["pnl"].to_numpy(dtype=float)
-    invested = int((perf["positions"].map(len) > 0).sum())
     last = perf.iloc[-1]
+    return stats_row(
+        perf["returns"].to_numpy(),
+        final_value=float(perf["portfolio_value"].iloc[-1]),
+        fills=len(fills),
+        pnl=pnl,
+        invested=int((perf["positions"].map(len) > 0).sum()),
+        alpha=float(last["alpha"]) if "alpha" in perf else math.nan,
+        beta=float(last["beta"]) if "beta" in perf else math.nan,
+    )
+
+
+def stats_row(
+    returns, *, final_value: float, fills: int, pnl, invested: int, alpha: float, beta: float
+) -> dict[str, float]:
+    """The :data:`STATS` row (plus ``fills``) of a run given what it is made of: daily
+    ``returns``, the final portfolio value, the number of fills, the round trips' ``pnl``,
+    the number of sessions that ended ``invested``, and alpha / beta of the whole run."""
+    base = stats_from_returns(returns, final_value, fills)
     row = {
         **base,
-        "alpha": float(last["alpha"]) if "alpha" in perf else math.nan,
-        "beta": float(last["beta"]) if "beta" in perf else math.nan,
-        **trade_stats(pnl, len(perf), invested),
+        "alpha": alpha,
+        "beta": beta,
+        **trade_stats(pnl, len(returns), invested),
     }
     return {**{k: row[k] for k in STATS}, "fills": fills}
 

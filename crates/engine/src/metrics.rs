@@ -114,8 +114,10 @@ pub fn cumulative_benchmark_risk(returns: &[f64], benchmark: &[f64]) -> Vec<Benc
     out
 }
 
-/// empyrical's `alpha_beta_aligned` (risk-free 0, 252 periods a year) of one window.
-fn alpha_beta(returns: &[f64], benchmark: &[f64]) -> (f64, f64) {
+/// empyrical's `alpha_beta_aligned` (risk-free 0, 252 periods a year) of one window: the
+/// last row of [`cumulative_benchmark_risk`] without the rows before it.
+#[must_use]
+pub fn alpha_beta(returns: &[f64], benchmark: &[f64]) -> (f64, f64) {
     if returns.len() < 2 {
         return (f64::NAN, f64::NAN);
     }
@@ -133,9 +135,122 @@ fn alpha_beta(returns: &[f64], benchmark: &[f64]) -> (f64, f64) {
     ((excess + 1.0).powf(PERIODS_PER_YEAR) - 1.0, beta)
 }
 
+/// A closed round trip: fill `close` (an index into the fills) closing `shares` of the lot
+/// that fill `open` opened.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RoundTrip {
+    pub open: usize,
+    pub close: usize,
+    /// Signed: positive for a long lot, negative for a short one.
+    pub shares: i64,
+    pub entry: f64,
+    pub exit: f64,
+    /// At fill prices, less both sides' commissions pro rata per share.
+    pub pnl: f64,
+}
+
+/// The closed round trips of a fill log, first in first out per asset: each closing fill
+/// is matched against the oldest open lots of its group. Fills are given column-wise in
+/// time order; `group[i]` is fill `i`'s asset as a rank (the trips come out group by group
+/// in rank order, each group's in time order: rank the symbols to get them in symbol
+/// order). The arithmetic is f64, operation by operation what Python's floats would do.
+///
+/// # Panics
+/// If the columns differ in length.
+#[must_use]
+#[allow(clippy::cast_precision_loss)] // share counts are far below 2^53
+pub fn fifo_round_trips(
+    group: &[u32],
+    amount: &[i64],
+    price: &[f64],
+    commission: &[f64],
+) -> Vec<RoundTrip> {
+    let n = group.len();
+    assert!(
+        amount.len() == n && price.len() == n && commission.len() == n,
+        "fill columns differ in length"
+    );
+    let mut order: Vec<usize> = (0..n).collect();
+    order.sort_by_key(|&i| group[i]); // stable: time order within a group
+    let mut trips = Vec::new();
+    // open lots of the current group: (shares signed, price, commission per share, fill)
+    let mut lots: std::collections::VecDeque<(i64, f64, f64, usize)> =
+        std::collections::VecDeque::new();
+    for (k, &i) in order.iter().enumerate() {
+        if k > 0 && group[order[k - 1]] != group[i] {
+            lots.clear();
+        }
+        let mut remaining = amount[i];
+        let fee = if remaining == 0 {
+            0.0
+        } else {
+            commission[i] / remaining.unsigned_abs() as f64
+        };
+        while remaining != 0 {
+            let Some(lot) = lots.front_mut() else { break };
+            if (lot.0 > 0) == (remaining > 0) {
+                break;
+            }
+            let closed = remaining.unsigned_abs().min(lot.0.unsigned_abs());
+            let sign: i64 = if lot.0 > 0 { 1 } else { -1 };
+            let closed_f = closed as f64;
+            let pnl = (price[i] - lot.1) * closed_f * sign as f64 - (lot.2 + fee) * closed_f;
+            #[allow(clippy::cast_possible_wrap)] // closed <= |an i64|
+            let signed = closed as i64 * sign;
+            trips.push(RoundTrip {
+                open: lot.3,
+                close: i,
+                shares: signed,
+                entry: lot.1,
+                exit: price[i],
+                pnl,
+            });
+            lot.0 -= signed;
+            remaining += signed;
+            if lot.0 == 0 {
+                lots.pop_front();
+            }
+        }
+        if remaining != 0 {
+            lots.push_back((remaining, price[i], fee, i));
+        }
+    }
+    trips
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_trips_are_fifo_per_group_with_pro_rata_fees() {
+        // group 1 (listed first in time) comes out after group 0
+        let group = [1, 0, 0, 0, 1];
+        let amount = [10, 5, 5, -8, -10];
+        let price = [2.0, 10.0, 12.0, 11.0, 3.0];
+        let commission = [1.0, 0.5, 0.5, 0.8, 1.0];
+        let trips = fifo_round_trips(&group, &amount, &price, &commission);
+        let got: Vec<(usize, usize, i64)> =
+            trips.iter().map(|t| (t.open, t.close, t.shares)).collect();
+        assert_eq!(got, vec![(1, 3, 5), (2, 3, 3), (0, 4, 10)]);
+        // 5 shares bought at 10 (fee 0.1/share) sold at 11 (fee 0.1/share)
+        assert!((trips[0].pnl - (5.0 * 1.0 - 0.2 * 5.0)).abs() < 1e-12);
+        // 3 of the lot at 12 sold at 11
+        assert!((trips[1].pnl - (-3.0 - 0.2 * 3.0)).abs() < 1e-12);
+        assert!((trips[2].pnl - (10.0 * 1.0 - 0.2 * 10.0)).abs() < 1e-12);
+        assert_eq!((trips[1].entry, trips[1].exit), (12.0, 11.0));
+    }
+
+    #[test]
+    fn a_fill_through_zero_closes_then_opens_the_other_side() {
+        let trips = fifo_round_trips(&[0, 0, 0], &[-4, 6, -2], &[5.0, 4.0, 6.0], &[0.0; 3]);
+        // short 4 at 5, covered at 4 (+4); the 2 left over go long at 4, sold at 6 (+4)
+        let got: Vec<(usize, usize, i64, f64)> = trips
+            .iter()
+            .map(|t| (t.open, t.close, t.shares, t.pnl))
+            .collect();
+        assert_eq!(got, vec![(0, 1, -4, 4.0), (1, 2, 2, 4.0)]);
+    }
 
     #[test]
     fn benchmark_metrics_match_two_pass_definitions() {

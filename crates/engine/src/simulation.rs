@@ -641,7 +641,12 @@ impl<N: Money> Simulation<N> {
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
         let price = self.require_price(sid)?;
-        let value = self.percent_of_portfolio(percent)?;
+        // the common "hold none": 0 × portfolio value is 0, no multiplication needed
+        let value = if percent.is_zero() {
+            N::zero()
+        } else {
+            self.percent_of_portfolio(percent)?
+        };
         let amount = self.ledger.target_value_amount(sid, value, price);
         self.order(sid, amount, style)
     }

@@ -230,10 +230,15 @@ impl<N: Money> Ledger<N> {
         if price.is_zero() {
             return 0;
         }
+        let held = self.positions[sid as usize].amount;
+        if target_value.is_zero() {
+            // 0 / price - held, rounded: -held exactly, without the decimal division
+            return held.saturating_neg();
+        }
         let Some(quotient) = target_value.checked_div_q(price) else {
             return saturated_shares(target_value, price);
         };
-        round_order_amount(quotient - N::from_i64(self.positions[sid as usize].amount))
+        round_order_amount(quotient - N::from_i64(held))
     }
 
     /// Shares to order so the position in `sid` is `percent` of portfolio value at `price`.

@@ -16,7 +16,9 @@ mod _core {
     #[pymodule_export]
     use crate::bundle::{ingest_synthetic, Asset, PyBundle, PyCsvDir};
     #[pymodule_export]
-    use crate::sim::{_panic_for_tests, benchmark_metrics, risk_metrics, PyBarData, PySimulation};
+    use crate::sim::{
+        _panic_for_tests, benchmark_metrics, risk_metrics, round_trips_of, PyBarData, PySimulation,
+    };
 
     use pyo3::prelude::*;
 

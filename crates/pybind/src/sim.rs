@@ -15,7 +15,10 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use rust_decimal::Decimal;
 use rustybt_data::BarStore;
-use rustybt_engine::{cumulative_risk, Control, FillModel, OnError, Simulation};
+use rustybt_engine::{
+    alpha_beta, cumulative_risk, fifo_round_trips, Control, FillModel, OnError, RoundTrip,
+    Simulation,
+};
 use rustybt_ledger::{CancelPolicy, Commission, Money, Order, OrderStyle, Slippage};
 
 use crate::bundle::{coarser_bar_size, history_array, parse_field, PyBundle};
@@ -343,6 +346,57 @@ fn perf_columns<'py, N: Money>(
         .collect();
     exact.set_item("transactions", exact_txns)?;
     out.set_item("exact", exact)?;
+    Ok(out)
+}
+
+/// What a sweep's trial keeps of a run (`Simulation.trial_summary`), without the perf
+/// frame: the same figures `stats_from_perf` reads from it, taken from the same values.
+fn trial_summary<'py, N: Money>(
+    py: Python<'py>,
+    sim: &Simulation<N>,
+    group_of_sid: &[u32],
+    benchmark: Option<Vec<f64>>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let perf = sim.perf();
+    let returns: Vec<f64> = perf.iter().map(|p| p.returns.to_f64()).collect();
+    let txns = sim.ledger().transactions();
+    let group = txns
+        .iter()
+        .map(|t| {
+            group_of_sid.get(t.sid as usize).copied().ok_or_else(|| {
+                pyo3::exceptions::PyValueError::new_err(format!("no symbol rank for sid {}", t.sid))
+            })
+        })
+        .collect::<PyResult<Vec<u32>>>()?;
+    let amount: Vec<i64> = txns.iter().map(|t| t.amount).collect();
+    let price: Vec<f64> = txns.iter().map(|t| t.price.to_f64()).collect();
+    let commission: Vec<f64> = txns.iter().map(|t| t.commission.to_f64()).collect();
+    let trips = fifo_round_trips(&group, &amount, &price, &commission);
+    let (alpha, beta) = match benchmark {
+        Some(b) if b.len() == returns.len() => alpha_beta(&returns, &b),
+        Some(b) => {
+            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+                "the run has {} sessions but benchmark has {}",
+                returns.len(),
+                b.len()
+            )))
+        }
+        None => (f64::NAN, f64::NAN),
+    };
+    let out = PyDict::new(py);
+    out.set_item(
+        "final_value",
+        perf.last().map_or(f64::NAN, |p| p.portfolio_value.to_f64()),
+    )?;
+    out.set_item("fills", txns.len())?;
+    out.set_item(
+        "invested",
+        perf.iter().filter(|p| !p.positions.is_empty()).count(),
+    )?;
+    out.set_item("pnl", PyArray1::from_iter(py, trips.iter().map(|t| t.pnl)))?;
+    out.set_item("returns", PyArray1::from_vec(py, returns))?;
+    out.set_item("alpha", alpha)?;
+    out.set_item("beta", beta)?;
     Ok(out)
 }
 
@@ -794,6 +848,21 @@ impl PySimulation {
     ) -> PyResult<Bound<'py, PyDict>> {
         guard(|| with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times, risk)))
     }
+
+    /// What a sweep's trial needs instead of the perf frame: `returns` (per session),
+    /// `final_value`, `fills`, `invested` (sessions ending with a position), `pnl` (the
+    /// round trips' pnl, FIFO, grouped by `group_of_sid[sid]`, e.g. the rank of each
+    /// asset's symbol) and `alpha` / `beta` of the whole run against `benchmark` (NaN
+    /// without one).
+    #[pyo3(signature = (group_of_sid, benchmark = None))]
+    fn trial_summary<'py>(
+        &self,
+        py: Python<'py>,
+        group_of_sid: Vec<u32>,
+        benchmark: Option<Vec<f64>>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        guard(|| with_sim!(&self.sim, s => trial_summary(py, s, &group_of_sid, benchmark)))
+    }
 }
 
 /// Wrap an exception from strategy code in `StrategyError`, the original as `__cause__`
@@ -1029,6 +1098,48 @@ pub fn benchmark_metrics(
     out.set_item("benchmark_volatility", col(&|r| r.benchmark_volatility))?;
     out.set_item("alpha", col(&|r| r.alpha))?;
     out.set_item("beta", col(&|r| r.beta))?;
+    Ok(out)
+}
+
+/// Closed round trips of a fill log, FIFO per group (see the engine's `fifo_round_trips`):
+/// columns `open`, `close` (indices of the opening and closing fills), `shares` (signed),
+/// `entry`, `exit`, `pnl`, group by group in rank order.
+#[pyfunction]
+#[pyo3(name = "fifo_round_trips")]
+pub fn round_trips_of(
+    py: Python<'_>,
+    group: Vec<u32>,
+    amount: Vec<i64>,
+    price: Vec<f64>,
+    commission: Vec<f64>,
+) -> PyResult<Bound<'_, PyDict>> {
+    let n = group.len();
+    if amount.len() != n || price.len() != n || commission.len() != n {
+        return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            "fill columns differ in length: group {n}, amount {}, price {}, commission {}",
+            amount.len(),
+            price.len(),
+            commission.len()
+        )));
+    }
+    let trips = fifo_round_trips(&group, &amount, &price, &commission);
+    let out = PyDict::new(py);
+    let col = |f: &dyn Fn(&RoundTrip) -> f64| PyArray1::from_iter(py, trips.iter().map(f));
+    out.set_item(
+        "open",
+        PyArray1::from_iter(py, trips.iter().map(|t| t.open)),
+    )?;
+    out.set_item(
+        "close",
+        PyArray1::from_iter(py, trips.iter().map(|t| t.close)),
+    )?;
+    out.set_item(
+        "shares",
+        PyArray1::from_iter(py, trips.iter().map(|t| t.shares)),
+    )?;
+    out.set_item("entry", col(&|t| t.entry))?;
+    out.set_item("exit", col(&|t| t.exit))?;
+    out.set_item("pnl", col(&|t| t.pnl))?;
     Ok(out)
 }
 

@@ -119,6 +119,9 @@ def run_child(config: dict) -> dict:
     walls, cpus = [], []
     perf = None
     for _ in range(config["repeats"]):
+        # each repeat measures a first run: no history window indexes left by the last one
+        # (a sweep's later trials do reuse them; G1 measures that)
+        bundle._windows.clear()
         w, c = time.perf_counter(), time.process_time()
         perf = run_algorithm(
             algorithm=strategy,

@@ -97,27 +97,23 @@ def rss_mb() -> float:
 
 def _run_trial(job: dict) -> dict:
     """One backtest; never raises: a failing trial is recorded with its error."""
-    import rustybt
-    from rustybt.stats import stats_from_perf
+    from rustybt.runner import run_trial
 
     started = time.perf_counter()
     params = job["params"]
     row = {"trial": job["trial"], **params}
     try:
-        perf = rustybt.run_algorithm(
+        stats, returns = run_trial(
             algorithm=_WORKER["algorithm"],
             params=params,
             start=job.get("start"),
             end=job.get("end"),
             **_WORKER["options"],
         )
-        # the exact (Decimal) columns in attrs are not needed here, and pandas deep-copies
-        # attrs on every column access
-        perf.attrs.clear()
-        row.update(stats_from_perf(perf))
+        row.update(stats)
         row["error"] = None
         if _WORKER["keep_returns"]:
-            row["_returns"] = perf["returns"].to_numpy(dtype=float).tolist()
+            row["_returns"] = returns.tolist()
     except Exception as exc:  # recorded, the sweep goes on
         cause = exc.__cause__ or exc
         row.update(dict.fromkeys(STAT_NAMES, math.nan))
