@@ -437,7 +437,7 @@ impl<N: Money> Simulation<N> {
         let capital_used = self.ledger.transactions()[txns.clone()]
             .iter()
             .fold(self.adjustment_cash, |acc, t| {
-                acc - N::from_i64(t.amount) * t.price - t.commission
+                acc - t.price.mul_int(t.amount) - t.commission
             });
         let pv = self.ledger.portfolio_value();
         let pnl = pv - self.starting_pv;
@@ -505,10 +505,19 @@ impl<N: Money> Simulation<N> {
             )));
         }
         if let Some(price) = self.price(sid) {
-            let max = N::from_i64(rustybt_ledger::MAX_NOTIONAL);
             let after = after.unwrap_or(amount);
-            if (N::from_i64(amount) * price).abs() > max || (N::from_i64(after) * price).abs() > max
-            {
+            // far inside the bound in f64 (good to ~1e-15 relative): no exact products
+            #[allow(clippy::cast_precision_loss)] // an estimate, with a factor 2 to spare
+            let (half, p) = (
+                rustybt_ledger::MAX_NOTIONAL as f64 / 2.0,
+                price.to_f64().abs(),
+            );
+            #[allow(clippy::cast_precision_loss)]
+            if (amount as f64).abs() * p < half && (after as f64).abs() * p < half {
+                return Ok(());
+            }
+            let max = N::from_i64(rustybt_ledger::MAX_NOTIONAL);
+            if price.mul_int(amount).abs() > max || price.mul_int(after).abs() > max {
                 return Err(bad(format!(
                     "order and position values are limited to {}",
                     rustybt_ledger::MAX_NOTIONAL

@@ -343,9 +343,7 @@ impl<N: Money> Ledger<N> {
                 // the bounds `check_size` applies when an order is placed hold at its fill
                 // too (the price may have moved): beyond them the ledger could not stay exact
                 let after = self.positions[sid as usize].amount + amount;
-                if (N::from_i64(amount) * price).abs() > max
-                    || (N::from_i64(after) * price).abs() > max
-                {
+                if price.mul_int(amount).abs() > max || price.mul_int(after).abs() > max {
                     let reason = format!(
                         "filling {amount} shares would take the order or the position beyond \
                          {MAX_NOTIONAL} in value, where the ledger could not stay exact"
@@ -390,7 +388,7 @@ impl<N: Money> Ledger<N> {
         pos.adjust_commission_cost_basis(commission);
         pos.realized_pnl -= commission;
         let is_held = pos.amount != 0;
-        self.cash -= N::from_i64(amount) * price;
+        self.cash -= price.mul_int(amount);
         self.cash -= commission;
         match (was_held, is_held) {
             (false, true) => self.held.push(sid),

@@ -160,11 +160,11 @@ impl<N: Money> Commission<N> {
                 cost,
                 min_trade_cost,
             } => {
-                let additional = (N::from_i64(amount) * cost).abs();
+                let additional = cost.mul_int(amount).abs();
                 if order.commission.is_zero() {
                     min_trade_cost.max(additional)
                 } else {
-                    let per_unit_total = (N::from_i64(order.filled) * cost).abs() + additional;
+                    let per_unit_total = cost.mul_int(order.filled).abs() + additional;
                     if per_unit_total < min_trade_cost {
                         N::zero()
                     } else {

@@ -78,6 +78,18 @@ pub trait Money:
     fn from_decimal_str(text: &str) -> Option<Self>;
     /// As an integer count; the value must already be whole and in range.
     fn to_i64(self) -> i64;
+    /// zipline's share rounding of an order quantity (see [`round_order_amount`]).
+    fn round_shares(self) -> i64 {
+        round_shares_generic(self)
+    }
+    /// `n * self` (a share count times a price or cost), as `N::from_i64(n) * self`.
+    fn mul_int(self, n: i64) -> Self {
+        Self::from_i64(n) * self
+    }
+    /// The exact value as text, as `Display` prints it.
+    fn to_exact_string(self) -> String {
+        self.to_string()
+    }
     fn is_zero(self) -> bool {
         self == Self::zero()
     }
@@ -112,19 +124,20 @@ impl Money for Decimal {
         Decimal::new(mantissa, scale)
     }
     fn from_f64(v: f64) -> Option<Self> {
-        if !v.is_finite() {
-            return None;
-        }
-        if v.fract() == 0.0 && v.abs() < 9.0e15 {
-            return Some(Decimal::from(v as i64));
-        }
-        // Strategies pass the same weights over and over (1/N, 0.5, ...): remember the last one.
+        // Strategies pass the same weights over and over (1/N, 0.5, ...): remember the last
+        // one (the cache starts at 0.0 -> 0, the most common weight of all).
         thread_local! {
             static LAST: std::cell::Cell<(u64, Decimal)> = const { std::cell::Cell::new((0, Decimal::ZERO)) };
         }
         let (bits, cached) = LAST.with(std::cell::Cell::get);
         if bits == v.to_bits() {
             return Some(cached);
+        }
+        if !v.is_finite() {
+            return None;
+        }
+        if v.fract() == 0.0 && v.abs() < 9.0e15 {
+            return Some(Decimal::from(v as i64));
         }
         // Rust's `Display` for f64 prints the shortest round-trip digits, never exponent form.
         let text = format!("{v}");
@@ -156,19 +169,82 @@ impl Money for Decimal {
         let mantissa = self.mantissa();
         let scale = self.scale() as usize;
         if mantissa.unsigned_abs() < (1u128 << 53) && scale < POW10.len() {
-            return mantissa as f64 / POW10[scale];
+            // through i64: a native conversion instead of i128's software one
+            #[allow(clippy::cast_possible_truncation)] // below 2^53
+            return (mantissa as i64) as f64 / POW10[scale];
         }
         f64::from_str(&self.to_string()).unwrap_or(f64::NAN)
     }
     fn div_q(self, rhs: Self) -> Self {
-        decimal_div_half_even(self, rhs, DIV_SCALE)
+        div_q_integer(self, rhs).unwrap_or_else(|| decimal_div_half_even(self, rhs, DIV_SCALE))
     }
     fn checked_div_q(self, rhs: Self) -> Option<Self> {
         if rhs.is_zero() {
             return None;
         }
+        if let Some(q) = div_q_integer(self, rhs) {
+            return Some(q);
+        }
         self.checked_div(rhs)
             .map(|q| settle_half_even(self, rhs, q, DIV_SCALE))
+    }
+    fn mul_int(self, n: i64) -> Self {
+        // the product of the mantissas at this scale, as rust_decimal's own product is
+        // whenever it fits 96 bits (and is not zero, whose sign rust_decimal decides)
+        let m = self.mantissa();
+        match m.checked_mul(i128::from(n)) {
+            Some(p) if p != 0 && p.unsigned_abs() < 1u128 << 96 => {
+                decimal_from_parts(p.unsigned_abs(), p < 0, self.scale())
+            }
+            _ => Decimal::from(n) * self,
+        }
+    }
+    fn to_exact_string(self) -> String {
+        let m = self.mantissa();
+        if m == 0 {
+            return self.to_string(); // zero's sign and places: rust_decimal's own rules
+        }
+        let digits = m.unsigned_abs().to_string();
+        let scale = self.scale() as usize;
+        let mut out = String::with_capacity(digits.len() + scale + 3);
+        if m < 0 {
+            out.push('-');
+        }
+        if scale == 0 {
+            out.push_str(&digits);
+        } else if digits.len() > scale {
+            let (int, frac) = digits.split_at(digits.len() - scale);
+            out.push_str(int);
+            out.push('.');
+            out.push_str(frac);
+        } else {
+            out.push_str("0.");
+            out.extend(std::iter::repeat_n('0', scale - digits.len()));
+            out.push_str(&digits);
+        }
+        out
+    }
+    fn round_shares(self) -> i64 {
+        // the generic rule on the mantissa: integer part and fraction in one division
+        let m = self.mantissa().unsigned_abs();
+        let p = POW10[self.scale() as usize];
+        let (int, frac) = (m / p, m % p);
+        // within 0.0001 of the next integer: that integer; otherwise toward zero (which
+        // is also the nearest integer when within 0.0001 below)
+        let r = if frac * 10_000 > p && (p - frac) * 10_000 <= p {
+            int + 1
+        } else {
+            int
+        };
+        if self.is_sign_negative() {
+            if r >= 1u128 << 63 {
+                i64::MIN
+            } else {
+                -i64::try_from(r).unwrap_or(i64::MAX)
+            }
+        } else {
+            i64::try_from(r).unwrap_or(i64::MAX)
+        }
     }
     fn checked_mul(self, rhs: Self) -> Option<Self> {
         Decimal::checked_mul(self, rhs)
@@ -282,6 +358,69 @@ fn decimal_equals_f64(d: Decimal, v: f64) -> bool {
     }
 }
 
+/// Powers of ten as `u128`, up to 10^38.
+const POW10: [u128; 39] = {
+    let mut t = [1u128; 39];
+    let mut i = 1;
+    while i < 39 {
+        t[i] = t[i - 1] * 10;
+        i += 1;
+    }
+    t
+};
+
+/// `a / b` rounded half-even to [`DIV_SCALE`] places in one `u128` division: the exact
+/// quotient's digits at that scale and the exact remainder decide the rounding, so no
+/// double rounding can occur. `None` (the caller takes the general path) where an operand
+/// does not fit the integer arithmetic, the quotient is zero, or a decimal at the scale
+/// could not hold it, and where the quotient is exact at the scale (then `rust_decimal`'s
+/// own quotient may carry fewer places, and the result must be digit for digit its).
+fn div_q_integer(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let (ma, sa) = (a.mantissa().unsigned_abs(), a.scale());
+    let (mb, sb) = (b.mantissa().unsigned_abs(), b.scale());
+    if ma == 0 || mb == 0 {
+        return None;
+    }
+    // q * 10^DIV_SCALE = ma * 10^(DIV_SCALE + sb - sa) / mb
+    let e = DIV_SCALE + sb;
+    let (num, den) = if e >= sa {
+        (ma.checked_mul(*POW10.get((e - sa) as usize)?)?, mb)
+    } else {
+        (ma, mb.checked_mul(*POW10.get((sa - e) as usize)?)?)
+    };
+    let (mut q, r) = (num / den, num % den);
+    if r == 0 {
+        // exact at this scale: rust_decimal's own quotient may carry fewer places (which
+        // ones depends on its algorithm); the general path gives exactly that
+        return None;
+    }
+    // half-even on the exact remainder (r < den, so the comparison cannot overflow)
+    match r.cmp(&(den - r)) {
+        std::cmp::Ordering::Greater => q += 1,
+        std::cmp::Ordering::Equal => q += q & 1,
+        std::cmp::Ordering::Less => {}
+    }
+    if q == 0 || q >= 1u128 << 96 {
+        return None;
+    }
+    let negative = a.is_sign_negative() != b.is_sign_negative();
+    Some(decimal_from_parts(q, negative, DIV_SCALE))
+}
+
+/// A decimal from a magnitude already known to be below 2^96 and a scale up to 28
+/// (`from_i128_with_scale` checks both again).
+#[allow(clippy::cast_possible_truncation)] // the three 32-bit words of a 96-bit magnitude
+fn decimal_from_parts(magnitude: u128, negative: bool, scale: u32) -> Decimal {
+    debug_assert!(magnitude < 1u128 << 96 && scale <= 28);
+    Decimal::from_parts(
+        magnitude as u32,
+        (magnitude >> 32) as u32,
+        (magnitude >> 64) as u32,
+        negative,
+        scale,
+    )
+}
+
 /// `a / b` rounded half-even to `dp` places, exact even where `rust_decimal`'s own
 /// 96-bit quotient was already rounded onto a midpoint (double rounding): the tie is
 /// settled by comparing `midpoint * b` with `a`, both exact.
@@ -393,6 +532,12 @@ pub fn saturated_shares<N: Money>(a: N, b: N) -> i64 {
 /// zipline's share rounding: within 0.0001 of an integer means that integer,
 /// otherwise truncate toward zero.
 pub fn round_order_amount<N: Money>(raw: N) -> i64 {
+    raw.round_shares()
+}
+
+/// [`round_order_amount`] in the number type's own operations (`Decimal` has a faster,
+/// equivalent integer version).
+pub fn round_shares_generic<N: Money>(raw: N) -> i64 {
     let nearest = raw.round_int();
     let epsilon = N::from_mantissa(1, 4);
     if (raw - nearest).abs() <= epsilon {
@@ -405,6 +550,177 @@ pub fn round_order_amount<N: Money>(raw: N) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// Whether `q` (scale [`DIV_SCALE`]) is `a / b` rounded half-even: `2·|q·b − a| <= |b|`
+    /// at a common scale, with a tie only on an even last digit. In `i128`/`u128`; true
+    /// where that arithmetic overflows (too large to check this way).
+    fn rounds_correctly(a: Decimal, b: Decimal, q: Decimal) -> bool {
+        let (sa, sb) = (a.scale(), b.scale());
+        // everything at scale DIV_SCALE + sb (for q·b) vs sa (for a): bring both to the max
+        let s = (DIV_SCALE + sb).max(sa);
+        let scale_up = |m: i128, from: u32| m.checked_mul(10i128.checked_pow(s - from)?);
+        let (Some(qb), Some(av)) = (
+            q.mantissa()
+                .checked_mul(b.mantissa())
+                .and_then(|p| scale_up(p, DIV_SCALE + sb)),
+            scale_up(a.mantissa(), sa),
+        ) else {
+            return true;
+        };
+        let Some(bs) = scale_up(b.mantissa(), sb + DIV_SCALE) else {
+            return true;
+        };
+        let (Some(diff2), bs) = ((qb - av).checked_mul(2), bs.unsigned_abs()) else {
+            return true;
+        };
+        let d = diff2.unsigned_abs();
+        d < bs || (d == bs && q.mantissa() % 2 == 0)
+    }
+
+    fn general_div_q(a: Decimal, b: Decimal) -> Option<Decimal> {
+        a.checked_div(b)
+            .map(|q| settle_half_even(a, b, q, DIV_SCALE))
+    }
+
+    fn decimal(mantissa: i128, scale: u32) -> Decimal {
+        Decimal::from_i128_with_scale(mantissa, scale)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The integer quotient is the general path's, digit for digit and scale for scale.
+        #[test]
+        fn integer_div_q_equals_the_general_path(
+            ma in prop_oneof![1i128..1_000_000, 1i128..(1i128 << 60), 1i128..(1i128 << 95)],
+            sa in 0u32..=28,
+            mb in prop_oneof![1i128..10_000, 1i128..(1i128 << 40), 1i128..(1i128 << 95)],
+            sb in 0u32..=28,
+            na: bool,
+            nb: bool,
+            exact: bool,
+        ) {
+            let b = decimal(if nb { -mb } else { mb }, sb);
+            // half the cases: a multiple of b, so the quotient is exact
+            let a = if exact {
+                match b.checked_mul(decimal(ma % 1_000_000, sa % 6)) {
+                    Some(p) if !p.is_zero() => if na { -p } else { p },
+                    _ => decimal(ma, sa),
+                }
+            } else {
+                decimal(if na { -ma } else { ma }, sa)
+            };
+            if let Some(fast) = div_q_integer(a, b) {
+                let slow = general_div_q(a, b).expect("a quotient the fast path holds");
+                // the integer result on its definition, exactly: |2·q·b − 2·a| <= |b| at the
+                // scale, ties to even
+                prop_assert!(rounds_correctly(a, b, fast));
+                if fast.mantissa().unsigned_abs() < 10u128.pow(22) {
+                    // and digit for digit the general path's, where that one is exact too:
+                    // above ~10^10 with 12 places, its tie check multiplies mid·b past 28
+                    // digits and rounds, and 114550081205421.5636033491374962… came out
+                    // ...138 there (the integer path's ...137 is right)
+                    prop_assert_eq!(fast, slow);
+                    prop_assert_eq!(fast.to_string(), slow.to_string());
+                }
+            }
+        }
+
+        /// The integer share rounding is the generic rule's.
+        #[test]
+        fn integer_round_shares_equals_the_generic_rule(
+            m in prop_oneof![-1_000_000_000i128..1_000_000_000, -(1i128 << 95)..(1i128 << 95)],
+            s in 0u32..=28,
+            near in -3i128..=3,
+        ) {
+            // also values a few units from an integer's 0.0001 band at scale >= 4
+            let v = decimal(m, s);
+            prop_assert_eq!(v.round_shares(), round_shares_generic(v));
+            if s >= 4 {
+                let band = decimal(10i128.pow(s - 4) + near, s);
+                let whole = decimal(m / 10i128.pow(s) * 10i128.pow(s), s);
+                for x in [whole + band, whole - band, whole + decimal(10i128.pow(s) / 2 + near, s)] {
+                    prop_assert_eq!(x.round_shares(), round_shares_generic(x));
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The integer product and the fast text are rust_decimal's own, digit for digit.
+        #[test]
+        fn mul_int_and_exact_text_equal_rust_decimal(
+            m in prop_oneof![-1_000_000i128..1_000_000, -(1i128 << 95)..(1i128 << 95)],
+            s in 0u32..=28,
+            n in prop_oneof![-1_000i64..1_000, i64::MIN..i64::MAX],
+        ) {
+            let v = decimal(m, s);
+            prop_assume!(Decimal::from(n).checked_mul(v).is_some()); // else both panic
+            let want = Decimal::from(n) * v;
+            let got = v.mul_int(n);
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(got.to_exact_string(), want.to_string());
+            prop_assert_eq!(v.to_exact_string(), v.to_string());
+            prop_assert_eq!(Money::to_f64(v), f64::from_str(&v.to_string()).unwrap());
+        }
+    }
+
+    #[test]
+    fn ledger_shaped_quotients_take_the_integer_path() {
+        // value (12 places) / price (2-4 places), cost / shares, pnl / value: a
+        // deterministic spread of the quotients a backtest makes
+        let mut x = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        let mut fast = 0;
+        for _ in 0..2000 {
+            let a = decimal(i128::from(next() % 10_000_000_000_000_000) + 1, 12);
+            let b = decimal(i128::from(next() % 10_000_000) + 1, (next() % 5) as u32);
+            let slow = general_div_q(a, b).unwrap();
+            if let Some(q) = div_q_integer(a, b) {
+                fast += 1;
+                assert_eq!(q.to_string(), slow.to_string(), "{a} / {b}");
+            }
+            assert_eq!(a.checked_div_q(b).unwrap().to_string(), slow.to_string());
+        }
+        assert!(fast > 1900, "only {fast} of 2000 took the integer path");
+    }
+
+    #[test]
+    fn integer_paths_on_known_values() {
+        let q = |a: &str, b: &str| {
+            div_q_integer(Decimal::from_str(a).unwrap(), Decimal::from_str(b).unwrap())
+                .map(|d| d.to_string())
+        };
+        assert_eq!(q("13252.00", "100"), None); // exact: the general path
+        assert_eq!(q("13252.01", "100.3").as_deref(), Some("132.123728813559"));
+        assert_eq!(q("1", "3").as_deref(), Some("0.333333333333"));
+        assert_eq!(q("-2", "3").as_deref(), Some("-0.666666666667"));
+        // true ties at the 13th place go to even
+        assert_eq!(q("0.0000000000025", "1").as_deref(), Some("0.000000000002"));
+        assert_eq!(q("0.0000000000035", "1").as_deref(), Some("0.000000000004"));
+        assert_eq!(
+            q("-0.0000000000035", "1").as_deref(),
+            Some("-0.000000000004")
+        );
+        assert_eq!(q("0", "3"), None);
+        let r = |x: &str| Decimal::from_str(x).unwrap().round_shares();
+        assert_eq!(
+            (r("10.99995"), r("10.9999"), r("10.99989"), r("-10.99995")),
+            (11, 11, 10, -11)
+        );
+        assert_eq!(
+            (r("10.0001"), r("10.00011"), r("10.5"), r("-0.00001")),
+            (10, 10, 10, 0)
+        );
+    }
 
     #[test]
     fn float_parameters_enter_through_their_repr_digits() {

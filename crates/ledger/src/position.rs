@@ -38,8 +38,7 @@ impl<N: Money> Position<N> {
                 self.cost_basis = price;
             }
         } else {
-            let total_cost =
-                N::from_i64(amount) * price + N::from_i64(self.amount) * self.cost_basis;
+            let total_cost = price.mul_int(amount) + self.cost_basis.mul_int(self.amount);
             self.cost_basis = total_cost.div_q(N::from_i64(total));
         }
         if self.last_sale_bar.is_none_or(|b| bar >= b) {
@@ -58,7 +57,7 @@ impl<N: Money> Position<N> {
                 Some(lot) if lot.0.signum() != remaining.signum() => {
                     let sign = lot.0.signum();
                     let closed = remaining.abs().min(lot.0.abs());
-                    self.realized_pnl += (price - lot.1) * N::from_i64(closed * sign);
+                    self.realized_pnl += (price - lot.1).mul_int(closed * sign);
                     lot.0 -= closed * sign;
                     remaining += closed * sign;
                     if lot.0 == 0 {
@@ -78,7 +77,7 @@ impl<N: Money> Position<N> {
         if commission.is_zero() || self.amount == 0 {
             return;
         }
-        let prev = self.cost_basis * N::from_i64(self.amount);
+        let prev = self.cost_basis.mul_int(self.amount);
         self.cost_basis = (prev + commission).div_q(N::from_i64(self.amount));
     }
 
@@ -110,13 +109,13 @@ impl<N: Money> Position<N> {
     }
 
     pub fn market_value(&self) -> N {
-        N::from_i64(self.amount) * self.last_sale_price
+        self.last_sale_price.mul_int(self.amount)
     }
 
     /// Open lots valued at the last sale price against their fill prices.
     pub fn unrealized_pnl(&self) -> N {
         self.lots.iter().fold(N::zero(), |acc, &(q, p)| {
-            acc + N::from_i64(q) * (self.last_sale_price - p)
+            acc + (self.last_sale_price - p).mul_int(q)
         })
     }
 }

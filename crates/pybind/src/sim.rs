@@ -322,7 +322,7 @@ fn perf_columns<'py, N: Money>(
     out.set_item("positions", p_col)?;
     let exact = PyDict::new(py);
     let s = |g: &dyn Fn(&rustybt_engine::SessionPerf<N>) -> N| -> Vec<String> {
-        perf.iter().map(|p| g(p).to_string()).collect()
+        perf.iter().map(|p| g(p).to_exact_string()).collect()
     };
     exact.set_item("portfolio_value", s(&|p| p.portfolio_value))?;
     exact.set_item("ending_cash", s(&|p| p.ending_cash))?;
@@ -338,8 +338,8 @@ fn perf_columns<'py, N: Money>(
                 t.order_id,
                 t.sid,
                 t.amount,
-                t.price.to_string(),
-                t.commission.to_string(),
+                t.price.to_exact_string(),
+                t.commission.to_exact_string(),
                 t.bar,
             )
         })
