@@ -11,6 +11,29 @@ from rustybt.bench.compare import compare, welch
 from rustybt.cli import main
 
 
+def test_rounds_alternate_the_ledgers_and_report_the_median_ratio(tmp_path, capsys):
+    history = tmp_path / "history.jsonl"
+    argv = ["bench", "run", "--scenario", "noop", "--quick", "--repeats", "1",
+            "--ledger", "decimal,float", "--rounds", "3", "--history", str(history)]  # fmt: skip
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in history.read_text().splitlines()]
+    # round 1 decimal first, round 2 float first, round 3 decimal first
+    assert [r["ledger"] for r in rows] == [
+        "decimal",
+        "float",
+        "float",
+        "decimal",
+        "decimal",
+        "float",
+    ]
+    out = capsys.readouterr().out
+    assert "noop" in out and "3 rounds" in out
+    ratios = [a["median_wall_s"] / b["median_wall_s"] for a, b in
+              ((rows[0], rows[1]), (rows[3], rows[2]), (rows[4], rows[5]))]  # fmt: skip
+    assert f"decimal / float = {sorted(ratios)[1]:.3f}" in out
+    assert main([*argv[:-4], "--rounds", "0", "--history", str(history)]) == 2
+
+
 def test_quick_suite_runs_every_scenario(tmp_path, capsys):
     history = tmp_path / "history.jsonl"
     assert (

@@ -15,6 +15,7 @@ import ast
 import importlib
 import importlib.util
 import inspect
+import statistics
 import sys
 import time
 import traceback
@@ -330,20 +331,28 @@ def cmd_bench_run(args) -> int:
         def progress(done, total, what):
             bar.update(task, total=total, completed=done, description=f"[{done}/{total}] {what}")
 
-        try:
-            results = run_suite(
-                args.scenario,
-                args.assets,
-                tuple(args.ledger),
-                tuple(args.engine),
-                args.repeats,
-                args.quick,
-                history,
-                args.label,
-                progress,
-            )
-        except ValueError as exc:
-            raise InvalidRunParameters(str(exc)) from None
+        if args.rounds < 1:
+            raise InvalidRunParameters(f"--rounds must be at least 1, got {args.rounds}")
+        results, rounds = [], []
+        for k in range(args.rounds):
+            # alternate the ledgers' order, so neither always runs first after a drift
+            ledgers = tuple(args.ledger) if k % 2 == 0 else tuple(reversed(args.ledger))
+            try:
+                got = run_suite(
+                    args.scenario,
+                    args.assets,
+                    ledgers,
+                    tuple(args.engine),
+                    args.repeats,
+                    args.quick,
+                    history,
+                    args.label,
+                    progress,
+                )
+            except ValueError as exc:
+                raise InvalidRunParameters(str(exc)) from None
+            results += got
+            rounds.append(got)
     table = Table(
         title=f"rustybt bench run ({'quick, ' if args.quick else ''}median of {args.repeats})"
     )
@@ -376,16 +385,24 @@ def cmd_bench_run(args) -> int:
             f"{r['open_s'] * 1000:.1f}",
         )
     console.print(table)
-    pairs = {}
-    for r in results:
-        pairs.setdefault((r["scenario"], r["assets"], r["engine"]), {})[r["ledger"]] = r[
-            "median_wall_s"
-        ]
-    for (sc, n, eng), by in pairs.items():
-        if "decimal" in by and "float" in by:
-            console.print(
-                f"{sc} {n} assets ({eng}): decimal / float = {by['decimal'] / by['float']:.3f} (overhead {by['decimal'] / by['float'] - 1:+.1%})"
-            )
+    ratios: dict[tuple, list[float]] = {}
+    for got in rounds:
+        pairs: dict[tuple, dict[str, float]] = {}
+        for r in got:
+            key = (r["scenario"], r["assets"], r["engine"])
+            pairs.setdefault(key, {})[r["ledger"]] = r["median_wall_s"]
+        for key, by in pairs.items():
+            if "decimal" in by and "float" in by:
+                ratios.setdefault(key, []).append(by["decimal"] / by["float"])
+    for (sc, n, eng), rs in ratios.items():
+        ratio = statistics.median(rs)
+        spread = (
+            f"; {len(rs)} rounds, {min(rs) - 1:+.1%} to {max(rs) - 1:+.1%}" if len(rs) > 1 else ""
+        )
+        console.print(
+            f"{sc} {n} assets ({eng}): decimal / float = {ratio:.3f} "
+            f"(overhead {ratio - 1:+.1%}{spread})"
+        )
     console.print(f"appended {len(results)} results to {history}")
     return 0
 
@@ -564,6 +581,13 @@ def build_parser() -> argparse.ArgumentParser:
     br.add_argument("--ledger", type=_csv(str), default=["decimal"], help="decimal,float")
     br.add_argument("--engine", type=_csv(str), default=["rust"], help="rust,reference")
     br.add_argument("--repeats", type=int, default=3)
+    br.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run everything this many times, alternating the ledgers' order; the "
+        "decimal/float overhead is the median of the rounds' ratios",
+    )
     br.add_argument(
         "--quick",
         action="store_true",

@@ -185,6 +185,8 @@ pub struct Simulation<N: Money> {
     max_leverage: Option<N>,
     orders_today: u32,
     warnings: Vec<String>,
+    /// The last float order parameter and its value as `N` (strategies repeat weights).
+    last_param: (u64, N),
     /// Adjustments by session index.
     adjustments: Vec<Vec<Adjust<N>>>,
     /// Cash moved by splits and dividends this session (part of capital_used).
@@ -267,6 +269,7 @@ impl<N: Money> Simulation<N> {
             max_leverage: None,
             orders_today: 0,
             warnings: Vec::new(),
+            last_param: (0f64.to_bits(), N::zero()),
             adjustments,
             adjustment_cash: N::zero(),
             fill_model: FillModel::NextClose,
@@ -399,7 +402,8 @@ impl<N: Money> Simulation<N> {
         if !self.ledger.assets_with_open_orders().is_empty() {
             let before = self.ledger.transactions().len();
             let at_open = self.fill_model == FillModel::NextOpen;
-            self.ledger.fill_open_orders(bar, |sid| {
+            // the mark below revalues the book once for both
+            self.ledger.fill_open_orders_unmarked(bar, |sid| {
                 let price = if at_open {
                     store.open_mantissa(bar, sid)
                 } else {
@@ -572,6 +576,17 @@ impl<N: Money> Simulation<N> {
             }
             .into())
         }
+    }
+
+    /// A float order parameter as `N` ([`Money::from_f64`]); the last one is remembered
+    /// (a strategy passes the same weight for asset after asset).
+    pub fn param(&mut self, v: f64) -> Option<N> {
+        if v.to_bits() == self.last_param.0 {
+            return Some(self.last_param.1);
+        }
+        let x = N::from_f64(v)?;
+        self.last_param = (v.to_bits(), x);
+        Some(x)
     }
 
     /// Place an order for `amount` shares (already rounded).

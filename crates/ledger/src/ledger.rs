@@ -142,9 +142,11 @@ impl<N: Money> Ledger<N> {
     }
 
     fn refresh_positions_value(&mut self) {
-        self.positions_value = self.held.iter().fold(N::zero(), |acc, &sid| {
-            acc + self.positions[sid as usize].market_value()
-        });
+        let positions = &self.positions;
+        self.positions_value = N::sum_mul_int(self.held.iter().map(|&sid| {
+            let p = &positions[sid as usize];
+            (p.amount, p.last_sale_price)
+        }));
     }
 
     pub fn portfolio_value(&self) -> N {
@@ -315,6 +317,21 @@ impl<N: Money> Ledger<N> {
         bar: usize,
         quote: impl Fn(u32) -> Option<Quote<N>>,
     ) -> usize {
+        let made = self.fill_open_orders_unmarked(bar, quote);
+        if made > 0 {
+            self.refresh_positions_value();
+        }
+        made
+    }
+
+    /// [`Ledger::fill_open_orders`] without revaluing the book afterwards: for a caller
+    /// that calls [`Ledger::mark_to_market`] next (which revalues it), as the engine does
+    /// on every bar. Until then `positions_value` is the one before the fills.
+    pub fn fill_open_orders_unmarked(
+        &mut self,
+        bar: usize,
+        quote: impl Fn(u32) -> Option<Quote<N>>,
+    ) -> usize {
         let before = self.transactions.len();
         let assets = self.assets_with_orders.clone();
         for sid in assets {
@@ -374,11 +391,7 @@ impl<N: Money> Ledger<N> {
                 }
             }
         }
-        let made = self.transactions.len() - before;
-        if made > 0 {
-            self.refresh_positions_value();
-        }
-        made
+        self.transactions.len() - before
     }
 
     fn apply_transaction(&mut self, sid: u32, amount: i64, price: N, commission: N, bar: usize) {

@@ -90,6 +90,10 @@ pub trait Money:
     fn to_exact_string(self) -> String {
         self.to_string()
     }
+    /// `0 + n₁·p₁ + n₂·p₂ + …` (a book's value), as that left fold of [`Money::mul_int`].
+    fn sum_mul_int<I: Iterator<Item = (i64, Self)> + Clone>(terms: I) -> Self {
+        sum_mul_int_generic(terms)
+    }
     fn is_zero(self) -> bool {
         self == Self::zero()
     }
@@ -166,12 +170,14 @@ impl Money for Decimal {
             1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
             1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
         ];
-        let mantissa = self.mantissa();
-        let scale = self.scale() as usize;
-        if mantissa.unsigned_abs() < (1u128 << 53) && scale < POW10.len() {
-            // through i64: a native conversion instead of i128's software one
-            #[allow(clippy::cast_possible_truncation)] // below 2^53
-            return (mantissa as i64) as f64 / POW10[scale];
+        let u = self.unpack();
+        let scale = u.scale as usize;
+        if u.hi == 0 && u.mid < (1 << 21) && scale < POW10.len() {
+            // the mantissa is below 2^53: u64 words, a native conversion (an i128's is
+            // done in software)
+            #[allow(clippy::cast_precision_loss)] // below 2^53: exact
+            let m = ((u64::from(u.mid) << 32) | u64::from(u.lo)) as f64 / POW10[scale];
+            return if u.negative && m != 0.0 { -m } else { m };
         }
         f64::from_str(&self.to_string()).unwrap_or(f64::NAN)
     }
@@ -188,11 +194,25 @@ impl Money for Decimal {
         self.checked_div(rhs)
             .map(|q| settle_half_even(self, rhs, q, DIV_SCALE))
     }
+    fn is_zero(self) -> bool {
+        Decimal::is_zero(&self) // the words, not a comparison across scales
+    }
+    fn sum_mul_int<I: Iterator<Item = (i64, Self)> + Clone>(terms: I) -> Self {
+        sum_mul_int_exact(terms.clone()).unwrap_or_else(|| sum_mul_int_generic(terms))
+    }
     fn mul_int(self, n: i64) -> Self {
         // the product of the mantissas at this scale, as rust_decimal's own product is
         // whenever it fits 96 bits (and is not zero, whose sign rust_decimal decides)
-        let m = self.mantissa();
-        match m.checked_mul(i128::from(n)) {
+        let u = self.unpack();
+        if u.hi == 0 && n != 0 {
+            // a 64-bit magnitude times |n|: one widening multiply, never overflowing u128
+            let magnitude = (u64::from(u.mid) << 32) | u64::from(u.lo);
+            let p = u128::from(magnitude) * u128::from(n.unsigned_abs());
+            if p != 0 && p < 1u128 << 96 {
+                return decimal_from_parts(p, u.negative != (n < 0), u.scale);
+            }
+        }
+        match self.mantissa().checked_mul(i128::from(n)) {
             Some(p) if p != 0 && p.unsigned_abs() < 1u128 << 96 => {
                 decimal_from_parts(p.unsigned_abs(), p < 0, self.scale())
             }
@@ -204,7 +224,10 @@ impl Money for Decimal {
         if m == 0 {
             return self.to_string(); // zero's sign and places: rust_decimal's own rules
         }
-        let digits = m.unsigned_abs().to_string();
+        let magnitude = m.unsigned_abs();
+        // u64's formatting is native; u128's divides in software
+        let digits =
+            u64::try_from(magnitude).map_or_else(|_| magnitude.to_string(), |v| v.to_string());
         let scale = self.scale() as usize;
         let mut out = String::with_capacity(digits.len() + scale + 3);
         if m < 0 {
@@ -358,6 +381,38 @@ fn decimal_equals_f64(d: Decimal, v: f64) -> bool {
     }
 }
 
+fn sum_mul_int_generic<N: Money, I: Iterator<Item = (i64, N)>>(terms: I) -> N {
+    terms.fold(N::zero(), |acc, (n, p)| acc + p.mul_int(n))
+}
+
+/// [`Money::sum_mul_int`] in one `i128` accumulator at the largest scale seen: what
+/// rust_decimal's fold gives whenever every product and partial sum fits 96 bits and
+/// nothing is zero (then each of its additions is exact, at the larger scale). `None`
+/// otherwise, for the fold itself to decide.
+fn sum_mul_int_exact<I: Iterator<Item = (i64, Decimal)>>(terms: I) -> Option<Decimal> {
+    const LIMIT: u128 = 1 << 96;
+    let (mut acc, mut scale) = (0i128, 0u32);
+    for (n, p) in terms {
+        let term = p.mantissa().checked_mul(i128::from(n))?;
+        if term == 0 || term.unsigned_abs() >= LIMIT {
+            return None;
+        }
+        let s = p.scale();
+        let term = if s > scale {
+            acc = acc.checked_mul(i128::try_from(POW10[(s - scale) as usize]).ok()?)?;
+            scale = s;
+            term
+        } else {
+            term.checked_mul(i128::try_from(POW10[(scale - s) as usize]).ok()?)?
+        };
+        acc = acc.checked_add(term)?;
+        if acc == 0 || acc.unsigned_abs() >= LIMIT {
+            return None;
+        }
+    }
+    Some(decimal_from_parts(acc.unsigned_abs(), acc < 0, scale))
+}
+
 /// Powers of ten as `u128`, up to 10^38.
 const POW10: [u128; 39] = {
     let mut t = [1u128; 39];
@@ -388,7 +443,7 @@ fn div_q_integer(a: Decimal, b: Decimal) -> Option<Decimal> {
     } else {
         (ma, mb.checked_mul(*POW10.get((sa - e) as usize)?)?)
     };
-    let (mut q, r) = (num / den, num % den);
+    let (mut q, r) = div_rem(num, den);
     if r == 0 {
         // exact at this scale: rust_decimal's own quotient may carry fewer places (which
         // ones depends on its algorithm); the general path gives exactly that
@@ -405,6 +460,30 @@ fn div_q_integer(a: Decimal, b: Decimal) -> Option<Decimal> {
     }
     let negative = a.is_sign_negative() != b.is_sign_negative();
     Some(decimal_from_parts(q, negative, DIV_SCALE))
+}
+
+/// `(n / d, n % d)`. A divisor below 2^32 (a price's mantissa, a share count) goes limb by
+/// limb through four 64-bit hardware divisions; `u128`'s own division is a software
+/// routine, several times slower when the dividend exceeds 64 bits.
+#[allow(clippy::cast_possible_truncation)] // 32-bit limbs and remainders below d < 2^32
+fn div_rem(n: u128, d: u128) -> (u128, u128) {
+    if d >= 1 << 32 || n < 1 << 64 {
+        return (n / d, n % d);
+    }
+    let d = d as u64;
+    let (mut q, mut r) = (0u128, 0u64);
+    // from the highest non-zero limb (n >= 2^64 here: at least three)
+    let top: &[u32] = if n >> 96 == 0 {
+        &[64, 32, 0]
+    } else {
+        &[96, 64, 32, 0]
+    };
+    for &shift in top {
+        let cur = (r << 32) | ((n >> shift) as u64 & 0xFFFF_FFFF);
+        q |= u128::from(cur / d) << shift;
+        r = cur % d;
+    }
+    (q, u128::from(r))
 }
 
 /// A decimal from a magnitude already known to be below 2^96 and a scale up to 28
@@ -650,6 +729,30 @@ mod tests {
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(4000))]
 
+        /// The integer sum of products is rust_decimal's fold, digit for digit.
+        #[test]
+        fn sum_mul_int_equals_the_fold(
+            terms in prop::collection::vec(
+                (
+                    prop_oneof![-1_000_000i64..1_000_000, -(1i64 << 40)..(1i64 << 40)],
+                    prop_oneof![1i128..10_000_000, -(1i128 << 60)..(1i128 << 60)],
+                    0u32..=14,
+                ),
+                0..30,
+            ),
+        ) {
+            let terms: Vec<(i64, Decimal)> =
+                terms.into_iter().map(|(n, m, s)| (n, decimal(m, s))).collect();
+            let fold = terms.iter().try_fold(Decimal::ZERO, |acc, &(n, p)| {
+                Decimal::from(n).checked_mul(p).and_then(|x| acc.checked_add(x))
+            });
+            prop_assume!(fold.is_some()); // else both panic
+            let want = fold.unwrap();
+            let got = Decimal::sum_mul_int(terms.iter().copied());
+            prop_assert_eq!(got, want);
+            prop_assert_eq!(got.to_string(), want.to_string());
+        }
+
         /// The integer product and the fast text are rust_decimal's own, digit for digit.
         #[test]
         fn mul_int_and_exact_text_equal_rust_decimal(
@@ -665,6 +768,13 @@ mod tests {
             prop_assert_eq!(got.to_exact_string(), want.to_string());
             prop_assert_eq!(v.to_exact_string(), v.to_string());
             prop_assert_eq!(Money::to_f64(v), f64::from_str(&v.to_string()).unwrap());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn limb_division_equals_u128_division(n: u128, d in 1u128..(1u128 << 33)) {
+            prop_assert_eq!(div_rem(n, d), (n / d, n % d));
         }
     }
 

@@ -63,11 +63,13 @@ macro_rules! with_sim {
 }
 
 fn money<N: Money>(name: &'static str, v: f64) -> PyResult<N> {
-    N::from_f64(v).ok_or_else(|| {
-        BadOrderParameters::new_err(format!(
-            "{name} must be a finite number that a decimal with at most 28 places can hold exactly, got {v}"
-        ))
-    })
+    N::from_f64(v).ok_or_else(|| money_error(name, v))
+}
+
+fn money_error(name: &'static str, v: f64) -> PyErr {
+    BadOrderParameters::new_err(format!(
+        "{name} must be a finite number that a decimal with at most 28 places can hold exactly, got {v}"
+    ))
 }
 
 fn param<N: Money>(name: &'static str, v: f64) -> PyResult<N> {
@@ -109,19 +111,34 @@ fn place<N: Money>(
     stop: Option<f64>,
 ) -> PyResult<Option<u64>> {
     let st = style::<N>(limit, stop)?;
+    let mut amount = |name: &'static str| -> PyResult<N> {
+        sim.param(value).ok_or_else(|| money_error(name, value))
+    };
     let r = match kind {
         "shares" => {
-            let raw: N = money("amount", value)?;
+            let raw = amount("amount")?;
             sim.order(sid, rustybt_ledger::round_order_amount(raw), st)
         }
-        "value" => sim.order_value(sid, money("value", value)?, st),
-        "percent" => sim.order_percent(sid, money("percent", value)?, st),
+        "value" => {
+            let v = amount("value")?;
+            sim.order_value(sid, v, st)
+        }
+        "percent" => {
+            let v = amount("percent")?;
+            sim.order_percent(sid, v, st)
+        }
         "target" => {
-            let raw: N = money("target", value)?;
+            let raw = amount("target")?;
             sim.order_target(sid, rustybt_ledger::round_order_amount(raw), st)
         }
-        "target_value" => sim.order_target_value(sid, money("target", value)?, st),
-        "target_percent" => sim.order_target_percent(sid, money("target", value)?, st),
+        "target_value" => {
+            let v = amount("target")?;
+            sim.order_target_value(sid, v, st)
+        }
+        "target_percent" => {
+            let v = amount("target")?;
+            sim.order_target_percent(sid, v, st)
+        }
         other => {
             return Err(BadOrderParameters::new_err(format!(
                 "unknown order kind '{other}'"
