@@ -32,6 +32,10 @@ impl<N: Money> Position<N> {
         self.apply_to_lots(amount, price);
         if total == 0 {
             self.cost_basis = N::zero();
+        } else if self.amount == 0 {
+            // opened from flat: (amount × price) / amount is the price itself (fill prices
+            // carry at most DIV_SCALE places), no division needed
+            self.cost_basis = price;
         } else if closing {
             if amount.abs() > self.amount.abs() {
                 // closed the position and reversed it
