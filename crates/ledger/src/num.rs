@@ -44,6 +44,8 @@ pub trait Money:
 {
     /// `"decimal"` or `"float"`: the name users pass as `ledger=`.
     const NAME: &'static str;
+    /// Whether sums, products and exact quotients are exact (so `(n·p) / n == p`).
+    const EXACT: bool;
     fn zero() -> Self;
     fn one() -> Self;
     fn from_i64(v: i64) -> Self;
@@ -115,6 +117,7 @@ pub trait Money:
 
 impl Money for Decimal {
     const NAME: &'static str = "decimal";
+    const EXACT: bool = true;
     fn zero() -> Self {
         Decimal::ZERO
     }
@@ -251,7 +254,7 @@ impl Money for Decimal {
         // the generic rule on the mantissa: integer part and fraction in one division
         let m = self.mantissa().unsigned_abs();
         let p = POW10[self.scale() as usize];
-        let (int, frac) = (m / p, m % p);
+        let (int, frac) = div_rem(m, p);
         // within 0.0001 of the next integer: that integer; otherwise toward zero (which
         // is also the nearest integer when within 0.0001 below)
         let r = if frac * 10_000 > p && (p - frac) * 10_000 <= p {
@@ -462,12 +465,16 @@ fn div_q_integer(a: Decimal, b: Decimal) -> Option<Decimal> {
     Some(decimal_from_parts(q, negative, DIV_SCALE))
 }
 
-/// `(n / d, n % d)`. A divisor below 2^32 (a price's mantissa, a share count) goes limb by
-/// limb through four 64-bit hardware divisions; `u128`'s own division is a software
-/// routine, several times slower when the dividend exceeds 64 bits.
+/// `(n / d, n % d)`. Operands below 2^64 take one hardware division; a divisor below
+/// 2^32 (a price's mantissa, a share count) goes limb by limb through 64-bit hardware
+/// divisions; `u128`'s own division is a software routine, several times slower.
 #[allow(clippy::cast_possible_truncation)] // 32-bit limbs and remainders below d < 2^32
 fn div_rem(n: u128, d: u128) -> (u128, u128) {
-    if d >= 1 << 32 || n < 1 << 64 {
+    if n < 1 << 64 && d < 1 << 64 {
+        let (n, d) = (n as u64, d as u64);
+        return (u128::from(n / d), u128::from(n % d));
+    }
+    if d >= 1 << 32 {
         return (n / d, n % d);
     }
     let d = d as u64;
@@ -543,6 +550,7 @@ fn settle_half_even(a: Decimal, b: Decimal, q: Decimal, dp: u32) -> Decimal {
 
 impl Money for f64 {
     const NAME: &'static str = "float";
+    const EXACT: bool = false;
     fn zero() -> Self {
         0.0
     }
@@ -773,7 +781,10 @@ mod tests {
 
     proptest! {
         #[test]
-        fn limb_division_equals_u128_division(n: u128, d in 1u128..(1u128 << 33)) {
+        fn limb_division_equals_u128_division(
+            n in prop_oneof![any::<u128>(), 0u128..(1u128 << 64)],
+            d in prop_oneof![1u128..(1u128 << 33), 1u128..(1u128 << 64), 1u128..u128::MAX],
+        ) {
             prop_assert_eq!(div_rem(n, d), (n / d, n % d));
         }
     }

@@ -32,9 +32,11 @@ impl<N: Money> Position<N> {
         self.apply_to_lots(amount, price);
         if total == 0 {
             self.cost_basis = N::zero();
-        } else if self.amount == 0 {
-            // opened from flat: (amount × price) / amount is the price itself (fill prices
-            // carry at most DIV_SCALE places), no division needed
+        } else if self.amount == 0 && N::EXACT {
+            // opened from flat: (amount × price) / amount is the price itself on an exact
+            // ledger (fill prices carry at most DIV_SCALE places), no division needed; in
+            // f64 the quotient can differ from the price in the last bit, and the float
+            // twin keeps zipline's arithmetic
             self.cost_basis = price;
         } else if closing {
             if amount.abs() > self.amount.abs() {
