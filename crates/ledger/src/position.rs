@@ -132,6 +132,22 @@ mod tests {
     use rust_decimal::Decimal;
 
     #[test]
+    fn opening_from_flat_costs_the_fill_price_on_decimal_and_zipline_s_quotient_on_f64() {
+        // a 5 bp slipped fill at 100.00: 13 · p / 13 is not p in f64
+        let price: f64 = 1_000_000.0 / 10_000.0 * (1.0 + 0.0005);
+        let quotient = (13.0 * price) / 13.0;
+        assert_ne!(quotient.to_bits(), price.to_bits());
+        let mut f = Position::<f64>::default();
+        f.apply_fill(13, price, 0);
+        assert_eq!(f.cost_basis.to_bits(), quotient.to_bits());
+        let mut d = Position::<Decimal>::default();
+        let exact = Decimal::new(10005, 2);
+        d.apply_fill(13, exact, 0);
+        assert_eq!(d.cost_basis, exact);
+        assert_eq!(d.cost_basis.to_string(), "100.05");
+    }
+
+    #[test]
     fn cost_basis_averages_and_resets_on_reversal() {
         let mut p = Position::<Decimal>::default();
         p.apply_fill(10, Decimal::from(10), 0);
