@@ -75,6 +75,13 @@ def trade_stats(pnl, sessions: int, sessions_invested: int) -> dict[str, float]:
     }
 
 
+def _seq_sum(x: np.ndarray) -> np.float64:
+    """A sum element by element from 0 (``np.sum`` sums pairwise), as bottleneck's
+    ``nanmean``/``nanstd`` do for empyrical: on a nearly constant series the deviation is
+    all rounding, and only the same order gives the same answer."""
+    return np.add.accumulate(x)[-1] if len(x) else np.float64(0.0)
+
+
 def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> dict[str, float]:
     """Headline statistics of a daily return series."""
     r = np.asarray(returns, dtype=float)
@@ -83,14 +90,16 @@ def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> d
     years = n / PERIODS_PER_YEAR
     cagr = (1.0 + total) ** (1.0 / years) - 1.0 if n and total > -1 else math.nan
     with np.errstate(divide="ignore", invalid="ignore"):
-        # numpy scalars and empyrical's reductions (nanmean/nanstd): x/0 is inf, 0/0 NaN
-        std = np.nanstd(r, ddof=1) if n > 1 else np.float64(math.nan)
+        # numpy scalars and empyrical's reductions as bottleneck makes them (sequential
+        # sums, two passes; the engine's cumulative columns do the same): x/0 is inf, 0/0
+        # NaN
+        mean = _seq_sum(r) / n if n else np.float64(math.nan)
+        std = np.sqrt(_seq_sum((r - mean) ** 2) / (n - 1)) if n > 1 else np.float64(math.nan)
         if n > 1 and np.all(r == r[0]):
             std = np.float64(0.0)  # empyrical-reloaded: zero dispersion is exactly 0
-        mean = np.nanmean(r) if n else np.float64(math.nan)
         sharpe = float(mean / std * math.sqrt(PERIODS_PER_YEAR)) if n > 1 else math.nan
         downside = (
-            np.sqrt(np.mean(np.minimum(r, 0.0) ** 2)) * math.sqrt(PERIODS_PER_YEAR)
+            np.sqrt(_seq_sum(np.minimum(r, 0.0) ** 2) / n) * math.sqrt(PERIODS_PER_YEAR)
             if n
             else np.float64(math.nan)
         )

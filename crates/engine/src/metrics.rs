@@ -13,40 +13,72 @@ pub struct RiskRow {
     pub max_drawdown: f64,
 }
 
-/// Cumulative risk metrics after each period. Single pass, O(n).
+/// A sum from 0, element by element, as bottleneck's `nanmean` / `nanstd` make it
+/// (empyrical-reloaded requires bottleneck and uses it for both). The statistics below
+/// divide such sums, and on a nearly constant series (a standard deviation that is all
+/// rounding) any other summation order, or a one-pass update, gives a different answer
+/// from empyrical's: a finite Sharpe of 7.5e16 came out as inf.
+fn seq_sum(a: &[f64]) -> f64 {
+    a.iter().fold(0.0, |acc, &x| acc + x)
+}
+
+/// bottleneck's `nanmean` and `nanstd(ddof=1)` of `a` (two passes, sequential sums);
+/// `scratch` is reused for the squared deviations.
+#[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+fn mean_std(a: &[f64], scratch: &mut Vec<f64>) -> (f64, f64) {
+    let n = a.len() as f64;
+    let mean = seq_sum(a) / n;
+    scratch.clear();
+    scratch.extend(a.iter().map(|x| {
+        let d = x - mean;
+        d * d
+    }));
+    // n - 1 = 0 gives 0/0 = NaN, as numpy's divide does
+    (mean, (seq_sum(scratch) / (n - 1.0)).sqrt())
+}
+
+/// Cumulative risk metrics after each period: row `i` is empyrical's statistics of
+/// `returns[..=i]`, operation by operation (bottleneck's two-pass mean and standard
+/// deviation), so a nearly constant series gives empyrical's answer too. O(n^2) over
+/// sessions: 10 years of sessions take milliseconds.
 pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
     let mut out = Vec::with_capacity(returns.len());
-    let (mut n, mut mean, mut m2) = (0f64, 0f64, 0f64);
-    let mut sum = 0f64;
-    let mut downside_sq = 0f64;
+    let mut scratch = Vec::with_capacity(returns.len());
     let mut wealth = 1f64;
     let mut peak = 1f64;
     let mut max_dd = 0f64;
-    for &r in returns {
-        n += 1.0;
-        sum += r;
-        let delta = r - mean;
-        mean += delta / n;
-        m2 += delta * (r - mean);
-        let clipped = r.min(0.0);
-        downside_sq += clipped * clipped;
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    let ann = PERIODS_PER_YEAR.sqrt();
+    for (i, &r) in returns.iter().enumerate() {
+        let window = &returns[..=i];
+        #[allow(clippy::cast_precision_loss)]
+        let n = window.len() as f64;
         wealth *= 1.0 + r;
         peak = peak.max(wealth);
         max_dd = max_dd.min((wealth - peak) / peak);
-        let std = if n > 1.0 {
-            (m2 / (n - 1.0)).sqrt()
+        (lo, hi) = (lo.min(r), hi.max(r));
+        let (mean, std) = mean_std(window, &mut scratch);
+        // empyrical-reloaded's Sharpe takes identical returns' deviation as exactly 0 (the
+        // mean they are centred on can differ from them in the last bit); its volatility
+        // keeps the residue
+        let sharpe_std = if lo == hi && std.is_finite() {
+            0.0
         } else {
-            f64::NAN
+            std
         };
-        let ann = PERIODS_PER_YEAR.sqrt();
         // 0/0 is NaN and x/0 is ±inf, as numpy's divide gives empyrical
-        let sharpe = (sum / n) / std * ann;
-        let downside = (downside_sq / n).sqrt() * ann;
+        let sharpe = mean / sharpe_std * ann;
+        scratch.clear();
+        scratch.extend(window.iter().map(|&x| {
+            let c = x.min(0.0);
+            c * c
+        }));
+        let downside = (seq_sum(&scratch) / n).sqrt() * ann;
         // empyrical: fewer than two observations give NaN
         let sortino = if n < 2.0 {
             f64::NAN
         } else {
-            (sum / n) * PERIODS_PER_YEAR / downside
+            mean * PERIODS_PER_YEAR / downside
         };
         out.push(RiskRow {
             algorithm_period_return: wealth - 1.0,
@@ -123,7 +155,12 @@ pub fn alpha_beta(returns: &[f64], benchmark: &[f64]) -> (f64, f64) {
     }
     #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
     let n = returns.len() as f64;
-    let mean = |it: &mut dyn Iterator<Item = f64>| it.fold(0.0, |acc, x| acc + x) / n;
+    let mut scratch = Vec::with_capacity(returns.len());
+    let mut mean = |it: &mut dyn Iterator<Item = f64>| {
+        scratch.clear();
+        scratch.extend(it);
+        seq_sum(&scratch) / n
+    };
     let mean_b = mean(&mut benchmark.iter().copied());
     let cov = mean(&mut benchmark.iter().zip(returns).map(|(b, r)| (b - mean_b) * r));
     let var = mean(&mut benchmark.iter().map(|b| {

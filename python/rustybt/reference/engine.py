@@ -765,35 +765,46 @@ EXACT = (
 def cumulative_risk(returns: list[float]) -> list[dict[str, float]]:
     """Risk metrics after each period with empyrical's definitions: 252 periods a year,
     risk-free 0, ddof 1, Sortino on downside deviation, drawdown of the wealth curve that
-    starts at 1, Sortino NaN below two observations. The same float operations in the same order as the Rust single pass
-    (Welford's mean and variance), so the floats agree bit for bit; division is IEEE (x/0
-    is ±inf, 0/0 NaN), as numpy's."""
+    starts at 1, Sortino NaN below two observations. Each period's statistics are
+    computed from scratch over the periods so far, as empyrical computes them with
+    bottleneck: two passes with sequential sums (mean, then squared deviations), and a
+    Sharpe whose deviation is exactly 0 when every return is equal. The same float
+    operations in the same order as crates/engine/src/metrics.rs, so the floats agree bit
+    for bit; division is IEEE (x/0 is ±inf, 0/0 NaN), as numpy's."""
     f = np.float64
     out = []
-    n = mean = m2 = total = downside_sq = f(0.0)
     wealth = peak = f(1.0)
     max_dd = f(0.0)
     ann = np.sqrt(f(PERIODS_PER_YEAR))
+    rs = [f(r) for r in returns]
     with np.errstate(divide="ignore", invalid="ignore"):
-        for r in map(f, returns):
-            n += 1.0
-            total += r
-            delta = r - mean
-            mean += delta / n
-            m2 += delta * (r - mean)
-            clipped = min(r, f(0.0))
-            downside_sq += clipped * clipped
+        for i, r in enumerate(rs):
+            window = rs[: i + 1]
+            n = f(len(window))
             wealth *= 1.0 + r
             peak = max(peak, wealth)
             max_dd = min(max_dd, (wealth - peak) / peak)
-            std = np.sqrt(m2 / (n - 1.0)) if n > 1.0 else f(math.nan)
+            total = f(0.0)
+            for x in window:
+                total += x
+            mean = total / n
+            squares = f(0.0)
+            for x in window:
+                d = x - mean
+                squares += d * d
+            std = np.sqrt(squares / (n - 1.0))
+            constant = min(window) == max(window) and np.isfinite(std)
+            downside_sq = f(0.0)
+            for x in window:
+                c = min(x, f(0.0))
+                downside_sq += c * c
             downside = np.sqrt(downside_sq / n) * ann
-            sortino = (total / n) * PERIODS_PER_YEAR / downside if n > 1.0 else f(math.nan)
+            sortino = mean * PERIODS_PER_YEAR / downside if n > 1.0 else f(math.nan)
             out.append(
                 {
                     "algorithm_period_return": float(wealth - 1.0),
                     "algo_volatility": float(std * ann),
-                    "sharpe": float((total / n) / std * ann),
+                    "sharpe": float(mean / (f(0.0) if constant else std) * ann),
                     "sortino": float(sortino),  # empyrical: NaN below two observations
                     "max_drawdown": float(max_dd),
                 }
