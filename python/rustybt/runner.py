@@ -184,19 +184,19 @@ def run_trial(
         ...                            bundle="demo")  # doctest: +SKIP
         >>> stats["sharpe"]  # doctest: +SKIP
     """
+    # a trial is always class style, on the bundle's own bar size
+    unused = dict.fromkeys(
+        ("initialize", "handle_data", "before_trading_start", "analyze", "data_frequency")
+    )
     return _run(
-        start,
-        end,
-        None,
-        capital_base,
-        None,
-        None,
-        None,
-        None,
-        bundle,
-        algorithm,
-        params,
-        ledger,
+        **unused,
+        start=start,
+        end=end,
+        capital_base=capital_base,
+        bundle=bundle,
+        algorithm=algorithm,
+        params=params,
+        ledger=ledger,
         benchmark_returns=benchmark_returns,
         metrics_set=metrics_set,
         output="trial",
