@@ -11,7 +11,7 @@ use rustybt_data::BarStore;
 use rustybt_ledger::{CancelPolicy, Commission, Money, OrderStyle, Slippage};
 
 use crate::error::EngineError;
-use crate::metrics::cumulative_risk;
+use crate::metrics::final_risk;
 use crate::simulation::{run, FillModel, Simulation, Strategy};
 
 /// What each row of a matrix means.
@@ -73,7 +73,7 @@ impl<N: Money> Strategy<N> for MatrixStrategy<'_> {
             if v.is_nan() {
                 continue;
             }
-            let x = N::from_f64(v).ok_or_else(|| EngineError::BadParameter {
+            let x = sim.param(v).ok_or_else(|| EngineError::BadParameter {
                 name: "matrix value",
                 value: v.to_string(),
                 reason: "not representable as an exact decimal".into(),
@@ -121,8 +121,7 @@ fn one<N: Money>(
     };
     run(&mut sim, &mut strategy)?;
     let returns: Vec<f64> = sim.perf().iter().map(|p| p.returns.to_f64()).collect();
-    let risk = cumulative_risk(&returns);
-    let last = risk.last().copied().unwrap_or_default();
+    let last = final_risk(&returns);
     let final_value = sim.ledger().portfolio_value();
     Ok(BatchResult {
         final_value: final_value.to_f64(),

@@ -9,7 +9,7 @@ pub mod simulation;
 pub use batch::{run_batch, BatchKind, BatchResult, BatchSpec};
 pub use error::EngineError;
 pub use metrics::{
-    alpha_beta, cumulative_benchmark_risk, cumulative_risk, fifo_round_trips, BenchmarkRow,
-    RiskRow, RoundTrip,
+    alpha_beta, cumulative_benchmark_risk, cumulative_risk, fifo_round_trips, final_risk,
+    BenchmarkRow, RiskRow, RoundTrip,
 };
 pub use simulation::{run, Control, FillModel, OnError, SessionPerf, Simulation, Strategy};

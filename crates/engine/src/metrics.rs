@@ -37,58 +37,100 @@ fn mean_std(a: &[f64], scratch: &mut Vec<f64>) -> (f64, f64) {
     (mean, (seq_sum(scratch) / (n - 1.0)).sqrt())
 }
 
-/// Cumulative risk metrics after each period: row `i` is empyrical's statistics of
-/// `returns[..=i]`, operation by operation (bottleneck's two-pass mean and standard
-/// deviation), so a nearly constant series gives empyrical's answer too. O(n^2) over
-/// sessions: 10 years of sessions take milliseconds.
-pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
-    let mut out = Vec::with_capacity(returns.len());
-    let mut scratch = Vec::with_capacity(returns.len());
-    let mut wealth = 1f64;
-    let mut peak = 1f64;
-    let mut max_dd = 0f64;
-    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
-    let ann = PERIODS_PER_YEAR.sqrt();
-    for (i, &r) in returns.iter().enumerate() {
-        let window = &returns[..=i];
-        #[allow(clippy::cast_precision_loss)]
+/// What the statistics of a window need from its returns in order: the wealth curve's
+/// value, peak and worst drawdown, and the lowest and highest return.
+struct Running {
+    wealth: f64,
+    peak: f64,
+    max_dd: f64,
+    lo: f64,
+    hi: f64,
+}
+
+impl Running {
+    fn new() -> Self {
+        Running {
+            wealth: 1.0,
+            peak: 1.0,
+            max_dd: 0.0,
+            lo: f64::INFINITY,
+            hi: f64::NEG_INFINITY,
+        }
+    }
+
+    fn push(&mut self, r: f64) {
+        self.wealth *= 1.0 + r;
+        self.peak = self.peak.max(self.wealth);
+        self.max_dd = self.max_dd.min((self.wealth - self.peak) / self.peak);
+        (self.lo, self.hi) = (self.lo.min(r), self.hi.max(r));
+    }
+
+    /// empyrical's statistics of `window`, the returns pushed so far.
+    fn row(&self, window: &[f64], scratch: &mut Vec<f64>) -> RiskRow {
+        let ann = PERIODS_PER_YEAR.sqrt();
+        #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
         let n = window.len() as f64;
-        wealth *= 1.0 + r;
-        peak = peak.max(wealth);
-        max_dd = max_dd.min((wealth - peak) / peak);
-        (lo, hi) = (lo.min(r), hi.max(r));
-        let (mean, std) = mean_std(window, &mut scratch);
+        let (mean, std) = mean_std(window, scratch);
         // empyrical-reloaded's Sharpe takes identical returns' deviation as exactly 0 (the
         // mean they are centred on can differ from them in the last bit); its volatility
         // keeps the residue
-        let sharpe_std = if lo == hi && std.is_finite() {
+        let sharpe_std = if self.lo == self.hi && std.is_finite() {
             0.0
         } else {
             std
         };
-        // 0/0 is NaN and x/0 is ±inf, as numpy's divide gives empyrical
-        let sharpe = mean / sharpe_std * ann;
         scratch.clear();
         scratch.extend(window.iter().map(|&x| {
             let c = x.min(0.0);
             c * c
         }));
-        let downside = (seq_sum(&scratch) / n).sqrt() * ann;
-        // empyrical: fewer than two observations give NaN
-        let sortino = if n < 2.0 {
-            f64::NAN
-        } else {
-            mean * PERIODS_PER_YEAR / downside
-        };
-        out.push(RiskRow {
-            algorithm_period_return: wealth - 1.0,
+        let downside = (seq_sum(scratch) / n).sqrt() * ann;
+        RiskRow {
+            algorithm_period_return: self.wealth - 1.0,
             algo_volatility: std * ann,
-            sharpe,
-            sortino,
-            max_drawdown: max_dd,
-        });
+            // 0/0 is NaN and x/0 is ±inf, as numpy's divide gives empyrical
+            sharpe: mean / sharpe_std * ann,
+            // empyrical: fewer than two observations give NaN
+            sortino: if n < 2.0 {
+                f64::NAN
+            } else {
+                mean * PERIODS_PER_YEAR / downside
+            },
+            max_drawdown: self.max_dd,
+        }
     }
-    out
+}
+
+/// Cumulative risk metrics after each period: row `i` is empyrical's statistics of
+/// `returns[..=i]`, operation by operation (bottleneck's two-pass mean and standard
+/// deviation), so a nearly constant series gives empyrical's answer too. O(n^2) over
+/// sessions: 10 years of sessions take milliseconds. For the whole run alone, use
+/// [`final_risk`].
+pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
+    let mut scratch = Vec::with_capacity(returns.len());
+    let mut running = Running::new();
+    returns
+        .iter()
+        .enumerate()
+        .map(|(i, &r)| {
+            running.push(r);
+            running.row(&returns[..=i], &mut scratch)
+        })
+        .collect()
+}
+
+/// The last row of [`cumulative_risk`] (the whole run's statistics), in O(n); the
+/// default row for no returns.
+#[must_use]
+pub fn final_risk(returns: &[f64]) -> RiskRow {
+    if returns.is_empty() {
+        return RiskRow::default();
+    }
+    let mut running = Running::new();
+    for &r in returns {
+        running.push(r);
+    }
+    running.row(returns, &mut Vec::with_capacity(returns.len()))
 }
 
 /// Benchmark-relative metrics after each period.
@@ -258,6 +300,19 @@ pub fn fifo_round_trips(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn final_risk_is_the_last_cumulative_row() {
+        let returns = [0.01, -0.02, 0.005, 0.0, 0.03, -0.01, 0.01, 0.01, -0.004];
+        for n in 0..=returns.len() {
+            let want = cumulative_risk(&returns[..n])
+                .last()
+                .copied()
+                .unwrap_or_default();
+            let got = final_risk(&returns[..n]);
+            assert_eq!(format!("{got:?}"), format!("{want:?}"), "{n} returns"); // NaN-equal
+        }
+    }
 
     #[test]
     fn round_trips_are_fifo_per_group_with_pro_rata_fees() {

@@ -579,13 +579,17 @@ impl<N: Money> Simulation<N> {
     }
 
     /// A float order parameter as `N` ([`Money::from_f64`]); the last one is remembered
-    /// (a strategy passes the same weight for asset after asset).
+    /// (a strategy, or a batch matrix row, passes the same weight for asset after asset;
+    /// the decimal conversion goes through the shortest digits and is not cheap).
     pub fn param(&mut self, v: f64) -> Option<N> {
         if v.to_bits() == self.last_param.0 {
             return Some(self.last_param.1);
         }
         let x = N::from_f64(v)?;
-        self.last_param = (v.to_bits(), x);
+        // whole numbers convert cheaply: keep the fraction (a weight alternating with 0)
+        if v.fract() != 0.0 {
+            self.last_param = (v.to_bits(), x);
+        }
         Some(x)
     }
 

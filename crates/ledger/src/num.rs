@@ -131,15 +131,7 @@ impl Money for Decimal {
         Decimal::new(mantissa, scale)
     }
     fn from_f64(v: f64) -> Option<Self> {
-        // Strategies pass the same weights over and over (1/N, 0.5, ...): remember the last
-        // one (the cache starts at 0.0 -> 0, the most common weight of all).
-        thread_local! {
-            static LAST: std::cell::Cell<(u64, Decimal)> = const { std::cell::Cell::new((0, Decimal::ZERO)) };
-        }
-        let (bits, cached) = LAST.with(std::cell::Cell::get);
-        if bits == v.to_bits() {
-            return Some(cached);
-        }
+        // (strategies repeat their weights: `Simulation::param` remembers the last one)
         if !v.is_finite() {
             return None;
         }
@@ -162,7 +154,6 @@ impl Money for Decimal {
         if d.is_zero() {
             return None; // digits beyond 28 places: not representable, refuse rather than round to 0
         }
-        LAST.with(|c| c.set((v.to_bits(), d)));
         Some(d)
     }
     fn to_f64(self) -> f64 {
