@@ -96,8 +96,9 @@ class Bundle:
     def _symbol_groups(self) -> list[int]:
         """Each sid's symbol as its rank among the sorted distinct symbols: the grouping
         (and order) of round trips."""
-        symbols = np.array([a.symbol for a in self.asset_list], dtype=object)
-        return np.unique(symbols, return_inverse=True)[1].astype(np.uint32).tolist()
+        from rustybt.stats import symbol_groups
+
+        return symbol_groups([a.symbol for a in self.asset_list])[1].tolist()
 
     @cached_property
     def _session_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from rustybt import _core
-from rustybt.stats import STATS, stats_from_perf
+from rustybt.stats import STATS, stats_from_perf, symbol_groups
 
 
 def transactions_frame(perf: pd.DataFrame) -> pd.DataFrame:
@@ -46,9 +46,9 @@ def round_trips(transactions: pd.DataFrame) -> pd.DataFrame:
     the oldest open lots. ``pnl`` is at fill prices, less the commissions of both sides
     (pro rata per share). Symbols in sorted order, each one's trips in time order."""
     t = transactions
-    symbols, group = np.unique(t["symbol"].to_numpy(dtype=object), return_inverse=True)
+    symbols, group = symbol_groups(t["symbol"].to_numpy(dtype=object))
     trips = _core.fifo_round_trips(
-        group.astype(np.uint32).tolist(),
+        group.tolist(),
         t["amount"].to_numpy(dtype=np.int64).tolist(),
         t["price"].to_numpy(dtype=float).tolist(),
         t["commission"].to_numpy(dtype=float).tolist(),

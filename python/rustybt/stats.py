@@ -132,6 +132,14 @@ STATS = (
 )  # fmt: skip
 
 
+def symbol_groups(symbols) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``symbols``, sorted, and each one's index among them: the groups of the
+    engine's round-trip matching (``_core.fifo_round_trips``), which come out in this
+    order (symbol order, as the trips of ``Results.round_trips`` are listed)."""
+    unique, group = np.unique(np.asarray(symbols, dtype=object), return_inverse=True)
+    return unique, group.astype(np.uint32)
+
+
 def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> dict[str, float]:
     """The :data:`STATS` row of a ``run_algorithm`` perf frame (plus ``fills``, the number
     of transactions): :func:`stats_from_returns` of its returns, alpha and beta of the whole
@@ -142,10 +150,9 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
 
     fills = [t for ts in perf["transactions"] for t in ts]
     if trips is None:  # only the pnl is needed: straight from the fills, no frames
-        symbols = [t["sid"].symbol for t in fills]
-        _, group = np.unique(np.array(symbols, dtype=object), return_inverse=True)
+        _, group = symbol_groups([t["sid"].symbol for t in fills])
         pnl = _core.fifo_round_trips(
-            group.astype(np.uint32).tolist(),
+            group.tolist(),
             [t["amount"] for t in fills],
             [t["price"] for t in fills],
             [t["commission"] for t in fills],
