@@ -25,6 +25,7 @@ import pandas as pd
 
 from rustybt import _core
 from rustybt.errors import BundleNotFound, InvalidRunParameters, SidsNotFound, SymbolNotFound
+from rustybt.stats import symbol_groups
 
 _NS_PER_DAY = 86_400_000_000_000
 
@@ -96,8 +97,6 @@ class Bundle:
     def _symbol_groups(self) -> list[int]:
         """Each sid's symbol as its rank among the sorted distinct symbols: the grouping
         (and order) of round trips."""
-        from rustybt.stats import symbol_groups
-
         return symbol_groups([a.symbol for a in self.asset_list])[1].tolist()
 
     @cached_property
