@@ -33,6 +33,22 @@ DEMO_BUNDLE = "rustybt-demo"
 DEMO_SPEC = {"assets": 20, "start": "2022-01-03", "end": "2023-12-29", "seed": 42}
 
 
+def add_run_options(parser) -> None:
+    """The options that say which backtest to run: ``rustybt run``'s, and ``rustybt
+    profile``'s."""
+    parser.add_argument(
+        "strategy", help="a .py file with a TradingAlgorithm subclass or zipline functions"
+    )
+    parser.add_argument("--bundle", required=True)
+    parser.add_argument("--start")
+    parser.add_argument("--end")
+    parser.add_argument("--capital-base", type=float, default=1_000_000.0)
+    parser.add_argument("--data-frequency")
+    parser.add_argument("--ledger", choices=("decimal", "float"), default="decimal")
+    parser.add_argument("--algorithm", help="class name, when the file defines several")
+    parser.add_argument("--param", action="append", type=_param, help="NAME=VALUE (repeatable)")
+
+
 def _param(text: str) -> tuple[str, object]:
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"--param takes NAME=VALUE, got {text!r}")
@@ -621,17 +637,7 @@ def build_parser() -> argparse.ArgumentParser:
     bd.set_defaults(func=cmd_bench_data)
 
     r = sub.add_parser("run", help="run a strategy file")
-    r.add_argument(
-        "strategy", help="a .py file with a TradingAlgorithm subclass or zipline functions"
-    )
-    r.add_argument("--bundle", required=True)
-    r.add_argument("--start")
-    r.add_argument("--end")
-    r.add_argument("--capital-base", type=float, default=1_000_000.0)
-    r.add_argument("--data-frequency")
-    r.add_argument("--ledger", choices=("decimal", "float"), default="decimal")
-    r.add_argument("--algorithm", help="class name, when the file defines several")
-    r.add_argument("--param", action="append", type=_param, help="NAME=VALUE (repeatable)")
+    add_run_options(r)
     r.add_argument(
         "--out", help="save the Results here (a directory), or the perf table if it ends in .csv"
     )

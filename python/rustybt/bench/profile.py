@@ -1230,23 +1230,13 @@ def _print_summary(console, info: dict, passes: dict, views: dict, report: Path)
 
 def register_cli(sub, bench_sub) -> None:
     """Add ``rustybt profile`` (the options of ``rustybt run``, plus the profiler's)."""
-    from rustybt.cli import _param
+    from rustybt.cli import add_run_options
 
     p = sub.add_parser(
         "profile",
         help="profile one backtest: cProfile hot spots, py-spy flame graph (Rust frames), memory",
     )
-    p.add_argument(
-        "strategy", help="a .py file with a TradingAlgorithm subclass or zipline functions"
-    )
-    p.add_argument("--bundle", required=True)
-    p.add_argument("--start")
-    p.add_argument("--end")
-    p.add_argument("--capital-base", type=float, default=1_000_000.0)
-    p.add_argument("--data-frequency")
-    p.add_argument("--ledger", choices=("decimal", "float"), default="decimal")
-    p.add_argument("--algorithm", help="class name, when the file defines several")
-    p.add_argument("--param", action="append", type=_param, help="NAME=VALUE (repeatable)")
+    add_run_options(p)
     p.add_argument("--out", help="output directory (default $RUSTYBT_ROOT/profile/STEM-TIME)")
     p.add_argument(
         "--no-native", action="store_true", help="py-spy without --native (Python frames only)"
