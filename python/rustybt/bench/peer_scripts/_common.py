@@ -10,6 +10,7 @@ prints one JSON object on its last stdout line.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import resource
 import statistics
@@ -36,19 +37,19 @@ def frames(bars: dict, n_assets: int, n_bars: int) -> dict[str, pd.DataFrame]:
     return out
 
 
-def sma_crossover_weights(closes: np.ndarray, fast: int, slow: int) -> np.ndarray:
-    """W1's rule as a target-weight matrix (the same NumPy as
-    ``rustybt.bench.batch_workloads.sma_crossover_weights``): from the ``slow``-th bar on,
-    1/N where the ``fast``-bar mean close is above the ``slow``-bar mean, else 0; NaN
-    (no order) before."""
-    n_bars, n = closes.shape
-    csum = np.vstack([np.zeros((1, n)), np.cumsum(closes, axis=0)])
-    w = np.full((n_bars, n), np.nan)
-    rows = np.arange(slow - 1, n_bars)
-    fast_mean = (csum[rows + 1] - csum[rows + 1 - fast]) / fast
-    slow_mean = (csum[rows + 1] - csum[rows + 1 - slow]) / slow
-    w[rows] = np.where(fast_mean > slow_mean, 1.0 / n, 0.0)
-    return w
+def _batch_workloads():
+    """``rustybt/bench/batch_workloads.py``, loaded by its path: it needs only NumPy, and
+    the weights vectorbt gets must be the batch runner's own (this virtualenv has no
+    rustybt to import)."""
+    path = Path(__file__).resolve().parent.parent / "batch_workloads.py"
+    spec = importlib.util.spec_from_file_location("rustybt_batch_workloads", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+#: W1's rule as a target-weight matrix: ``rustybt.bench.batch_workloads.sma_crossover_weights``
+sma_crossover_weights = _batch_workloads().sma_crossover_weights
 
 
 def sharpe(values) -> float:

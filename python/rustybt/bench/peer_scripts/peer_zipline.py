@@ -90,14 +90,23 @@ def ingest(config: dict) -> dict:
 # ---- strategies (rustybt's, with zipline's imports) ----------------------------------
 
 
-def sma_cross(n_assets: int, fast: int = 10, slow: int = 30):
-    """W1 / G1: rustybt.examples.sma_crossover.SmaCross."""
+def _initialize(n_assets: int):
+    """W1's and M1's initialize: the first ``n_assets`` assets, per-share commission, no
+    slippage."""
 
     def initialize(context):
         context.assets = [symbol(f"S{i:03d}") for i in range(n_assets)]
         context.bars_seen = 0
         set_commission(commission.PerShare(cost=0.001, min_trade_cost=0))
         set_slippage(slippage.FixedSlippage(spread=0.0))
+
+    return initialize
+
+
+def sma_cross(n_assets: int, fast: int = 10, slow: int = 30):
+    """W1 / G1: rustybt.examples.sma_crossover.SmaCross."""
+
+    initialize = _initialize(n_assets)
 
     def handle_data(context, data):
         context.bars_seen += 1
@@ -117,11 +126,7 @@ def sma_cross(n_assets: int, fast: int = 10, slow: int = 30):
 def minute_mean_reversion(n_assets: int, window: int = 60):
     """M1: rustybt.examples.minute_mean_reversion.MinuteMeanReversion."""
 
-    def initialize(context):
-        context.assets = [symbol(f"S{i:03d}") for i in range(n_assets)]
-        context.bars_seen = 0
-        set_commission(commission.PerShare(cost=0.001, min_trade_cost=0))
-        set_slippage(slippage.FixedSlippage(spread=0.0))
+    initialize = _initialize(n_assets)
 
     def handle_data(context, data):
         context.bars_seen += 1
