@@ -194,7 +194,11 @@ def digits(short, lo: int, hi: int, scale: int):
 slippage_models = st.one_of(
     st.none(),  # zipline's default
     st.just(slippage.NoSlippage()),
-    st.builds(slippage.FixedSlippage, spread=digits(hundredths(0, 500), 0, 3500, 100)),
+    st.builds(
+        slippage.FixedSlippage,
+        # zero spread (fills at the close, an engine shortcut) as often as any other
+        spread=st.one_of(st.just(0.0), digits(hundredths(0, 500), 0, 3500, 100)),
+    ),
     st.builds(
         slippage.FixedBasisPointsSlippage,
         basis_points=digits(st.integers(0, 1000).map(lambda v: v / 10), 0, 7000, 10),
@@ -973,3 +977,26 @@ def test_nothing_is_visible_before_the_first_bar_in_both(five_days):
     assert seen[0] == seen[1]
     assert seen[0][0][1] == "nan"  # before the first bar: nothing to see
     assert seen[0][1][1] == "10.0"  # then the previous session's close
+
+
+@pytest.mark.parametrize("ledger", ["decimal", "float"])
+def test_w1_strategy_matches_reference_exactly(small_bundle, ledger):
+    """The W1 benchmark strategy itself: every asset re-weighted by the same percent each
+    bar (the engine multiplies portfolio value × percent once per bar and reuses it), zero
+    fixed spread (the fill is the close, no arithmetic) and per-share commissions."""
+    from rustybt.examples.sma_crossover import SmaCross
+
+    perfs = [
+        engine(
+            algorithm=SmaCross,
+            bundle=small_bundle,
+            capital_base=1_000_000,
+            ledger=ledger,
+            params={"n_assets": 5, "fast": 3, "slow": 8},
+        )
+        for engine in (rustybt.run_algorithm, reference.run_algorithm)
+    ]
+    fast, ref = perfs
+    assert sum(map(len, fast["transactions"])) > 100  # it trades, every bar
+    assert reference.exact_values(fast) == reference.exact_values(ref)
+    pd.testing.assert_frame_equal(fast, ref, check_exact=True)

@@ -187,6 +187,10 @@ pub struct Simulation<N: Money> {
     warnings: Vec<String>,
     /// The last float order parameter and its value as `N` (strategies repeat weights).
     last_param: (u64, N),
+    /// The last [`Simulation::percent_of_portfolio`]: (cash, positions value, percent) as
+    /// bits, and the product. Within a bar nothing moves the book, so a strategy weighting
+    /// asset after asset by the same percent multiplies once.
+    last_percent_value: Option<([u128; 3], N)>,
     /// Adjustments by session index.
     adjustments: Vec<Vec<Adjust<N>>>,
     /// Cash moved by splits and dividends this session (part of capital_used).
@@ -270,6 +274,7 @@ impl<N: Money> Simulation<N> {
             orders_today: 0,
             warnings: Vec::new(),
             last_param: (0f64.to_bits(), N::zero()),
+            last_percent_value: None,
             adjustments,
             adjustment_cash: N::zero(),
             fill_model: FillModel::NextClose,
@@ -509,19 +514,7 @@ impl<N: Money> Simulation<N> {
             )));
         }
         if let Some(price) = self.price(sid) {
-            let after = after.unwrap_or(amount);
-            // far inside the bound in f64 (good to ~1e-15 relative): no exact products
-            #[allow(clippy::cast_precision_loss)] // an estimate, with a factor 2 to spare
-            let (half, p) = (
-                rustybt_ledger::MAX_NOTIONAL as f64 / 2.0,
-                price.to_f64().abs(),
-            );
-            #[allow(clippy::cast_precision_loss)]
-            if (amount as f64).abs() * p < half && (after as f64).abs() * p < half {
-                return Ok(());
-            }
-            let max = N::from_i64(rustybt_ledger::MAX_NOTIONAL);
-            if price.mul_int(amount).abs() > max || price.mul_int(after).abs() > max {
+            if rustybt_ledger::beyond_notional(price, amount, after.unwrap_or(amount)) {
                 return Err(bad(format!(
                     "order and position values are limited to {}",
                     rustybt_ledger::MAX_NOTIONAL
@@ -584,6 +577,9 @@ impl<N: Money> Simulation<N> {
     pub fn param(&mut self, v: f64) -> Option<N> {
         if v.to_bits() == self.last_param.0 {
             return Some(self.last_param.1);
+        }
+        if v.to_bits() == 0 {
+            return Some(N::zero()); // +0.0 (the "hold none" weight) is zero in both types
         }
         let x = N::from_f64(v)?;
         // whole numbers convert cheaply: keep the fraction (a weight alternating with 0)
@@ -681,8 +677,19 @@ impl<N: Money> Simulation<N> {
 
     /// `percent` of the portfolio value: refused where the product is beyond the number
     /// type's range (a decimal's 2^96), which no order could be placed for anyway.
-    fn percent_of_portfolio(&self, percent: N) -> Result<N, EngineError> {
-        self.ledger
+    fn percent_of_portfolio(&mut self, percent: N) -> Result<N, EngineError> {
+        let key = [
+            self.ledger.cash().bits(),
+            self.ledger.positions_value().bits(),
+            percent.bits(),
+        ];
+        if let Some((k, value)) = self.last_percent_value {
+            if k == key {
+                return Ok(value);
+            }
+        }
+        let value = self
+            .ledger
             .portfolio_value()
             .checked_mul(percent)
             .ok_or_else(|| {
@@ -690,7 +697,9 @@ impl<N: Money> Simulation<N> {
                     "an order for {percent} of the portfolio value: the value is beyond what \
                      the ledger can hold exactly"
                 ))
-            })
+            })?;
+        self.last_percent_value = Some((key, value));
+        Ok(value)
     }
 
     pub fn cancel_order(&mut self, id: OrderId) -> Result<(), EngineError> {
@@ -709,10 +718,9 @@ impl<N: Money> Simulation<N> {
 /// zipline's `value / price` shares, rounded; a quotient beyond the number type's range
 /// saturates (it is far beyond [`rustybt_ledger::MAX_SHARES`] either way).
 fn shares_for_value<N: Money>(value: N, price: N) -> i64 {
-    match value.checked_div_q(price) {
-        Some(q) => rustybt_ledger::round_order_amount(q),
-        None => rustybt_ledger::saturated_shares(value, price),
-    }
+    value
+        .target_shares(price, 0)
+        .unwrap_or_else(|| rustybt_ledger::saturated_shares(value, price))
 }
 
 /// A strategy written in Rust, driven by [`run`]. Python strategies are driven by the

@@ -2,7 +2,7 @@
 
 use crate::error::LedgerError;
 use crate::models::{Commission, Quote, Slippage, SlippageOutcome};
-use crate::num::{round_order_amount, saturated_shares, Money, MAX_NOTIONAL};
+use crate::num::{beyond_notional, saturated_shares, Money, MAX_NOTIONAL};
 use crate::order::{Order, OrderId, OrderStatus, OrderStyle};
 use crate::position::Position;
 
@@ -237,10 +237,9 @@ impl<N: Money> Ledger<N> {
             // 0 / price - held, rounded: -held exactly, without the decimal division
             return held.saturating_neg();
         }
-        let Some(quotient) = target_value.checked_div_q(price) else {
-            return saturated_shares(target_value, price);
-        };
-        round_order_amount(quotient - N::from_i64(held))
+        target_value
+            .target_shares(price, held)
+            .unwrap_or_else(|| saturated_shares(target_value, price))
     }
 
     /// Shares to order so the position in `sid` is `percent` of portfolio value at `price`.
@@ -341,7 +340,6 @@ impl<N: Money> Ledger<N> {
             }
             let mut volume_for_bar = 0i64;
             let ids = self.open_by_asset[sid as usize].clone();
-            let max = N::from_i64(MAX_NOTIONAL);
             for id in ids {
                 let slippage = self.slippage;
                 let order = &mut self.orders[id as usize];
@@ -360,7 +358,7 @@ impl<N: Money> Ledger<N> {
                 // the bounds `check_size` applies when an order is placed hold at its fill
                 // too (the price may have moved): beyond them the ledger could not stay exact
                 let after = self.positions[sid as usize].amount + amount;
-                if price.mul_int(amount).abs() > max || price.mul_int(after).abs() > max {
+                if beyond_notional(price, amount, after) {
                     let reason = format!(
                         "filling {amount} shares would take the order or the position beyond \
                          {MAX_NOTIONAL} in value, where the ledger could not stay exact"

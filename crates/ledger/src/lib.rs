@@ -14,7 +14,10 @@ pub mod position;
 pub use error::LedgerError;
 pub use ledger::{CancelPolicy, Exposure, Ledger, Transaction};
 pub use models::{Commission, Quote, Slippage, SlippageOutcome};
-pub use num::{round_order_amount, saturated_shares, Money, DIV_SCALE, MAX_NOTIONAL, MAX_SHARES};
+pub use num::{
+    beyond_notional, round_order_amount, saturated_shares, Money, DIV_SCALE, MAX_NOTIONAL,
+    MAX_SHARES,
+};
 pub use order::{Order, OrderId, OrderStatus, OrderStyle};
 pub use position::Position;
 pub use rust_decimal::Decimal;

@@ -60,9 +60,14 @@ impl<N: Money> Slippage<N> {
                 amount: open,
             },
             Slippage::Fixed { spread } => {
-                let half = spread.div_q(N::from_i64(2));
+                // no spread: close + 0 is the close itself, in both number types
+                let price = if spread.is_zero() {
+                    quote.close
+                } else {
+                    quote.close + spread.div_q(N::from_i64(2)) * direction
+                };
                 SlippageOutcome::Fill {
-                    price: (quote.close + half * direction).quantize(),
+                    price: price.quantize(),
                     amount: open,
                 }
             }
@@ -223,6 +228,50 @@ mod tests {
                 amount: -10
             }
         );
+    }
+
+    #[test]
+    fn zero_fixed_spread_fills_at_the_formula_s_price_to_the_bit() {
+        // close + (0 / 2) · direction, quantized: the close, places and sign included
+        let closes = [
+            "132.5200",
+            "0.0001",
+            "7",
+            "123456789012.345678",
+            "0.1234567890123456",
+            "18446744073709.551617",
+        ];
+        for close in closes {
+            for amount in [100, -100] {
+                let order = Order::new(0, 0, amount, OrderStyle::Market, 0);
+                let direction = Decimal::from(order.direction());
+                let q = Quote {
+                    close: d(close),
+                    volume: 10,
+                };
+                let zero = Decimal::ZERO;
+                let formula = (q.close + zero.div_q(Decimal::from(2)) * direction).quantize();
+                let SlippageOutcome::Fill { price, .. } =
+                    Slippage::Fixed { spread: zero }.process(&order, q, 0)
+                else {
+                    panic!("a fixed spread always fills");
+                };
+                assert_eq!(price.serialize(), formula.serialize(), "{close} {amount}");
+                let qf = Quote {
+                    close: q.close.to_f64(),
+                    volume: 10,
+                };
+                let formula = qf.close + 0.0f64.div_q(2.0) * (order.direction() as f64);
+                let SlippageOutcome::Fill { price, .. } = Slippage::Fixed { spread: 0.0 }.process(
+                    &Order::new(0, 0, amount, OrderStyle::Market, 0),
+                    qf,
+                    0,
+                ) else {
+                    panic!("a fixed spread always fills");
+                };
+                assert_eq!(price.to_bits(), formula.to_bits(), "{close} {amount}");
+            }
+        }
     }
 
     #[test]

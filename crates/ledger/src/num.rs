@@ -57,6 +57,11 @@ pub trait Money:
     /// away from zero). `None` for NaN and infinities, or a value out of range.
     fn from_f64(v: f64) -> Option<Self>;
     fn to_f64(self) -> f64;
+    /// `self` as `f64` to within a few units in the last place (an estimate for bounds
+    /// checks: cheaper than the correctly rounded [`Money::to_f64`] where that divides).
+    fn approx_f64(self) -> f64 {
+        self.to_f64()
+    }
     /// `self / rhs` quantized to [`DIV_SCALE`] places, half-even. `rhs` must not be zero.
     fn div_q(self, rhs: Self) -> Self;
     /// [`Money::div_q`], or `None` where the quotient is beyond the number type's range.
@@ -84,6 +89,13 @@ pub trait Money:
     fn round_shares(self) -> i64 {
         round_shares_generic(self)
     }
+    /// Shares to order to go from `held` shares to `self / price` (zipline's
+    /// `order_target_value` arithmetic): `round_order_amount(self.div_q(price) − held)`, or
+    /// `None` where the quotient is beyond the number type's range. `price` is not zero.
+    fn target_shares(self, price: Self, held: i64) -> Option<i64> {
+        self.checked_div_q(price)
+            .map(|q| round_order_amount(q - Self::from_i64(held)))
+    }
     /// `n * self` (a share count times a price or cost), as `N::from_i64(n) * self`.
     fn mul_int(self, n: i64) -> Self {
         Self::from_i64(n) * self
@@ -99,6 +111,9 @@ pub trait Money:
     fn is_zero(self) -> bool {
         self == Self::zero()
     }
+    /// The value's representation as bits: equal bits, equal value (and for `Decimal`,
+    /// equal places), so a cache can key on it without a numeric comparison.
+    fn bits(self) -> u128;
     fn max(self, other: Self) -> Self {
         if other > self {
             other
@@ -118,15 +133,19 @@ pub trait Money:
 impl Money for Decimal {
     const NAME: &'static str = "decimal";
     const EXACT: bool = true;
+    #[inline]
     fn zero() -> Self {
         Decimal::ZERO
     }
+    #[inline]
     fn one() -> Self {
         Decimal::ONE
     }
+    #[inline]
     fn from_i64(v: i64) -> Self {
         Decimal::from(v)
     }
+    #[inline]
     fn from_mantissa(mantissa: i64, scale: u32) -> Self {
         Decimal::new(mantissa, scale)
     }
@@ -156,6 +175,7 @@ impl Money for Decimal {
         }
         Some(d)
     }
+    #[inline]
     fn to_f64(self) -> f64 {
         // The correctly rounded nearest double, as Python's float(Decimal). Fast path
         // (Clinger): a mantissa below 2^53 and a power of ten up to 10^22 are both exact
@@ -175,12 +195,43 @@ impl Money for Decimal {
         }
         f64::from_str(&self.to_string()).unwrap_or(f64::NAN)
     }
+    #[inline]
+    fn approx_f64(self) -> f64 {
+        // two roundings (the mantissa, then the product by an inexact 10^-scale)
+        const NEG_POW10: [f64; 29] = [
+            1e0, 1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-9, 1e-10, 1e-11, 1e-12, 1e-13,
+            1e-14, 1e-15, 1e-16, 1e-17, 1e-18, 1e-19, 1e-20, 1e-21, 1e-22, 1e-23, 1e-24, 1e-25,
+            1e-26, 1e-27, 1e-28,
+        ];
+        let u = self.unpack();
+        // u64 converts natively; i128 in software
+        #[allow(clippy::cast_precision_loss)] // an estimate
+        let m = if u.hi == 0 {
+            ((u64::from(u.mid) << 32) | u64::from(u.lo)) as f64
+        } else {
+            self.mantissa().unsigned_abs() as f64
+        };
+        let v = m * NEG_POW10[u.scale as usize];
+        if u.negative {
+            -v
+        } else {
+            v
+        }
+    }
     fn div_q(self, rhs: Self) -> Self {
+        if self.is_zero() {
+            // rust_decimal's own 0 / b (which the general path would settle unchanged)
+            return Decimal::ZERO;
+        }
         div_q_integer(self, rhs).unwrap_or_else(|| decimal_div_half_even(self, rhs, DIV_SCALE))
     }
+    #[inline]
     fn checked_div_q(self, rhs: Self) -> Option<Self> {
         if rhs.is_zero() {
             return None;
+        }
+        if self.is_zero() {
+            return Some(Decimal::ZERO);
         }
         if let Some(q) = div_q_integer(self, rhs) {
             return Some(q);
@@ -188,12 +239,18 @@ impl Money for Decimal {
         self.checked_div(rhs)
             .map(|q| settle_half_even(self, rhs, q, DIV_SCALE))
     }
+    #[inline]
     fn is_zero(self) -> bool {
         Decimal::is_zero(&self) // the words, not a comparison across scales
+    }
+    #[inline]
+    fn bits(self) -> u128 {
+        u128::from_le_bytes(self.serialize())
     }
     fn sum_mul_int<I: Iterator<Item = (i64, Self)> + Clone>(terms: I) -> Self {
         sum_mul_int_exact(terms.clone()).unwrap_or_else(|| sum_mul_int_generic(terms))
     }
+    #[inline]
     fn mul_int(self, n: i64) -> Self {
         // the product of the mantissas at this scale, as rust_decimal's own product is
         // whenever it fits 96 bits (and is not zero, whose sign rust_decimal decides)
@@ -218,17 +275,15 @@ impl Money for Decimal {
         if m == 0 {
             return self.to_string(); // zero's sign and places: rust_decimal's own rules
         }
-        let magnitude = m.unsigned_abs();
-        // u64's formatting is native; u128's divides in software
-        let digits =
-            u64::try_from(magnitude).map_or_else(|_| magnitude.to_string(), |v| v.to_string());
+        let mut buf = itoa::Buffer::new(); // on the stack: one allocation, the result's
+        let digits = buf.format(m.unsigned_abs());
         let scale = self.scale() as usize;
         let mut out = String::with_capacity(digits.len() + scale + 3);
         if m < 0 {
             out.push('-');
         }
         if scale == 0 {
-            out.push_str(&digits);
+            out.push_str(digits);
         } else if digits.len() > scale {
             let (int, frac) = digits.split_at(digits.len() - scale);
             out.push_str(int);
@@ -237,56 +292,57 @@ impl Money for Decimal {
         } else {
             out.push_str("0.");
             out.extend(std::iter::repeat_n('0', scale - digits.len()));
-            out.push_str(&digits);
+            out.push_str(digits);
         }
         out
     }
     fn round_shares(self) -> i64 {
-        // the generic rule on the mantissa: integer part and fraction in one division
-        let m = self.mantissa().unsigned_abs();
-        let p = POW10[self.scale() as usize];
-        let (int, frac) = div_rem(m, p);
-        // within 0.0001 of the next integer: that integer; otherwise toward zero (which
-        // is also the nearest integer when within 0.0001 below)
-        let r = if frac * 10_000 > p && (p - frac) * 10_000 <= p {
-            int + 1
-        } else {
-            int
-        };
-        if self.is_sign_negative() {
-            if r >= 1u128 << 63 {
-                i64::MIN
-            } else {
-                -i64::try_from(r).unwrap_or(i64::MAX)
-            }
-        } else {
-            i64::try_from(r).unwrap_or(i64::MAX)
-        }
+        round_shares_mantissa(
+            self.mantissa().unsigned_abs(),
+            self.is_sign_negative(),
+            self.scale(),
+        )
     }
+    #[inline]
+    fn target_shares(self, price: Self, held: i64) -> Option<i64> {
+        if let Some(n) = target_shares_integer(self, price, held) {
+            return Some(n);
+        }
+        self.checked_div_q(price)
+            .map(|q| round_order_amount(q - Decimal::from(held)))
+    }
+    #[inline]
     fn checked_mul(self, rhs: Self) -> Option<Self> {
         Decimal::checked_mul(self, rhs)
     }
+    #[inline]
     fn quantize(self) -> Self {
         self.round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointNearestEven)
     }
+    #[inline]
     fn abs(self) -> Self {
         Decimal::abs(&self)
     }
+    #[inline]
     fn round_int(self) -> Self {
         self.round_dp_with_strategy(0, RoundingStrategy::MidpointNearestEven)
     }
+    #[inline]
     fn trunc(self) -> Self {
         Decimal::trunc(&self)
     }
+    #[inline]
     fn floor(self) -> Self {
         Decimal::floor(&self)
     }
+    #[inline]
     fn round_dp(self, dp: u32) -> Self {
         self.round_dp_with_strategy(dp, RoundingStrategy::MidpointNearestEven)
     }
     fn from_decimal_str(text: &str) -> Option<Self> {
         Decimal::from_str(text.trim()).ok()
     }
+    #[inline]
     fn to_i64(self) -> i64 {
         use rust_decimal::prelude::ToPrimitive;
         ToPrimitive::to_i64(&self).unwrap_or(if self.is_sign_negative() {
@@ -425,6 +481,46 @@ const POW10: [u128; 39] = {
 /// could not hold it, and where the quotient is exact at the scale (then `rust_decimal`'s
 /// own quotient may carry fewer places, and the result must be digit for digit its).
 fn div_q_integer(a: Decimal, b: Decimal) -> Option<Decimal> {
+    let (q, exact) = div_q_magnitude(a, b)?;
+    if exact {
+        // exact at this scale: rust_decimal's own quotient may carry fewer places (which
+        // ones depends on its algorithm); the general path gives exactly that
+        return None;
+    }
+    if q == 0 || q >= 1u128 << 96 {
+        return None;
+    }
+    let negative = a.is_sign_negative() != b.is_sign_negative();
+    Some(decimal_from_parts(q, negative, DIV_SCALE))
+}
+
+/// [`Money::round_shares`] of `±magnitude · 10^-scale`: the generic rule on the mantissa,
+/// integer part and fraction in one division.
+fn round_shares_mantissa(magnitude: u128, negative: bool, scale: u32) -> i64 {
+    let p = POW10[scale as usize];
+    let (int, frac) = div_rem(magnitude, p);
+    // within 0.0001 of the next integer: that integer; otherwise toward zero (which is
+    // also the nearest integer when within 0.0001 below)
+    let r = if frac * 10_000 > p && (p - frac) * 10_000 <= p {
+        int + 1
+    } else {
+        int
+    };
+    if negative {
+        if r >= 1u128 << 63 {
+            i64::MIN
+        } else {
+            -i64::try_from(r).unwrap_or(i64::MAX)
+        }
+    } else {
+        i64::try_from(r).unwrap_or(i64::MAX)
+    }
+}
+
+/// `|a / b|` at [`DIV_SCALE`] places, half-even, as an integer: the quotient's digits and
+/// the exact remainder in one `u128` division, and whether the quotient was exact at that
+/// scale. `None` where an operand is zero or does not fit the integer arithmetic.
+fn div_q_magnitude(a: Decimal, b: Decimal) -> Option<(u128, bool)> {
     let (ma, sa) = (a.mantissa().unsigned_abs(), a.scale());
     let (mb, sb) = (b.mantissa().unsigned_abs(), b.scale());
     if ma == 0 || mb == 0 {
@@ -438,22 +534,39 @@ fn div_q_integer(a: Decimal, b: Decimal) -> Option<Decimal> {
         (ma, mb.checked_mul(*POW10.get((sa - e) as usize)?)?)
     };
     let (mut q, r) = div_rem(num, den);
-    if r == 0 {
-        // exact at this scale: rust_decimal's own quotient may carry fewer places (which
-        // ones depends on its algorithm); the general path gives exactly that
-        return None;
-    }
     // half-even on the exact remainder (r < den, so the comparison cannot overflow)
     match r.cmp(&(den - r)) {
         std::cmp::Ordering::Greater => q += 1,
         std::cmp::Ordering::Equal => q += q & 1,
         std::cmp::Ordering::Less => {}
     }
-    if q == 0 || q >= 1u128 << 96 {
+    Some((q, r == 0))
+}
+
+/// [`Money::target_shares`] without building a decimal: the quotient's mantissa at
+/// [`DIV_SCALE`] places less `held` at that scale, rounded as [`round_shares_mantissa`].
+/// The general path's values are the same (its quotient may carry fewer places where it is
+/// exact, which changes no share count). `None` where the general path must decide: a zero
+/// operand, or a quotient or difference beyond 96 bits.
+fn target_shares_integer(a: Decimal, b: Decimal, held: i64) -> Option<i64> {
+    const LIMIT: u128 = 1 << 96;
+    let (q, _) = div_q_magnitude(a, b)?;
+    if q >= LIMIT {
         return None;
     }
-    let negative = a.is_sign_negative() != b.is_sign_negative();
-    Some(decimal_from_parts(q, negative, DIV_SCALE))
+    let q = i128::try_from(q).ok()?;
+    let q = if a.is_sign_negative() == b.is_sign_negative() {
+        q
+    } else {
+        -q
+    };
+    let x = q.checked_sub(
+        i128::from(held).checked_mul(i128::try_from(POW10[DIV_SCALE as usize]).ok()?)?,
+    )?;
+    if x.unsigned_abs() >= LIMIT {
+        return None;
+    }
+    Some(round_shares_mantissa(x.unsigned_abs(), x < 0, DIV_SCALE))
 }
 
 /// `(n / d, n % d)`. Operands below 2^64 take one hardware division; a divisor below
@@ -464,6 +577,12 @@ fn div_rem(n: u128, d: u128) -> (u128, u128) {
     if n < 1 << 64 && d < 1 << 64 {
         let (n, d) = (n as u64, d as u64);
         return (u128::from(n / d), u128::from(n % d));
+    }
+    #[cfg(target_arch = "x86_64")]
+    if d < 1 << 64 && (n >> 64) < d {
+        // the quotient fits 64 bits: one 128-by-64 hardware division
+        let (q, r) = div_128_by_64(n, d as u64);
+        return (u128::from(q), u128::from(r));
     }
     if d >= 1 << 32 {
         return (n / d, n % d);
@@ -482,6 +601,29 @@ fn div_rem(n: u128, d: u128) -> (u128, u128) {
         r = cur % d;
     }
     (q, u128::from(r))
+}
+
+/// `(n / d, n % d)` by x86-64's `div`, which divides the 128-bit `rdx:rax` by a 64-bit
+/// operand. Requires `n >> 64 < d` (then the quotient fits 64 bits and `div` cannot fault).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::cast_possible_truncation)] // the two 64-bit halves of n
+fn div_128_by_64(n: u128, d: u64) -> (u64, u64) {
+    let (hi, lo) = ((n >> 64) as u64, n as u64);
+    assert!(hi < d, "div_128_by_64 needs a quotient below 2^64");
+    let (q, r): (u64, u64);
+    // SAFETY: `div` faults only on a zero divisor or a quotient beyond 64 bits; `hi < d`
+    // (asserted above) excludes both. It reads rdx:rax and the operand, writes rax (the
+    // quotient) and rdx (the remainder), and touches no memory or stack.
+    unsafe {
+        std::arch::asm!(
+            "div {d}",
+            d = in(reg) d,
+            inout("rax") lo => q,
+            inout("rdx") hi => r,
+            options(pure, nomem, nostack),
+        );
+    }
+    (q, r)
 }
 
 /// A decimal from a magnitude already known to be below 2^96 and a scale up to 28
@@ -542,48 +684,66 @@ fn settle_half_even(a: Decimal, b: Decimal, q: Decimal, dp: u32) -> Decimal {
 impl Money for f64 {
     const NAME: &'static str = "float";
     const EXACT: bool = false;
+    #[inline]
     fn zero() -> Self {
         0.0
     }
+    #[inline]
     fn one() -> Self {
         1.0
     }
+    #[inline]
     fn from_i64(v: i64) -> Self {
         v as f64
     }
+    #[inline]
     fn from_mantissa(mantissa: i64, scale: u32) -> Self {
         mantissa as f64 / 10f64.powi(scale as i32)
     }
     fn from_f64(v: f64) -> Option<Self> {
         v.is_finite().then_some(v)
     }
+    #[inline]
     fn to_f64(self) -> f64 {
         self
     }
+    #[inline]
+    fn bits(self) -> u128 {
+        u128::from(self.to_bits())
+    }
+    #[inline]
     fn div_q(self, rhs: Self) -> Self {
         self / rhs
     }
+    #[inline]
     fn checked_div_q(self, rhs: Self) -> Option<Self> {
         Some(self / rhs)
     }
+    #[inline]
     fn checked_mul(self, rhs: Self) -> Option<Self> {
         Some(self * rhs)
     }
+    #[inline]
     fn quantize(self) -> Self {
         self
     }
+    #[inline]
     fn abs(self) -> Self {
         f64::abs(self)
     }
+    #[inline]
     fn round_int(self) -> Self {
         self.round_ties_even()
     }
+    #[inline]
     fn trunc(self) -> Self {
         f64::trunc(self)
     }
+    #[inline]
     fn floor(self) -> Self {
         f64::floor(self)
     }
+    #[inline]
     fn round_dp(self, dp: u32) -> Self {
         let m = 10f64.powi(dp as i32);
         (self * m).round_ties_even() / m
@@ -591,6 +751,7 @@ impl Money for f64 {
     fn from_decimal_str(text: &str) -> Option<Self> {
         text.trim().parse().ok()
     }
+    #[inline]
     fn to_i64(self) -> i64 {
         self as i64
     }
@@ -605,6 +766,21 @@ pub fn saturated_shares<N: Money>(a: N, b: N) -> i64 {
     } else {
         i64::MIN
     }
+}
+
+/// Whether `price × a` or `price × b` (an order and the position after it) is beyond
+/// [`MAX_NOTIONAL`] in value, where the exact ledger could not stay exact. Estimated in
+/// `f64` first (good to ~1e-15 relative, checked against half the bound): the exact
+/// products are taken only near the bound.
+pub fn beyond_notional<N: Money>(price: N, a: i64, b: i64) -> bool {
+    #[allow(clippy::cast_precision_loss)] // an estimate, with a factor 2 to spare
+    let (half, p) = (MAX_NOTIONAL as f64 / 2.0, price.approx_f64().abs());
+    #[allow(clippy::cast_precision_loss)]
+    if (a as f64).abs() * p < half && (b as f64).abs() * p < half {
+        return false;
+    }
+    let max = N::from_i64(MAX_NOTIONAL);
+    price.mul_int(a).abs() > max || price.mul_int(b).abs() > max
 }
 
 /// zipline's share rounding: within 0.0001 of an integer means that integer,
@@ -767,6 +943,44 @@ mod tests {
             prop_assert_eq!(got.to_exact_string(), want.to_string());
             prop_assert_eq!(v.to_exact_string(), v.to_string());
             prop_assert_eq!(Money::to_f64(v), f64::from_str(&v.to_string()).unwrap());
+            // the estimate: two roundings and an inexact power of ten, well inside 1e-15
+            let exact = Money::to_f64(v);
+            prop_assert!((v.approx_f64() - exact).abs() <= exact.abs() * 1e-15, "{} {}", v, v.approx_f64());
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(4000))]
+
+        /// The fused target (one integer division, no decimal built) is the generic path's
+        /// share count: `round_order_amount(value.checked_div_q(price) − held)`.
+        #[test]
+        fn integer_target_shares_equal_the_generic_path(
+            mv in prop_oneof![-1_000_000_000_000i128..1_000_000_000_000, -(1i128 << 95)..(1i128 << 95)],
+            sv in 0u32..=28,
+            mp in prop_oneof![-10_000_000i128..10_000_000, -(1i128 << 95)..(1i128 << 95)],
+            sp in 0u32..=28,
+            held in prop_oneof![-10_000i64..10_000, i64::MIN..i64::MAX],
+            whole: bool,
+        ) {
+            let price = decimal(mp, sp);
+            prop_assume!(!price.is_zero());
+            // half the cases: a whole number of shares' worth, near ties of the 0.0001 band
+            let value = if whole {
+                price.checked_mul(decimal(mv % 1_000_000, sv % 5)).unwrap_or(decimal(mv, sv))
+            } else {
+                decimal(mv, sv)
+            };
+            let generic = value
+                .checked_div_q(price)
+                .and_then(|q| q.checked_sub(Decimal::from(held)))
+                .map(round_order_amount);
+            if let Some(fast) = target_shares_integer(value, price, held) {
+                prop_assert_eq!(Some(fast), generic);
+            }
+            if let Some(g) = generic {
+                prop_assert_eq!(value.target_shares(price, held), Some(g));
+            }
         }
     }
 
@@ -776,6 +990,17 @@ mod tests {
             n in prop_oneof![any::<u128>(), 0u128..(1u128 << 64)],
             d in prop_oneof![1u128..(1u128 << 33), 1u128..(1u128 << 64), 1u128..u128::MAX],
         ) {
+            prop_assert_eq!(div_rem(n, d), (n / d, n % d));
+        }
+
+        /// Dividends whose quotient just fits 64 bits (the one-instruction path on x86-64).
+        #[test]
+        fn wide_dividends_by_64_bit_divisors(
+            d in prop_oneof![1u128..(1u128 << 33), 1u128..(1u128 << 64)],
+            hi: u64,
+            lo: u64,
+        ) {
+            let n = ((u128::from(hi) % d) << 64) | u128::from(lo);
             prop_assert_eq!(div_rem(n, d), (n / d, n % d));
         }
     }
@@ -823,6 +1048,16 @@ mod tests {
             Some("-0.000000000004")
         );
         assert_eq!(q("0", "3"), None);
+        // zero divided: rust_decimal's own zero, whatever the dividend's places or sign
+        for zero in ["0", "0.000", "-0.00"] {
+            let z = Decimal::from_str(zero).unwrap();
+            let general = general_div_q(z, Decimal::from(7)).unwrap();
+            assert_eq!(z.div_q(Decimal::from(7)).to_string(), general.to_string());
+            assert_eq!(
+                z.checked_div_q(Decimal::from(-7)).unwrap().to_string(),
+                general_div_q(z, Decimal::from(-7)).unwrap().to_string()
+            );
+        }
         let r = |x: &str| Decimal::from_str(x).unwrap().round_shares();
         assert_eq!(
             (r("10.99995"), r("10.9999"), r("10.99989"), r("-10.99995")),
