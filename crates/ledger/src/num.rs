@@ -147,7 +147,12 @@ impl Money for Decimal {
     }
     #[inline]
     fn from_mantissa(mantissa: i64, scale: u32) -> Self {
-        Decimal::new(mantissa, scale)
+        if scale <= 28 {
+            // `Decimal::new`'s value, without its checks out of line (a bar's price, per order)
+            decimal_from_parts(u128::from(mantissa.unsigned_abs()), mantissa < 0, scale)
+        } else {
+            Decimal::new(mantissa, scale)
+        }
     }
     fn from_f64(v: f64) -> Option<Self> {
         // (strategies repeat their weights: `Simulation::param` remembers the last one)
@@ -189,11 +194,17 @@ impl Money for Decimal {
         if u.hi == 0 && u.mid < (1 << 21) && scale < POW10.len() {
             // the mantissa is below 2^53: u64 words, a native conversion (an i128's is
             // done in software)
+            let m = (u64::from(u.mid) << 32) | u64::from(u.lo);
+            if m == 0 {
+                return 0.0;
+            }
             #[allow(clippy::cast_precision_loss)] // below 2^53: exact
-            let m = ((u64::from(u.mid) << 32) | u64::from(u.lo)) as f64 / POW10[scale];
-            return if u.negative && m != 0.0 { -m } else { m };
+            let m = m as f64;
+            // (whole numbers, a share count or a flat cost, need no division)
+            let m = if scale == 0 { m } else { m / POW10[scale] };
+            return if u.negative { -m } else { m };
         }
-        f64::from_str(&self.to_string()).unwrap_or(f64::NAN)
+        decimal_to_f64_by_text(self)
     }
     #[inline]
     fn approx_f64(self) -> f64 {
@@ -317,6 +328,9 @@ impl Money for Decimal {
     }
     #[inline]
     fn quantize(self) -> Self {
+        if self.scale() <= DIV_SCALE {
+            return self; // what rust_decimal returns too, without the call
+        }
         self.round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointNearestEven)
     }
     #[inline]
@@ -351,6 +365,14 @@ impl Money for Decimal {
             i64::MAX
         })
     }
+}
+
+/// [`Money::to_f64`] beyond its fast path: through the exact text, as Python's
+/// `float(Decimal)` reads it (kept out of line: the fast path is inlined at every call).
+#[cold]
+#[inline(never)]
+fn decimal_to_f64_by_text(d: Decimal) -> f64 {
+    f64::from_str(&d.to_string()).unwrap_or(f64::NAN)
 }
 
 /// `text`, the shortest round-trip digits of `v` as Rust's `Display` prints them, changed
@@ -629,6 +651,7 @@ fn div_128_by_64(n: u128, d: u64) -> (u64, u64) {
 /// A decimal from a magnitude already known to be below 2^96 and a scale up to 28
 /// (`from_i128_with_scale` checks both again).
 #[allow(clippy::cast_possible_truncation)] // the three 32-bit words of a 96-bit magnitude
+#[inline]
 fn decimal_from_parts(magnitude: u128, negative: bool, scale: u32) -> Decimal {
     debug_assert!(magnitude < 1u128 << 96 && scale <= 28);
     Decimal::from_parts(
@@ -991,6 +1014,20 @@ mod tests {
             d in prop_oneof![1u128..(1u128 << 33), 1u128..(1u128 << 64), 1u128..u128::MAX],
         ) {
             prop_assert_eq!(div_rem(n, d), (n / d, n % d));
+        }
+
+        /// The shortcuts past rust_decimal's own calls give its values, places and sign.
+        #[test]
+        fn from_mantissa_and_quantize_are_rust_decimal_s(
+            m: i64,
+            s in 0u32..=28,
+            wide in -(1i128 << 95)..(1i128 << 95),
+        ) {
+            prop_assert_eq!(Decimal::from_mantissa(m, s).serialize(), Decimal::new(m, s).serialize());
+            for v in [Decimal::new(m, s), decimal(wide, s)] {
+                let want = v.round_dp_with_strategy(DIV_SCALE, RoundingStrategy::MidpointNearestEven);
+                prop_assert_eq!(Money::quantize(v).serialize(), want.serialize());
+            }
         }
 
         /// Dividends whose quotient just fits 64 bits (the one-instruction path on x86-64).
