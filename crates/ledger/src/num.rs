@@ -93,8 +93,7 @@ pub trait Money:
     /// `order_target_value` arithmetic): `round_order_amount(self.div_q(price) − held)`, or
     /// `None` where the quotient is beyond the number type's range. `price` is not zero.
     fn target_shares(self, price: Self, held: i64) -> Option<i64> {
-        self.checked_div_q(price)
-            .map(|q| round_order_amount(q - Self::from_i64(held)))
+        target_shares_generic(self, price, held)
     }
     /// `n * self` (a share count times a price or cost), as `N::from_i64(n) * self`.
     fn mul_int(self, n: i64) -> Self {
@@ -194,7 +193,7 @@ impl Money for Decimal {
         if u.hi == 0 && u.mid < (1 << 21) && scale < POW10.len() {
             // the mantissa is below 2^53: u64 words, a native conversion (an i128's is
             // done in software)
-            let m = (u64::from(u.mid) << 32) | u64::from(u.lo);
+            let m = low_words(u.mid, u.lo);
             if m == 0 {
                 return 0.0;
             }
@@ -218,7 +217,7 @@ impl Money for Decimal {
         // u64 converts natively; i128 in software
         #[allow(clippy::cast_precision_loss)] // an estimate
         let m = if u.hi == 0 {
-            ((u64::from(u.mid) << 32) | u64::from(u.lo)) as f64
+            low_words(u.mid, u.lo) as f64
         } else {
             self.mantissa().unsigned_abs() as f64
         };
@@ -268,7 +267,7 @@ impl Money for Decimal {
         let u = self.unpack();
         if u.hi == 0 && n != 0 {
             // a 64-bit magnitude times |n|: one widening multiply, never overflowing u128
-            let magnitude = (u64::from(u.mid) << 32) | u64::from(u.lo);
+            let magnitude = low_words(u.mid, u.lo);
             let p = u128::from(magnitude) * u128::from(n.unsigned_abs());
             if p != 0 && p < 1u128 << 96 {
                 return decimal_from_parts(p, u.negative != (n < 0), u.scale);
@@ -316,11 +315,8 @@ impl Money for Decimal {
     }
     #[inline]
     fn target_shares(self, price: Self, held: i64) -> Option<i64> {
-        if let Some(n) = target_shares_integer(self, price, held) {
-            return Some(n);
-        }
-        self.checked_div_q(price)
-            .map(|q| round_order_amount(q - Decimal::from(held)))
+        target_shares_integer(self, price, held)
+            .or_else(|| target_shares_generic(self, price, held))
     }
     #[inline]
     fn checked_mul(self, rhs: Self) -> Option<Self> {
@@ -365,6 +361,14 @@ impl Money for Decimal {
             i64::MAX
         })
     }
+}
+
+/// The low two 32-bit words of a decimal's mantissa (`unpack`'s `mid` and `lo`): all of
+/// its magnitude where `hi` is 0, as a `u64` (which converts and multiplies natively;
+/// `i128` does not).
+#[inline]
+fn low_words(mid: u32, lo: u32) -> u64 {
+    (u64::from(mid) << 32) | u64::from(lo)
 }
 
 /// [`Money::to_f64`] beyond its fast path: through the exact text, as Python's
@@ -810,6 +814,14 @@ pub fn beyond_notional<N: Money>(price: N, a: i64, b: i64) -> bool {
 /// otherwise truncate toward zero.
 pub fn round_order_amount<N: Money>(raw: N) -> i64 {
     raw.round_shares()
+}
+
+/// [`Money::target_shares`] in the number type's own operations (`Decimal` has a faster,
+/// equivalent integer version).
+pub fn target_shares_generic<N: Money>(value: N, price: N, held: i64) -> Option<i64> {
+    value
+        .checked_div_q(price)
+        .map(|q| round_order_amount(q - N::from_i64(held)))
 }
 
 /// [`round_order_amount`] in the number type's own operations (`Decimal` has a faster,
