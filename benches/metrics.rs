@@ -1,4 +1,4 @@
-//! Per-session and end-of-run metrics: closing a session's books (`Simulation::end_session`,
+//! Per-session and end-of-run metrics: closing a session's books (the `advance` that ends it,
 //! the exact numbers every perf row comes from) and the cumulative risk metrics over all
 //! sessions (`cumulative_risk`, `cumulative_benchmark_risk`).
 //! `cargo bench -p rustybt-engine --bench metrics`.
@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use rustybt_data::{BarSize, BarStore};
-use rustybt_engine::{cumulative_benchmark_risk, cumulative_risk, Simulation};
+use rustybt_engine::{cumulative_benchmark_risk, cumulative_risk, Simulation, Step};
 use rustybt_ledger::{Decimal, Money, OrderStyle};
 
 /// Daily returns of about ±1%, deterministic.
@@ -47,18 +47,19 @@ fn risk(c: &mut Criterion) {
     g.finish();
 }
 
-/// A simulation in its second session holding every asset (bought on the first session's
-/// bar, filled on the second's), ready to close that session.
+/// A simulation at the (only) bar of its second session, holding every asset (bought on
+/// the first session's bar, filled on the second's): its next `advance` closes the session.
 fn holding<N: Money>(store: &Arc<BarStore>) -> Simulation<N> {
     let mut sim = Simulation::<N>::new(store.clone(), 0, 2, N::from_i64(100_000_000)).unwrap();
-    sim.start_session(0);
-    sim.process_bar(0);
+    let next = |sim: &mut Simulation<N>| sim.advance().unwrap().unwrap();
+    assert!(matches!(next(&mut sim), Step::BeforeTradingStart { .. }));
+    assert_eq!(next(&mut sim), Step::Bar { bar: 0 });
     for sid in 0..store.n_assets() as u32 {
         sim.order(sid, 100, OrderStyle::Market).unwrap();
     }
-    sim.end_session();
-    sim.start_session(1);
-    sim.process_bar(1);
+    assert!(matches!(next(&mut sim), Step::SessionEnd { session: 0 }));
+    assert!(matches!(next(&mut sim), Step::BeforeTradingStart { .. }));
+    assert_eq!(next(&mut sim), Step::Bar { bar: 1 });
     sim
 }
 
@@ -71,7 +72,7 @@ fn session_close<N: Money>(c: &mut Criterion, stores: &[Arc<BarStore>]) {
             b.iter_batched(
                 || holding::<N>(store),
                 |mut sim| {
-                    sim.end_session();
+                    sim.advance().unwrap();
                     sim
                 },
                 BatchSize::SmallInput,

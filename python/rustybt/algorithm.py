@@ -25,8 +25,6 @@ import pandas as pd
 from rustybt.errors import (
     BadOrderParameters,
     InvalidRunParameters,
-    OrderDuringInitialize,
-    OrderInBeforeTradingStart,
     RegisterAccountControlPostInit,
     RegisterTradingControlPostInit,
     SetBenchmarkOutsideInitialize,
@@ -141,7 +139,7 @@ class TradingAlgorithm:
             if t is float or t is int:
                 try:
                     return self._sim.order(kind, asset.sid, float(value), None, None)
-                except (AttributeError, SymbolNotFound, OrderDuringInitialize):
+                except (AttributeError, SymbolNotFound):
                     pass
         if style is not None:
             if not isinstance(style, ExecutionStyle):
@@ -173,12 +171,6 @@ class TradingAlgorithm:
             return self._sim.order(kind, sid, float(value), limit_price, stop_price)
         except SymbolNotFound:
             raise SymbolNotFound(f"{asset!r} is not in bundle '{self._bundle.name}'") from None
-        except OrderDuringInitialize as exc:
-            # the engines raise OrderDuringInitialize in every phase but handle_data;
-            # zipline names the before_trading_start case
-            if self._sim.phase == "before_trading_start":
-                raise OrderInBeforeTradingStart(str(exc)) from None
-            raise
 
     def order(self, asset, amount, limit_price=None, stop_price=None, style=None):
         """Order ``amount`` shares (negative sells). Returns the order id, or None for 0 shares.
@@ -232,23 +224,22 @@ class TradingAlgorithm:
         if type(order_id) is not int:
             order_id = _order_id(order_id, "get_order")
         try:
-            info = self._sim.order_info(order_id)
+            o = self._sim.order_info(order_id)
         except OverflowError:  # beyond the engine's id type: negative or ≥ 2**64
             raise BadOrderParameters(f"unknown order id {order_id}") from None
-        sid, amount, filled, commission, limit, stop, status, reason, created, updated = info
         times = self._bundle.bar_times
         return Order(
             order_id,
-            self._bundle.asset_list[sid],
-            amount,
-            filled,
-            commission,
-            limit,
-            stop,
-            status,
-            reason,
-            times[created],
-            times[updated],
+            self._bundle.asset_list[o.sid],
+            o.amount,
+            o.filled,
+            o.commission,
+            o.limit,
+            o.stop,
+            o.status,
+            o.reason,
+            times[o.created_bar],
+            times[o.updated_bar],
         )
 
     def get_open_orders(self, asset=None):
@@ -274,7 +265,7 @@ class TradingAlgorithm:
         model = us_equities
         if not isinstance(model, SlippageModel):
             raise BadOrderParameters(f"set_slippage needs a SlippageModel, got {model!r}")
-        self._sim.set_slippage(model.kind, *model._params())
+        self._sim.set_slippage(model)
 
     def set_commission(self, us_equities=None, us_futures=None) -> None:
         """Choose the commission model (in ``initialize``; later:
@@ -283,7 +274,7 @@ class TradingAlgorithm:
         model = us_equities
         if not isinstance(model, CommissionModel):
             raise BadOrderParameters(f"set_commission needs a CommissionModel, got {model!r}")
-        self._sim.set_commission(model.kind, *model._params())
+        self._sim.set_commission(model)
 
     def set_benchmark(self, benchmark) -> None:
         """Measure ``alpha``, ``beta`` and the benchmark columns against this asset of the

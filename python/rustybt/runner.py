@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import inspect
 import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 import numpy as np
@@ -19,6 +22,40 @@ from rustybt.errors import InvalidRunParameters, RustyBTError, StrategyError
 from rustybt.stats import stats_from_perf, stats_row
 
 LEDGERS = ("decimal", "float")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """One backtest, described: what :func:`run_algorithm` and :func:`run_trial` run.
+
+    Either ``algorithm`` (a :class:`~rustybt.TradingAlgorithm` subclass or instance, with
+    ``params`` overriding its class attributes) or zipline's functions (``initialize``,
+    ``handle_data``, ``before_trading_start``, ``analyze``).
+
+    Example:
+        >>> from rustybt.runner import RunConfig
+        >>> RunConfig(bundle="rustybt-demo", capital_base=1e5).ledger
+        'decimal'
+    """
+
+    bundle: object = None
+    start: object = None
+    end: object = None
+    capital_base: float = 1_000_000.0
+    algorithm: object = None
+    params: Mapping[str, object] | None = None
+    initialize: Callable | None = None
+    handle_data: Callable | None = None
+    before_trading_start: Callable | None = None
+    analyze: Callable | None = None
+    data_frequency: str | None = None
+    ledger: str = "decimal"
+    benchmark_returns: pd.Series | None = None
+    metrics_set: str = "default"
+
+    def replace(self, **changes) -> RunConfig:
+        """A copy with ``changes``."""
+        return dataclasses.replace(self, **changes)
 
 
 def _call_user(fn, where: str, *args):
@@ -143,20 +180,22 @@ def run_algorithm(
         ...                              capital_base=1e6)  # doctest: +SKIP
     """
     return _run(
-        start,
-        end,
-        initialize,
-        capital_base,
-        handle_data,
-        before_trading_start,
-        analyze,
-        data_frequency,
-        bundle,
-        algorithm,
-        params,
-        ledger,
-        benchmark_returns=benchmark_returns,
-        metrics_set=metrics_set,
+        RunConfig(
+            bundle=bundle,
+            start=start,
+            end=end,
+            capital_base=capital_base,
+            algorithm=algorithm,
+            params=params,
+            initialize=initialize,
+            handle_data=handle_data,
+            before_trading_start=before_trading_start,
+            analyze=analyze,
+            data_frequency=data_frequency,
+            ledger=ledger,
+            benchmark_returns=benchmark_returns,
+            metrics_set=metrics_set,
+        )
     )
 
 
@@ -185,75 +224,60 @@ def run_trial(
         >>> stats["sharpe"]  # doctest: +SKIP
     """
     # a trial is always class style, on the bundle's own bar size
-    unused = dict.fromkeys(
-        ("initialize", "handle_data", "before_trading_start", "analyze", "data_frequency")
-    )
-    return _run(
-        **unused,
+    config = RunConfig(
+        bundle=bundle,
         start=start,
         end=end,
         capital_base=capital_base,
-        bundle=bundle,
         algorithm=algorithm,
         params=params,
         ledger=ledger,
         benchmark_returns=benchmark_returns,
         metrics_set=metrics_set,
-        output="trial",
     )
+    return _run(config, output="trial")
 
 
-def _run(
-    start,
-    end,
-    initialize,
-    capital_base,
-    handle_data,
-    before_trading_start,
-    analyze,
-    data_frequency,
-    bundle,
-    algorithm,
-    params,
-    ledger,
-    simulation=_core.Simulation,
-    benchmark_returns=None,
-    metrics_set="default",
-    output="perf",
-) -> pd.DataFrame:
-    """The body of ``run_algorithm``; ``simulation`` is the engine (the Rust
-    ``_core.Simulation``, or the reference engine's drop-in twin).
+def _run(config: RunConfig, simulation=_core.Simulation, output: str = "perf") -> pd.DataFrame:
+    """Run ``config``; ``simulation`` is the engine (the Rust ``_core.Simulation``, or the
+    reference engine's drop-in twin).
 
     ``output="trial"`` (a sweep's trial) returns ``(stats, returns)`` instead of the perf
     frame: the :func:`~rustybt.stats.stats_row` of the run and its daily returns, taken
     from the engine without building the frame unless the strategy's ``analyze`` needs
     it. The figures are the ones ``stats_from_perf(perf)`` gives."""
+    c = config
     started = time.perf_counter()
-    if bundle is None:
+    if c.bundle is None:
         raise InvalidRunParameters("bundle= is required (a bundle name or path)")
+    ledger = c.ledger
     if ledger not in LEDGERS:
         raise InvalidRunParameters(f"ledger must be 'decimal' or 'float', got {ledger!r}")
-    if metrics_set not in METRICS_SETS:
+    if c.metrics_set not in METRICS_SETS:
         raise InvalidRunParameters(
-            f"metrics_set must be one of {', '.join(map(repr, METRICS_SETS))}, got {metrics_set!r}"
+            f"metrics_set must be one of {', '.join(map(repr, METRICS_SETS))}, got {c.metrics_set!r}"
         )
-    bundle = load_bundle(bundle)
-    if data_frequency is not None and _normalize_frequency(data_frequency) != bundle.frequency:
+    bundle = load_bundle(c.bundle)
+    if c.data_frequency is not None and _normalize_frequency(c.data_frequency) != bundle.frequency:
         raise InvalidRunParameters(
-            f"data_frequency {data_frequency!r} does not match bundle '{bundle.name}' "
+            f"data_frequency {c.data_frequency!r} does not match bundle '{bundle.name}' "
             f"({bundle.frequency} bars)"
         )
     try:
-        capital = float(capital_base)
+        capital = float(c.capital_base)
     except (TypeError, ValueError):
-        raise InvalidRunParameters(f"capital_base must be a number, got {capital_base!r}") from None
+        raise InvalidRunParameters(
+            f"capital_base must be a number, got {c.capital_base!r}"
+        ) from None
     if not np.isfinite(capital) or capital <= 0:
-        raise InvalidRunParameters(f"capital_base must be a positive number, got {capital_base!r}")
+        raise InvalidRunParameters(
+            f"capital_base must be a positive number, got {c.capital_base!r}"
+        )
     algo = _make_algorithm(
-        algorithm, params, initialize, handle_data, before_trading_start, analyze
+        c.algorithm, c.params, c.initialize, c.handle_data, c.before_trading_start, c.analyze
     )
     first, last = bundle.session_range(
-        bundle.start if start is None else start, bundle.end if end is None else end
+        bundle.start if c.start is None else c.start, bundle.end if c.end is None else c.end
     )
     sim = simulation(bundle._core, first, last, capital, ledger)
     data = BarData(bundle)
@@ -269,15 +293,14 @@ def _run(
         "bundle": bundle.name,
     }
     with running(algo):
-        sim.set_phase("initialize")
         _call_user(algo.initialize, "initialize", algo)
         handle, bts = _callbacks(algo)
         if algo._scheduled:
             handle = _with_schedule(handle, algo, bundle, first, last)
         snapshots = sim.run(algo, data, handle, bts, algo._recorded)
-        risk = metrics_set == "default"
+        risk = c.metrics_set == "default"
         benchmark = (
-            _benchmark_returns(bundle, algo._benchmark, benchmark_returns, first, last)
+            _benchmark_returns(bundle, algo._benchmark, c.benchmark_returns, first, last)
             if risk
             else None
         )

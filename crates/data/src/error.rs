@@ -27,6 +27,12 @@ pub enum DataError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A history window or field that cannot be read (unknown field, bar past the data,
+    /// a bar size that is not a coarser multiple).
+    #[error("{0}")]
+    BadWindow(String),
+    #[error("sid {sid} is not in the bundle ({n_assets} assets)")]
+    UnknownSid { sid: u32, n_assets: usize },
     #[error("parquet error on {path}: {reason}")]
     Parquet { path: PathBuf, reason: String },
 }

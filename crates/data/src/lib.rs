@@ -10,6 +10,7 @@ pub mod error;
 pub mod resample;
 pub mod store;
 pub mod synthetic;
+pub mod view;
 
 pub use bundle::{write_bundle, Adjustment, AssetInfo, BarRows, BundleContent, Manifest};
 pub use calendar::{BarSize, Session};
@@ -18,3 +19,4 @@ pub use error::DataError;
 pub use resample::{CacheStats, Resampled};
 pub use store::{AdjustmentFactor, BarStore, Field};
 pub use synthetic::{generate, generate_with_progress, SyntheticSpec};
+pub use view::{masked_value, View};

@@ -23,6 +23,20 @@ pub enum BatchKind {
     OrderQuantities,
 }
 
+impl std::str::FromStr for BatchKind {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        match s {
+            "weights" => Ok(BatchKind::TargetWeights),
+            "orders" => Ok(BatchKind::OrderQuantities),
+            other => Err(EngineError::BadConfig(format!(
+                "kind must be 'weights' or 'orders', got '{other}'"
+            ))),
+        }
+    }
+}
+
 /// Settings shared by every run of a batch.
 #[derive(Debug, Clone)]
 pub struct BatchSpec<N> {

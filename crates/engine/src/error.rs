@@ -12,6 +12,13 @@ pub enum EngineError {
     Data(#[from] DataError),
     #[error("invalid run: {0}")]
     BadRun(String),
+    /// A configuration value the engine does not know (a model, policy or control name,
+    /// a missing argument): the message says which and what is accepted.
+    #[error("{0}")]
+    BadConfig(String),
+    /// An order placed outside `handle_data` and scheduled functions.
+    #[error("orders cannot be placed in {}; place them in handle_data or a scheduled function", .0.name())]
+    WrongPhase(crate::clock::Phase),
     #[error("invalid parameter {name} = {value}: {reason}")]
     BadParameter {
         name: &'static str,
@@ -34,6 +41,9 @@ pub enum EngineError {
     TradingControl(String),
     #[error("{0}")]
     OrderTooLarge(String),
+    /// An order argument the engine cannot take (an unknown kind, an unrepresentable number).
+    #[error("{0}")]
+    BadOrder(String),
     #[error("{0}")]
     AccountControl(String),
 }

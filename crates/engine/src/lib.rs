@@ -1,15 +1,23 @@
-//! The rustybt engine: the bar clock, the simulation steps around a strategy, and the
-//! risk metrics of its returns.
+//! The rustybt engine: the one clock every driver advances, the simulation of orders and
+//! books around a strategy, the batch runner, and the metrics of the results.
 
 pub mod batch;
+pub mod clock;
+pub mod controls;
 pub mod error;
 pub mod metrics;
+pub mod report;
 pub mod simulation;
 
 pub use batch::{run_batch, BatchKind, BatchResult, BatchSpec};
+pub use clock::{Phase, Step};
+pub use controls::{Control, ControlKind, OnError};
 pub use error::EngineError;
 pub use metrics::{
     alpha_beta, cumulative_benchmark_risk, cumulative_risk, fifo_round_trips, final_risk,
     BenchmarkRow, RiskRow, RoundTrip,
 };
-pub use simulation::{run, Control, FillModel, OnError, SessionPerf, Simulation, Strategy};
+pub use report::{PerfTable, TrialSummary};
+pub use simulation::{
+    order_style, run, FillModel, LedgerKind, OrderKind, SessionPerf, Simulation, Strategy,
+};

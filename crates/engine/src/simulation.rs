@@ -1,130 +1,139 @@
-//! One backtest's state: the bar clock position, the ledger, and the per-session
-//! performance it produces. Drivers (the Python binding, the batch runner) call
-//! [`Simulation::start_session`], [`Simulation::process_bar`] and
-//! [`Simulation::end_session`] in clock order and run the strategy between them; the
-//! simulation never calls out, so no borrow of it is held across strategy code.
+//! One backtest's state: the clock's position, the ledger, and the per-session
+//! performance it produces. Every driver (the Python binding, the batch runner, a Rust
+//! [`Strategy`] through [`run`]) moves it with [`Simulation::advance`] and runs its
+//! strategy on the [`Step`] it returns; the simulation never calls out, so no borrow of it
+//! is held across strategy code.
 
 use std::ops::Range;
+use std::str::FromStr;
 use std::sync::Arc;
 
 use rustybt_data::calendar::format_timestamp;
-use rustybt_data::{BarStore, Field};
+use rustybt_data::{BarStore, Field, View};
 
 use rustybt_ledger::{Exposure, Ledger, Money, Order, OrderId, OrderStyle, Quote};
 
+use crate::clock::{Clock, Phase, Step};
+use crate::controls::{Control, OnError};
 use crate::error::EngineError;
 
-/// What a trading control does when an order breaks it (zipline's `on_error`).
+/// A configuration number (a model parameter, a limit) as `N`: finite, non-negative and
+/// exactly representable.
+pub(crate) fn param<N: Money>(name: &'static str, v: f64) -> Result<N, EngineError> {
+    match N::from_f64(v) {
+        Some(x) if x >= N::zero() => Ok(x),
+        _ => Err(EngineError::BadConfig(format!(
+            "{name} must be a finite, non-negative number, got {v}"
+        ))),
+    }
+}
+
+/// The ledger's number type, by name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OnError {
-    /// Refuse the order with an error.
-    Fail,
-    /// Place the order and record a warning.
-    Log,
+pub enum LedgerKind {
+    /// `rust_decimal`: exact books (the default).
+    Decimal,
+    /// `f64`: the same ledger code on floats.
+    Float,
 }
 
-/// zipline's trading controls, checked before an order is placed.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Control<N> {
-    /// At most `max_shares` shares / `max_notional` value per order (one asset, or all).
-    MaxOrderSize {
-        sid: Option<u32>,
-        max_shares: Option<i64>,
-        max_notional: Option<N>,
-        on_error: OnError,
-    },
-    /// The position after the order holds at most `max_shares` / `max_notional`.
-    MaxPositionSize {
-        sid: Option<u32>,
-        max_shares: Option<i64>,
-        max_notional: Option<N>,
-        on_error: OnError,
-    },
-    /// At most `max_count` orders per session.
-    MaxOrderCount { max_count: u32, on_error: OnError },
-    /// No order may leave a short position.
-    LongOnly { on_error: OnError },
+impl FromStr for LedgerKind {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        match s {
+            "decimal" => Ok(LedgerKind::Decimal),
+            "float" => Ok(LedgerKind::Float),
+            other => Err(EngineError::BadConfig(format!(
+                "ledger must be 'decimal' or 'float', got '{other}'"
+            ))),
+        }
+    }
 }
 
-impl<N: Money> Control<N> {
-    fn describe(&self, store: &BarStore) -> String {
-        let asset = |sid: &Option<u32>| {
-            sid.map_or("all".to_string(), |s| {
-                store.assets[s as usize].symbol.clone()
-            })
-        };
-        let opt = |v: Option<String>| v.unwrap_or_else(|| "None".into());
+impl LedgerKind {
+    pub fn name(self) -> &'static str {
         match self {
-            Control::MaxOrderSize {
-                sid,
-                max_shares,
-                max_notional,
-                ..
-            } => format!(
-                "MaxOrderSize(asset={}, max_shares={}, max_notional={})",
-                asset(sid),
-                opt(max_shares.map(|v| v.to_string())),
-                opt(max_notional.map(|v| v.to_string()))
-            ),
-            Control::MaxPositionSize {
-                sid,
-                max_shares,
-                max_notional,
-                ..
-            } => format!(
-                "MaxPositionSize(asset={}, max_shares={}, max_notional={})",
-                asset(sid),
-                opt(max_shares.map(|v| v.to_string())),
-                opt(max_notional.map(|v| v.to_string()))
-            ),
-            Control::MaxOrderCount { max_count, .. } => {
-                format!("MaxOrderCount(max_count={max_count})")
+            LedgerKind::Decimal => "decimal",
+            LedgerKind::Float => "float",
+        }
+    }
+}
+
+/// zipline's order functions: what the number given to an order means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OrderKind {
+    /// `order`: shares.
+    Shares,
+    /// `order_value`: a value, in shares at the current price.
+    Value,
+    /// `order_percent`: a fraction of the portfolio value.
+    Percent,
+    /// `order_target`: shares to hold.
+    Target,
+    /// `order_target_value`: a value to hold.
+    TargetValue,
+    /// `order_target_percent`: a fraction of the portfolio value to hold.
+    TargetPercent,
+}
+
+impl FromStr for OrderKind {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        Ok(match s {
+            "shares" => OrderKind::Shares,
+            "value" => OrderKind::Value,
+            "percent" => OrderKind::Percent,
+            "target" => OrderKind::Target,
+            "target_value" => OrderKind::TargetValue,
+            "target_percent" => OrderKind::TargetPercent,
+            other => {
+                return Err(EngineError::BadOrder(format!(
+                    "unknown order kind '{other}'"
+                )))
             }
-            Control::LongOnly { .. } => "LongOnly()".to_string(),
-        }
-    }
-
-    fn on_error(&self) -> OnError {
-        match self {
-            Control::MaxOrderSize { on_error, .. }
-            | Control::MaxPositionSize { on_error, .. }
-            | Control::MaxOrderCount { on_error, .. }
-            | Control::LongOnly { on_error } => *on_error,
-        }
-    }
-
-    /// Whether an order of `amount` shares of `sid` breaks this control.
-    fn violated(
-        &self,
-        sid: u32,
-        amount: i64,
-        current: i64,
-        price: Option<N>,
-        orders_today: u32,
-    ) -> bool {
-        let applies = |s: &Option<u32>| s.is_none_or(|x| x == sid);
-        let too_big = |shares: i64, max_shares: &Option<i64>, max_notional: &Option<N>| {
-            max_shares.is_some_and(|m| shares.abs() > m)
-                || matches!((max_notional, price), (Some(m), Some(p)) if (N::from_i64(shares) * p).abs() > *m)
-        };
-        match self {
-            Control::MaxOrderSize {
-                sid: s,
-                max_shares,
-                max_notional,
-                ..
-            } => applies(s) && too_big(amount, max_shares, max_notional),
-            Control::MaxPositionSize {
-                sid: s,
-                max_shares,
-                max_notional,
-                ..
-            } => applies(s) && too_big(current + amount, max_shares, max_notional),
-            Control::MaxOrderCount { max_count, .. } => orders_today >= *max_count,
-            Control::LongOnly { .. } => current + amount < 0,
-        }
+        })
     }
 }
+
+/// A limit / stop price: positive, finite and exactly representable.
+fn trigger_price<N: Money>(kind: &'static str, v: f64) -> Result<N, EngineError> {
+    if !(v.is_finite() && v > 0.0) {
+        return Err(rustybt_ledger::LedgerError::BadPrice {
+            kind,
+            value: v.to_string(),
+        }
+        .into());
+    }
+    N::from_f64(v).ok_or_else(|| unrepresentable(kind, v))
+}
+
+/// An order number no decimal with at most 28 places holds exactly (e.g. `1e-30`).
+fn unrepresentable(name: &str, v: f64) -> EngineError {
+    EngineError::BadOrder(format!(
+        "{name} must be a finite number that a decimal with at most 28 places can hold \
+         exactly, got {v}"
+    ))
+}
+
+/// The order style of zipline's `limit_price` / `stop_price` arguments.
+pub fn order_style<N: Money>(
+    limit: Option<f64>,
+    stop: Option<f64>,
+) -> Result<OrderStyle<N>, EngineError> {
+    Ok(match (limit, stop) {
+        (None, None) => OrderStyle::Market,
+        (Some(l), None) => OrderStyle::Limit(trigger_price("limit", l)?),
+        (None, Some(s)) => OrderStyle::Stop(trigger_price("stop", s)?),
+        (Some(l), Some(s)) => OrderStyle::StopLimit {
+            limit: trigger_price("limit", l)?,
+            stop: trigger_price("stop", s)?,
+        },
+    })
+}
+
+pub use crate::controls::ControlKind;
 
 /// Which price of the next bar an order fills at.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -135,6 +144,20 @@ pub enum FillModel {
     /// backtrader's rule: the next bar's open. Triggers and slippage use the open too;
     /// positions are still marked at the close.
     NextOpen,
+}
+
+impl FromStr for FillModel {
+    type Err = EngineError;
+
+    fn from_str(s: &str) -> Result<Self, EngineError> {
+        match s {
+            "next_close" => Ok(FillModel::NextClose),
+            "next_open" => Ok(FillModel::NextOpen),
+            other => Err(EngineError::BadConfig(format!(
+                "fill model must be 'next_close' or 'next_open', got '{other}'"
+            ))),
+        }
+    }
 }
 
 /// A bundle adjustment in the ledger's number type.
@@ -170,6 +193,7 @@ pub struct SessionPerf<N> {
 
 pub struct Simulation<N: Money> {
     store: Arc<BarStore>,
+    clock: Clock,
     ledger: Ledger<N>,
     first_session: usize,
     last_session: usize,
@@ -258,6 +282,7 @@ impl<N: Money> Simulation<N> {
         }
         Ok(Simulation {
             store,
+            clock: Clock::Initialize,
             ledger: Ledger::new(n, capital_base),
             first_session,
             last_session,
@@ -281,6 +306,94 @@ impl<N: Money> Simulation<N> {
         })
     }
 
+    /// Move the clock to the strategy's next turn (see [`crate::clock`]): `None` once the
+    /// last session has closed. An account control broken by the bar just handled is an
+    /// error, and the run stops there (further calls return `None`).
+    pub fn advance(&mut self) -> Result<Option<Step>, EngineError> {
+        let step = match self.clock {
+            Clock::Initialize => Some(self.begin_session(self.first_session)),
+            Clock::BeforeTradingStart { session } => {
+                Some(self.next_bar_or_close(session, self.session_bars(session).start))
+            }
+            Clock::Bar { session, bar } => {
+                if let Err(e) = self.check_account_controls() {
+                    self.clock = Clock::Done;
+                    return Err(e);
+                }
+                Some(self.next_bar_or_close(session, bar + 1))
+            }
+            Clock::SessionEnd { session } if session < self.last_session => {
+                Some(self.begin_session(session + 1))
+            }
+            Clock::SessionEnd { .. } | Clock::Done => {
+                self.clock = Clock::Done;
+                None
+            }
+        };
+        Ok(step)
+    }
+
+    fn begin_session(&mut self, session: usize) -> Step {
+        self.start_session(session);
+        self.clock = Clock::BeforeTradingStart { session };
+        Step::BeforeTradingStart {
+            session,
+            view: View::before_session(self.session_bars(session).start),
+        }
+    }
+
+    fn next_bar_or_close(&mut self, session: usize, bar: usize) -> Step {
+        if bar < self.session_bars(session).end {
+            self.process_bar(bar);
+            self.clock = Clock::Bar { session, bar };
+            Step::Bar { bar }
+        } else {
+            self.end_session();
+            self.clock = Clock::SessionEnd { session };
+            Step::SessionEnd { session }
+        }
+    }
+
+    /// Where the clock is in the algorithm's lifecycle.
+    pub fn phase(&self) -> Phase {
+        self.clock.phase()
+    }
+
+    /// [`Simulation::new`] with `capital_base` as the strategy gave it (a float, read as
+    /// [`Money::from_f64`] reads it).
+    pub fn with_capital(
+        store: Arc<BarStore>,
+        first_session: usize,
+        last_session: usize,
+        capital_base: f64,
+    ) -> Result<Self, EngineError> {
+        Self::new(
+            store,
+            first_session,
+            last_session,
+            param("capital_base", capital_base)?,
+        )
+    }
+
+    /// [`Simulation::set_max_leverage`] of a float limit (finite, non-negative).
+    pub fn set_max_leverage_f64(&mut self, max: f64) -> Result<(), EngineError> {
+        self.set_max_leverage(param("max_leverage", max)?);
+        Ok(())
+    }
+
+    /// (sid, order id) of the open orders of `sid`, or of every asset.
+    pub fn open_order_ids(&self, sid: Option<u32>) -> Vec<(u32, OrderId)> {
+        let l = &self.ledger;
+        let sids: Vec<u32> = match sid {
+            Some(x) if (x as usize) < l.n_assets() => vec![x],
+            Some(_) => vec![],
+            None => l.assets_with_open_orders().to_vec(),
+        };
+        sids.iter()
+            .flat_map(|&x| l.open_orders(x).map(move |o| (x, o.id)))
+            .collect()
+    }
+
     /// Add a trading control (before the first bar).
     pub fn add_control(&mut self, control: Control<N>) {
         self.controls.push(control);
@@ -296,8 +409,9 @@ impl<N: Money> Simulation<N> {
         std::mem::take(&mut self.warnings)
     }
 
-    /// Check account controls (max leverage); called after the strategy handles a bar.
-    pub fn check_account_controls(&self) -> Result<(), EngineError> {
+    /// Check account controls (max leverage); the clock calls it after the strategy
+    /// handles a bar.
+    fn check_account_controls(&self) -> Result<(), EngineError> {
         let Some(max) = self.max_leverage else {
             return Ok(());
         };
@@ -355,7 +469,7 @@ impl<N: Money> Simulation<N> {
     }
 
     /// Begin session `s`: remember where its accounting starts.
-    pub fn start_session(&mut self, s: usize) {
+    fn start_session(&mut self, s: usize) {
         self.session = s;
         self.bar = self.session_bars(s).start;
         self.starting_cash = self.ledger.cash();
@@ -400,7 +514,7 @@ impl<N: Money> Simulation<N> {
 
     /// Fill open orders against bar `bar` and mark positions to its closes. Orders placed
     /// while handling bar `t` meet bar `t + 1` here first: no fill sees the bar it was placed on.
-    pub fn process_bar(&mut self, bar: usize) {
+    fn process_bar(&mut self, bar: usize) {
         self.bar = bar;
         let store = &self.store;
         let scale = store.price_scale();
@@ -431,7 +545,7 @@ impl<N: Money> Simulation<N> {
     }
 
     /// Close the current session's books and append its [`SessionPerf`].
-    pub fn end_session(&mut self) {
+    fn end_session(&mut self) {
         // zipline applies the end-of-day cancel policy in minute simulations only: on
         // daily bars every order would be cancelled before the bar it fills on
         let intraday = self.store.bar_size != rustybt_data::BarSize::Daily;
@@ -589,6 +703,52 @@ impl<N: Money> Simulation<N> {
         Some(x)
     }
 
+    /// Place an order of `kind` for `value` (a float as the strategy gave it: shares,
+    /// a value or a fraction; it enters the ledger as [`Money::from_f64`] reads it, and
+    /// share counts are rounded as zipline rounds them).
+    /// `limit` / `stop` make it a limit, stop or stop-limit order ([`order_style`]).
+    /// `kind` is an [`OrderKind`] name; the phase, then the style, then the kind are
+    /// checked, in that order.
+    pub fn place(
+        &mut self,
+        kind: &str,
+        sid: u32,
+        value: f64,
+        limit: Option<f64>,
+        stop: Option<f64>,
+    ) -> Result<Option<OrderId>, EngineError> {
+        self.check_trading()?;
+        let style = order_style(limit, stop)?;
+        let kind: OrderKind = kind.parse()?;
+        let name = match kind {
+            OrderKind::Shares => "amount",
+            OrderKind::Value => "value",
+            OrderKind::Percent => "percent",
+            _ => "target",
+        };
+        let x = self
+            .param(value)
+            .ok_or_else(|| unrepresentable(name, value))?;
+        match kind {
+            OrderKind::Shares => self.order(sid, rustybt_ledger::round_order_amount(x), style),
+            OrderKind::Value => self.order_value(sid, x, style),
+            OrderKind::Percent => self.order_percent(sid, x, style),
+            OrderKind::Target => {
+                self.order_target(sid, rustybt_ledger::round_order_amount(x), style)
+            }
+            OrderKind::TargetValue => self.order_target_value(sid, x, style),
+            OrderKind::TargetPercent => self.order_target_percent(sid, x, style),
+        }
+    }
+
+    /// Orders are accepted only on a bar's turn (`handle_data`, scheduled functions).
+    fn check_trading(&self) -> Result<(), EngineError> {
+        match self.clock {
+            Clock::Bar { .. } => Ok(()),
+            other => Err(EngineError::WrongPhase(other.phase())),
+        }
+    }
+
     /// Place an order for `amount` shares (already rounded).
     pub fn order(
         &mut self,
@@ -596,6 +756,7 @@ impl<N: Money> Simulation<N> {
         amount: i64,
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
+        self.check_trading()?;
         self.check_sid(sid)?;
         self.check_not_ended(sid)?;
         if amount != 0 {
@@ -619,6 +780,7 @@ impl<N: Money> Simulation<N> {
         value: N,
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
+        self.check_trading()?;
         let price = self.require_price(sid)?;
         let amount = shares_for_value(value, price);
         self.order(sid, amount, style)
@@ -631,6 +793,7 @@ impl<N: Money> Simulation<N> {
         percent: N,
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
+        self.check_trading()?;
         let value = self.percent_of_portfolio(percent)?;
         self.order_value(sid, value, style)
     }
@@ -642,6 +805,7 @@ impl<N: Money> Simulation<N> {
         target: i64,
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
+        self.check_trading()?;
         self.check_sid(sid)?;
         let amount = target.saturating_sub(self.ledger.position(sid).amount);
         self.order(sid, amount, style)
@@ -653,6 +817,7 @@ impl<N: Money> Simulation<N> {
         target: N,
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
+        self.check_trading()?;
         let price = self.require_price(sid)?;
         let amount = self.ledger.target_value_amount(sid, target, price);
         self.order(sid, amount, style)
@@ -664,6 +829,7 @@ impl<N: Money> Simulation<N> {
         percent: N,
         style: OrderStyle<N>,
     ) -> Result<Option<OrderId>, EngineError> {
+        self.check_trading()?;
         let price = self.require_price(sid)?;
         // the common "hold none": 0 × portfolio value is 0, no multiplication needed
         let value = if percent.is_zero() {
@@ -724,27 +890,29 @@ fn shares_for_value<N: Money>(value: N, price: N) -> i64 {
 }
 
 /// A strategy written in Rust, driven by [`run`]. Python strategies are driven by the
-/// binding's loop, which calls the same simulation steps.
+/// binding, which advances the same clock.
 pub trait Strategy<N: Money> {
     fn before_trading_start(&mut self, _sim: &mut Simulation<N>) -> Result<(), EngineError> {
         Ok(())
     }
     fn handle_data(&mut self, sim: &mut Simulation<N>) -> Result<(), EngineError>;
+    /// After a session's books close (its perf is the last of [`Simulation::perf`]).
+    fn session_end(&mut self, _sim: &mut Simulation<N>) -> Result<(), EngineError> {
+        Ok(())
+    }
 }
 
-/// Run `strategy` over the whole span in clock order.
+/// Run `strategy` over the whole span: the clock's steps, each handed to the strategy.
 pub fn run<N: Money, S: Strategy<N>>(
     sim: &mut Simulation<N>,
     strategy: &mut S,
 ) -> Result<(), EngineError> {
-    for s in sim.sessions() {
-        sim.start_session(s);
-        strategy.before_trading_start(sim)?;
-        for bar in sim.session_bars(s) {
-            sim.process_bar(bar);
-            strategy.handle_data(sim)?;
+    while let Some(step) = sim.advance()? {
+        match step {
+            Step::BeforeTradingStart { .. } => strategy.before_trading_start(sim)?,
+            Step::Bar { .. } => strategy.handle_data(sim)?,
+            Step::SessionEnd { .. } => strategy.session_end(sim)?,
         }
-        sim.end_session();
     }
     Ok(())
 }

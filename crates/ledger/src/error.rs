@@ -11,6 +11,20 @@ pub enum LedgerError {
     UnknownOrder(u64),
     #[error("asset sid {sid} is outside this ledger's {n_assets} assets")]
     UnknownAsset { sid: u32, n_assets: usize },
+    #[error("unknown {what} model '{name}' (known: {known})")]
+    UnknownModel {
+        what: &'static str,
+        name: String,
+        known: String,
+    },
+    #[error("{name} must be a finite, non-negative number, got {value}")]
+    BadModelNumber { name: &'static str, value: String },
+    #[error("{what} must be {known}, got '{name}'")]
+    UnknownName {
+        what: &'static str,
+        name: String,
+        known: &'static str,
+    },
     #[error("invalid {model} parameter {name} = {value}: {reason}")]
     BadModelParameter {
         model: &'static str,

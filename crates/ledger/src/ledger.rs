@@ -16,6 +16,23 @@ pub enum CancelPolicy {
     EndOfDay,
 }
 
+impl std::str::FromStr for CancelPolicy {
+    type Err = LedgerError;
+
+    /// zipline's names: `never` (`NeverCancel`) or `eod` / `end_of_day` (`EODCancel`).
+    fn from_str(s: &str) -> Result<Self, LedgerError> {
+        match s {
+            "never" => Ok(CancelPolicy::Never),
+            "eod" | "end_of_day" => Ok(CancelPolicy::EndOfDay),
+            other => Err(LedgerError::UnknownName {
+                what: "cancel policy",
+                name: other.to_string(),
+                known: "'never' or 'eod'",
+            }),
+        }
+    }
+}
+
 /// One execution of (part of) an order.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Transaction<N> {

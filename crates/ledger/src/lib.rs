@@ -13,7 +13,9 @@ pub mod position;
 
 pub use error::LedgerError;
 pub use ledger::{CancelPolicy, Exposure, Ledger, Transaction};
-pub use models::{Commission, Quote, Slippage, SlippageOutcome};
+pub use models::{
+    Commission, ModelSpec, Quote, Slippage, SlippageOutcome, COMMISSION_MODELS, SLIPPAGE_MODELS,
+};
 pub use num::{
     beyond_notional, round_order_amount, saturated_shares, Money, DIV_SCALE, MAX_NOTIONAL,
     MAX_SHARES,

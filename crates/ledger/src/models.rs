@@ -1,7 +1,103 @@
 //! Slippage and commission models with zipline-reloaded's formulas.
 
+use crate::error::LedgerError;
 use crate::num::Money;
 use crate::order::Order;
+
+/// A model as configured from outside the engine: its name (zipline's class name) and its
+/// parameters with zipline-reloaded's defaults. These tables are the one place where the
+/// models and their defaults are written; the Python `finance` classes read them from
+/// `rustybt._core`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelSpec {
+    pub name: &'static str,
+    /// (parameter name, zipline's default), in the order [`Slippage::from_spec`] and
+    /// [`Commission::from_spec`] take them.
+    pub params: &'static [(&'static str, f64)],
+}
+
+/// zipline's slippage models (`zipline.finance.slippage`), the default first.
+pub const SLIPPAGE_MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        name: "FixedBasisPointsSlippage",
+        params: &[("basis_points", 5.0), ("volume_limit", 0.1)],
+    },
+    ModelSpec {
+        name: "VolumeShareSlippage",
+        params: &[("volume_limit", 0.025), ("price_impact", 0.1)],
+    },
+    ModelSpec {
+        name: "FixedSlippage",
+        params: &[("spread", 0.0)],
+    },
+    ModelSpec {
+        name: "NoSlippage",
+        params: &[],
+    },
+];
+
+/// zipline's commission models (`zipline.finance.commission`), the default first.
+pub const COMMISSION_MODELS: &[ModelSpec] = &[
+    ModelSpec {
+        name: "PerShare",
+        params: &[("cost", 0.001), ("min_trade_cost", 0.0)],
+    },
+    ModelSpec {
+        name: "PerTrade",
+        params: &[("cost", 0.0)],
+    },
+    ModelSpec {
+        name: "PerDollar",
+        params: &[("cost", 0.0015)],
+    },
+    ModelSpec {
+        name: "NoCommission",
+        params: &[],
+    },
+];
+
+/// The spec named `name` in `table`, and `params` (one per spec parameter) checked and
+/// converted to `N`: finite, non-negative and exactly representable.
+fn spec_params<N: Money>(
+    table: &'static [ModelSpec],
+    what: &'static str,
+    name: &str,
+    params: &[f64],
+) -> Result<(&'static ModelSpec, Vec<N>), LedgerError> {
+    let spec = table
+        .iter()
+        .find(|m| m.name == name)
+        .ok_or_else(|| LedgerError::UnknownModel {
+            what,
+            name: name.to_string(),
+            known: table.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
+        })?;
+    if params.len() != spec.params.len() {
+        return Err(LedgerError::BadModelParameter {
+            model: spec.name,
+            name: "parameters",
+            value: params.len().to_string(),
+            reason: "wrong number of parameters",
+        });
+    }
+    let values = spec
+        .params
+        .iter()
+        .zip(params)
+        .map(|(&(pname, _), &v)| match N::from_f64(v) {
+            Some(x) if x >= N::zero() => Ok(x),
+            _ => Err(LedgerError::BadModelNumber {
+                name: pname,
+                value: v.to_string(),
+            }),
+        })
+        .collect::<Result<Vec<N>, _>>()?;
+    Ok((spec, values))
+}
+
+fn defaults(spec: &ModelSpec) -> Vec<f64> {
+    spec.params.iter().map(|&(_, v)| v).collect()
+}
 
 /// What a model sees of the bar an order fills against.
 #[derive(Debug, Clone, Copy)]
@@ -36,12 +132,28 @@ pub enum Slippage<N> {
 }
 
 impl<N: Money> Slippage<N> {
-    /// zipline's equity default: `FixedBasisPointsSlippage(basis_points=5, volume_limit=0.1)`.
+    /// zipline's equity default, the first of [`SLIPPAGE_MODELS`] with its defaults:
+    /// `FixedBasisPointsSlippage(basis_points=5, volume_limit=0.1)`.
     pub fn zipline_default() -> Self {
-        Slippage::FixedBasisPoints {
-            basis_points: N::from_i64(5),
-            volume_limit: N::from_mantissa(1, 1),
-        }
+        let spec = &SLIPPAGE_MODELS[0];
+        Self::from_spec(spec.name, &defaults(spec)).expect("the default model is valid")
+    }
+
+    /// The model named `name` (a [`SLIPPAGE_MODELS`] name) with `params` in its spec's order.
+    pub fn from_spec(name: &str, params: &[f64]) -> Result<Self, LedgerError> {
+        let (spec, p) = spec_params::<N>(SLIPPAGE_MODELS, "slippage", name, params)?;
+        Ok(match spec.name {
+            "FixedBasisPointsSlippage" => Slippage::FixedBasisPoints {
+                basis_points: p[0],
+                volume_limit: p[1],
+            },
+            "VolumeShareSlippage" => Slippage::VolumeShare {
+                volume_limit: p[0],
+                price_impact: p[1],
+            },
+            "FixedSlippage" => Slippage::Fixed { spread: p[0] },
+            _ => Slippage::NoSlippage,
+        })
     }
 
     /// The fill for `order` given this bar's `quote` and the shares already filled
@@ -144,12 +256,25 @@ pub enum Commission<N> {
 }
 
 impl<N: Money> Commission<N> {
-    /// zipline's equity default: `PerShare(cost=0.001, min_trade_cost=0)`.
+    /// zipline's equity default, the first of [`COMMISSION_MODELS`] with its defaults:
+    /// `PerShare(cost=0.001, min_trade_cost=0)`.
     pub fn zipline_default() -> Self {
-        Commission::PerShare {
-            cost: N::from_mantissa(1, 3),
-            min_trade_cost: N::zero(),
-        }
+        let spec = &COMMISSION_MODELS[0];
+        Self::from_spec(spec.name, &defaults(spec)).expect("the default model is valid")
+    }
+
+    /// The model named `name` (a [`COMMISSION_MODELS`] name) with `params` in its spec's order.
+    pub fn from_spec(name: &str, params: &[f64]) -> Result<Self, LedgerError> {
+        let (spec, p) = spec_params::<N>(COMMISSION_MODELS, "commission", name, params)?;
+        Ok(match spec.name {
+            "PerShare" => Commission::PerShare {
+                cost: p[0],
+                min_trade_cost: p[1],
+            },
+            "PerTrade" => Commission::PerTrade { cost: p[0] },
+            "PerDollar" => Commission::PerDollar { cost: p[0] },
+            _ => Commission::NoCommission,
+        })
     }
 
     /// Commission for a fill of `amount` shares at `price`, given what `order` paid so far

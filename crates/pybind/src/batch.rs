@@ -5,71 +5,56 @@ use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rust_decimal::Decimal;
-use rustybt_engine::{run_batch as engine_run_batch, BatchKind, BatchResult, BatchSpec, FillModel};
-use rustybt_ledger::{CancelPolicy, Money};
+use rustybt_engine::{
+    run_batch as engine_run_batch, BatchKind, BatchResult, BatchSpec, FillModel, LedgerKind,
+};
+use rustybt_ledger::{CancelPolicy, Commission, Money, Slippage};
 
 use crate::bundle::PyBundle;
-use crate::errors::{engine_err, guard, InvalidRunParameters};
-use crate::sim::{commission_model, slippage_model};
+use crate::conversion::{commission, named, slippage};
+use crate::errors::{guard, invalid_run, Result};
 
 /// Matrices copied out of Python per chunk: bounds the extra memory of a large batch.
 const CHUNK: usize = 128;
 
-#[allow(clippy::too_many_arguments)]
-fn spec<N: Money>(
+/// What a batch is told from Python, before its number type is chosen.
+struct Settings<'a, 'py> {
     first_session: usize,
     last_session: usize,
     capital_base: f64,
-    slippage: (&str, f64, f64),
-    commission: (&str, f64, f64),
-    cancel_policy: &str,
-    fill_model: &str,
-    sids: Vec<u32>,
-    kind: &str,
+    slippage: Option<&'a Bound<'py, PyAny>>,
+    commission: Option<&'a Bound<'py, PyAny>>,
+    cancel_policy: CancelPolicy,
+    fill_model: FillModel,
+    kind: BatchKind,
     keep_perf: bool,
-) -> PyResult<BatchSpec<N>> {
-    let capital = N::from_f64(capital_base)
+}
+
+fn spec<N: Money>(s: &Settings<'_, '_>, sids: Vec<u32>) -> Result<BatchSpec<N>> {
+    let capital = N::from_f64(s.capital_base)
         .filter(|c| *c > N::zero())
         .ok_or_else(|| {
-            InvalidRunParameters::new_err(format!(
-                "capital_base must be positive, got {capital_base}"
+            invalid_run(format!(
+                "capital_base must be positive, got {}",
+                s.capital_base
             ))
         })?;
     Ok(BatchSpec {
-        first_session,
-        last_session,
+        first_session: s.first_session,
+        last_session: s.last_session,
         capital_base: capital,
-        slippage: slippage_model(slippage.0, slippage.1, slippage.2)?,
-        commission: commission_model(commission.0, commission.1, commission.2)?,
-        cancel_policy: match cancel_policy {
-            "never" => CancelPolicy::Never,
-            "eod" => CancelPolicy::EndOfDay,
-            other => {
-                return Err(InvalidRunParameters::new_err(format!(
-                    "cancel policy must be 'never' or 'eod', got '{other}'"
-                )))
-            }
-        },
-        fill_model: match fill_model {
-            "next_close" => FillModel::NextClose,
-            "next_open" => FillModel::NextOpen,
-            other => {
-                return Err(InvalidRunParameters::new_err(format!(
-                    "fill model must be 'next_close' or 'next_open', got '{other}'"
-                )))
-            }
-        },
+        // zipline's defaults, as in the event-driven engine
+        slippage: s
+            .slippage
+            .map_or_else(|| Ok(Slippage::zipline_default()), slippage)?,
+        commission: s
+            .commission
+            .map_or_else(|| Ok(Commission::zipline_default()), commission)?,
+        cancel_policy: s.cancel_policy,
+        fill_model: s.fill_model,
         sids,
-        kind: match kind {
-            "weights" => BatchKind::TargetWeights,
-            "orders" => BatchKind::OrderQuantities,
-            other => {
-                return Err(InvalidRunParameters::new_err(format!(
-                    "kind must be 'weights' or 'orders', got '{other}'"
-                )))
-            }
-        },
-        keep_perf,
+        kind: s.kind,
+        keep_perf: s.keep_perf,
     })
 }
 
@@ -78,7 +63,7 @@ fn run_all<N: Money>(
     bundle: &PyBundle,
     spec: &BatchSpec<N>,
     matrices: &[PyReadonlyArray2<'_, f64>],
-) -> PyResult<Vec<BatchResult>> {
+) -> Result<Vec<BatchResult>> {
     let mut results = Vec::with_capacity(matrices.len());
     for chunk in matrices.chunks(CHUNK) {
         let owned: Vec<Vec<f64>> = chunk
@@ -93,7 +78,7 @@ fn run_all<N: Money>(
             let refs: Vec<&[f64]> = owned.iter().map(Vec::as_slice).collect();
             engine_run_batch(&store, spec, &refs)
         });
-        results.extend(part.map_err(engine_err)?);
+        results.extend(part?);
         py.check_signals()?;
     }
     Ok(results)
@@ -101,7 +86,8 @@ fn run_all<N: Money>(
 
 /// Simulate many precomputed strategies. Each matrix is `[bars, len(sids)]` (the run's
 /// bars, time-major) of target weights (`kind="weights"`) or share quantities
-/// (`kind="orders"`); NaN means "no order for this asset on this bar". Returns a dict of
+/// (`kind="orders"`); NaN means "no order for this asset on this bar". `slippage` and
+/// `commission` are `rustybt.finance` models (default: zipline's). Returns a dict of
 /// columns, one entry per matrix.
 #[pyfunction]
 #[pyo3(signature = (bundle, matrices, first_session, last_session, sids, kind = "weights", capital_base = 1_000_000.0, ledger = "decimal", slippage = None, commission = None, cancel_policy = "never", fill_model = "next_close", keep_perf = false))]
@@ -116,44 +102,29 @@ pub fn run_batch<'py>(
     kind: &str,
     capital_base: f64,
     ledger: &str,
-    slippage: Option<(String, f64, f64)>,
-    commission: Option<(String, f64, f64)>,
+    slippage: Option<Bound<'py, PyAny>>,
+    commission: Option<Bound<'py, PyAny>>,
     cancel_policy: &str,
     fill_model: &str,
     keep_perf: bool,
-) -> PyResult<Bound<'py, PyDict>> {
+) -> Result<Bound<'py, PyDict>> {
     guard(|| {
-        // zipline's defaults, as in the event-driven engine
-        let slippage = slippage.unwrap_or_else(|| ("fixed_basis_points".into(), 5.0, 0.1));
-        let commission = commission.unwrap_or_else(|| ("per_share".into(), 0.001, 0.0));
-        let slip = (slippage.0.as_str(), slippage.1, slippage.2);
-        let comm = (commission.0.as_str(), commission.1, commission.2);
-        // the same spec and run on either number type
-        macro_rules! run_on {
-            ($n:ty) => {{
-                let s = spec::<$n>(
-                    first_session,
-                    last_session,
-                    capital_base,
-                    slip,
-                    comm,
-                    cancel_policy,
-                    fill_model,
-                    sids,
-                    kind,
-                    keep_perf,
-                )?;
-                run_all(py, bundle, &s, &matrices)?
-            }};
-        }
-        let results = match ledger {
-            "decimal" => run_on!(Decimal),
-            "float" => run_on!(f64),
-            other => {
-                return Err(InvalidRunParameters::new_err(format!(
-                    "ledger must be 'decimal' or 'float', got '{other}'"
-                )))
+        let settings = Settings {
+            first_session,
+            last_session,
+            capital_base,
+            slippage: slippage.as_ref(),
+            commission: commission.as_ref(),
+            cancel_policy: named(cancel_policy)?,
+            fill_model: named(fill_model)?,
+            kind: named(kind)?,
+            keep_perf,
+        };
+        let results = match named::<LedgerKind>(ledger)? {
+            LedgerKind::Decimal => {
+                run_all(py, bundle, &spec::<Decimal>(&settings, sids)?, &matrices)?
             }
+            LedgerKind::Float => run_all(py, bundle, &spec::<f64>(&settings, sids)?, &matrices)?,
         };
         let out = PyDict::new(py);
         let col = |f: &dyn Fn(&BatchResult) -> f64| PyArray1::from_iter(py, results.iter().map(f));

@@ -8,7 +8,8 @@ use pyo3::prelude::*;
 use pyo3::types::PyTuple;
 use rustybt_data::{BarSize, BarStore, Field, ParsedCsvDir, Session, SyntheticSpec};
 
-use crate::errors::{data_err, guard, HistoryWindowError};
+use crate::bar_data::window_array;
+use crate::errors::{bad_value, guard, ingest, invalid_run, Result};
 
 /// An equity in a bundle. Hashable, ordered by sid, picklable.
 #[pyclass(frozen, module = "rustybt._core", name = "Asset", eq, ord, hash)]
@@ -61,14 +62,6 @@ impl Asset {
 /// Bar close instants and a `[bars, assets]` matrix.
 type TimedMatrix<'py> = (Bound<'py, PyArray1<i64>>, Bound<'py, PyArray2<f64>>);
 
-pub fn parse_field(name: &str) -> PyResult<Field> {
-    Field::parse(name).ok_or_else(|| {
-        HistoryWindowError::new_err(format!(
-            "unknown field '{name}': use open, high, low, close, volume or price"
-        ))
-    })
-}
-
 /// An opened bundle: dense bar matrices in memory, shared (read-only) by every
 /// simulation that runs on it.
 #[pyclass(frozen, module = "rustybt._core", name = "Bundle")]
@@ -83,11 +76,11 @@ impl PyBundle {
     /// keyed by content hash (built on first use).
     #[staticmethod]
     #[pyo3(signature = (path, cache_dir = None))]
-    fn open(py: Python<'_>, path: PathBuf, cache_dir: Option<PathBuf>) -> PyResult<Self> {
+    fn open(py: Python<'_>, path: PathBuf, cache_dir: Option<PathBuf>) -> Result<Self> {
         guard(|| {
             let store = py
                 .detach(|| BarStore::open_pooled(&path, cache_dir.as_deref()))
-                .map_err(data_err)?;
+                .map_err(crate::errors::Error::from)?;
             Ok(PyBundle {
                 store: Arc::new(store),
             })
@@ -140,9 +133,9 @@ impl PyBundle {
     }
     /// The close of `sid` at the end of every session (forward-filled within the bundle;
     /// NaN before its first bar): what a benchmark's daily returns are computed from.
-    fn _session_closes(&self, sid: u32) -> PyResult<Vec<f64>> {
+    fn _session_closes(&self, sid: u32) -> Result<Vec<f64>> {
         if sid as usize >= self.store.n_assets() {
-            return Err(pyo3::exceptions::PyValueError::new_err(format!(
+            return Err(bad_value(format!(
                 "sid {sid} is outside the bundle's {} assets",
                 self.store.n_assets()
             )));
@@ -204,9 +197,9 @@ impl PyBundle {
         py: Python<'py>,
         field: &str,
         frequency: &str,
-    ) -> PyResult<TimedMatrix<'py>> {
-        let field = parse_field(field)?;
-        let target = coarser_bar_size(&self.store, frequency)?;
+    ) -> Result<TimedMatrix<'py>> {
+        let field = Field::named(field)?;
+        let target = self.store.coarser_bar_size(frequency)?;
         let r = self.store.resampled(target);
         let values = py.detach(|| r.all(&self.store, field));
         let rows = r.timestamps.len();
@@ -218,16 +211,16 @@ impl PyBundle {
         &self,
         py: Python<'py>,
         frequency: &str,
-    ) -> PyResult<Bound<'py, PyArray1<i64>>> {
-        let target = coarser_bar_size(&self.store, frequency)?;
+    ) -> Result<Bound<'py, PyArray1<i64>>> {
+        let target = self.store.coarser_bar_size(frequency)?;
         Ok(PyArray1::from_slice(
             py,
             &self.store.resampled(target).timestamps,
         ))
     }
     /// (hits, misses) of the cache of completed `frequency` bars.
-    fn cache_stats(&self, frequency: &str) -> PyResult<(u64, u64)> {
-        let target = coarser_bar_size(&self.store, frequency)?;
+    fn cache_stats(&self, frequency: &str) -> Result<(u64, u64)> {
+        let target = self.store.coarser_bar_size(frequency)?;
         let s = self.store.resampled(target).stats();
         Ok((s.hits, s.misses))
     }
@@ -239,63 +232,18 @@ impl PyBundle {
         sids: Vec<u32>,
         end_bar: usize,
         count: usize,
-    ) -> PyResult<Bound<'py, PyArray2<f64>>> {
-        let field = parse_field(field)?;
-        history_array(py, &self.store, field, &sids, end_bar, count, None)
+    ) -> Result<Bound<'py, PyArray2<f64>>> {
+        let field = Field::named(field)?;
+        window_array(
+            py,
+            &self.store,
+            rustybt_data::View::at_bar(end_bar),
+            field,
+            &sids,
+            count,
+            None,
+        )
     }
-}
-
-/// A bar size coarser than the bundle's (the target of an aggregation).
-pub fn coarser_bar_size(store: &BarStore, frequency: &str) -> PyResult<BarSize> {
-    let target =
-        BarSize::parse(frequency).map_err(|e| HistoryWindowError::new_err(e.to_string()))?;
-    let coarser = match (store.bar_size, target) {
-        (BarSize::Minutes(_), BarSize::Daily) => true,
-        (BarSize::Minutes(src), BarSize::Minutes(dst)) => dst > src && dst % src == 0,
-        (BarSize::Daily, _) => false,
-    };
-    if !coarser {
-        return Err(HistoryWindowError::new_err(format!(
-            "cannot aggregate {} bars to {}: the target must be a coarser multiple",
-            store.bar_size.label(),
-            target.label()
-        )));
-    }
-    Ok(target)
-}
-
-pub fn history_array<'py>(
-    py: Python<'py>,
-    store: &BarStore,
-    field: Field,
-    sids: &[u32],
-    end_bar: usize,
-    count: usize,
-    target: Option<BarSize>,
-) -> PyResult<Bound<'py, PyArray2<f64>>> {
-    if let Some(&bad) = sids.iter().find(|&&s| s as usize >= store.n_assets()) {
-        return Err(crate::errors::SymbolNotFound::new_err(format!(
-            "sid {bad} is not in the bundle"
-        )));
-    }
-    if end_bar >= store.n_bars() {
-        return Err(HistoryWindowError::new_err(format!(
-            "bar {end_bar} is past the bundle's {} bars",
-            store.n_bars()
-        )));
-    }
-    let arr = unsafe { PyArray2::<f64>::new(py, [count, sids.len()], false) };
-    {
-        let mut rw = arr.readwrite();
-        let out = rw.as_slice_mut().expect("fresh array is contiguous");
-        match target {
-            None => store.history_into(field, sids, end_bar, count, out),
-            Some(t) => store
-                .resampled(t)
-                .history_into(store, field, sids, end_bar, count, out),
-        }
-    }
-    Ok(arr)
 }
 
 /// Forward `(done, total)` to a Python callable at most ~100 times, re-attaching the GIL
@@ -314,11 +262,9 @@ fn progress_fn(callback: Option<Py<PyAny>>) -> impl FnMut(usize, usize) + Send {
     }
 }
 
-fn sessions_from(dates: &[i32], opens: &[i64], closes: &[i64]) -> PyResult<Vec<Session>> {
+fn sessions_from(dates: &[i32], opens: &[i64], closes: &[i64]) -> Result<Vec<Session>> {
     if dates.len() != opens.len() || dates.len() != closes.len() {
-        return Err(crate::errors::InvalidRunParameters::new_err(
-            "session arrays differ in length",
-        ));
+        return Err(invalid_run("session arrays differ in length".into()));
     }
     Ok((0..dates.len())
         .map(|i| Session {
@@ -329,8 +275,8 @@ fn sessions_from(dates: &[i32], opens: &[i64], closes: &[i64]) -> PyResult<Vec<S
         .collect())
 }
 
-fn parse_bar_size(frequency: &str) -> PyResult<BarSize> {
-    BarSize::parse(frequency).map_err(data_err)
+fn parse_bar_size(frequency: &str) -> Result<BarSize> {
+    Ok(BarSize::parse(frequency)?)
 }
 
 /// Generate a deterministic synthetic bundle and write it atomically. Returns the new
@@ -350,7 +296,7 @@ pub fn ingest_synthetic(
     opens: Vec<i64>,
     closes: Vec<i64>,
     progress: Option<Py<PyAny>>,
-) -> PyResult<PathBuf> {
+) -> Result<PathBuf> {
     guard(|| {
         let mut report = progress_fn(progress);
         let spec = SyntheticSpec {
@@ -365,7 +311,7 @@ pub fn ingest_synthetic(
             let content = rustybt_data::generate_with_progress(&spec, &mut report)?;
             rustybt_data::write_bundle(&bundles_dir, &name, &content)
         })
-        .map_err(data_err)
+        .map_err(crate::errors::Error::from)
     })
 }
 
@@ -386,13 +332,13 @@ impl PyCsvDir {
         frequency: &str,
         price_scale: u32,
         progress: Option<Py<PyAny>>,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         guard(|| {
             let bar = parse_bar_size(frequency)?;
             let mut report = progress_fn(progress);
             let parsed = py
                 .detach(|| ParsedCsvDir::parse_with_progress(&path, bar, price_scale, &mut report))
-                .map_err(data_err)?;
+                .map_err(crate::errors::Error::from)?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),
             })
@@ -405,23 +351,23 @@ impl PyCsvDir {
         path: PathBuf,
         frequency: &str,
         price_scale: u32,
-    ) -> PyResult<Self> {
+    ) -> Result<Self> {
         guard(|| {
             let bar = parse_bar_size(frequency)?;
             let parsed = py
                 .detach(|| ParsedCsvDir::parse_long(&path, bar, price_scale))
-                .map_err(data_err)?;
+                .map_err(crate::errors::Error::from)?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),
             })
         })
     }
     /// (first, last) date in the files, as days since the epoch.
-    fn date_range(&self) -> PyResult<(i32, i32)> {
+    fn date_range(&self) -> Result<(i32, i32)> {
         Ok(self.get()?.date_range())
     }
     /// Symbols found, in sid order.
-    fn symbols(&self) -> PyResult<Vec<String>> {
+    fn symbols(&self) -> Result<Vec<String>> {
         Ok(self
             .get()?
             .assets
@@ -440,25 +386,26 @@ impl PyCsvDir {
         dates: Vec<i32>,
         opens: Vec<i64>,
         closes: Vec<i64>,
-    ) -> PyResult<PathBuf> {
+    ) -> Result<PathBuf> {
         guard(|| {
             let sessions = sessions_from(&dates, &opens, &closes)?;
-            let parsed = self.parsed.take().ok_or_else(|| {
-                crate::errors::IngestError::new_err("this CsvDir was already written")
-            })?;
+            let parsed = self
+                .parsed
+                .take()
+                .ok_or_else(|| ingest("this CsvDir was already written".into()))?;
             py.detach(|| {
                 let content = parsed.into_content(&sessions, &calendar)?;
                 rustybt_data::write_bundle(&bundles_dir, &name, &content)
             })
-            .map_err(data_err)
+            .map_err(crate::errors::Error::from)
         })
     }
 }
 
 impl PyCsvDir {
-    fn get(&self) -> PyResult<&ParsedCsvDir> {
+    fn get(&self) -> Result<&ParsedCsvDir> {
         self.parsed
             .as_ref()
-            .ok_or_else(|| crate::errors::IngestError::new_err("this CsvDir was already written"))
+            .ok_or_else(|| ingest("this CsvDir was already written".into()))
     }
 }

@@ -1,10 +1,16 @@
-//! The one place core errors become Python exceptions (classes defined in `rustybt.errors`).
+//! The one place errors become Python exceptions (the classes live in `rustybt.errors`).
+//!
+//! Every binding returns [`Result`]: core errors convert into [`Error`] with `?` (one
+//! `From` per core crate) and [`Error`] into the Python exception by kind. Errors the
+//! bindings find themselves (a wrong Python type, a length mismatch) are made by the
+//! constructors below, so no other module builds a Python exception.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use rustybt_data::DataError;
-use rustybt_engine::EngineError;
+use rustybt_engine::{EngineError, Phase};
 use rustybt_ledger::LedgerError;
 
 pyo3::import_exception!(rustybt.errors, BundleNotFound);
@@ -16,14 +22,58 @@ pyo3::import_exception!(rustybt.errors, CannotOrderDelistedAsset);
 pyo3::import_exception!(rustybt.errors, HistoryWindowError);
 pyo3::import_exception!(rustybt.errors, InternalError);
 pyo3::import_exception!(rustybt.errors, OrderDuringInitialize);
-pyo3::import_exception!(rustybt.errors, RegisterTradingControlPostInit);
+pyo3::import_exception!(rustybt.errors, OrderInBeforeTradingStart);
 pyo3::import_exception!(rustybt.errors, StrategyError);
 pyo3::import_exception!(rustybt.errors, RustyBTError);
 pyo3::import_exception!(rustybt.errors, SymbolNotFound);
 pyo3::import_exception!(rustybt.errors, TradingControlViolation);
 pyo3::import_exception!(rustybt.errors, AccountControlViolation);
 
-pub fn data_err(e: DataError) -> PyErr {
+/// An error on its way to Python.
+#[derive(Debug)]
+pub enum Error {
+    Engine(EngineError),
+    Data(DataError),
+    Ledger(LedgerError),
+    /// Already a Python exception (a strategy's own, or one made below).
+    Py(PyErr),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+impl From<EngineError> for Error {
+    fn from(e: EngineError) -> Self {
+        Error::Engine(e)
+    }
+}
+impl From<DataError> for Error {
+    fn from(e: DataError) -> Self {
+        Error::Data(e)
+    }
+}
+impl From<LedgerError> for Error {
+    fn from(e: LedgerError) -> Self {
+        Error::Ledger(e)
+    }
+}
+impl From<PyErr> for Error {
+    fn from(e: PyErr) -> Self {
+        Error::Py(e)
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(e: Error) -> PyErr {
+        match e {
+            Error::Engine(e) => engine_err(e),
+            Error::Data(e) => data_err(e),
+            Error::Ledger(e) => ledger_err(e),
+            Error::Py(e) => e,
+        }
+    }
+}
+
+fn data_err(e: DataError) -> PyErr {
     let msg = e.to_string();
     match e {
         DataError::BundleNotFound(_) => BundleNotFound::new_err(msg),
@@ -31,42 +81,95 @@ pub fn data_err(e: DataError) -> PyErr {
             IngestError::new_err(msg)
         }
         DataError::BadFrequency(_) => InvalidRunParameters::new_err(msg),
+        DataError::BadWindow(_) => HistoryWindowError::new_err(msg),
+        DataError::UnknownSid { .. } => SymbolNotFound::new_err(msg),
         DataError::Corrupt { .. } | DataError::Io { .. } | DataError::Parquet { .. } => {
             BundleError::new_err(msg)
         }
     }
 }
 
-pub fn ledger_err(e: LedgerError) -> PyErr {
+fn ledger_err(e: LedgerError) -> PyErr {
     let msg = e.to_string();
     match e {
         LedgerError::UnknownAsset { .. } => SymbolNotFound::new_err(msg),
-        LedgerError::BadModelParameter { .. } => InvalidRunParameters::new_err(msg),
+        LedgerError::BadModelParameter { .. }
+        | LedgerError::BadModelNumber { .. }
+        | LedgerError::UnknownModel { .. }
+        | LedgerError::UnknownName { .. } => InvalidRunParameters::new_err(msg),
         _ => BadOrderParameters::new_err(msg),
     }
 }
 
-pub fn engine_err(e: EngineError) -> PyErr {
+fn engine_err(e: EngineError) -> PyErr {
     let msg = e.to_string();
     match e {
         EngineError::Ledger(l) => ledger_err(l),
         EngineError::Data(d) => data_err(d),
-        EngineError::BadRun(_) | EngineError::BadParameter { .. } => {
+        EngineError::BadRun(_) | EngineError::BadParameter { .. } | EngineError::BadConfig(_) => {
             InvalidRunParameters::new_err(msg)
         }
         EngineError::NoPrice { .. } | EngineError::Delisted { .. } => {
             CannotOrderDelistedAsset::new_err(msg)
         }
+        EngineError::WrongPhase(Phase::BeforeTradingStart) => {
+            OrderInBeforeTradingStart::new_err(msg)
+        }
+        EngineError::WrongPhase(_) => OrderDuringInitialize::new_err(msg),
         EngineError::UnknownField(_) => HistoryWindowError::new_err(msg),
         EngineError::TradingControl(_) => TradingControlViolation::new_err(msg),
-        EngineError::OrderTooLarge(_) => BadOrderParameters::new_err(msg),
+        EngineError::OrderTooLarge(_) | EngineError::BadOrder(_) => {
+            BadOrderParameters::new_err(msg)
+        }
         EngineError::AccountControl(_) => AccountControlViolation::new_err(msg),
     }
 }
 
+/// Arguments that do not fit together (lengths, ranges): a `ValueError`.
+pub fn bad_value(msg: String) -> Error {
+    Error::Py(PyValueError::new_err(msg))
+}
+
+/// A run argument of the wrong kind: `InvalidRunParameters`.
+pub fn invalid_run(msg: String) -> Error {
+    Error::Py(InvalidRunParameters::new_err(msg))
+}
+
+/// A history window argument of the wrong kind: `HistoryWindowError`.
+pub fn bad_window(msg: String) -> Error {
+    Error::Py(HistoryWindowError::new_err(msg))
+}
+
+/// An ingest that cannot go on: `IngestError`.
+pub fn ingest(msg: String) -> Error {
+    Error::Py(IngestError::new_err(msg))
+}
+
+/// Wrap an exception from strategy code in `StrategyError`, the original as `__cause__`
+/// (traceback intact), saying which `callback` raised it and when. rustybt's own errors
+/// and non-`Exception`s (KeyboardInterrupt, SystemExit) pass through untouched.
+pub fn strategy_error(py: Python<'_>, err: PyErr, callback: &str, when: &str) -> PyErr {
+    if !err.is_instance_of::<pyo3::exceptions::PyException>(py)
+        || err.is_instance_of::<RustyBTError>(py)
+    {
+        return err;
+    }
+    let kind = err
+        .get_type(py)
+        .name()
+        .map_or_else(|_| "Exception".to_string(), |n| n.to_string());
+    let msg = err
+        .value(py)
+        .str()
+        .map_or_else(|_| String::new(), |s| s.to_string());
+    let wrapped = StrategyError::new_err(format!("{callback} raised {kind} at {when}: {msg}"));
+    wrapped.set_cause(py, Some(err));
+    wrapped
+}
+
 /// Run `f`, turning a Rust panic into `rustybt.errors.InternalError` instead of letting
 /// it unwind into the interpreter.
-pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
+pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
     match catch_unwind(AssertUnwindSafe(f)) {
         Ok(r) => r,
         Err(payload) => {
@@ -75,9 +178,9 @@ pub fn guard<T>(f: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
                 .map(|s| (*s).to_string())
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
-            Err(InternalError::new_err(format!(
+            Err(Error::Py(InternalError::new_err(format!(
                 "internal error (a Rust panic was caught): {what}"
-            )))
+            ))))
         }
     }
 }

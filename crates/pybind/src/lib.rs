@@ -1,24 +1,40 @@
 //! `rustybt._core`: the one native module. Glue only — the work is in the core crates.
+//! One module per Python type (`Bundle`, `BarData`, `Simulation`, the batch runner, the
+//! metrics functions); `conversion` turns Python values into core types and `errors`
+//! turns core errors into Python exceptions.
 // PyO3 extracts arguments as owned values; taking them by reference would add a copy.
 #![allow(clippy::needless_pass_by_value)]
 
+mod bar_data;
 mod batch;
 mod bundle;
+mod conversion;
 mod errors;
-mod sim;
+mod metrics;
+mod perf;
+mod simulation;
 
 use pyo3::prelude::*;
 
+/// `[(name, [(parameter, default), ...]), ...]` of a ledger model table.
+type ModelTable = Vec<(&'static str, Vec<(&'static str, f64)>)>;
+
+fn model_table(specs: &[rustybt_ledger::ModelSpec]) -> ModelTable {
+    specs.iter().map(|m| (m.name, m.params.to_vec())).collect()
+}
+
 #[pymodule]
 mod _core {
+    #[pymodule_export]
+    use crate::bar_data::PyBarData;
     #[pymodule_export]
     use crate::batch::run_batch;
     #[pymodule_export]
     use crate::bundle::{ingest_synthetic, Asset, PyBundle, PyCsvDir};
     #[pymodule_export]
-    use crate::sim::{
-        _panic_for_tests, benchmark_metrics, risk_metrics, round_trips_of, PyBarData, PySimulation,
-    };
+    use crate::metrics::{_panic_for_tests, benchmark_metrics, risk_metrics, round_trips_of};
+    #[pymodule_export]
+    use crate::simulation::{OrderRecord, PySimulation};
 
     use pyo3::prelude::*;
 
@@ -26,6 +42,16 @@ mod _core {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("DIV_SCALE", rustybt_ledger::DIV_SCALE)?;
+        // the models and their defaults, as the ledger defines them (`rustybt.finance`
+        // builds its classes' defaults from these)
+        m.add(
+            "SLIPPAGE_MODELS",
+            crate::model_table(rustybt_ledger::SLIPPAGE_MODELS),
+        )?;
+        m.add(
+            "COMMISSION_MODELS",
+            crate::model_table(rustybt_ledger::COMMISSION_MODELS),
+        )?;
         Ok(())
     }
 }

@@ -46,6 +46,7 @@ from rustybt.errors import (
     CannotOrderDelistedAsset,
     InvalidRunParameters,
     OrderDuringInitialize,
+    OrderInBeforeTradingStart,
     RustyBTError,
     StrategyError,
     SymbolNotFound,
@@ -72,10 +73,25 @@ from rustybt.reference.ledger import (
     round_order_amount,
     saturate,
 )
-from rustybt.runner import _run
+from rustybt.runner import RunConfig, _run
 
 PERIODS_PER_YEAR = 252.0
-PHASES = ("initialize", "before_trading_start", "handle_data", "analyze")
+
+
+@dataclass(frozen=True)
+class OrderRecord:
+    """An order as ``get_order`` reads it (``_core.OrderRecord``)."""
+
+    sid: int
+    amount: int
+    filled: int
+    commission: float
+    limit: float | None
+    stop: float | None
+    status: int
+    reason: str | None
+    created_bar: int
+    updated_bar: int
 
 
 def format_timestamp(ns: int) -> str:
@@ -202,6 +218,30 @@ def _param(num, name: str, v: float):
             f"{name} must be a finite, non-negative number, got {FloatNum.to_str(v)}"
         )
     return x
+
+
+#: The reference ledger's models by zipline's class names, with their parameter names.
+SLIPPAGE_MODELS = {
+    "NoSlippage": (NoSlippage, ()),
+    "FixedSlippage": (FixedSlippage, ("spread",)),
+    "FixedBasisPointsSlippage": (FixedBasisPointsSlippage, ("basis_points", "volume_limit")),
+    "VolumeShareSlippage": (VolumeShareSlippage, ("volume_limit", "price_impact")),
+}
+COMMISSION_MODELS = {
+    "NoCommission": (NoCommission, ()),
+    "PerShare": (PerShareCommission, ("cost", "min_trade_cost")),
+    "PerTrade": (PerTradeCommission, ("cost",)),
+    "PerDollar": (PerDollarCommission, ("cost",)),
+}
+
+
+def _model(num, what: str, table: dict, model):
+    """The reference ledger's model for a ``rustybt.finance`` model object."""
+    name, params = model._spec()
+    if name not in table:
+        raise InvalidRunParameters(f"unknown {what} model '{name}' (known: {', '.join(table)})")
+    cls, names = table[name]
+    return cls(*(_param(num, p, v) for p, v in zip(names, params)))
 
 
 def _money(num, name: str, v: float):
@@ -409,7 +449,12 @@ class ReferenceSimulation:
         target_value or target_percent. Returns the order id, or ``None`` when the amount
         rounds to zero. Warnings of controls set to "log" go to the "rustybt" logger."""
         if self._phase != "handle_data":
-            raise OrderDuringInitialize(
+            wrong_phase = (
+                OrderInBeforeTradingStart
+                if self._phase == "before_trading_start"
+                else OrderDuringInitialize
+            )
+            raise wrong_phase(
                 f"orders cannot be placed in {self._phase}; place them in handle_data or a scheduled function"
             )
         try:
@@ -524,14 +569,21 @@ class ReferenceSimulation:
             return [(s, i) for s in ledger.assets_with_orders for i in ledger.open_by_asset[s]]
         return [(sid, i) for i in ledger.open_by_asset[sid]] if sid < ledger.n_assets else []
 
-    def order_info(self, order_id):
-        """(sid, amount, filled, commission, limit, stop, status code, reason, created
-        bar, updated bar)."""
+    def order_info(self, order_id) -> OrderRecord:
+        """The order with this id, as ``_core.OrderRecord`` shows it."""
         o, f = self._ledger.order(order_id), self._num.to_f64
-        return (
-            *(o.sid, o.amount, o.filled, f(o.commission)),
-            *(None if p is None else f(p) for p in (o.limit, o.stop)),
-            *(o.status.value, o.reason, o.created_bar, o.updated_bar),
+        limit, stop = (None if p is None else f(p) for p in (o.limit, o.stop))
+        return OrderRecord(
+            o.sid,
+            o.amount,
+            o.filled,
+            f(o.commission),
+            limit,
+            stop,
+            o.status.value,
+            o.reason,
+            o.created_bar,
+            o.updated_bar,
         )
 
     # -- state ----------------------------------------------------------------------------
@@ -542,11 +594,6 @@ class ReferenceSimulation:
     @property
     def phase(self) -> str:
         return self._phase
-
-    def set_phase(self, phase: str) -> None:
-        if phase not in PHASES:
-            raise InvalidRunParameters(f"unknown phase '{phase}'")
-        self._phase = phase
 
     @property
     def current_bar(self) -> int:
@@ -583,38 +630,13 @@ class ReferenceSimulation:
         ]
 
     # -- configuration (in initialize) -----------------------------------------------------
-    def set_slippage(self, kind, a=0.0, b=0.0) -> None:
-        """none | fixed(spread) | fixed_basis_points(basis_points, volume_limit) |
-        volume_share(volume_limit, price_impact)."""
-        num = self._num
-        models = {
-            "none": lambda: NoSlippage(),
-            "fixed": lambda: FixedSlippage(_param(num, "spread", a)),
-            "fixed_basis_points": lambda: FixedBasisPointsSlippage(
-                _param(num, "basis_points", a), _param(num, "volume_limit", b)
-            ),
-            "volume_share": lambda: VolumeShareSlippage(
-                _param(num, "volume_limit", a), _param(num, "price_impact", b)
-            ),
-        }
-        if kind not in models:
-            raise InvalidRunParameters(f"unknown slippage model '{kind}'")
-        self._ledger.slippage = models[kind]()
+    def set_slippage(self, model) -> None:
+        """A ``rustybt.finance.slippage`` model, by its ``_spec()`` (name, parameters)."""
+        self._ledger.slippage = _model(self._num, "slippage", SLIPPAGE_MODELS, model)
 
-    def set_commission(self, kind, a=0.0, b=0.0) -> None:
-        """none | per_share(cost, min_trade_cost) | per_trade(cost) | per_dollar(cost)."""
-        num = self._num
-        models = {
-            "none": lambda: NoCommission(),
-            "per_share": lambda: PerShareCommission(
-                _param(num, "cost", a), _param(num, "min_trade_cost", b)
-            ),
-            "per_trade": lambda: PerTradeCommission(_param(num, "cost", a)),
-            "per_dollar": lambda: PerDollarCommission(_param(num, "cost", a)),
-        }
-        if kind not in models:
-            raise InvalidRunParameters(f"unknown commission model '{kind}'")
-        self._ledger.commission = models[kind]()
+    def set_commission(self, model) -> None:
+        """A ``rustybt.finance.commission`` model, by its ``_spec()`` (name, parameters)."""
+        self._ledger.commission = _model(self._num, "commission", COMMISSION_MODELS, model)
 
     def set_cancel_policy(self, policy) -> None:
         """``never`` (zipline's default) or ``eod`` (at each session's end, on intraday
@@ -836,8 +858,8 @@ def run_algorithm(
 ) -> pd.DataFrame:
     """:func:`rustybt.run_algorithm` on the reference engine: same arguments, same perf
     frame (``perf.attrs["rustybt"]["exact"]`` included), same exceptions."""
-    # rustybt.runner._run takes run_algorithm's arguments, by the same names
-    return _run(**locals(), simulation=ReferenceSimulation)
+    # run_algorithm's arguments are RunConfig's fields, by the same names
+    return _run(RunConfig(**locals()), simulation=ReferenceSimulation)
 
 
 def exact_values(perf: pd.DataFrame) -> dict:

@@ -1,0 +1,224 @@
+//! What a finished run reports: the perf table (zipline's per-session columns, as arrays)
+//! and a sweep trial's summary. Both read the simulation's exact books once and convert
+//! to `f64` here, so every front end (the Python perf frame, `run_trial`, `Results`)
+//! shows the same figures.
+
+use rustybt_ledger::Money;
+
+use crate::error::EngineError;
+use crate::metrics::{alpha_beta, cumulative_risk, fifo_round_trips};
+use crate::simulation::{SessionPerf, Simulation};
+
+/// A fill in exact terms: (order id, sid, shares, price text, commission text, bar).
+pub type ExactFill = (Option<u64>, u32, i64, String, String, usize);
+
+/// The perf frame's per-session columns, one value per session of the run.
+#[derive(Debug, Clone, Default)]
+pub struct PerfTable {
+    /// `float64` columns by zipline's names, in a fixed order.
+    pub columns: Vec<(&'static str, Vec<f64>)>,
+    /// Each session's close and open (ns since the epoch, UTC).
+    pub period_close: Vec<i64>,
+    pub period_open: Vec<i64>,
+    /// Exact values of the money columns, as decimal text.
+    pub exact: Vec<(&'static str, Vec<String>)>,
+    /// Every fill of the run, exactly.
+    pub exact_fills: Vec<ExactFill>,
+}
+
+/// `a / b` as `f64`, NaN when `b` is zero (leverage of an empty account).
+fn ratio<N: Money>(a: N, b: N) -> f64 {
+    if b.is_zero() {
+        f64::NAN
+    } else {
+        a.to_f64() / b.to_f64()
+    }
+}
+
+type Getter<N> = fn(&SessionPerf<N>) -> N;
+
+impl PerfTable {
+    /// The table of `sim`'s sessions so far; `risk` adds the cumulative risk columns
+    /// (`algorithm_period_return`, `algo_volatility`, `sharpe`, `sortino`, `max_drawdown`).
+    pub fn new<N: Money>(sim: &Simulation<N>, risk: bool) -> Self {
+        let perf = sim.perf();
+        let store = sim.store();
+        let money: [(&'static str, Getter<N>); 14] = [
+            ("portfolio_value", |p| p.portfolio_value),
+            ("returns", |p| p.returns),
+            ("pnl", |p| p.pnl),
+            ("capital_used", |p| p.capital_used),
+            ("starting_cash", |p| p.starting_cash),
+            ("ending_cash", |p| p.ending_cash),
+            ("starting_value", |p| p.starting_value),
+            ("ending_value", |p| p.ending_value),
+            ("starting_exposure", |p| p.starting_value),
+            ("ending_exposure", |p| p.ending_value),
+            ("long_value", |p| p.exposure.long_value),
+            ("short_value", |p| p.exposure.short_value),
+            ("long_exposure", |p| p.exposure.long_value),
+            ("short_exposure", |p| p.exposure.short_value),
+        ];
+        let mut columns: Vec<(&'static str, Vec<f64>)> = money
+            .iter()
+            .map(|&(name, get)| (name, perf.iter().map(|p| get(p).to_f64()).collect()))
+            .collect();
+        columns.push((
+            "longs_count",
+            perf.iter()
+                .map(|p| f64::from(p.exposure.long_count))
+                .collect(),
+        ));
+        columns.push((
+            "shorts_count",
+            perf.iter()
+                .map(|p| f64::from(p.exposure.short_count))
+                .collect(),
+        ));
+        columns.push((
+            "gross_leverage",
+            perf.iter()
+                .map(|p| ratio(p.exposure.gross(), p.portfolio_value))
+                .collect(),
+        ));
+        columns.push((
+            "net_leverage",
+            perf.iter()
+                .map(|p| ratio(p.exposure.net(), p.portfolio_value))
+                .collect(),
+        ));
+        if risk {
+            let returns = &columns[1].1;
+            let rows = cumulative_risk(returns);
+            columns.extend([
+                (
+                    "algorithm_period_return",
+                    rows.iter().map(|r| r.algorithm_period_return).collect(),
+                ),
+                (
+                    "algo_volatility",
+                    rows.iter().map(|r| r.algo_volatility).collect(),
+                ),
+                ("sharpe", rows.iter().map(|r| r.sharpe).collect()),
+                ("sortino", rows.iter().map(|r| r.sortino).collect()),
+                (
+                    "max_drawdown",
+                    rows.iter().map(|r| r.max_drawdown).collect(),
+                ),
+            ]);
+        }
+        let exact_names = [
+            "portfolio_value",
+            "ending_cash",
+            "ending_value",
+            "pnl",
+            "returns",
+            "capital_used",
+            "starting_cash",
+        ];
+        let exact = exact_names
+            .iter()
+            .map(|&name| {
+                let get = money
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .expect("a money column")
+                    .1;
+                (
+                    name,
+                    perf.iter().map(|p| get(p).to_exact_string()).collect(),
+                )
+            })
+            .collect();
+        PerfTable {
+            columns,
+            period_close: perf
+                .iter()
+                .map(|p| store.sessions[p.session].close_ns)
+                .collect(),
+            period_open: perf
+                .iter()
+                .map(|p| store.sessions[p.session].open_ns)
+                .collect(),
+            exact,
+            exact_fills: sim
+                .ledger()
+                .transactions()
+                .iter()
+                .map(|t| {
+                    (
+                        t.order_id,
+                        t.sid,
+                        t.amount,
+                        t.price.to_exact_string(),
+                        t.commission.to_exact_string(),
+                        t.bar,
+                    )
+                })
+                .collect(),
+        }
+    }
+}
+
+/// What a sweep's trial keeps of a run instead of the perf frame: the same figures
+/// `stats_from_perf` reads from the frame, from the same values.
+#[derive(Debug, Clone, Default)]
+pub struct TrialSummary {
+    /// Per-session returns.
+    pub returns: Vec<f64>,
+    pub final_value: f64,
+    pub fills: usize,
+    /// Sessions that ended holding a position.
+    pub invested: usize,
+    /// Closed round trips' pnl, FIFO per group, group by group.
+    pub pnl: Vec<f64>,
+    /// Of the whole run against the benchmark; NaN without one.
+    pub alpha: f64,
+    pub beta: f64,
+}
+
+impl TrialSummary {
+    /// The summary of `sim`'s run. Round trips are matched per `group_of_sid[sid]` (e.g.
+    /// the rank of each asset's symbol); `benchmark` has one return per session.
+    pub fn new<N: Money>(
+        sim: &Simulation<N>,
+        group_of_sid: &[u32],
+        benchmark: Option<&[f64]>,
+    ) -> Result<Self, EngineError> {
+        let perf = sim.perf();
+        let returns: Vec<f64> = perf.iter().map(|p| p.returns.to_f64()).collect();
+        let txns = sim.ledger().transactions();
+        let group = txns
+            .iter()
+            .map(|t| {
+                group_of_sid.get(t.sid as usize).copied().ok_or_else(|| {
+                    EngineError::BadConfig(format!("no symbol rank for sid {}", t.sid))
+                })
+            })
+            .collect::<Result<Vec<u32>, _>>()?;
+        let amount: Vec<i64> = txns.iter().map(|t| t.amount).collect();
+        let price: Vec<f64> = txns.iter().map(|t| t.price.to_f64()).collect();
+        let commission: Vec<f64> = txns.iter().map(|t| t.commission.to_f64()).collect();
+        let trips = fifo_round_trips(&group, &amount, &price, &commission);
+        let (alpha, beta) = match benchmark {
+            Some(b) if b.len() == returns.len() => alpha_beta(&returns, b),
+            Some(b) => {
+                return Err(EngineError::BadConfig(format!(
+                    "the run has {} sessions but benchmark has {}",
+                    returns.len(),
+                    b.len()
+                )))
+            }
+            None => (f64::NAN, f64::NAN),
+        };
+        Ok(TrialSummary {
+            final_value: perf.last().map_or(f64::NAN, |p| p.portfolio_value.to_f64()),
+            fills: txns.len(),
+            invested: perf.iter().filter(|p| !p.positions.is_empty()).count(),
+            pnl: trips.iter().map(|t| t.pnl).collect(),
+            returns,
+            alpha,
+            beta,
+        })
+    }
+}

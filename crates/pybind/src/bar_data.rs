@@ -1,0 +1,151 @@
+//! `BarData`: what a strategy sees of the market at the clock's current step. The rules
+//! (what is visible, what can trade, what is stale) are the data crate's
+//! ([`rustybt_data::View`]); this type holds the view the clock last set.
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use numpy::{PyArray2, PyArrayMethods, PyUntypedArrayMethods};
+use pyo3::prelude::*;
+use rustybt_data::{BarStore, Field, View};
+
+use crate::bundle::PyBundle;
+use crate::conversion::sids_of;
+use crate::errors::{guard, Error, Result};
+
+/// What a strategy sees of the market at the current bar. `rustybt.data.BarData`
+/// subclasses it with zipline's pandas-returning `current` / `history`.
+#[pyclass(frozen, subclass, module = "rustybt._core", name = "BarData")]
+pub struct PyBarData {
+    pub(crate) store: Arc<BarStore>,
+    bar: AtomicUsize,
+    before_first: AtomicBool,
+}
+
+impl PyBarData {
+    /// Show what the clock's step shows.
+    pub(crate) fn set_view(&self, view: View) {
+        self.bar.store(view.bar, Ordering::Relaxed);
+        self.before_first
+            .store(view.before_first, Ordering::Relaxed);
+    }
+
+    pub(crate) fn view(&self) -> View {
+        View {
+            bar: self.bar.load(Ordering::Relaxed),
+            before_first: self.before_first.load(Ordering::Relaxed),
+        }
+    }
+}
+
+#[pymethods]
+impl PyBarData {
+    #[new]
+    fn new(bundle: &PyBundle) -> Self {
+        PyBarData {
+            store: bundle.store.clone(),
+            bar: AtomicUsize::new(0),
+            before_first: AtomicBool::new(false),
+        }
+    }
+    /// Index of the current bar in the bundle.
+    #[getter]
+    fn current_bar(&self) -> usize {
+        self.bar.load(Ordering::Relaxed)
+    }
+    /// Move to bar `bar` (for drivers other than the Rust clock, e.g. the reference
+    /// engine). `before_first`: `before_trading_start` of the bundle's first session,
+    /// where no bar is visible yet.
+    #[pyo3(signature = (bar, before_first = false))]
+    fn _set_bar(&self, bar: usize, before_first: bool) -> Result<()> {
+        self.store.check_window(&[], bar)?;
+        self.set_view(View { bar, before_first });
+        Ok(())
+    }
+    /// One field of one asset at the current bar (NaN when there is no bar; `price`
+    /// forward-fills).
+    fn _current(&self, sid: u32, field: &str) -> Result<f64> {
+        let f = Field::named(field)?;
+        self.store.check_sid(sid)?;
+        Ok(self.store.current_at(self.view(), f, sid))
+    }
+    /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive); with
+    /// `frequency`, of bars aggregated to that coarser size (the current one so far).
+    /// `assets` is a sequence of `Asset`s (or sids).
+    #[pyo3(signature = (assets, field, count, frequency = None))]
+    fn _history<'py>(
+        slf: &Bound<'py, Self>,
+        assets: &Bound<'py, PyAny>,
+        field: &str,
+        count: usize,
+        frequency: Option<&str>,
+    ) -> Result<Bound<'py, PyArray2<f64>>> {
+        let py = slf.py();
+        let me = slf.get();
+        let sids = sids_of(assets)?;
+        let f = Field::named(field)?;
+        let target = frequency
+            .map(|fr| me.store.coarser_bar_size(fr))
+            .transpose()?;
+        let view = me.view();
+        let all_assets = sids.len() == me.store.n_assets()
+            && sids.iter().enumerate().all(|(i, &s)| s as usize == i);
+        if all_assets && target.is_none() && !view.before_first {
+            if let Some(block) = me.store.raw_block(f, view.bar, count) {
+                // zero-copy: a read-only view of the store's rows, kept alive by this object
+                let shape = numpy::ndarray::ArrayView2::from_shape((count, sids.len()), block);
+                let Ok(shaped) = shape else {
+                    return Err(crate::errors::bad_window(format!(
+                        "a block of {} values is not {count} x {}",
+                        block.len(),
+                        sids.len()
+                    )));
+                };
+                // SAFETY: the store is immutable and lives as long as `slf` (the array's base)
+                let arr = unsafe { PyArray2::borrow_from_array(&shaped, slf.clone().into_any()) };
+                // SAFETY: clearing the writeable flag of an array we just created
+                unsafe {
+                    (*arr.as_array_ptr()).fields.flags &=
+                        !numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
+                }
+                return Ok(arr);
+            }
+        }
+        window_array(py, &me.store, view, f, &sids, count, target)
+    }
+    /// True while `before_trading_start` runs for the bundle's first session (no bar yet).
+    #[getter]
+    fn _before_first(&self) -> bool {
+        self.before_first.load(Ordering::Relaxed)
+    }
+    /// Whether the asset has a price now and its data has not ended.
+    fn _can_trade(&self, sid: u32) -> bool {
+        self.store.can_trade(self.view(), sid)
+    }
+    /// Whether the asset has a price but no bar now.
+    fn _is_stale(&self, sid: u32) -> bool {
+        self.store.is_stale(self.view(), sid)
+    }
+}
+
+/// A fresh `[count, len(sids)]` array of the window ending at `view` (see
+/// [`BarStore::window_into`]).
+pub fn window_array<'py>(
+    py: Python<'py>,
+    store: &BarStore,
+    view: View,
+    field: Field,
+    sids: &[u32],
+    count: usize,
+    target: Option<rustybt_data::BarSize>,
+) -> Result<Bound<'py, PyArray2<f64>>> {
+    store.check_window(sids, view.bar)?;
+    // SAFETY: every element is written by `window_into` before the array is returned
+    let arr = unsafe { PyArray2::<f64>::new(py, [count, sids.len()], false) };
+    {
+        let mut rw = arr.readwrite();
+        let out = rw.as_slice_mut().map_err(|e| Error::Py(e.into()))?;
+        guard(|| Ok(store.window_into(view, field, sids, count, target, out)?))?;
+    }
+    Ok(arr)
+}

@@ -1,0 +1,61 @@
+//! Python values into the core's types, in one place: names into enums through the core
+//! crates' `FromStr` (which own the names and their error messages), model objects into
+//! the ledger's models through its model tables, asset sequences into sids.
+
+use std::str::FromStr;
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use rustybt_ledger::{Commission, Money, Slippage};
+
+use crate::bundle::Asset;
+use crate::errors::{bad_window, Error, Result};
+
+/// A name the core knows (a ledger kind, an order kind, a policy, a control, ...).
+pub fn named<T>(name: &str) -> Result<T>
+where
+    T: FromStr,
+    Error: From<T::Err>,
+{
+    Ok(name.parse::<T>()?)
+}
+
+/// A model object's `(name, parameters)`: `rustybt.finance` models answer `_spec()`
+/// with their engine name and their parameters in the model table's order.
+fn spec(model: &Bound<'_, PyAny>) -> Result<(String, Vec<f64>)> {
+    Ok(model
+        .call_method0("_spec")?
+        .extract::<(String, Vec<f64>)>()?)
+}
+
+/// A `rustybt.finance.slippage` model as the ledger's.
+pub fn slippage<N: Money>(model: &Bound<'_, PyAny>) -> Result<Slippage<N>> {
+    let (name, params) = spec(model)?;
+    Ok(Slippage::from_spec(&name, &params)?)
+}
+
+/// A `rustybt.finance.commission` model as the ledger's.
+pub fn commission<N: Money>(model: &Bound<'_, PyAny>) -> Result<Commission<N>> {
+    let (name, params) = spec(model)?;
+    Ok(Commission::from_spec(&name, &params)?)
+}
+
+/// Sids of a sequence of `Asset`s or integers, read without a Python-level loop.
+pub fn sids_of(assets: &Bound<'_, PyAny>) -> Result<Vec<u32>> {
+    let one = |item: Bound<'_, PyAny>| -> Result<u32> {
+        if let Ok(a) = item.cast::<Asset>() {
+            return Ok(a.get().sid);
+        }
+        item.extract::<u32>().map_err(|_| {
+            bad_window(format!(
+                "expected an Asset, got {}",
+                item.repr()
+                    .map_or_else(|_| "?".to_string(), |r| r.to_string())
+            ))
+        })
+    };
+    if let Ok(list) = assets.cast::<PyList>() {
+        return list.iter().map(one).collect();
+    }
+    assets.try_iter()?.map(|item| one(item?)).collect()
+}

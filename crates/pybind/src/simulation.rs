@@ -1,0 +1,352 @@
+//! `Simulation`: one backtest (decimal or float ledger) as Python sees it. The clock, the
+//! order rules and the books are the engine's; `run` only hands each of the clock's
+//! steps to the strategy's callbacks.
+//!
+//! No borrow of the simulation is held while Python runs: each step borrows, advances and
+//! releases, so `order()` and `history()` called from `handle_data` can borrow it again.
+//! The strategy's own exceptions are carried through with their traceback.
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use rust_decimal::Decimal;
+use rustybt_engine::{
+    Control, ControlKind, FillModel, LedgerKind, OnError, Simulation, Step, TrialSummary,
+};
+use rustybt_ledger::{CancelPolicy, Money};
+
+use crate::bar_data::PyBarData;
+use crate::bundle::PyBundle;
+use crate::conversion::{commission, named, slippage};
+use crate::errors::{guard, strategy_error, Result};
+use crate::perf::perf_columns;
+
+enum AnySim {
+    Decimal(Simulation<Decimal>),
+    Float(Simulation<f64>),
+}
+
+/// Run `$body` with `$s` bound to the concrete simulation, whatever its number type.
+macro_rules! with_sim {
+    ($any:expr, $s:ident => $body:expr) => {
+        match $any {
+            AnySim::Decimal($s) => $body,
+            AnySim::Float($s) => $body,
+        }
+    };
+}
+
+/// An order as the strategy's `get_order` shows it.
+#[pyclass(frozen, module = "rustybt._core", name = "OrderRecord")]
+pub struct OrderRecord {
+    #[pyo3(get)]
+    sid: u32,
+    #[pyo3(get)]
+    amount: i64,
+    #[pyo3(get)]
+    filled: i64,
+    #[pyo3(get)]
+    commission: f64,
+    #[pyo3(get)]
+    limit: Option<f64>,
+    #[pyo3(get)]
+    stop: Option<f64>,
+    /// zipline's `ORDER_STATUS` code.
+    #[pyo3(get)]
+    status: u8,
+    #[pyo3(get)]
+    reason: Option<String>,
+    #[pyo3(get)]
+    created_bar: usize,
+    #[pyo3(get)]
+    updated_bar: usize,
+}
+
+/// One backtest: the ledger (decimal or float), the clock and the results.
+#[pyclass(module = "rustybt._core", name = "Simulation")]
+pub struct PySimulation {
+    sim: AnySim,
+}
+
+#[pymethods]
+impl PySimulation {
+    /// A simulation over sessions `first_session..=last_session` of `bundle`, starting with
+    /// `capital_base` in cash, on a `"decimal"` (exact) or `"float"` ledger.
+    #[new]
+    #[pyo3(signature = (bundle, first_session, last_session, capital_base, ledger = "decimal"))]
+    fn new(
+        bundle: &PyBundle,
+        first_session: usize,
+        last_session: usize,
+        capital_base: f64,
+        ledger: &str,
+    ) -> Result<Self> {
+        let store = bundle.store.clone();
+        let sim = match named::<LedgerKind>(ledger)? {
+            LedgerKind::Decimal => AnySim::Decimal(Simulation::with_capital(
+                store,
+                first_session,
+                last_session,
+                capital_base,
+            )?),
+            LedgerKind::Float => AnySim::Float(Simulation::with_capital(
+                store,
+                first_session,
+                last_session,
+                capital_base,
+            )?),
+        };
+        Ok(PySimulation { sim })
+    }
+
+    #[getter]
+    fn ledger(&self) -> &'static str {
+        match self.sim {
+            AnySim::Decimal(_) => LedgerKind::Decimal.name(),
+            AnySim::Float(_) => LedgerKind::Float.name(),
+        }
+    }
+
+    /// The lifecycle phase: the name of the callback that may run now.
+    #[getter]
+    fn phase(&self) -> &'static str {
+        with_sim!(&self.sim, s => s.phase().name())
+    }
+
+    #[getter]
+    fn current_bar(&self) -> usize {
+        with_sim!(&self.sim, s => s.current_bar())
+    }
+
+    /// Place an order. `kind` is one of shares, value, percent, target, target_value,
+    /// target_percent (zipline's order functions). Returns the order id, or None when the
+    /// computed amount is zero.
+    #[pyo3(signature = (kind, sid, value, limit = None, stop = None))]
+    fn order(
+        slf: &Bound<'_, Self>,
+        kind: &str,
+        sid: u32,
+        value: f64,
+        limit: Option<f64>,
+        stop: Option<f64>,
+    ) -> Result<Option<u64>> {
+        let (placed, warnings) = {
+            let mut me = slf.borrow_mut();
+            let placed =
+                guard(|| Ok(with_sim!(&mut me.sim, s => s.place(kind, sid, value, limit, stop))?));
+            let warnings = with_sim!(&mut me.sim, s => s.take_warnings());
+            (placed, warnings)
+        };
+        // logging handlers may call back into the simulation: no borrow is held here
+        if !warnings.is_empty() {
+            let logger = slf
+                .py()
+                .import("logging")?
+                .call_method1("getLogger", ("rustybt",))?;
+            for w in warnings {
+                logger.call_method1("warning", (w,))?;
+            }
+        }
+        placed
+    }
+
+    /// Add a trading control: kind is max_order_size | max_position_size | max_order_count
+    /// | long_only; `on_error` is "fail" or "log".
+    #[pyo3(signature = (kind, sid = None, max_shares = None, max_notional = None, max_count = None, on_error = "fail"))]
+    fn add_control(
+        &mut self,
+        kind: &str,
+        sid: Option<u32>,
+        max_shares: Option<f64>,
+        max_notional: Option<f64>,
+        max_count: Option<u32>,
+        on_error: &str,
+    ) -> Result<()> {
+        let kind = named::<ControlKind>(kind)?;
+        let on_error = named::<OnError>(on_error)?;
+        with_sim!(&mut self.sim, s => {
+            s.add_control(Control::new(kind, sid, max_shares, max_notional, max_count, on_error)?);
+        });
+        Ok(())
+    }
+
+    /// `next_close` (zipline's, the default) or `next_open` (backtrader's).
+    fn set_fill_model(&mut self, model: &str) -> Result<()> {
+        let m = named::<FillModel>(model)?;
+        with_sim!(&mut self.sim, s => s.fill_model = m);
+        Ok(())
+    }
+
+    /// zipline's `set_max_leverage`: gross leverage is checked after every bar.
+    fn set_max_leverage(&mut self, max_leverage: f64) -> Result<()> {
+        with_sim!(&mut self.sim, s => s.set_max_leverage_f64(max_leverage))?;
+        Ok(())
+    }
+
+    fn cancel_order(&mut self, order_id: u64) -> Result<()> {
+        guard(|| Ok(with_sim!(&mut self.sim, s => s.cancel_order(order_id))?))
+    }
+
+    /// Ids of open orders (of one asset, or all).
+    #[pyo3(signature = (sid = None))]
+    fn open_orders(&self, sid: Option<u32>) -> Vec<(u32, u64)> {
+        with_sim!(&self.sim, s => s.open_order_ids(sid))
+    }
+
+    /// The order with this id.
+    fn order_info(&self, order_id: u64) -> Result<OrderRecord> {
+        with_sim!(&self.sim, s => {
+            let o = s.ledger().order(order_id)?;
+            Ok(OrderRecord {
+                sid: o.sid,
+                amount: o.amount,
+                filled: o.filled,
+                commission: o.commission.to_f64(),
+                limit: o.limit.map(Money::to_f64),
+                stop: o.stop.map(Money::to_f64),
+                status: o.status.code(),
+                reason: o.reason.clone(),
+                created_bar: o.created_bar,
+                updated_bar: o.updated_bar,
+            })
+        })
+    }
+
+    fn cash(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().cash().to_f64())
+    }
+    fn portfolio_value(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().portfolio_value().to_f64())
+    }
+    fn positions_value(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().positions_value().to_f64())
+    }
+    fn starting_cash(&self) -> f64 {
+        with_sim!(&self.sim, s => s.ledger().starting_cash().to_f64())
+    }
+    /// Exact (decimal string) cash and portfolio value.
+    fn exact_state(&self) -> (String, String) {
+        with_sim!(&self.sim, s => (s.ledger().cash().to_string(), s.ledger().portfolio_value().to_string()))
+    }
+    /// Open positions: (sid, amount, cost basis, last sale price).
+    fn positions(&self) -> Vec<(u32, i64, f64, f64)> {
+        with_sim!(&self.sim, s => {
+            let l = s.ledger();
+            l.held().iter().map(|&sid| {
+                let p = l.position(sid);
+                (sid, p.amount, p.cost_basis.to_f64(), p.last_sale_price.to_f64())
+            }).collect()
+        })
+    }
+
+    /// The slippage model: a `rustybt.finance.slippage` model.
+    fn set_slippage(&mut self, model: &Bound<'_, PyAny>) -> Result<()> {
+        with_sim!(&mut self.sim, s => s.ledger_mut().slippage = slippage(model)?);
+        Ok(())
+    }
+
+    /// The commission model: a `rustybt.finance.commission` model.
+    fn set_commission(&mut self, model: &Bound<'_, PyAny>) -> Result<()> {
+        with_sim!(&mut self.sim, s => s.ledger_mut().commission = commission(model)?);
+        Ok(())
+    }
+
+    /// `never` (zipline's default) or `eod`.
+    fn set_cancel_policy(&mut self, policy: &str) -> Result<()> {
+        let p = named::<CancelPolicy>(policy)?;
+        with_sim!(&mut self.sim, s => s.ledger_mut().cancel_policy = p);
+        Ok(())
+    }
+
+    /// Run the clock to its end, handing each step to the strategy: before each session
+    /// `before_trading_start(context, data)` (if given), at each bar
+    /// `handle_data(context, data)`, and at each session's end a snapshot of `recorded`.
+    /// Returns the snapshots, one dict per session.
+    #[pyo3(signature = (context, data, handle_data, before_trading_start, recorded))]
+    fn run<'py>(
+        slf: &Bound<'py, Self>,
+        context: &Bound<'py, PyAny>,
+        data: &Bound<'py, PyBarData>,
+        handle_data: &Bound<'py, PyAny>,
+        before_trading_start: Option<&Bound<'py, PyAny>>,
+        recorded: &Bound<'py, PyDict>,
+    ) -> Result<Bound<'py, PyList>> {
+        let py = slf.py();
+        let snapshots = PyList::empty(py);
+        let bar_data = data.get();
+        let when = |bar: usize| {
+            format!(
+                "{} (bar {bar})",
+                rustybt_data::calendar::format_timestamp(bar_data.store.timestamps[bar])
+            )
+        };
+        loop {
+            let step = guard(|| Ok(with_sim!(&mut slf.borrow_mut().sim, s => s.advance())?))?;
+            let Some(step) = step else { break };
+            if let Some(view) = step.view() {
+                bar_data.set_view(view);
+            }
+            match step {
+                Step::BeforeTradingStart { session, .. } => {
+                    if let Some(bts) = before_trading_start {
+                        bts.call1((context, data)).map_err(|e| {
+                            let first =
+                                with_sim!(&slf.borrow().sim, s => s.session_bars(session).start);
+                            strategy_error(py, e, "before_trading_start", &when(first))
+                        })?;
+                    }
+                }
+                Step::Bar { bar } => {
+                    handle_data
+                        .call1((context, data))
+                        .map_err(|e| strategy_error(py, e, "handle_data", &when(bar)))?;
+                }
+                Step::SessionEnd { .. } => {
+                    snapshots.append(recorded.copy()?)?;
+                    py.check_signals()?;
+                }
+            }
+        }
+        Ok(snapshots)
+    }
+
+    /// The perf columns (numpy arrays and per-session lists of dicts) and exact values;
+    /// `risk=False` leaves out the cumulative risk metrics (`metrics_set="none"`).
+    #[pyo3(signature = (assets, bar_times, risk = true))]
+    fn perf<'py>(
+        &self,
+        py: Python<'py>,
+        assets: &Bound<'py, PyList>,
+        bar_times: &Bound<'py, PyAny>,
+        risk: bool,
+    ) -> Result<Bound<'py, PyDict>> {
+        guard(|| with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times, risk)))
+    }
+
+    /// What a sweep's trial needs instead of the perf frame: `returns` (per session),
+    /// `final_value`, `fills`, `invested` (sessions ending with a position), `pnl` (the
+    /// round trips' pnl, FIFO, grouped by `group_of_sid[sid]`, e.g. the rank of each
+    /// asset's symbol) and `alpha` / `beta` of the whole run against `benchmark` (NaN
+    /// without one).
+    #[pyo3(signature = (group_of_sid, benchmark = None))]
+    fn trial_summary<'py>(
+        &self,
+        py: Python<'py>,
+        group_of_sid: Vec<u32>,
+        benchmark: Option<Vec<f64>>,
+    ) -> Result<Bound<'py, PyDict>> {
+        let t = guard(|| {
+            Ok(
+                with_sim!(&self.sim, s => TrialSummary::new(s, &group_of_sid, benchmark.as_deref()))?,
+            )
+        })?;
+        let out = PyDict::new(py);
+        out.set_item("final_value", t.final_value)?;
+        out.set_item("fills", t.fills)?;
+        out.set_item("invested", t.invested)?;
+        out.set_item("pnl", numpy::PyArray1::from_vec(py, t.pnl))?;
+        out.set_item("returns", numpy::PyArray1::from_vec(py, t.returns))?;
+        out.set_item("alpha", t.alpha)?;
+        out.set_item("beta", t.beta)?;
+        Ok(out)
+    }
+}
