@@ -6,7 +6,11 @@
 //! Layout: a 4096-byte JSON header padded with spaces (magic, format version, content hash,
 //! shape, and the byte offset of each section), then the sections, each 64-byte aligned:
 //! timestamps (i64), bar session (u32), session first bar (u32), open/high/low/close/volume
-//! mantissas (i64), then the same five as f64.
+//! mantissas (i64), then the same five as f64, then each cell's last bar with a close
+//! (u32, [`NO_CLOSE`] for none; see `BarStore::last_close_mantissa`).
+//!
+//! Format history: 1 had no last-close index; 2 adds it. The format is in the file name
+//! and the header, so a file of another format is never opened, let alone misread.
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -20,10 +24,14 @@ use crate::bundle::Manifest;
 use crate::column::Column;
 use crate::error::DataError;
 
-pub const CACHE_FORMAT: u32 = 1;
+pub const CACHE_FORMAT: u32 = 2;
 const HEADER: usize = 4096;
 const ALIGN: usize = 64;
 const MAGIC: &str = "rustybt-columns";
+/// The sections of a cache file.
+const SECTIONS: usize = 14;
+/// In the last-close index: the asset has no close at or before this bar.
+pub const NO_CLOSE: u32 = u32::MAX;
 
 /// Owned columns, as built from Parquet.
 pub struct OwnedColumns {
@@ -32,6 +40,8 @@ pub struct OwnedColumns {
     pub session_first_bar: Vec<u32>,
     pub ints: [Vec<i64>; 5],
     pub floats: [Vec<f64>; 5],
+    /// Per cell, the last bar at or before it where the asset has a close ([`NO_CLOSE`]).
+    pub last_close_bars: Vec<u32>,
 }
 
 /// Columns ready for a store, owned or mapped.
@@ -41,6 +51,7 @@ pub struct Columns {
     pub session_first_bar: Column<u32>,
     pub ints: [Column<i64>; 5],
     pub floats: [Column<f64>; 5],
+    pub last_close_bars: Column<u32>,
 }
 
 impl From<OwnedColumns> for Columns {
@@ -51,6 +62,7 @@ impl From<OwnedColumns> for Columns {
             session_first_bar: Column::owned(o.session_first_bar),
             ints: o.ints.map(Column::owned),
             floats: o.floats.map(Column::owned),
+            last_close_bars: Column::owned(o.last_close_bars),
         }
     }
 }
@@ -63,7 +75,7 @@ struct Header {
     n_bars: usize,
     n_assets: usize,
     n_sessions: usize,
-    /// Byte offset of each of the 13 sections.
+    /// Byte offset of each of the 14 sections.
     offsets: Vec<usize>,
 }
 
@@ -72,20 +84,19 @@ pub fn cache_file(cache_dir: &Path, manifest: &Manifest) -> PathBuf {
     cache_dir.join(format!("{}.f{CACHE_FORMAT}.cols", manifest.content_hash))
 }
 
-fn lengths(n_bars: usize, n_assets: usize, n_sessions: usize) -> [(usize, usize); 13] {
+/// (values, bytes per value) of each section.
+fn lengths(n_bars: usize, n_assets: usize, n_sessions: usize) -> [(usize, usize); SECTIONS] {
     let cells = n_bars * n_assets;
-    let mut out = [(0usize, 8usize); 13];
+    let mut out = [(cells, 8usize); SECTIONS];
     out[0] = (n_bars, 8);
     out[1] = (n_bars, 4);
     out[2] = (n_sessions + 1, 4);
-    for slot in out.iter_mut().skip(3) {
-        *slot = (cells, 8);
-    }
+    out[13] = (cells, 4);
     out
 }
 
 fn layout(n_bars: usize, n_assets: usize, n_sessions: usize) -> (Vec<usize>, usize) {
-    let mut offsets = Vec::with_capacity(13);
+    let mut offsets = Vec::with_capacity(SECTIONS);
     let mut at = HEADER;
     for (len, size) in lengths(n_bars, n_assets, n_sessions) {
         offsets.push(at);
@@ -138,6 +149,7 @@ pub fn map(file: &Path, manifest: &Manifest, n_assets: usize) -> Option<Columns>
             floats(11)?,
             floats(12)?,
         ],
+        last_close_bars: Column::mapped(&map, offsets[13], lens[13].0)?,
     })
 }
 
@@ -161,7 +173,7 @@ pub fn write(
     }
     buf[..HEADER].fill(b' ');
     buf[..head.len()].copy_from_slice(&head);
-    let sections: [&[u8]; 13] = [
+    let sections: [&[u8]; SECTIONS] = [
         bytemuck::cast_slice(&cols.timestamps),
         bytemuck::cast_slice(&cols.bar_session),
         bytemuck::cast_slice(&cols.session_first_bar),
@@ -175,6 +187,7 @@ pub fn write(
         bytemuck::cast_slice(&cols.floats[2]),
         bytemuck::cast_slice(&cols.floats[3]),
         bytemuck::cast_slice(&cols.floats[4]),
+        bytemuck::cast_slice(&cols.last_close_bars),
     ];
     for (bytes, &at) in sections.iter().zip(&offsets) {
         buf[at..at + bytes.len()].copy_from_slice(bytes);
@@ -197,4 +210,78 @@ pub fn write(
         let _ = fs::remove_file(&tmp);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn manifest() -> Manifest {
+        Manifest {
+            schema_version: crate::bundle::SCHEMA_VERSION,
+            name: "t".into(),
+            frequency: "1d".into(),
+            calendar: "XNYS".into(),
+            price_scale: 2,
+            content_hash: "ab".repeat(32),
+            created_at: String::new(),
+            source: String::new(),
+            n_assets: 2,
+            n_bars: 3,
+            n_rows: 4,
+            start: String::new(),
+            end: String::new(),
+            session_dates: vec![1, 2, 3],
+            session_opens: vec![0; 3],
+            session_closes: vec![0; 3],
+        }
+    }
+
+    fn columns() -> OwnedColumns {
+        OwnedColumns {
+            timestamps: vec![10, 20, 30],
+            bar_session: vec![0, 1, 2],
+            session_first_bar: vec![0, 1, 2, 3],
+            ints: std::array::from_fn(|i| vec![i as i64 + 1, 0, 7, 8, 0, 9]),
+            floats: std::array::from_fn(|i| vec![i as f64; 6]),
+            last_close_bars: vec![0, NO_CLOSE, 1, 1, 1, 2],
+        }
+    }
+
+    #[test]
+    fn round_trip_includes_the_last_close_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest();
+        let file = cache_file(dir.path(), &m);
+        assert!(file.to_string_lossy().ends_with(".f2.cols"));
+        let cols = columns();
+        write(&file, &m, 2, &cols).unwrap();
+        let mapped = map(&file, &m, 2).unwrap();
+        assert!(mapped.last_close_bars.is_mapped());
+        assert_eq!(*mapped.last_close_bars, cols.last_close_bars[..]);
+        assert_eq!(*mapped.ints[3], cols.ints[3][..]);
+        assert_eq!(*mapped.floats[4], cols.floats[4][..]);
+        assert_eq!(*mapped.session_first_bar, cols.session_first_bar[..]);
+    }
+
+    #[test]
+    fn a_file_of_another_format_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest();
+        let file = cache_file(dir.path(), &m);
+        write(&file, &m, 2, &columns()).unwrap();
+        // a format-1 file (13 sections, no index) under this name: the header says so
+        let mut bytes = fs::read(&file).unwrap();
+        let head = String::from_utf8(bytes[..HEADER].to_vec()).unwrap();
+        let old = head.replacen(&format!("\"format\":{CACHE_FORMAT}"), "\"format\":1", 1);
+        assert_ne!(old, head);
+        bytes[..HEADER].copy_from_slice(old.as_bytes());
+        fs::write(&file, &bytes).unwrap();
+        assert!(map(&file, &m, 2).is_none());
+        // and a truncated file is not read either
+        write(&file, &m, 2, &columns()).unwrap();
+        let bytes = fs::read(&file).unwrap();
+        fs::write(&file, &bytes[..bytes.len() - 64]).unwrap();
+        assert!(map(&file, &m, 2).is_none());
+    }
 }

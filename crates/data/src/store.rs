@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use crate::bundle::{self, Adjustment, AssetInfo, Manifest};
-use crate::cache::{self, Columns, OwnedColumns};
+use crate::cache::{self, Columns, OwnedColumns, NO_CLOSE};
 use crate::calendar::{bar_grid, BarSize, Session};
 use crate::column::Column;
 use crate::error::DataError;
@@ -65,6 +65,14 @@ pub struct BarStore {
     low_f: Column<f64>,
     close_f: Column<f64>,
     volume_f: Column<f64>,
+    /// Per cell (time-major like the prices), the last bar at or before it where the asset
+    /// has a close, [`NO_CLOSE`] when it has none yet: `last_close_mantissa` in O(1) instead
+    /// of a scan back over every bar since the asset last traded. Built once with the
+    /// other columns and stored in the pool's cache file. 4 bytes a cell against the 80 of
+    /// the ten price and volume matrices (+5%: 196 MB for a year of minute bars of 500
+    /// assets, next to 3.9 GB); mapped, its pages are only read in where a price is
+    /// forward-filled, since a cell with a close of its own never consults it.
+    last_close_bars: Column<u32>,
     /// Aggregations to coarser bar sizes, built on first use.
     resampled: Mutex<HashMap<BarSize, Arc<Resampled>>>,
     /// Per asset, its price adjustments in ex-date order (empty for most bundles).
@@ -133,6 +141,7 @@ impl BarStore {
             session_first_bar,
             ints,
             floats,
+            last_close_bars,
         } = columns;
         let [open, high, low, close, volume] = ints;
         let [open_f, high_f, low_f, close_f, volume_f] = floats;
@@ -157,6 +166,7 @@ impl BarStore {
             low_f,
             close_f,
             volume_f,
+            last_close_bars,
             resampled: Mutex::new(HashMap::new()),
             adjustment_factors: Vec::new(),
         }
@@ -242,6 +252,12 @@ fn build_columns(
                 n_bars, manifest.n_bars
             )));
         }
+        // bar indexes are u32 throughout, and the last-close index reserves u32::MAX
+        if n_bars >= NO_CLOSE as usize {
+            return Err(corrupt(format!(
+                "{n_bars} bars, more than a u32 bar index holds"
+            )));
+        }
         let cells = n_bars * n_assets;
         let mut m: [Vec<i64>; 5] = std::array::from_fn(|_| vec![0; cells]);
         let mut bar = 0usize;
@@ -290,14 +306,60 @@ fn build_columns(
             session_first_bar[s as usize] = b as u32;
         }
         session_first_bar[sessions.len()] = n_bars as u32;
+        let last_close_bars = last_close_bars(&close, n_assets);
         Ok(OwnedColumns {
             timestamps,
             bar_session,
             session_first_bar,
             ints: [open, high, low, close, volume],
             floats: [open_f, high_f, low_f, close_f, volume_f],
+            last_close_bars,
         })
     }
+}
+
+/// The last-close index of a time-major `[bars, n_assets]` close matrix (0 = no bar): per
+/// cell, the last bar at or before it with a close, [`NO_CLOSE`] for none. One pass over
+/// the rows in storage order, carrying each asset's last bar forward.
+fn last_close_bars(close: &[i64], n_assets: usize) -> Vec<u32> {
+    let mut out = vec![NO_CLOSE; close.len()];
+    if n_assets == 0 {
+        return out;
+    }
+    let mut last = vec![NO_CLOSE; n_assets];
+    let rows = close
+        .chunks_exact(n_assets)
+        .zip(out.chunks_exact_mut(n_assets));
+    for (bar, (row, dst)) in rows.enumerate() {
+        for ((l, &c), d) in last.iter_mut().zip(row).zip(dst) {
+            if c != 0 {
+                *l = bar as u32;
+            }
+            *d = *l;
+        }
+    }
+    out
+}
+
+/// The last close at or before `bar` of `sid` from the close matrix and its last-close
+/// index: the cell's own close when it has one (the index is not touched), else the close
+/// at the bar the index names.
+#[inline]
+fn last_close_at(
+    close: &[i64],
+    last_close_bars: &[u32],
+    n_assets: usize,
+    bar: usize,
+    sid: u32,
+) -> Option<i64> {
+    let cell = bar * n_assets + sid as usize;
+    let v = close[cell];
+    if v != 0 {
+        return Some(v);
+    }
+    let last = last_close_bars[cell];
+    debug_assert!(last == NO_CLOSE || (last as usize) < bar);
+    (last != NO_CLOSE).then(|| close[last as usize * n_assets + sid as usize])
 }
 
 impl BarStore {
@@ -330,9 +392,18 @@ impl BarStore {
         self.volume[bar * self.n_assets + sid as usize]
     }
 
-    /// Last close at or before `bar` (zipline's forward-filled `price`).
+    /// Last close at or before `bar` (zipline's forward-filled `price`), in O(1) through
+    /// the last-close index.
+    #[inline]
     pub fn last_close_mantissa(&self, bar: usize, sid: u32) -> Option<i64> {
-        (0..=bar).rev().find_map(|b| self.close_mantissa(b, sid))
+        last_close_at(&self.close, &self.last_close_bars, self.n_assets, bar, sid)
+    }
+
+    /// The last bar at or before `bar` where `sid` has a close (`None`: not yet traded).
+    #[inline]
+    pub fn last_close_bar(&self, bar: usize, sid: u32) -> Option<usize> {
+        let last = self.last_close_bars[bar * self.n_assets + sid as usize];
+        (last != NO_CLOSE).then_some(last as usize)
     }
 
     /// The aggregation of this bundle to `bar_size` (shared, built once).
@@ -511,5 +582,226 @@ impl BarStore {
     /// Index of the session labelled `date`, or of the first one after it.
     pub fn session_at_or_after(&self, date: i32) -> usize {
         self.sessions.partition_point(|s| s.date < date)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::collection::vec;
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::bundle::{write_bundle, BarRows, BundleContent};
+    use crate::calendar::{NANOS_PER_DAY, NANOS_PER_MINUTE};
+
+    /// The scan `last_close_mantissa` did before the index: the reference it must match.
+    fn last_close_scan(close: &[i64], n_assets: usize, bar: usize, sid: u32) -> Option<i64> {
+        (0..=bar).rev().find_map(|b| {
+            let v = close[b * n_assets + sid as usize];
+            (v != 0).then_some(v)
+        })
+    }
+
+    /// `last_close_scan` through the store's own close accessor.
+    fn store_scan(store: &BarStore, bar: usize, sid: u32) -> Option<i64> {
+        (0..=bar).rev().find_map(|b| store.close_mantissa(b, sid))
+    }
+
+    /// Every (bar, sid) of `store` agrees with the scan, through both lookups.
+    fn assert_matches_scan(store: &BarStore) {
+        for bar in 0..store.n_bars() {
+            for sid in 0..store.n_assets() as u32 {
+                let want = store_scan(store, bar, sid);
+                assert_eq!(
+                    store.last_close_mantissa(bar, sid),
+                    want,
+                    "bar {bar} sid {sid}"
+                );
+                let at = store.last_close_bar(bar, sid);
+                assert_eq!(at.and_then(|b| store.close_mantissa(b, sid)), want);
+                assert!(at.is_none_or(|b| b <= bar));
+                let price = store.current(Field::Price, bar, sid);
+                let scale = 10f64.powi(store.price_scale() as i32);
+                match want {
+                    Some(m) => assert_eq!(price, m as f64 / scale),
+                    None => assert!(price.is_nan()),
+                }
+            }
+        }
+    }
+
+    /// A daily bundle from a time-major close matrix (0: no bar), written under `dir`.
+    fn content(close: &[i64], n_assets: usize) -> BundleContent {
+        let n_bars = close.len() / n_assets;
+        let sessions: Vec<Session> = (0..n_bars as i32)
+            .map(|i| {
+                let open_ns = i64::from(18_995 + i) * NANOS_PER_DAY + 870 * NANOS_PER_MINUTE;
+                Session {
+                    date: 18_995 + i,
+                    open_ns,
+                    close_ns: open_ns + 390 * NANOS_PER_MINUTE,
+                }
+            })
+            .collect();
+        let (timestamps, _) = bar_grid(&sessions, BarSize::Daily);
+        let mut rows = BarRows::default();
+        for sid in 0..n_assets {
+            for bar in 0..n_bars {
+                let c = close[bar * n_assets + sid];
+                if c != 0 {
+                    rows.push(sid as u32, bar as u32, [c, c, c, c, 100]);
+                }
+            }
+        }
+        let (first, last) = (sessions[0].date, sessions[n_bars - 1].date);
+        BundleContent {
+            frequency: BarSize::Daily,
+            calendar: "XNYS".into(),
+            price_scale: 2,
+            source: "test".into(),
+            assets: (0..n_assets as u32)
+                .map(|sid| AssetInfo {
+                    sid,
+                    symbol: format!("S{sid}"),
+                    exchange: "XNYS".into(),
+                    start_date: first,
+                    end_date: last,
+                })
+                .collect(),
+            sessions,
+            timestamps,
+            rows,
+            adjustments: Vec::new(),
+        }
+    }
+
+    /// The bundle opened three ways: straight from Parquet, through the pool building its
+    /// cache file, and through the pool mapping the file built.
+    fn open_all(close: &[i64], n_assets: usize) -> [BarStore; 3] {
+        let dir = tempfile::tempdir().unwrap();
+        write_bundle(dir.path(), "b", &content(close, n_assets)).unwrap();
+        let path = dir.path().join("b");
+        let cache = dir.path().join("cache");
+        let owned = BarStore::open(&path).unwrap();
+        let built = BarStore::open_pooled(&path, Some(&cache)).unwrap();
+        let mapped = BarStore::open_pooled(&path, Some(&cache)).unwrap();
+        assert!(!owned.is_mapped() && mapped.is_mapped());
+        [owned, built, mapped]
+    }
+
+    #[test]
+    fn last_close_edges() {
+        // 6 bars of 6 assets: never trades (S0), bar 0 only (S1), last bar only (S2),
+        // starts late (S3), gaps (S4), every bar (S5)
+        #[rustfmt::skip]
+        let close: Vec<i64> = vec![
+            0, 11, 0, 0,  41, 51,
+            0, 0,  0, 0,  0,  52,
+            0, 0,  0, 31, 0,  53,
+            0, 0,  0, 0,  44, 54,
+            0, 0,  0, 0,  0,  55,
+            0, 0,  26, 36, 0, 56,
+        ];
+        for store in open_all(&close, 6) {
+            assert_matches_scan(&store);
+            let last = store.n_bars() - 1;
+            assert_eq!(last, 5);
+            let at = |bar, sid| store.last_close_mantissa(bar, sid);
+            assert_eq!((0..=last).map(|b| at(b, 0)).collect::<Vec<_>>(), [None; 6]);
+            assert_eq!(store.last_close_bar(last, 0), None);
+            assert_eq!(at(0, 1), Some(11));
+            assert_eq!(
+                (at(last, 1), store.last_close_bar(last, 1)),
+                (Some(11), Some(0))
+            );
+            assert_eq!((at(last - 1, 2), at(last, 2)), (None, Some(26)));
+            assert_eq!((at(1, 3), at(2, 3), at(4, 3)), (None, Some(31), Some(31)));
+            assert_eq!(
+                (at(2, 4), at(3, 4), at(last, 4)),
+                (Some(41), Some(44), Some(44))
+            );
+            assert_eq!(store.last_close_bar(last, 4), Some(3));
+            assert_eq!((at(0, 5), at(last, 5)), (Some(51), Some(56)));
+            assert_eq!(store.last_close_bar(4, 5), Some(4));
+            // the forward-filled window starts from the index too
+            let mut out = vec![0.0; 6 * 2];
+            store.history_into(Field::Price, &[0, 1, 2, 3, 4, 5], last, 2, &mut out);
+            let want = [f64::NAN, 0.11, f64::NAN, 0.31, 0.44, 0.55];
+            let want = want.iter().chain(&[f64::NAN, 0.11, 0.26, 0.36, 0.44, 0.56]);
+            for (got, want) in out.iter().zip(want) {
+                assert!(got == want || got.is_nan() && want.is_nan(), "{out:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn index_of_no_assets_or_one_bar() {
+        assert!(last_close_bars(&[], 0).is_empty());
+        assert!(last_close_bars(&[], 3).is_empty());
+        assert_eq!(last_close_bars(&[0, 7, 0], 3), [NO_CLOSE, 0, NO_CLOSE]);
+    }
+
+    /// A sparse time-major close matrix: 1..6 assets × 1..80 bars, each asset trading at
+    /// its own density inside its own window of bars (late starts, early stops, never).
+    fn sparse(max_bars: usize) -> impl Strategy<Value = (usize, Vec<i64>)> {
+        (1usize..6, 1..max_bars).prop_flat_map(|(n_assets, n_bars)| {
+            let asset = (0u32..=100, 0..=n_bars, 0..=n_bars);
+            let cell = (0u32..100, 1i64..1_000_000_000);
+            (
+                Just(n_assets),
+                vec(asset, n_assets),
+                vec(cell, n_assets * n_bars),
+            )
+                .prop_map(|(n_assets, assets, cells)| {
+                    let close = cells
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &(draw, v))| {
+                            let (bar, sid) = (i / n_assets, i % n_assets);
+                            let (density, a, b) = assets[sid];
+                            let live = a.min(b) <= bar && bar < a.max(b);
+                            if live && draw < density {
+                                v
+                            } else {
+                                0
+                            }
+                        })
+                        .collect();
+                    (n_assets, close)
+                })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn index_lookup_matches_the_scan((n_assets, close) in sparse(80)) {
+            let index = last_close_bars(&close, n_assets);
+            prop_assert_eq!(index.len(), close.len());
+            for bar in 0..close.len() / n_assets {
+                for sid in 0..n_assets as u32 {
+                    prop_assert_eq!(
+                        last_close_at(&close, &index, n_assets, bar, sid),
+                        last_close_scan(&close, n_assets, bar, sid),
+                        "bar {} sid {}", bar, sid
+                    );
+                }
+            }
+        }
+    }
+
+    proptest! {
+        // each case writes and opens a bundle three ways
+        #![proptest_config(ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn store_lookup_matches_the_scan((n_assets, close) in sparse(40)) {
+            // a bundle holds at least one bar
+            prop_assume!(close.iter().any(|&c| c != 0));
+            for store in open_all(&close, n_assets) {
+                assert_matches_scan(&store);
+            }
+        }
     }
 }
