@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 
 import rustybt
-from rustybt.cli import DEMO_BUNDLE, DEMO_SPEC
+from rustybt.app.cli import DEMO_BUNDLE, DEMO_SPEC
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import BundleNotFound
-from rustybt.examples.sma_crossover import SmaCross
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -36,6 +36,9 @@ echo "== ruff check"
 ruff check .
 echo "== ruff format --check"
 ruff format --check .
+echo "== import layering (lint-imports)"
+# the contracts are in pyproject.toml; PYTHONPATH: check this checkout's package
+PYTHONPATH="$PWD/python" lint-imports --no-cache
 echo "== stubtest (python/rustybt/_core.pyi matches the native module)"
 python -m mypy.stubtest rustybt._core
 echo "== pytest"

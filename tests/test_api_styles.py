@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 
 import rustybt
-from rustybt.examples.sma_crossover import SmaCross
+from rustybt.app.examples.sma_crossover import SmaCross
 
 
 def test_params_override_class_attributes_for_one_run(small_bundle):

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from rustybt.bench.compare import compare, welch
-from rustybt.cli import main
+from rustybt.app.cli import main
+from rustybt.tooling.bench.compare import compare, welch
 
 
 def test_rounds_alternate_the_ledgers_and_report_the_median_ratio(tmp_path, capsys):

@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 
 import rustybt
-from rustybt.bench import batch_workloads, peers
-from rustybt.cli import main
+from rustybt.app.cli import main
+from rustybt.tooling.bench import batch_workloads, peers
 
 FIELDS = ("open", "high", "low", "close", "volume")
 

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 import rustybt
 from rustybt import _core, reference
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import InvalidRunParameters, SetBenchmarkOutsideInitialize
-from rustybt.examples.sma_crossover import SmaCross
 
 RISK = ("algorithm_period_return", "algo_volatility", "sharpe", "sortino", "max_drawdown")
 BENCH = ("alpha", "beta", "benchmark_period_return", "benchmark_volatility")

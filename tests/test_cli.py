@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from rustybt.cli import main
+from rustybt.app.cli import main
 
 STRATEGY = """
 import rustybt
@@ -183,7 +183,7 @@ def test_every_example_runs(tmp_path):
     )
     from pathlib import Path
 
-    examples = Path(rustybt.__file__).parent / "examples"
+    examples = Path(rustybt.__file__).parent / "app" / "examples"
     runs = {
         "sma_crossover.py": "ex-daily",
         "multi_indicator.py": "ex-daily",

@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import rustybt
-from rustybt.cli import main
+from rustybt.app.cli import main
 from rustybt.errors import IngestError
 
 ROWS = [

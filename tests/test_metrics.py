@@ -63,7 +63,7 @@ def test_end_of_run_stats_match_empyrical(returns):
 
 def test_metrics_on_a_real_run(small_bundle):
     import rustybt
-    from rustybt.examples.sma_crossover import SmaCross
+    from rustybt.app.examples.sma_crossover import SmaCross
 
     perf = rustybt.run_algorithm(algorithm=SmaCross, bundle=small_bundle, params={"n_assets": 5})
     r = perf["returns"].to_numpy()

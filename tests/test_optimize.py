@@ -10,8 +10,8 @@ import sys
 import pandas as pd
 import pytest
 
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import InvalidRunParameters
-from rustybt.examples.sma_crossover import SmaCross
 from rustybt.optimize import GridSearch, RandomSearch, SearchResult
 
 SPACE = {"fast": [5, 8], "slow": [20, 30]}
@@ -77,7 +77,7 @@ def test_a_failing_trial_is_recorded_and_the_rest_go_on(small_bundle):
 KILLER = """
 import os, sys
 import rustybt
-from rustybt.examples.sma_crossover import SmaCross
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.optimize import GridSearch
 
 class Killer(SmaCross):

@@ -16,8 +16,8 @@ import pytest
 from scipy import stats
 
 import rustybt
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import InvalidRunParameters
-from rustybt.examples.sma_crossover import SmaCross
 from rustybt.optimize import BayesianSearch
 from rustybt.optimize.bayes import to_param
 from rustybt.stats import stats_from_perf
@@ -144,7 +144,7 @@ def test_space_conversion(small_bundle):
 
 KILLED = """
 import os, sys, time
-from rustybt.examples.sma_crossover import SmaCross
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.optimize import BayesianSearch
 
 class Killer(SmaCross):

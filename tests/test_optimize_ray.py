@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 import rustybt
-from rustybt.examples.sma_crossover import SmaCross
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.optimize import BayesianSearch, GridSearch, RandomSearch
 
 ray = pytest.importorskip("ray")

@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 import rustybt
-from rustybt.bench import profile
-from rustybt.cli import main
+from rustybt.app.cli import main
+from rustybt.tooling import profile
 
 # Most of handle_data's time is in Rust calls made from the strategy's own frame, so the
 # native flame graph keeps strategy frames (py-spy drops samples of Python code running

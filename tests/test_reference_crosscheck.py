@@ -996,7 +996,7 @@ def test_w1_strategy_matches_reference_exactly(small_bundle, ledger):
     """The W1 benchmark strategy itself: every asset re-weighted by the same percent each
     bar (the engine multiplies portfolio value × percent once per bar and reuses it), zero
     fixed spread (the fill is the close, no arithmetic) and per-share commissions."""
-    from rustybt.examples.sma_crossover import SmaCross
+    from rustybt.app.examples.sma_crossover import SmaCross
 
     perfs = [
         engine(

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rustybt
-from rustybt.cli import main
+from rustybt.app.cli import main
 from rustybt.finance import commission, slippage
 from rustybt.results import STATS, TRIP_COLUMNS, Results, round_trips
 from rustybt.runner import run_trial

@@ -19,10 +19,10 @@ import numpy as np
 import pytest
 
 import rustybt
-from rustybt.cli import main
+from rustybt.app.cli import main
+from rustybt.app.tearsheet import load_saved, write_tearsheet
 from rustybt.errors import InvalidRunParameters
 from rustybt.results import Results
-from rustybt.tearsheet import load_saved, write_tearsheet
 
 CHARTS = (
     "chart-equity",
@@ -189,9 +189,9 @@ def test_report_bad_path(results, tmp_path, capsys):
 
 
 def test_import_is_cheap():
-    """The CLI imports rustybt.tearsheet to register `report`: it must not load matplotlib."""
+    """The CLI imports rustybt.app.tearsheet to register `report`: it must not load matplotlib."""
     code = (
-        "import sys, rustybt.tearsheet\n"
+        "import sys, rustybt.app.tearsheet\n"
         "heavy = [m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'playwright')]\n"
         "assert not heavy, heavy\n"
     )

@@ -138,7 +138,7 @@ def test_orders_on_the_last_bar_stay_open(hand_bundle):
 
 
 def test_decimal_and_float_ledgers_agree_closely(small_bundle):
-    from rustybt.examples.sma_crossover import SmaCross
+    from rustybt.app.examples.sma_crossover import SmaCross
 
     kwargs = dict(algorithm=SmaCross, bundle=small_bundle, capital_base=1e6, params={"n_assets": 5})
     dec = rustybt.run_algorithm(ledger="decimal", **kwargs)

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 import rustybt
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import InvalidRunParameters
-from rustybt.examples.sma_crossover import SmaCross
 from rustybt.optimize import (
     BayesianSearch,
     GridSearch,

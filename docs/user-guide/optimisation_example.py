@@ -16,8 +16,8 @@ import time
 from pathlib import Path
 
 import rustybt
+from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import BundleNotFound
-from rustybt.examples.sma_crossover import SmaCross
 from rustybt.optimize import BayesianSearch, GridSearch, WalkForward
 
 BUNDLE = "guide-sma10"

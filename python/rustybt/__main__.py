@@ -2,6 +2,6 @@
 
 import sys
 
-from rustybt.cli import main
+from rustybt.app.cli import main
 
 sys.exit(main())

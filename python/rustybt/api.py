@@ -2,7 +2,8 @@
 
 Each function acts on the algorithm that is running (the same methods as on
 :class:`~rustybt.TradingAlgorithm`), so strategies written as module-level functions port
-from zipline by changing the import line only.
+from zipline by changing the import line only. "Running" is per thread: backtests run side
+by side in several threads each reach their own algorithm.
 
 Example::
 
@@ -22,13 +23,19 @@ policies ``EODCancel`` and ``NeverCancel`` (for ``set_cancel_policy``).
 from __future__ import annotations
 
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.errors import RustyBTError
 from rustybt.finance.cancel_policy import EODCancel, NeverCancel
 from rustybt.schedule import date_rules, time_rules
 
-_running: list[TradingAlgorithm] = []
+# The algorithm the api functions act on. A context variable, not a module global: each
+# thread (and each asyncio task) has its own, so backtests running side by side in several
+# threads each reach their own algorithm.
+_running: ContextVar[TradingAlgorithm | None] = ContextVar(
+    "rustybt_running_algorithm", default=None
+)
 
 _API_NAMES = (
     "cancel_order",
@@ -62,19 +69,21 @@ _API_NAMES = (
 
 @contextmanager
 def running(algo: TradingAlgorithm):
-    """Make ``algo`` the target of the api functions while the block runs."""
-    _running.append(algo)
+    """Make ``algo`` the target of the api functions while the block runs, in the current
+    thread (context) only; the previous target, if any, comes back after it."""
+    token = _running.set(algo)
     try:
         yield algo
     finally:
-        _running.pop()
+        _running.reset(token)
 
 
 def get_algo_instance() -> TradingAlgorithm:
-    """The algorithm that is running."""
-    if not _running:
+    """The algorithm that is running (in this thread)."""
+    algo = _running.get()
+    if algo is None:
         raise RustyBTError("rustybt.api functions can only be called while an algorithm runs")
-    return _running[-1]
+    return algo
 
 
 def _make(name: str):

@@ -13,7 +13,45 @@ import numpy as np
 import pandas as pd
 
 from rustybt import _core
+from rustybt.errors import RustyBTError
 from rustybt.stats import STATS, stats_from_perf, symbol_groups
+
+#: The entry-point group of renderers of a :class:`Results`: the entry point ``tearsheet``
+#: names the function behind :meth:`Results.tearsheet` (``write_tearsheet(results, path)``
+#: of :mod:`rustybt.app.tearsheet`, declared in rustybt's pyproject.toml). The library
+#: never imports the application: it finds the renderer here, or through
+#: :func:`register_renderer`.
+RENDERERS_GROUP = "rustybt.renderers"
+
+_renderers: dict = {}
+
+
+def register_renderer(name: str, render) -> None:
+    """Make ``render(results, path)`` the renderer ``name`` (``"tearsheet"``: the one
+    :meth:`Results.tearsheet` calls). Importing :mod:`rustybt.app.tearsheet` registers
+    its ``write_tearsheet``; without that, the :data:`RENDERERS_GROUP` entry point of the
+    name is loaded on first use."""
+    _renderers[name] = render
+
+
+def renderer(name: str):
+    """The renderer registered as ``name``, else the :data:`RENDERERS_GROUP` entry point of
+    that name (loaded, then kept); :class:`~rustybt.errors.RustyBTError` if neither exists."""
+    render = _renderers.get(name)
+    if render is not None:
+        return render
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=RENDERERS_GROUP):
+        if ep.name == name:
+            render = _renderers[name] = ep.load()
+            return render
+    raise RustyBTError(
+        f"no {name!r} renderer is installed: none was registered with "
+        f"rustybt.results.register_renderer and no package declares a {name!r} entry point in "
+        f"the {RENDERERS_GROUP!r} group (rustybt declares rustybt.app.tearsheet:write_tearsheet "
+        "there: reinstall rustybt to refresh its entry points, or import rustybt.app.tearsheet)"
+    )
 
 
 def transactions_frame(perf: pd.DataFrame) -> pd.DataFrame:
@@ -125,13 +163,13 @@ class Results:
     def tearsheet(self, path) -> Path:
         """Write a self-contained HTML tear sheet (charts, statistics, provenance) to
         ``path`` and return it. ``rustybt report DIR`` does the same for saved Results.
+        The page is drawn by the application's tear sheet (:mod:`rustybt.app.tearsheet`),
+        found through :func:`renderer`.
 
         Example:
             >>> res.tearsheet("report.html")  # doctest: +SKIP
         """
-        from rustybt.tearsheet import write_tearsheet
-
-        return write_tearsheet(self, path)
+        return renderer("tearsheet")(self, path)
 
     def _repr_html_(self) -> str:
         m = self.metadata

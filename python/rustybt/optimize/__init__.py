@@ -12,7 +12,7 @@
 Example::
 
     from rustybt.optimize import GridSearch, WalkForward
-    from rustybt.examples.sma_crossover import SmaCross
+    from rustybt.app.examples.sma_crossover import SmaCross
 
     search = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
                         bundle="demo", objective="sharpe", n_jobs=2, backend="process",

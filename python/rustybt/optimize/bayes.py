@@ -154,7 +154,7 @@ class BayesianSearch(_Search):
     study is ``result.study``.
 
     Example:
-        >>> from rustybt.examples.sma_crossover import SmaCross
+        >>> from rustybt.app.examples.sma_crossover import SmaCross
         >>> search = BayesianSearch(SmaCross, {"fast": range(3, 30), "slow": range(20, 150, 5)},
         ...                         bundle="demo", n_trials=60, seed=1, pruner="hyperband",
         ...                         checkpoint="sma.journal", n_jobs=2, backend="process")  # doctest: +SKIP

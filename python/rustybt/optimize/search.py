@@ -264,7 +264,7 @@ class GridSearch(_Search):
             overfitting statistics need.
 
     Example:
-        >>> from rustybt.examples.sma_crossover import SmaCross
+        >>> from rustybt.app.examples.sma_crossover import SmaCross
         >>> search = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
         ...                     bundle="demo", objective="sharpe",
         ...                     constraint=lambda p: p["fast"] < p["slow"],

@@ -18,7 +18,7 @@ from _common import frames, load_bars, result, sharpe, timed
 
 
 class SmaCross(bt.Strategy):
-    """W1 / G1 (rustybt.examples.sma_crossover.SmaCross)."""
+    """W1 / G1 (rustybt.app.examples.sma_crossover.SmaCross)."""
 
     params = (("combo", (10, 30)),)
 
@@ -39,7 +39,7 @@ class SmaCross(bt.Strategy):
 
 
 class MinuteMeanReversion(bt.Strategy):
-    """M1 (rustybt.examples.minute_mean_reversion.MinuteMeanReversion)."""
+    """M1 (rustybt.app.examples.minute_mean_reversion.MinuteMeanReversion)."""
 
     params = (("window", 60),)
 
@@ -61,7 +61,7 @@ class MinuteMeanReversion(bt.Strategy):
 
 
 class R1SmaCross(bt.Strategy):
-    """R1 (rustybt.bench.r1.R1SmaCross)."""
+    """R1 (rustybt.tooling.bench.r1.R1SmaCross)."""
 
     params = (("combo", (10, 20)),)
 

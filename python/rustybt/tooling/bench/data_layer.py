@@ -15,8 +15,8 @@ import time
 import numpy as np
 
 import rustybt
-from rustybt.bench.harness import ensure_bundle
-from rustybt.bench.scenarios import SCENARIOS
+from rustybt.tooling.bench.harness import ensure_bundle
+from rustybt.tooling.bench.scenarios import SCENARIOS
 
 OPEN_PROBE = """
 import json, sys, time

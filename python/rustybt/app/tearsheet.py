@@ -13,8 +13,12 @@ or from the command line, for Results saved by ``rustybt run ... --out DIR``::
 
     rustybt report DIR --out report.html
 
-Only the standard library is imported at module level: the CLI imports this module to
-register its command, and numpy/pandas/matplotlib load only when a page is written.
+Importing this module registers :func:`write_tearsheet` as the renderer behind
+``Results.tearsheet()`` (:func:`rustybt.results.register_renderer`; without the import the
+library finds it through the ``rustybt.renderers`` entry point). Only the standard library
+and :mod:`rustybt.results` (loaded with ``rustybt`` anyway) are imported at module level:
+the CLI imports this module to register its command, and matplotlib loads only when a page
+is written.
 """
 
 from __future__ import annotations
@@ -26,6 +30,8 @@ import math
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from rustybt.results import register_renderer
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -572,7 +578,7 @@ def load_saved(path) -> Results:
 
 
 def cmd_report(args) -> int:
-    from rustybt.cli import console
+    from rustybt.app.common import console
 
     results = load_saved(args.results)
     out = Path(args.out) if args.out else Path(args.results) / "tearsheet.html"
@@ -580,8 +586,8 @@ def cmd_report(args) -> int:
     return 0
 
 
-def register_cli(sub, bench_sub) -> None:
-    """``rustybt report RESULTS [--out FILE]``."""
+def register_cli(sub) -> None:
+    """Add ``rustybt report RESULTS [--out FILE]`` to the top-level subparsers ``sub``."""
     p = sub.add_parser("report", help="an HTML tear sheet of saved Results")
     p.add_argument("results", help="a directory written by Results.save or `rustybt run --out DIR`")
     p.add_argument("--out", help="the HTML file to write (default: RESULTS/tearsheet.html)")
@@ -647,3 +653,8 @@ code { font: 12.5px ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans 
 footer { color: var(--muted); font-size: 12px; text-align: center; margin-top: 8px; }
 @media print { body { background: #fff; } .panel, .kpi { break-inside: avoid; } }
 """
+
+
+# Results.tearsheet() (in the library) finds the page through this registration, or through
+# the "rustybt.renderers" entry point when this module was never imported.
+register_renderer("tearsheet", write_tearsheet)

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from rustybt.bench.scenarios import Scenario, resolve
+from rustybt.tooling.bench.scenarios import Scenario, resolve
 
 QUICK_SESSIONS = 40
 QUICK_MINUTE_SESSIONS = 2
@@ -67,7 +67,7 @@ def ensure_bundle(scenario: Scenario, n_assets: int):
 
     name = scenario.bundle_name(n_assets)
     if scenario.name == "R1":  # real data (BENCHMARKS.md), not synthetic
-        from rustybt.bench.r1 import ensure_bundle as ensure_r1
+        from rustybt.tooling.bench.r1 import ensure_bundle as ensure_r1
 
         return ensure_r1(name)
     try:
@@ -91,7 +91,7 @@ def _load(spec: str):
 def _peak_rss_mb() -> float:
     """This process's own peak RSS (VmHWM): ``ru_maxrss`` starts at the parent's
     high-water mark in a child started by vfork and exec."""
-    from rustybt.bench.profile import _peak_rss_mb as peak
+    from rustybt.tooling.profile import _peak_rss_mb as peak
 
     return peak()
 
@@ -177,8 +177,8 @@ def _multi_run_result(
 def _run_batch_child(config: dict, bundle, start, end, open_s: float) -> dict:
     """Batch scenarios: weight matrices built in NumPy (not timed), then ``run_batch`` timed."""
     import rustybt
-    from rustybt.bench import batch_workloads
     from rustybt.finance import commission, slippage
+    from rustybt.tooling.bench import batch_workloads
 
     combos = getattr(batch_workloads, config["strategy"].split(":", 1)[1])
     if config.get("quick"):
@@ -224,9 +224,9 @@ def _run_search_child(config: dict, bundle, start, end, open_s: float) -> dict:
 
     import cloudpickle
 
-    from rustybt.bench import batch_workloads
-    from rustybt.examples.sma_crossover import SmaCross
+    from rustybt.app.examples.sma_crossover import SmaCross
     from rustybt.optimize import GridSearch
+    from rustybt.tooling.bench import batch_workloads
 
     combos = getattr(batch_workloads, config["strategy"].split(":", 1)[1])
     if config.get("quick"):
@@ -307,7 +307,7 @@ def run_one(
         "quick": quick,
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "rustybt.bench.harness", json.dumps(config)],
+        [sys.executable, "-m", "rustybt.tooling.bench.harness", json.dumps(config)],
         capture_output=True,
         text=True,
     )

@@ -114,7 +114,7 @@ def sharpe(values) -> float:
 def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
     """Inside the harness's child process: the grid, serially in this one process,
     ``repeats`` times (each timed whole)."""
-    from rustybt.bench.harness import _multi_run_result
+    from rustybt.tooling.bench.harness import _multi_run_result
 
     combos = R1_GRID[:4] if config.get("quick") else R1_GRID
     walls, cpus, rows = [], [], []

@@ -38,7 +38,7 @@ def frames(bars: dict, n_assets: int, n_bars: int) -> dict[str, pd.DataFrame]:
 
 
 def _batch_workloads():
-    """``rustybt/bench/batch_workloads.py``, loaded by its path: it needs only NumPy, and
+    """``rustybt/tooling/bench/batch_workloads.py``, loaded by its path: it needs only NumPy, and
     the weights vectorbt gets must be the batch runner's own (this virtualenv has no
     rustybt to import)."""
     path = Path(__file__).resolve().parent.parent / "batch_workloads.py"
@@ -48,7 +48,7 @@ def _batch_workloads():
     return module
 
 
-#: W1's rule as a target-weight matrix: ``rustybt.bench.batch_workloads.sma_crossover_weights``
+#: W1's rule as a target-weight matrix: ``rustybt.tooling.bench.batch_workloads.sma_crossover_weights``
 sma_crossover_weights = _batch_workloads().sma_crossover_weights
 
 

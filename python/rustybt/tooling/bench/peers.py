@@ -6,7 +6,7 @@ The peers cannot share rustybt's environment (zipline-reloaded 3.2.1 needs panda
 vectorbt plotly < 6), so they live in a virtualenv of their own (default
 ``$RUSTYBT_ROOT/peers-venv``), built on first use with ``python -m venv`` and pip, and
 reused afterwards. Each peer run is a subprocess of that venv's python running a script
-from ``rustybt/bench/peer_scripts/`` (which never imports rustybt).
+from ``rustybt/tooling/bench/peer_scripts/`` (which never imports rustybt).
 
 Data: the bars of the rustybt bench bundle are exported once per bundle content hash under
 ``$RUSTYBT_ROOT/peers/data/`` as zipline's csvdir layout (``daily/SYM.csv``, and
@@ -300,8 +300,8 @@ def run_peers(
     import datetime as dt
 
     from rustybt import __version__
-    from rustybt.bench import batch_workloads, harness, r1
-    from rustybt.bench.scenarios import SCENARIOS
+    from rustybt.tooling.bench import batch_workloads, harness, r1
+    from rustybt.tooling.bench.scenarios import SCENARIOS
 
     venv = Path(venv) if venv else default_venv()
     wanted = [p for p in peers if any(w in PEER_WORKLOADS[p] for w in workloads)]
@@ -583,7 +583,7 @@ def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> Non
 
 
 def cmd_bench_peers(args) -> int:
-    from rustybt.cli import console
+    from rustybt.app.common import console
     from rustybt.errors import InvalidRunParameters
 
     for w in args.scenario:
@@ -612,8 +612,9 @@ def cmd_bench_peers(args) -> int:
     return 0
 
 
-def register_cli(sub, bench_sub) -> None:
-    from rustybt.cli import _csv
+def register_cli(bench_sub) -> None:
+    """Add ``rustybt bench peers`` to the ``rustybt bench`` subparsers ``bench_sub``."""
+    from rustybt.app.common import csv_list
 
     p = bench_sub.add_parser(
         "peers",
@@ -621,9 +622,14 @@ def register_cli(sub, bench_sub) -> None:
         "vectorbt, backtesting.py (in a virtualenv of their own)",
     )
     p.add_argument(
-        "--scenario", type=_csv(str), default=list(WORKLOADS), help="W1,M1,G1,B1,R1 (default all)"
+        "--scenario",
+        type=csv_list(str),
+        default=list(WORKLOADS),
+        help="W1,M1,G1,B1,R1 (default all)",
     )
-    p.add_argument("--assets", type=_csv(int), default=[50], help="W1's asset counts (default 50)")
+    p.add_argument(
+        "--assets", type=csv_list(int), default=[50], help="W1's asset counts (default 50)"
+    )
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument(
         "--grid-repeats",
@@ -636,7 +642,7 @@ def register_cli(sub, bench_sub) -> None:
     )
     p.add_argument(
         "--peers",
-        type=_csv(str),
+        type=csv_list(str),
         default=list(PEERS),
         help="zipline,backtrader,vectorbt,backtesting (default all)",
     )

@@ -30,8 +30,8 @@ class Scenario:
         return f"bench-{self.frequency}-{n_assets}-{self.span[0]}-{self.span[1]}"
 
 
-EX = "rustybt.examples"
-PR = "rustybt.bench.probes"
+EX = "rustybt.app.examples"
+PR = "rustybt.tooling.bench.probes"
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -103,7 +103,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "R1",
-            "child:rustybt.bench.r1:run_child",
+            "child:rustybt.tooling.bench.r1:run_child",
             "daily",
             ("2004-08-19", "2013-03-01"),
             (1,),
@@ -111,7 +111,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         Scenario(
             "WF1",
-            "child:rustybt.bench.walkforward:run_walkforward_child",
+            "child:rustybt.tooling.bench.walkforward:run_walkforward_child",
             "daily",
             W1_SPAN,
             (10,),

@@ -1,8 +1,8 @@
 """zipline-reloaded side of ``rustybt bench peers``: a custom csvdir bundle ingested (once)
 into a ZIPLINE_ROOT of its own, then W1 / M1 / G1 / R1 through ``zipline.run_algorithm``.
 
-The strategies are rustybt's (``rustybt.examples.sma_crossover``,
-``rustybt.examples.minute_mean_reversion``, ``rustybt.bench.r1``) with zipline's imports:
+The strategies are rustybt's (``rustybt.app.examples.sma_crossover``,
+``rustybt.app.examples.minute_mean_reversion``, ``rustybt.tooling.bench.r1``) with zipline's imports:
 ``data.history(...).values`` then NumPy, ``order_target_percent`` per asset.
 """
 
@@ -104,7 +104,7 @@ def _initialize(n_assets: int):
 
 
 def sma_cross(n_assets: int, fast: int = 10, slow: int = 30):
-    """W1 / G1: rustybt.examples.sma_crossover.SmaCross."""
+    """W1 / G1: rustybt.app.examples.sma_crossover.SmaCross."""
 
     initialize = _initialize(n_assets)
 
@@ -124,7 +124,7 @@ def sma_cross(n_assets: int, fast: int = 10, slow: int = 30):
 
 
 def minute_mean_reversion(n_assets: int, window: int = 60):
-    """M1: rustybt.examples.minute_mean_reversion.MinuteMeanReversion."""
+    """M1: rustybt.app.examples.minute_mean_reversion.MinuteMeanReversion."""
 
     initialize = _initialize(n_assets)
 
@@ -145,7 +145,7 @@ def minute_mean_reversion(n_assets: int, window: int = 60):
 
 
 def r1_cross(ticker: str, n1: int = 10, n2: int = 20):
-    """R1: rustybt.bench.r1.R1SmaCross (all-in on an up-cross, all-out on a down-cross)."""
+    """R1: rustybt.tooling.bench.r1.R1SmaCross (all-in on an up-cross, all-out on a down-cross)."""
 
     def initialize(context):
         context.asset = symbol(ticker)

@@ -261,7 +261,7 @@ class Classifier:
 
 def _rustybt_bucket(rel: str, name: str) -> str:
     """The bucket of a function of the rustybt package, by its path inside it."""
-    if rel.startswith(("bench/", "optimize/")) or rel in ("cli.py", "__main__.py"):
+    if rel.startswith(("app/", "tooling/", "optimize/")) or rel == "__main__.py":
         return "other"
     if rel in ("data.py", "bundles.py", "calendars.py"):
         return "data"
@@ -500,7 +500,7 @@ class _Worker:
         self._json = json
         self.log = log
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "rustybt.bench.profile", json.dumps(config)],
+            [sys.executable, "-m", "rustybt.tooling.profile", json.dumps(config)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=log,
@@ -527,7 +527,7 @@ class _Worker:
 
 
 def _worker_main(config_json: str) -> None:
-    """Inside the worker process (``python -m rustybt.bench.profile CONFIG``)."""
+    """Inside the worker process (``python -m rustybt.tooling.profile CONFIG``)."""
     import ast
     import json
     import time
@@ -537,7 +537,7 @@ def _worker_main(config_json: str) -> None:
     os.dup2(2, 1)
     sys.stdout = sys.stderr
     import rustybt
-    from rustybt.cli import load_strategy_file
+    from rustybt.app.common import load_strategy_file
 
     config = json.loads(config_json)
     target = load_strategy_file(config["strategy"], config["algorithm"])
@@ -767,9 +767,9 @@ def cmd_profile(args) -> int:
     import time
 
     import rustybt
-    from rustybt.bench.harness import git_commit, machine
-    from rustybt.cli import console, load_strategy_file
+    from rustybt.app.common import console, load_strategy_file
     from rustybt.errors import InvalidRunParameters
+    from rustybt.tooling.bench.harness import git_commit, machine
 
     if args.rate < 1:
         raise InvalidRunParameters(f"--rate must be a positive number of Hz, got {args.rate}")
@@ -1228,9 +1228,11 @@ def _print_summary(console, info: dict, passes: dict, views: dict, report: Path)
     console.print(f"report: {report}")
 
 
-def register_cli(sub, bench_sub) -> None:
-    """Add ``rustybt profile`` (the options of ``rustybt run``, plus the profiler's)."""
-    from rustybt.cli import add_run_options
+def register_cli(sub) -> None:
+    """Add ``rustybt profile`` (the options of ``rustybt run``, plus the profiler's) to the
+    top-level subparsers ``sub``. The command line finds it through the ``rustybt.commands``
+    entry point ``profile`` (see pyproject.toml)."""
+    from rustybt.app.common import add_run_options
 
     p = sub.add_parser(
         "profile",

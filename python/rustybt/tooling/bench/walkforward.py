@@ -13,10 +13,10 @@ import time
 def run_walkforward_child(config: dict, bundle, start, end, open_s: float) -> dict:
     """Inside the benchmark child: one timed walk-forward; figures in the harness's
     multi-run record (``runs`` = backtests in the train windows)."""
-    from rustybt.bench import batch_workloads
-    from rustybt.bench.harness import _multi_run_result
-    from rustybt.examples.sma_crossover import SmaCross
+    from rustybt.app.examples.sma_crossover import SmaCross
     from rustybt.optimize import GridSearch, WalkForward
+    from rustybt.tooling.bench import batch_workloads
+    from rustybt.tooling.bench.harness import _multi_run_result
 
     combos = batch_workloads.G1_GRID
     quick = bool(config.get("quick"))
