@@ -23,6 +23,7 @@ __all__ = [
     "cumulative_benchmark_risk",
     "cumulative_risk",
     "fifo_round_trips",
+    "final_risk",
     "ingest_synthetic",
     "run_batch",
 ]
@@ -184,7 +185,7 @@ class Simulation:
         first_session: int,
         last_session: int,
         capital_base: float,
-        ledger: str = "decimal",
+        ledger: str | None = None,
     ) -> Simulation: ...
     @property
     def ledger(self) -> str: ...
@@ -219,7 +220,7 @@ class Simulation:
         max_shares: float | None = None,
         max_notional: float | None = None,
         max_count: int | None = None,
-        on_error: str = "fail",
+        on_error: str | None = None,
     ) -> None: ...
     def set_max_leverage(self, max_leverage: float) -> None: ...
     def set_fill_model(self, model: str) -> None: ...
@@ -242,16 +243,17 @@ def run_batch(
     first_session: int,
     last_session: int,
     sids: Sequence[int],
-    kind: str = "weights",
+    kind: str | None = None,
     capital_base: float = 1_000_000.0,
-    ledger: str = "decimal",
+    ledger: str | None = None,
     slippage: Any | None = None,
     commission: Any | None = None,
-    cancel_policy: str = "never",
-    fill_model: str = "next_close",
+    cancel_policy: str | None = None,
+    fill_model: str | None = None,
     keep_perf: bool = False,
 ) -> dict[str, Any]: ...
 def cumulative_risk(returns: Sequence[float]) -> dict[str, npt.NDArray[np.float64]]: ...
+def final_risk(returns: Sequence[float]) -> tuple[float, float, float, float, float]: ...
 def cumulative_benchmark_risk(
     returns: Sequence[float], benchmark: Sequence[float]
 ) -> dict[str, npt.NDArray[np.float64]]: ...

@@ -175,7 +175,7 @@ def run_algorithm(
 
     Example:
         >>> import rustybt
-        >>> from rustybt.examples.sma_crossover import SmaCross
+        >>> from rustybt.app.examples.sma_crossover import SmaCross
         >>> perf = rustybt.run_algorithm(algorithm=SmaCross, bundle="demo",
         ...                              capital_base=1e6)  # doctest: +SKIP
     """

@@ -9,13 +9,9 @@ import math
 import numpy as np
 import pandas as pd
 
+from rustybt import _core
+
 PERIODS_PER_YEAR = 252
-
-
-def _max_drawdown(returns: np.ndarray) -> float:
-    wealth = np.concatenate([[1.0], np.cumprod(1.0 + returns)])
-    peak = np.maximum.accumulate(wealth)
-    return float(np.min((wealth - peak) / peak)) if len(returns) else math.nan
 
 
 def _drawdown_duration(returns: np.ndarray) -> int:
@@ -75,43 +71,25 @@ def trade_stats(pnl, sessions: int, sessions_invested: int) -> dict[str, float]:
     }
 
 
-def _seq_sum(x: np.ndarray) -> np.float64:
-    """A sum element by element from 0 (``np.sum`` sums pairwise), as bottleneck's
-    ``nanmean``/``nanstd`` do for empyrical: on a nearly constant series the deviation is
-    all rounding, and only the same order gives the same answer."""
-    return np.add.accumulate(x)[-1] if len(x) else np.float64(0.0)
-
-
 def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> dict[str, float]:
-    """Headline statistics of a daily return series."""
+    """Headline statistics of a daily return series. Total return, volatility, Sharpe,
+    Sortino and max drawdown are the engine's (``_core.final_risk``: empyrical's
+    definitions, operation by operation), the same figures as the last row of the perf
+    frame's cumulative columns and the batch runner's."""
     r = np.asarray(returns, dtype=float)
     n = len(r)
-    total = float(np.prod(1.0 + r) - 1.0) if n else 0.0
+    if n:
+        total, volatility, sharpe, sortino, mdd = _core.final_risk(r.tolist())
+    else:
+        total, volatility, sharpe, sortino, mdd = 0.0, math.nan, math.nan, math.nan, math.nan
     years = n / PERIODS_PER_YEAR
     cagr = (1.0 + total) ** (1.0 / years) - 1.0 if n and total > -1 else math.nan
-    with np.errstate(divide="ignore", invalid="ignore"):
-        # numpy scalars and empyrical's reductions as bottleneck makes them (sequential
-        # sums, two passes; the engine's cumulative columns do the same): x/0 is inf, 0/0
-        # NaN
-        mean = _seq_sum(r) / n if n else np.float64(math.nan)
-        std = np.sqrt(_seq_sum((r - mean) ** 2) / (n - 1)) if n > 1 else np.float64(math.nan)
-        if n > 1 and np.all(r == r[0]):
-            std = np.float64(0.0)  # empyrical-reloaded: zero dispersion is exactly 0
-        sharpe = float(mean / std * math.sqrt(PERIODS_PER_YEAR)) if n > 1 else math.nan
-        downside = (
-            np.sqrt(_seq_sum(np.minimum(r, 0.0) ** 2) / n) * math.sqrt(PERIODS_PER_YEAR)
-            if n
-            else np.float64(math.nan)
-        )
-        sortino = float(mean * PERIODS_PER_YEAR / downside) if n > 1 else math.nan
-        mdd = _max_drawdown(r)
-        calmar = cagr / abs(mdd) if n and mdd < 0 else math.nan
-        std = float(std)
+    calmar = cagr / abs(mdd) if n and mdd < 0 else math.nan
     return {
         "total_return": total,
         "annual_return": cagr,
         "cagr": cagr,
-        "annual_volatility": std * math.sqrt(PERIODS_PER_YEAR),
+        "annual_volatility": volatility,
         "sharpe": sharpe,
         "sortino": sortino,
         "calmar": calmar,
@@ -146,8 +124,6 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
     run against its benchmark (the last row of the engine's cumulative columns; NaN with
     no benchmark or with ``metrics_set="none"``), and the trade statistics of its round
     trips (``trades`` counts round trips)."""
-    from rustybt import _core
-
     fills = [t for ts in perf["transactions"] for t in ts]
     if trips is None:  # only the pnl is needed: straight from the fills, no frames
         _, group = symbol_groups([t["sid"].symbol for t in fills])

@@ -15,9 +15,10 @@ use crate::metrics::final_risk;
 use crate::simulation::{run, FillModel, Simulation, Strategy};
 
 /// What each row of a matrix means.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum BatchKind {
     /// Target fraction of portfolio value per asset (`order_target_percent`).
+    #[default]
     TargetWeights,
     /// Shares to order per asset (`order`); zero places nothing.
     OrderQuantities,

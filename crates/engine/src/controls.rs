@@ -9,9 +9,10 @@ use rustybt_ledger::Money;
 use crate::error::EngineError;
 
 /// What a trading control does when an order breaks it (zipline's `on_error`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum OnError {
-    /// Refuse the order with an error.
+    /// Refuse the order with an error (the default).
+    #[default]
     Fail,
     /// Place the order and record a warning.
     Log,

@@ -29,9 +29,10 @@ pub(crate) fn param<N: Money>(name: &'static str, v: f64) -> Result<N, EngineErr
 }
 
 /// The ledger's number type, by name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LedgerKind {
     /// `rust_decimal`: exact books (the default).
+    #[default]
     Decimal,
     /// `f64`: the same ledger code on floats.
     Float,

@@ -11,7 +11,7 @@ use rustybt_engine::{
 use rustybt_ledger::{CancelPolicy, Commission, Money, Slippage};
 
 use crate::bundle::PyBundle;
-use crate::conversion::{commission, named, slippage};
+use crate::conversion::{commission, named_or_default, slippage};
 use crate::errors::{guard, invalid_run, Result};
 
 /// Matrices copied out of Python per chunk: bounds the extra memory of a large batch.
@@ -90,7 +90,7 @@ fn run_all<N: Money>(
 /// `commission` are `rustybt.finance` models (default: zipline's). Returns a dict of
 /// columns, one entry per matrix.
 #[pyfunction]
-#[pyo3(signature = (bundle, matrices, first_session, last_session, sids, kind = "weights", capital_base = 1_000_000.0, ledger = "decimal", slippage = None, commission = None, cancel_policy = "never", fill_model = "next_close", keep_perf = false))]
+#[pyo3(signature = (bundle, matrices, first_session, last_session, sids, kind = None, capital_base = 1_000_000.0, ledger = None, slippage = None, commission = None, cancel_policy = None, fill_model = None, keep_perf = false))]
 #[allow(clippy::too_many_arguments)]
 pub fn run_batch<'py>(
     py: Python<'py>,
@@ -99,13 +99,13 @@ pub fn run_batch<'py>(
     first_session: usize,
     last_session: usize,
     sids: Vec<u32>,
-    kind: &str,
+    kind: Option<&str>,
     capital_base: f64,
-    ledger: &str,
+    ledger: Option<&str>,
     slippage: Option<Bound<'py, PyAny>>,
     commission: Option<Bound<'py, PyAny>>,
-    cancel_policy: &str,
-    fill_model: &str,
+    cancel_policy: Option<&str>,
+    fill_model: Option<&str>,
     keep_perf: bool,
 ) -> Result<Bound<'py, PyDict>> {
     guard(|| {
@@ -115,12 +115,12 @@ pub fn run_batch<'py>(
             capital_base,
             slippage: slippage.as_ref(),
             commission: commission.as_ref(),
-            cancel_policy: named(cancel_policy)?,
-            fill_model: named(fill_model)?,
-            kind: named(kind)?,
+            cancel_policy: named_or_default(cancel_policy)?,
+            fill_model: named_or_default(fill_model)?,
+            kind: named_or_default(kind)?,
             keep_perf,
         };
-        let results = match named::<LedgerKind>(ledger)? {
+        let results = match named_or_default::<LedgerKind>(ledger)? {
             LedgerKind::Decimal => {
                 run_all(py, bundle, &spec::<Decimal>(&settings, sids)?, &matrices)?
             }

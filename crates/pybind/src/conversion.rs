@@ -20,6 +20,15 @@ where
     Ok(name.parse::<T>()?)
 }
 
+/// A name the core knows, or the core's default for that setting when none is given.
+pub fn named_or_default<T>(name: Option<&str>) -> Result<T>
+where
+    T: FromStr + Default,
+    Error: From<T::Err>,
+{
+    name.map_or_else(|| Ok(T::default()), named)
+}
+
 /// A model object's `(name, parameters)`: `rustybt.finance` models answer `_spec()`
 /// with their engine name and their parameters in the model table's order.
 fn spec(model: &Bound<'_, PyAny>) -> Result<(String, Vec<f64>)> {

@@ -32,7 +32,9 @@ mod _core {
     #[pymodule_export]
     use crate::bundle::{ingest_synthetic, Asset, PyBundle, PyCsvDir};
     #[pymodule_export]
-    use crate::metrics::{_panic_for_tests, benchmark_metrics, risk_metrics, round_trips_of};
+    use crate::metrics::{
+        _panic_for_tests, benchmark_metrics, final_risk, risk_metrics, round_trips_of,
+    };
     #[pymodule_export]
     use crate::simulation::{OrderRecord, PySimulation};
 

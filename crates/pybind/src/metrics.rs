@@ -28,6 +28,22 @@ pub fn risk_metrics(py: Python<'_>, returns: Vec<f64>) -> Result<Bound<'_, PyDic
     Ok(out)
 }
 
+/// The engine's statistics of a whole return series (the last row of `cumulative_risk`,
+/// in O(n)): what every end-of-run figure (`Results.stats`, a sweep trial's row, the batch
+/// runner's columns) is read from. `(total_return, annual_volatility, sharpe, sortino,
+/// max_drawdown)`.
+#[pyfunction]
+pub fn final_risk(returns: Vec<f64>) -> (f64, f64, f64, f64, f64) {
+    let r = rustybt_engine::final_risk(&returns);
+    (
+        r.algorithm_period_return,
+        r.algo_volatility,
+        r.sharpe,
+        r.sortino,
+        r.max_drawdown,
+    )
+}
+
 /// The engine's cumulative benchmark metrics of a return series against a benchmark's
 /// (row i uses periods 0..=i): benchmark_period_return, benchmark_volatility, alpha, beta.
 #[pyfunction]

@@ -16,7 +16,7 @@ use rustybt_ledger::{CancelPolicy, Money};
 
 use crate::bar_data::PyBarData;
 use crate::bundle::PyBundle;
-use crate::conversion::{commission, named, slippage};
+use crate::conversion::{commission, named, named_or_default, slippage};
 use crate::errors::{guard, strategy_error, Result};
 use crate::perf::perf_columns;
 
@@ -72,16 +72,16 @@ impl PySimulation {
     /// A simulation over sessions `first_session..=last_session` of `bundle`, starting with
     /// `capital_base` in cash, on a `"decimal"` (exact) or `"float"` ledger.
     #[new]
-    #[pyo3(signature = (bundle, first_session, last_session, capital_base, ledger = "decimal"))]
+    #[pyo3(signature = (bundle, first_session, last_session, capital_base, ledger = None))]
     fn new(
         bundle: &PyBundle,
         first_session: usize,
         last_session: usize,
         capital_base: f64,
-        ledger: &str,
+        ledger: Option<&str>,
     ) -> Result<Self> {
         let store = bundle.store.clone();
-        let sim = match named::<LedgerKind>(ledger)? {
+        let sim = match named_or_default::<LedgerKind>(ledger)? {
             LedgerKind::Decimal => AnySim::Decimal(Simulation::with_capital(
                 store,
                 first_session,
@@ -150,8 +150,8 @@ impl PySimulation {
     }
 
     /// Add a trading control: kind is max_order_size | max_position_size | max_order_count
-    /// | long_only; `on_error` is "fail" or "log".
-    #[pyo3(signature = (kind, sid = None, max_shares = None, max_notional = None, max_count = None, on_error = "fail"))]
+    /// | long_only; `on_error` is "fail" (the default) or "log".
+    #[pyo3(signature = (kind, sid = None, max_shares = None, max_notional = None, max_count = None, on_error = None))]
     fn add_control(
         &mut self,
         kind: &str,
@@ -159,10 +159,10 @@ impl PySimulation {
         max_shares: Option<f64>,
         max_notional: Option<f64>,
         max_count: Option<u32>,
-        on_error: &str,
+        on_error: Option<&str>,
     ) -> Result<()> {
         let kind = named::<ControlKind>(kind)?;
-        let on_error = named::<OnError>(on_error)?;
+        let on_error = named_or_default::<OnError>(on_error)?;
         with_sim!(&mut self.sim, s => {
             s.add_control(Control::new(kind, sid, max_shares, max_notional, max_count, on_error)?);
         });

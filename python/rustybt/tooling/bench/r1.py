@@ -103,12 +103,15 @@ class R1SmaCross(rustybt.TradingAlgorithm):
 
 
 def sharpe(values) -> float:
+    """The Sharpe ratio of a value curve's returns, as every rustybt statistic is
+    computed (``_core.final_risk``)."""
     import numpy as np
+
+    from rustybt import _core
 
     v = np.asarray(values, dtype=float)
     r = v[1:] / v[:-1] - 1.0
-    sd = r.std(ddof=1) if len(r) > 1 else 0.0
-    return float(r.mean() / sd * np.sqrt(252)) if sd > 0 else float("nan")
+    return _core.final_risk(r.tolist())[2] if len(r) > 1 else float("nan")
 
 
 def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
