@@ -98,7 +98,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         got = run(build_bundle(Path(tmp)))
     GOLDEN.write_text(json.dumps(got, indent=1) + "\n")
-    print(f"wrote {GOLDEN.relative_to(ROOT)}: {got['sessions']} sessions, {len(got['fills'])} fills")
+    print(
+        f"wrote {GOLDEN.relative_to(ROOT)}: {got['sessions']} sessions, {len(got['fills'])} fills"
+    )
     return 0
 
 
