@@ -1,0 +1,1 @@
+//! Cross-sectional operations: each row's values across assets.

@@ -1,0 +1,1 @@
+//! Rolling statistics between two inputs (correlations, regressions, beta).

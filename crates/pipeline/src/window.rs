@@ -1,0 +1,1 @@
+//! Rolling factors: one value per asset per window.
