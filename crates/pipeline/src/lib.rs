@@ -59,3 +59,89 @@ impl Shape {
         }
     }
 }
+
+/// One asset's column of an [`Input`], with its adjustments sorted by row: the source of
+/// that asset's windows.
+#[derive(Debug, Clone, Default)]
+pub struct Series {
+    pub values: Vec<f64>,
+    /// (row, ratio), ascending by row (stable for equal rows).
+    adjustments: Vec<(usize, f64)>,
+}
+
+impl Series {
+    /// Column `asset` of `input` (of shape `shape`, already checked).
+    pub fn of(input: &Input<'_>, shape: Shape, asset: usize) -> Series {
+        let values = (0..shape.rows)
+            .map(|r| input.values[r * shape.assets + asset])
+            .collect();
+        let mut adjustments: Vec<(usize, f64)> = input
+            .adjustments
+            .iter()
+            .filter(|a| a.asset as usize == asset)
+            .map(|a| (a.row as usize, a.ratio))
+            .collect();
+        adjustments.sort_by_key(|&(row, _)| row);
+        Series {
+            values,
+            adjustments,
+        }
+    }
+
+    /// The `out.len()` values ending at row `end` (inclusive), adjusted as of `end`: each
+    /// adjustment at a row `e` in the window multiplies the values at rows `<= e`, in
+    /// ascending order of `e` (adjustments at rows before the window touch none of it,
+    /// those after `end` are not known yet).
+    pub fn window_into(&self, end: usize, out: &mut [f64]) {
+        let w = out.len();
+        let start = end + 1 - w;
+        out.copy_from_slice(&self.values[start..=end]);
+        let first = self.adjustments.partition_point(|&(row, _)| row < start);
+        for &(row, ratio) in &self.adjustments[first..] {
+            if row > end {
+                break;
+            }
+            for v in &mut out[..=row - start] {
+                *v *= ratio;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn windows_apply_adjustments_known_by_their_last_row() {
+        // one asset, a 2-for-1 split (ratio 0.5) at row 2, a dividend (0.9) at row 4
+        let values = [10.0, 10.0, 10.0, 5.0, 5.0, 5.0];
+        let adjustments = [
+            Adjustment {
+                asset: 0,
+                row: 4,
+                ratio: 0.9,
+            },
+            Adjustment {
+                asset: 0,
+                row: 2,
+                ratio: 0.5,
+            },
+        ];
+        let input = Input {
+            values: &values,
+            adjustments: &adjustments,
+        };
+        let shape = Shape { rows: 6, assets: 1 };
+        let s = Series::of(&input, shape, 0);
+        let mut w = [0.0; 3];
+        s.window_into(1, &mut w[..2]);
+        assert_eq!(w[..2], [10.0, 10.0]); // the split is not known yet
+        s.window_into(2, &mut w);
+        assert_eq!(w, [5.0, 5.0, 5.0]);
+        s.window_into(4, &mut w);
+        assert_eq!(w, [5.0 * 0.9, 5.0 * 0.9, 5.0 * 0.9]);
+        s.window_into(5, &mut w);
+        assert_eq!(w, [5.0 * 0.9, 5.0 * 0.9, 5.0]);
+    }
+}
