@@ -47,8 +47,8 @@ def test_session_windows_rolling_and_anchored(small_bundle):
 
 
 def test_the_wf1_plan_in_calendar_months():
-    """BENCHMARKS.md's WF1: 12-month train, 3-month test, step 3 months over 2022-2023 gives
-    four windows testing each quarter of 2023 (XNYS sessions)."""
+    """WF1 (docs/performance/workloads.md): 12-month train, 3-month test, step 3 months over
+    2022-2023 gives four windows testing each quarter of 2023 (XNYS sessions)."""
     two_years = rustybt.ingest_synthetic(
         "wf-plan", assets=1, start="2022-01-03", end="2023-12-29", seed=1
     )

@@ -23,7 +23,9 @@ import numbers
 import pandas as pd
 
 from rustybt.errors import (
+    AttachPipelineAfterInitialize,
     BadOrderParameters,
+    DuplicatePipelineName,
     InvalidRunParameters,
     RegisterAccountControlPostInit,
     RegisterTradingControlPostInit,
@@ -103,13 +105,58 @@ class TradingAlgorithm:
         return params
 
     # -- engine wiring (set by the runner) ------------------------------------------------
-    def _attach(self, bundle, sim, data) -> None:
+    def _attach(self, bundle, sim, data, span: tuple[int, int] | None = None) -> None:
         self._bundle = bundle
         self._sim = sim
         self._data = data
         self._recorded: dict[str, object] = {}
         self._benchmark = None
         self._scheduled: list = []
+        self._pipelines: dict = {}
+        self._span = span
+
+    # -- pipeline ---------------------------------------------------------------------------
+    def attach_pipeline(self, pipeline, name, chunks=None, eager=True):
+        """Compute ``pipeline`` for every session of the run; read it with
+        :meth:`pipeline_output` ``(name)``. Call in ``initialize``. ``chunks`` (an int or
+        an iterable of ints; zipline's default: 5, then 126) is how many sessions are
+        computed at a time. Returns the pipeline.
+
+        Example::
+
+            def initialize(self, context):
+                self.attach_pipeline(Pipeline({"rsi": RSI()}), "rsi")
+
+            def before_trading_start(self, context, data):
+                context.rsi = self.pipeline_output("rsi")["rsi"]
+        """
+        from rustybt.pipeline.attached import AttachedPipeline
+
+        if self._sim.phase != "initialize":
+            raise AttachPipelineAfterInitialize(
+                f"attach_pipeline({name!r}) can only be called in initialize"
+            )
+        if name in self._pipelines:
+            raise DuplicatePipelineName(f"a pipeline named {name!r} is already attached")
+        self._pipelines[name] = AttachedPipeline(self, pipeline, name, chunks, eager)
+        return pipeline
+
+    def pipeline_output(self, name):
+        """The output of the pipeline attached as ``name`` for the current session: a
+        DataFrame indexed by asset, one column per pipeline column, the assets passing its
+        screen. It is computed from data up to the previous session (zipline's timing)."""
+        from rustybt.errors import NoSuchPipeline, PipelineOutputDuringInitialize
+
+        if self._sim.phase == "initialize":
+            raise PipelineOutputDuringInitialize(
+                f"pipeline_output({name!r}) cannot be called in initialize: call it in "
+                "before_trading_start, handle_data or a scheduled function"
+            )
+        attached = self._pipelines.get(name)
+        if attached is None:
+            known = ", ".join(repr(n) for n in self._pipelines) or "none"
+            raise NoSuchPipeline(f"no pipeline named {name!r} is attached (attached: {known})")
+        return attached.output(self._sim.current_session)
 
     def _require_initialize(self, what: str, error=RegisterTradingControlPostInit) -> None:
         if self._sim.phase != "initialize":

@@ -38,6 +38,7 @@ _running: ContextVar[TradingAlgorithm | None] = ContextVar(
 )
 
 _API_NAMES = (
+    "attach_pipeline",
     "cancel_order",
     "get_datetime",
     "get_environment",
@@ -49,6 +50,7 @@ _API_NAMES = (
     "order_target_percent",
     "order_target_value",
     "order_value",
+    "pipeline_output",
     "record",
     "schedule_function",
     "set_benchmark",
@@ -97,6 +99,7 @@ def _make(name: str):
     return api_function
 
 
+attach_pipeline = _make("attach_pipeline")
 cancel_order = _make("cancel_order")
 get_datetime = _make("get_datetime")
 get_environment = _make("get_environment")
@@ -108,6 +111,7 @@ order_target = _make("order_target")
 order_target_percent = _make("order_target_percent")
 order_target_value = _make("order_target_value")
 order_value = _make("order_value")
+pipeline_output = _make("pipeline_output")
 record = _make("record")
 schedule_function = _make("schedule_function")
 set_benchmark = _make("set_benchmark")

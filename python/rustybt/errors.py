@@ -114,18 +114,73 @@ class InternalError(RustyBTError):
     """A bug in rustybt (a Rust panic was caught at the boundary). Please report it."""
 
 
+class PipelineError(RustyBTError, ValueError):
+    """A pipeline or one of its terms is invalid, or cannot be computed on this data."""
+
+
+class NonWindowSafeInput(PipelineError):
+    """A windowed term takes as input a term whose values change meaning across a window
+    (zipline's name), e.g. a raw ``Latest`` of a custom factor."""
+
+
+class WindowLengthNotSpecified(PipelineError):
+    """A term that needs a ``window_length`` was made without one (zipline's name)."""
+
+
+class WindowLengthNotPositive(PipelineError):
+    """A ``window_length`` below 1 where a window is needed (zipline's name)."""
+
+
+class TermInputsNotSpecified(PipelineError):
+    """A term that needs ``inputs`` was made without them (zipline's name)."""
+
+
+class NoFurtherDataError(PipelineError):
+    """A window reaches before the bundle's first session (zipline's name)."""
+
+
+class UnsupportedDataType(PipelineError):
+    """A term's dtype is not float64, bool or int64 (zipline's name)."""
+
+
+class NoSuchPipeline(PipelineError, KeyError):
+    """``pipeline_output`` for a name never attached (zipline's name)."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicatePipelineName(PipelineError):
+    """``attach_pipeline`` twice with the same name (zipline's name)."""
+
+
+class PipelineOutputDuringInitialize(PipelineError):
+    """``pipeline_output`` in ``initialize``, before any data (zipline's name)."""
+
+
+class AttachPipelineAfterInitialize(PipelineError):
+    """``attach_pipeline`` outside ``initialize`` (zipline's name)."""
+
+
 __all__ = [
     "AccountControlViolation",
+    "AttachPipelineAfterInitialize",
     "BadOrderParameters",
     "BundleError",
     "BundleNotFound",
     "CannotOrderDelistedAsset",
+    "DuplicatePipelineName",
     "HistoryWindowError",
     "IngestError",
     "InternalError",
     "InvalidRunParameters",
+    "NoFurtherDataError",
+    "NoSuchPipeline",
+    "NonWindowSafeInput",
     "OrderDuringInitialize",
     "OrderInBeforeTradingStart",
+    "PipelineError",
+    "PipelineOutputDuringInitialize",
     "RegisterAccountControlPostInit",
     "RegisterTradingControlPostInit",
     "RustyBTError",
@@ -136,5 +191,9 @@ __all__ = [
     "SidsNotFound",
     "StrategyError",
     "SymbolNotFound",
+    "TermInputsNotSpecified",
     "TradingControlViolation",
+    "UnsupportedDataType",
+    "WindowLengthNotPositive",
+    "WindowLengthNotSpecified",
 ]

@@ -281,7 +281,7 @@ def _run(config: RunConfig, simulation=_core.Simulation, output: str = "perf") -
     )
     sim = simulation(bundle._core, first, last, capital, ledger)
     data = BarData(bundle)
-    algo._attach(bundle, sim, data)
+    algo._attach(bundle, sim, data, (first, last))
     algo._environment = {
         "platform": "rustybt",
         "arena": "backtest",

@@ -67,11 +67,7 @@ fn spec_params<N: Money>(
     let spec = table
         .iter()
         .find(|m| m.name == name)
-        .ok_or_else(|| LedgerError::UnknownModel {
-            what,
-            name: name.to_string(),
-            known: table.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
-        })?;
+        .ok_or_else(|| unknown_model(what, name, table))?;
     if params.len() != spec.params.len() {
         return Err(LedgerError::BadModelParameter {
             model: spec.name,
@@ -93,6 +89,14 @@ fn spec_params<N: Money>(
         })
         .collect::<Result<Vec<N>, _>>()?;
     Ok((spec, values))
+}
+
+fn unknown_model(what: &'static str, name: &str, table: &[ModelSpec]) -> LedgerError {
+    LedgerError::UnknownModel {
+        what,
+        name: name.to_string(),
+        known: table.iter().map(|m| m.name).collect::<Vec<_>>().join(", "),
+    }
 }
 
 fn defaults(spec: &ModelSpec) -> Vec<f64> {
@@ -152,7 +156,9 @@ impl<N: Money> Slippage<N> {
                 price_impact: p[1],
             },
             "FixedSlippage" => Slippage::Fixed { spread: p[0] },
-            _ => Slippage::NoSlippage,
+            "NoSlippage" => Slippage::NoSlippage,
+            // a table entry without an arm here: refused, never a silent "no cost"
+            other => return Err(unknown_model("slippage", other, SLIPPAGE_MODELS)),
         })
     }
 
@@ -273,7 +279,8 @@ impl<N: Money> Commission<N> {
             },
             "PerTrade" => Commission::PerTrade { cost: p[0] },
             "PerDollar" => Commission::PerDollar { cost: p[0] },
-            _ => Commission::NoCommission,
+            "NoCommission" => Commission::NoCommission,
+            other => return Err(unknown_model("commission", other, COMMISSION_MODELS)),
         })
     }
 
@@ -418,6 +425,37 @@ mod tests {
                 amount: 50
             }
         );
+    }
+
+    #[test]
+    fn every_table_entry_builds_its_own_model() {
+        for spec in SLIPPAGE_MODELS {
+            let params: Vec<f64> = spec.params.iter().map(|&(_, v)| v).collect();
+            let model = Slippage::<f64>::from_spec(spec.name, &params).unwrap();
+            let want = match spec.name {
+                "FixedBasisPointsSlippage" => matches!(model, Slippage::FixedBasisPoints { .. }),
+                "VolumeShareSlippage" => matches!(model, Slippage::VolumeShare { .. }),
+                "FixedSlippage" => matches!(model, Slippage::Fixed { .. }),
+                "NoSlippage" => matches!(model, Slippage::NoSlippage),
+                _ => false,
+            };
+            assert!(want, "{}", spec.name);
+        }
+        for spec in COMMISSION_MODELS {
+            let params: Vec<f64> = spec.params.iter().map(|&(_, v)| v).collect();
+            let model = Commission::<f64>::from_spec(spec.name, &params).unwrap();
+            let want = match spec.name {
+                "PerShare" => matches!(model, Commission::PerShare { .. }),
+                "PerTrade" => matches!(model, Commission::PerTrade { .. }),
+                "PerDollar" => matches!(model, Commission::PerDollar { .. }),
+                "NoCommission" => matches!(model, Commission::NoCommission),
+                _ => false,
+            };
+            assert!(want, "{}", spec.name);
+        }
+        assert!(Slippage::<f64>::from_spec("Bogus", &[]).is_err());
+        assert!(Commission::<f64>::from_spec("PerShare", &[0.1]).is_err());
+        assert!(Commission::<f64>::from_spec("PerShare", &[-0.1, 0.0]).is_err());
     }
 
     #[test]

@@ -151,6 +151,38 @@ impl PyBundle {
             })
             .collect())
     }
+    /// `field` of every asset at every bar, raw (unadjusted; NaN where an asset has no
+    /// bar), `[bars, assets]`: a read-only view of the bundle's column, no copy.
+    fn field_matrix<'py>(slf: &Bound<'py, Self>, field: &str) -> Result<Bound<'py, PyArray2<f64>>> {
+        let me = slf.get();
+        let values = me.store.field_matrix(Field::named(field)?);
+        let shape = (me.store.n_bars(), me.store.n_assets());
+        let view = numpy::ndarray::ArrayView2::from_shape(shape, values)
+            .map_err(|e| crate::errors::bad_value(e.to_string()))?;
+        // SAFETY: the store is immutable and lives as long as `slf` (the array's base)
+        let arr = unsafe { PyArray2::borrow_from_array(&view, slf.clone().into_any()) };
+        // SAFETY: clearing the writeable flag of an array we just created
+        unsafe {
+            (*numpy::PyUntypedArrayMethods::as_array_ptr(&arr)).fields.flags &=
+                !numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
+        }
+        Ok(arr)
+    }
+    /// Every split and dividend as zipline's ratios: `(sids, ex-date sessions, price
+    /// ratios, volume ratios)`; prices of earlier bars are multiplied by the price ratio
+    /// (1 / split, or 1 − dividend / previous close), volumes by the volume ratio.
+    fn adjustment_ratios(&self) -> (Vec<u32>, Vec<u32>, Vec<f64>, Vec<f64>) {
+        let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        for sid in 0..self.store.n_assets() as u32 {
+            for f in self.store.adjustment_factors(sid) {
+                out.0.push(sid);
+                out.1.push(f.session);
+                out.2.push(f.price);
+                out.3.push(f.volume);
+            }
+        }
+        out
+    }
     /// The assets, indexed by sid.
     fn assets(&self) -> Vec<Asset> {
         self.store

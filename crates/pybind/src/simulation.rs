@@ -117,6 +117,13 @@ impl PySimulation {
         with_sim!(&self.sim, s => s.current_bar())
     }
 
+    /// The session the clock is in (from `before_trading_start` on; the first session
+    /// before the clock starts).
+    #[getter]
+    fn current_session(&self) -> usize {
+        with_sim!(&self.sim, s => s.current_session())
+    }
+
     /// Place an order. `kind` is one of shares, value, percent, target, target_value,
     /// target_percent (zipline's order functions). Returns the order id, or None when the
     /// computed amount is zero.

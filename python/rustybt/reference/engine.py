@@ -301,6 +301,7 @@ class ReferenceSimulation:
         self._ledger = Ledger(num, len(m.symbols), capital)
         self._sessions = range(first_session, last_session + 1)
         self._bar = m.first_bar[first_session]
+        self._session = first_session
         self._phase = "initialize"
         self._fill_at = m.close  # or m.open: the "next_open" fill model
         self._controls: list[Control] = []
@@ -315,6 +316,7 @@ class ReferenceSimulation:
         :class:`rustybt.data.BarData`. Returns ``recorded`` after each session."""
         first_bar, snapshots = self._market.first_bar, []
         for s in self._sessions:
+            self._session = s
             self._start_session(s)
             # before a session's first bar, data shows the bar before it; before the
             # bundle's very first bar there is none, and data shows nothing (NaN)
@@ -598,6 +600,10 @@ class ReferenceSimulation:
     @property
     def current_bar(self) -> int:
         return self._bar
+
+    @property
+    def current_session(self) -> int:
+        return self._session
 
     def cash(self) -> float:
         return self._num.to_f64(self._ledger.cash)

@@ -23,7 +23,7 @@ def grid(fasts, slows) -> list[tuple[int, int]]:
     return [(f, s) for f in fasts for s in slows]
 
 
-#: G1's 100 combinations and B1's 1,000 (BENCHMARKS.md)
+#: G1's 100 combinations and B1's 1,000 (docs/performance/workloads.md)
 G1_GRID = grid(range(5, 15), range(20, 70, 5))
-# BENCHMARKS.md: fast 2..41 (40) x slow 20, 25, ..., 140 (25) = 1,000 matrices
+# B1: fast 2..41 (40) x slow 20, 25, ..., 140 (25) = 1,000 matrices
 B1_GRID = grid(range(2, 42), range(20, 145, 5))

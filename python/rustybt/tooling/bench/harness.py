@@ -66,7 +66,7 @@ def ensure_bundle(scenario: Scenario, n_assets: int):
     from rustybt.errors import BundleNotFound
 
     name = scenario.bundle_name(n_assets)
-    if scenario.name == "R1":  # real data (BENCHMARKS.md), not synthetic
+    if scenario.name == "R1":  # real data (docs/performance/workloads.md), not synthetic
         from rustybt.tooling.bench.r1 import ensure_bundle as ensure_r1
 
         return ensure_r1(name)

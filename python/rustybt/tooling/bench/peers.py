@@ -1,6 +1,7 @@
-"""``rustybt bench peers``: BENCHMARKS.md's workloads (W1, M1, G1, B1, R1) run side by side
-in rustybt and in other backtesters — zipline-reloaded, backtrader, vectorbt and
-backtesting.py — on the same bars, in one command invocation.
+"""``rustybt bench peers``: the workloads W1, M1, G1, B1 and R1
+(docs/performance/workloads.md) run side by side in rustybt and in other backtesters —
+zipline-reloaded, backtrader, vectorbt and backtesting.py — on the same bars, in one
+command invocation.
 
 The peers cannot share rustybt's environment (zipline-reloaded 3.2.1 needs pandas < 3,
 vectorbt plotly < 6), so they live in a virtualenv of their own (default
@@ -454,8 +455,9 @@ def _find(rows, scenario, engine, assets=None, ledger=None):
 
 
 def comparisons(rows: list[dict]) -> list[dict]:
-    """Ratios against BENCHMARKS.md's targets from one invocation's rows: ``{"what",
-    "rustybt_s", "peer_s", "ratio", "target", "met"}`` (ratio = peer time / rustybt time)."""
+    """Ratios against the targets (docs/performance/workloads.md) from one invocation's rows:
+    ``{"what", "rustybt_s", "peer_s", "ratio", "target", "met"}`` (ratio = peer time /
+    rustybt time)."""
     out = []
 
     def add(what, ours, theirs, target=None, kind="ratio"):
@@ -559,7 +561,10 @@ def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> Non
     console.print(t)
     comp = comparisons(rows)
     if comp:
-        t = Table(title="ratios (peer wall / rustybt wall) against BENCHMARKS.md targets")
+        t = Table(
+            title="ratios (peer wall / rustybt wall) against the targets "
+            "(docs/performance/workloads.md)"
+        )
         for col in ("comparison", "rustybt s", "peer s", "ratio", "target", "met"):
             t.add_column(col, justify="left" if col == "comparison" else "right")
         for c in comp:
@@ -618,7 +623,7 @@ def register_cli(bench_sub) -> None:
 
     p = bench_sub.add_parser(
         "peers",
-        help="BENCHMARKS.md workloads side by side with zipline-reloaded, backtrader, "
+        help="the benchmark workloads side by side with zipline-reloaded, backtrader, "
         "vectorbt, backtesting.py (in a virtualenv of their own)",
     )
     p.add_argument(

@@ -1,6 +1,7 @@
-"""Workload R1 (BENCHMARKS.md): real data, GOOG daily 2004-08-19 .. 2013-03-01 (2,148
-bars) as shipped inside the ``backtesting`` package, an SMA(n1/n2) crossover all-in /
-all-out, and the grid n1 in 5..25 step 5 × n2 in 10..65 step 5 with n1 < n2 (50 combos).
+"""Workload R1 (docs/performance/workloads.md): real data, GOOG daily 2004-08-19 ..
+2013-03-01 (2,148 bars) as shipped inside the ``backtesting`` package, an SMA(n1/n2)
+crossover all-in / all-out, and the grid n1 in 5..25 step 5 × n2 in 10..65 step 5 with
+n1 < n2 (50 combos).
 
 The CSV is read from the installed package (never copied into the repository) and
 ingested into a rustybt bundle through the csvdir ingest. The ``backtesting`` package may

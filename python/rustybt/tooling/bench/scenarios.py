@@ -1,4 +1,5 @@
-"""The workloads of BENCHMARKS.md: which bundle, which strategy, which parameters."""
+"""The benchmark workloads: which bundle, which strategy, which parameters (described in
+docs/performance/workloads.md)."""
 
 from __future__ import annotations
 

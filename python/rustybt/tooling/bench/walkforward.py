@@ -1,6 +1,6 @@
-"""WF1 (BENCHMARKS.md): walk-forward of W1 on 10 assets, four windows of 12 months train /
-3 months test stepping 3 months over 2022-2023, G1's 100-combination grid in each train
-window (process pool, 2 workers, one pool for all windows).
+"""WF1 (docs/performance/workloads.md): walk-forward of W1 on 10 assets, four windows of
+12 months train / 3 months test stepping 3 months over 2022-2023, G1's 100-combination
+grid in each train window (process pool, 2 workers, one pool for all windows).
 
 ``--quick`` runs two 30/5-session windows over the quick span with the first four combos."""
 

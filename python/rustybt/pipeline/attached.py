@@ -1,0 +1,70 @@
+"""A pipeline attached to a running algorithm: computed a chunk of sessions at a time,
+as the run reaches them, and read one session at a time by ``pipeline_output``."""
+
+from __future__ import annotations
+
+import itertools
+import numbers
+
+import numpy as np
+import pandas as pd
+
+from rustybt.errors import PipelineError
+from rustybt.pipeline.engine import PipelineEngine
+from rustybt.pipeline.pipeline import Pipeline
+
+
+def _chunk_sizes(chunks):
+    if chunks is None:  # zipline's default: a short first chunk, then half years
+        return itertools.chain([5], itertools.repeat(126))
+    if isinstance(chunks, numbers.Integral):
+        if chunks < 1:
+            raise PipelineError(f"chunks must be a positive integer, got {chunks!r}")
+        return itertools.repeat(int(chunks))
+    sizes = list(chunks)
+    if not sizes or any(not isinstance(c, numbers.Integral) or c < 1 for c in sizes):
+        raise PipelineError(f"chunks must be positive integers, got {chunks!r}")
+    return itertools.chain(sizes, itertools.repeat(sizes[-1]))
+
+
+class AttachedPipeline:
+    """``attach_pipeline``'s record: the pipeline, its engine and the chunk computed last."""
+
+    def __init__(self, algo, pipeline, name, chunks, eager):
+        if not isinstance(pipeline, Pipeline):
+            raise PipelineError(f"attach_pipeline({name!r}) needs a Pipeline, got {pipeline!r}")
+        self.pipeline = pipeline
+        self.name = name
+        self.eager = eager
+        self._algo = algo
+        self._sizes = _chunk_sizes(chunks)
+        self._engine: PipelineEngine | None = None
+        self._chunk: tuple[int, int, dict, np.ndarray] | None = None
+
+    def output(self, session: int) -> pd.DataFrame:
+        chunk = self._chunk
+        if chunk is None or not chunk[0] <= session <= chunk[1]:
+            chunk = self._compute(session)
+        lo, _, columns, keep = chunk
+        row = session - lo
+        cols = np.flatnonzero(keep[row])
+        assets = self._engine.bundle.asset_list
+        index = pd.Index([assets[c] for c in cols], dtype=object)
+        return pd.DataFrame(
+            {name: values[row, cols] for name, values in columns.items()},
+            index=index,
+            columns=list(columns),
+        )
+
+    def _compute(self, session: int):
+        algo = self._algo
+        if self._engine is None:
+            self._engine = PipelineEngine(algo._bundle)
+        last = algo._span[1] if algo._span else session
+        hi = min(session + next(self._sizes) - 1, max(last, session))
+        columns, keep = self._engine.compute(self.pipeline, session, hi)
+        self._chunk = (session, hi, columns, keep)
+        return self._chunk
+
+
+__all__ = ["AttachedPipeline"]

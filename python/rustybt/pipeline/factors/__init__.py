@@ -1,0 +1,86 @@
+"""zipline's ``zipline.pipeline.factors``, by the same names. The built-in factors are
+computed by Rust kernels over whole columns; ``CustomFactor`` runs your NumPy code once
+per date."""
+
+from rustybt.pipeline.factors.basic import (
+    EWMA,
+    EWMSTD,
+    VWAP,
+    AnnualizedVolatility,
+    AverageDollarVolume,
+    DailyReturns,
+    ExponentialWeightedMovingAverage,
+    ExponentialWeightedMovingStdDev,
+    LinearWeightedMovingAverage,
+    MaxDrawdown,
+    PeerCount,
+    PercentChange,
+    Returns,
+    SimpleMovingAverage,
+    WeightedAverageValue,
+)
+from rustybt.pipeline.factors.events import (
+    BusinessDaysSincePreviousEvent,
+    BusinessDaysUntilNextEvent,
+)
+from rustybt.pipeline.factors.factor import CustomFactor, Factor, Latest, RecarrayField
+from rustybt.pipeline.factors.statistical import (
+    RollingLinearRegression,
+    RollingLinearRegressionOfReturns,
+    RollingPearson,
+    RollingPearsonOfReturns,
+    RollingSpearman,
+    RollingSpearmanOfReturns,
+    SimpleBeta,
+)
+from rustybt.pipeline.factors.technical import (
+    RSI,
+    Aroon,
+    BollingerBands,
+    FastStochasticOscillator,
+    IchimokuKinkoHyo,
+    MACDSignal,
+    MovingAverageConvergenceDivergenceSignal,
+    RateOfChangePercentage,
+    TrueRange,
+)
+
+__all__ = [
+    "EWMA",
+    "EWMSTD",
+    "RSI",
+    "VWAP",
+    "AnnualizedVolatility",
+    "Aroon",
+    "AverageDollarVolume",
+    "BollingerBands",
+    "BusinessDaysSincePreviousEvent",
+    "BusinessDaysUntilNextEvent",
+    "CustomFactor",
+    "DailyReturns",
+    "ExponentialWeightedMovingAverage",
+    "ExponentialWeightedMovingStdDev",
+    "Factor",
+    "FastStochasticOscillator",
+    "IchimokuKinkoHyo",
+    "Latest",
+    "LinearWeightedMovingAverage",
+    "MACDSignal",
+    "MaxDrawdown",
+    "MovingAverageConvergenceDivergenceSignal",
+    "PeerCount",
+    "PercentChange",
+    "RateOfChangePercentage",
+    "RecarrayField",
+    "Returns",
+    "RollingLinearRegression",
+    "RollingLinearRegressionOfReturns",
+    "RollingPearson",
+    "RollingPearsonOfReturns",
+    "RollingSpearman",
+    "RollingSpearmanOfReturns",
+    "SimpleBeta",
+    "SimpleMovingAverage",
+    "TrueRange",
+    "WeightedAverageValue",
+]
