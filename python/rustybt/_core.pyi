@@ -25,6 +25,7 @@ __all__ = [
     "fifo_round_trips",
     "final_risk",
     "ingest_synthetic",
+    "pipeline_rolling",
     "run_batch",
 ]
 __version__: str
@@ -265,3 +266,12 @@ def fifo_round_trips(
     group: Sequence[int], amount: Sequence[int], price: Sequence[float], commission: Sequence[float]
 ) -> dict[str, npt.NDArray[Any]]: ...
 def _panic_for_tests(message: str) -> None: ...
+def pipeline_rolling(
+    kind: str,
+    params: dict[str, float],
+    inputs: Sequence[npt.NDArray[np.float64]],
+    adjustments: Sequence[
+        tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.float64]] | None
+    ],
+    window: int,
+) -> list[npt.NDArray[np.float64]]: ...

@@ -12,6 +12,7 @@ use pyo3::prelude::*;
 use rustybt_data::DataError;
 use rustybt_engine::{EngineError, Phase};
 use rustybt_ledger::LedgerError;
+use rustybt_pipeline::PipelineError;
 
 pyo3::import_exception!(rustybt.errors, BundleNotFound);
 pyo3::import_exception!(rustybt.errors, BundleError);
@@ -35,6 +36,7 @@ pub enum Error {
     Engine(EngineError),
     Data(DataError),
     Ledger(LedgerError),
+    Pipeline(PipelineError),
     /// Already a Python exception (a strategy's own, or one made below).
     Py(PyErr),
 }
@@ -56,6 +58,11 @@ impl From<LedgerError> for Error {
         Error::Ledger(e)
     }
 }
+impl From<PipelineError> for Error {
+    fn from(e: PipelineError) -> Self {
+        Error::Pipeline(e)
+    }
+}
 impl From<PyErr> for Error {
     fn from(e: PyErr) -> Self {
         Error::Py(e)
@@ -68,6 +75,7 @@ impl From<Error> for PyErr {
             Error::Engine(e) => engine_err(e),
             Error::Data(e) => data_err(e),
             Error::Ledger(e) => ledger_err(e),
+            Error::Pipeline(e) => pipeline_err(e),
             Error::Py(e) => e,
         }
     }
@@ -98,6 +106,17 @@ fn ledger_err(e: LedgerError) -> PyErr {
         | LedgerError::UnknownModel { .. }
         | LedgerError::UnknownName { .. } => InvalidRunParameters::new_err(msg),
         _ => BadOrderParameters::new_err(msg),
+    }
+}
+
+/// Every pipeline refusal is an argument that does not fit (a kind, a parameter, a
+/// shape, a window): `InvalidRunParameters`, a `ValueError`.
+fn pipeline_err(e: PipelineError) -> PyErr {
+    let msg = e.to_string();
+    match e {
+        PipelineError::Shape(_) | PipelineError::Window(_) | PipelineError::Parameter(_) => {
+            InvalidRunParameters::new_err(msg)
+        }
     }
 }
 

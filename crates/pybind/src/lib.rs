@@ -1,7 +1,7 @@
 //! `rustybt._core`: the one native module. Glue only — the work is in the core crates.
 //! One module per Python type (`Bundle`, `BarData`, `Simulation`, the batch runner, the
-//! metrics functions); `conversion` turns Python values into core types and `errors`
-//! turns core errors into Python exceptions.
+//! metrics functions, the pipeline kernels); `conversion` turns Python values into core
+//! types and `errors` turns core errors into Python exceptions.
 // PyO3 extracts arguments as owned values; taking them by reference would add a copy.
 #![allow(clippy::needless_pass_by_value)]
 
@@ -12,6 +12,7 @@ mod conversion;
 mod errors;
 mod metrics;
 mod perf;
+mod pipeline;
 mod simulation;
 
 use pyo3::prelude::*;
@@ -35,6 +36,8 @@ mod _core {
     use crate::metrics::{
         _panic_for_tests, benchmark_metrics, final_risk, risk_metrics, round_trips_of,
     };
+    #[pymodule_export]
+    use crate::pipeline::pipeline_rolling;
     #[pymodule_export]
     use crate::simulation::{OrderRecord, PySimulation};
 
