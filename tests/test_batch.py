@@ -89,3 +89,19 @@ def test_bad_batch_input(small_bundle):
         rustybt.run_batch(small_bundle)
     with pytest.raises(InvalidRunParameters, match=r"weights\[0\] has shape \(3, 1\)"):
         rustybt.run_batch(small_bundle, weights=[np.zeros((3, 1))], assets=["S000"])
+
+
+def test_fortran_ordered_matrices_read_as_their_values(small_bundle):
+    """A Fortran-ordered matrix passed straight to ``_core.run_batch`` is read by value,
+    not by its memory order."""
+    import numpy as np
+
+    from rustybt import _core
+
+    bundle = small_bundle
+    n_bars = len(bundle.bar_times)
+    rng = np.random.default_rng(3)
+    w = rng.uniform(0.0, 0.3, size=(n_bars, 2))
+    c = _core.run_batch(bundle._core, [np.ascontiguousarray(w)], 0, len(bundle.sessions) - 1, [0, 1])
+    f = _core.run_batch(bundle._core, [np.asfortranarray(w)], 0, len(bundle.sessions) - 1, [0, 1])
+    assert c["exact_final_value"] == f["exact_final_value"]

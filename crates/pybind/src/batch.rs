@@ -1,7 +1,7 @@
 //! `run_batch`: the batch runner behind the binding. Matrices are copied out of NumPy a
 //! chunk at a time; each chunk runs on rayon's threads with the GIL released.
 
-use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2};
+use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use rust_decimal::Decimal;
@@ -68,9 +68,10 @@ fn run_all<N: Money>(
     for chunk in matrices.chunks(CHUNK) {
         let owned: Vec<Vec<f64>> = chunk
             .iter()
-            .map(|m| {
-                m.as_slice()
-                    .map_or_else(|_| m.as_array().iter().copied().collect(), <[f64]>::to_vec)
+            .map(|m| match m.as_slice() {
+                // `as_slice` also takes Fortran-ordered memory, which reads column-major
+                Ok(values) if m.is_c_contiguous() => values.to_vec(),
+                _ => m.as_array().iter().copied().collect(),
             })
             .collect();
         let store = bundle.store.clone();

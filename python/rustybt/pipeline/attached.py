@@ -59,7 +59,12 @@ class AttachedPipeline:
     def _compute(self, session: int):
         algo = self._algo
         if self._engine is None:
-            self._engine = PipelineEngine(algo._bundle)
+            kernels = None
+            if getattr(algo._sim, "is_reference", False):
+                from rustybt.pipeline.engine import OracleKernels
+
+                kernels = OracleKernels()
+            self._engine = PipelineEngine(algo._bundle, kernels=kernels)
         last = algo._span[1] if algo._span else session
         hi = min(session + next(self._sizes) - 1, max(last, session))
         columns, keep = self._engine.compute(self.pipeline, session, hi)

@@ -290,19 +290,6 @@ class ComputableTerm(Term):
         raise NotImplementedError(type(self).__name__)
 
 
-class AssetExists(Term):
-    """The root mask: True where the asset has started trading before the date and its
-    data has not ended (zipline's lifetimes with ``include_start_date=False``)."""
-
-    dtype = BOOL
-    window_length = 0
-    inputs = ()
-    window_safe = True
-
-    def __repr__(self) -> str:
-        return "AssetExists()"
-
-
 # -- the three kinds of computed terms ------------------------------------------------------
 
 
@@ -642,6 +629,26 @@ class Filter(_Kind, ComputableTerm):
         from rustybt.pipeline.ops import IfElse
 
         return IfElse(self, if_true, if_false)
+
+
+class AssetExists(Filter):
+    """The root mask: True where the asset has started trading before the date and its
+    data has not ended (zipline's lifetimes with ``include_start_date=False``)."""
+
+    dtype = BOOL
+    window_length = 0
+    inputs = ()
+    window_safe = True
+    mask = None  # the root of every mask
+
+    def __new__(cls):
+        return Term.__new__(cls)
+
+    def _compute(self, inputs, ctx):
+        raise AssertionError("the engine computes the root mask itself")
+
+    def __repr__(self) -> str:
+        return "AssetExists()"
 
 
 def _as_filter(other, op):

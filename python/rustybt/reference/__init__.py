@@ -12,7 +12,9 @@ can run one strategy through both engines and compare them exactly::
 
 The ledger rules (numbers, orders, costs, positions) are in :mod:`rustybt.reference.ledger`;
 the clock, the books, the trading controls and the perf columns in
-:mod:`rustybt.reference.engine`.
+:mod:`rustybt.reference.engine`; Pipeline's built-in factors and cross-sectional
+operations in :mod:`rustybt.reference.pipeline_kernels` (``run_pipeline`` here runs a
+pipeline on them, and a pipeline attached in a reference backtest uses them too).
 """
 
 from rustybt.reference.engine import (
@@ -23,6 +25,16 @@ from rustybt.reference.engine import (
 )
 from rustybt.reference.ledger import DIV_SCALE, div_q, round_order_amount
 
+
+def run_pipeline(pipeline, start, end, bundle, **kwargs):
+    """:func:`rustybt.pipeline.run_pipeline` on the reference kernels (the oracle)."""
+    from rustybt.pipeline.engine import OracleKernels, PipelineEngine
+    from rustybt.pipeline.run import run_pipeline as _run_pipeline
+
+    engine = PipelineEngine(bundle, kernels=OracleKernels())
+    return _run_pipeline(pipeline, start, end, bundle, engine=engine, **kwargs)
+
+
 __all__ = [
     "DIV_SCALE",
     "ReferenceSimulation",
@@ -31,4 +43,5 @@ __all__ = [
     "exact_values",
     "round_order_amount",
     "run_algorithm",
+    "run_pipeline",
 ]

@@ -269,6 +269,9 @@ class ReferenceSimulation:
     """``rustybt._core.Simulation`` in Python: one backtest over sessions
     ``first_session..=last_session`` of ``bundle``, on a decimal or float ledger."""
 
+    #: pipelines attached in a reference backtest run on the reference kernels
+    is_reference = True
+
     def __init__(self, bundle, first_session, last_session, capital_base, ledger="decimal"):
         if ledger not in NUMS:
             raise InvalidRunParameters(f"ledger must be 'decimal' or 'float', got '{ledger}'")

@@ -237,7 +237,7 @@ def register(sub) -> None:
         "--scenario",
         type=csv_list(str),
         default=["W1"],
-        help="W1,W1-array,W2,H1,M1,noop,history-only,orders-only,probes,all",
+        help="W1,W1-array,W2,H1,M1,G1,G1-batch,B1,WF1,R1,P1,P2,P3,noop,history-only,orders-only,probes,pipeline,all",
     )
     br.add_argument(
         "--assets", type=csv_list(int), help="asset counts, e.g. 10,50 (default: the scenario's)"

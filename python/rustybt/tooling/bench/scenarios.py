@@ -8,6 +8,10 @@ from dataclasses import dataclass, field
 W1_SPAN = ("2022-01-03", "2023-12-29")
 H1_SPAN = ("2023-07-03", "2023-12-29")
 M1_SPAN = ("2023-03-01", "2023-03-31")
+#: Pipeline workloads: 3 years of daily bars (the pipeline runs over the last 2)
+P_SPAN = ("2021-01-04", "2023-12-29")
+#: P3: 10 years
+P3_SPAN = ("2014-01-02", "2023-12-29")
 DEFAULT_ASSETS = (10, 50, 100, 500)
 
 
@@ -33,6 +37,7 @@ class Scenario:
 
 EX = "rustybt.app.examples"
 PR = "rustybt.tooling.bench.probes"
+PW = "child:rustybt.tooling.bench.pipeline_workloads"
 
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
@@ -118,6 +123,31 @@ SCENARIOS: dict[str, Scenario] = {
             (10,),
             description="walk-forward, 4 x (12M train / 3M test), G1's grid per window",
         ),
+        Scenario(
+            "P1",
+            f"{PW}:run_p1_child",
+            "daily",
+            P_SPAN,
+            (500,),
+            description="run_pipeline: 9 columns (SMA, returns, ADV, RSI, volatility, a "
+            "CustomFactor, zscore, rank), top 50 screen, 2 of 3 years",
+        ),
+        Scenario(
+            "P2",
+            f"{PW}:run_p2_child",
+            "daily",
+            P_SPAN,
+            (500,),
+            description="backtest on P1's pipeline: long/short 25 by zscore, weekly",
+        ),
+        Scenario(
+            "P3",
+            f"{PW}:run_p1_child",
+            "daily",
+            P3_SPAN,
+            (5000,),
+            description="P1's pipeline over 5,000 assets x 10 years: peak RSS vs column data",
+        ),
         Scenario("noop", f"{PR}:Noop", "daily", W1_SPAN, (50,), description="empty handle_data"),
         Scenario(
             "history-only",
@@ -140,6 +170,7 @@ SCENARIOS: dict[str, Scenario] = {
 
 GROUPS = {
     "probes": ("noop", "history-only", "orders-only"),
+    "pipeline": ("P1", "P2"),
     "all": (
         "W1",
         "W1-array",
