@@ -5,12 +5,12 @@
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use numpy::{PyArray2, PyArrayMethods, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use rustybt_data::{BarStore, Field, View};
 
 use crate::bundle::PyBundle;
-use crate::conversion::sids_of;
+use crate::conversion::{read_only_view, sids_of};
 use crate::errors::{guard, Error, Result};
 
 /// What a strategy sees of the market at the current bar. `rustybt.data.BarData`
@@ -93,22 +93,7 @@ impl PyBarData {
         if all_assets && target.is_none() && !view.before_first {
             if let Some(block) = me.store.raw_block(f, view.bar, count) {
                 // zero-copy: a read-only view of the store's rows, kept alive by this object
-                let shape = numpy::ndarray::ArrayView2::from_shape((count, sids.len()), block);
-                let Ok(shaped) = shape else {
-                    return Err(crate::errors::bad_window(format!(
-                        "a block of {} values is not {count} x {}",
-                        block.len(),
-                        sids.len()
-                    )));
-                };
-                // SAFETY: the store is immutable and lives as long as `slf` (the array's base)
-                let arr = unsafe { PyArray2::borrow_from_array(&shaped, slf.clone().into_any()) };
-                // SAFETY: clearing the writeable flag of an array we just created
-                unsafe {
-                    (*arr.as_array_ptr()).fields.flags &=
-                        !numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-                }
-                return Ok(arr);
+                return read_only_view(block, count, sids.len(), slf.clone().into_any());
             }
         }
         window_array(py, &me.store, view, f, &sids, count, target)

@@ -9,6 +9,7 @@ use pyo3::types::PyTuple;
 use rustybt_data::{BarSize, BarStore, Field, ParsedCsvDir, Session, SyntheticSpec};
 
 use crate::bar_data::window_array;
+use crate::conversion::read_only_view;
 use crate::errors::{bad_value, guard, ingest, invalid_run, Result};
 
 /// An equity in a bundle. Hashable, ordered by sid, picklable.
@@ -156,17 +157,8 @@ impl PyBundle {
     fn field_matrix<'py>(slf: &Bound<'py, Self>, field: &str) -> Result<Bound<'py, PyArray2<f64>>> {
         let me = slf.get();
         let values = me.store.field_matrix(Field::named(field)?);
-        let shape = (me.store.n_bars(), me.store.n_assets());
-        let view = numpy::ndarray::ArrayView2::from_shape(shape, values)
-            .map_err(|e| crate::errors::bad_value(e.to_string()))?;
-        // SAFETY: the store is immutable and lives as long as `slf` (the array's base)
-        let arr = unsafe { PyArray2::borrow_from_array(&view, slf.clone().into_any()) };
-        // SAFETY: clearing the writeable flag of an array we just created
-        unsafe {
-            (*numpy::PyUntypedArrayMethods::as_array_ptr(&arr)).fields.flags &=
-                !numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
-        }
-        Ok(arr)
+        let (rows, cols) = (me.store.n_bars(), me.store.n_assets());
+        read_only_view(values, rows, cols, slf.clone().into_any())
     }
     /// Every split and dividend as zipline's ratios: `(sids, ex-date sessions, price
     /// ratios, volume ratios)`; prices of earlier bars are multiplied by the price ratio

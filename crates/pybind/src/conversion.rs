@@ -4,6 +4,7 @@
 
 use std::str::FromStr;
 
+use numpy::{PyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 use rustybt_ledger::{Commission, Money, Slippage};
@@ -67,4 +68,27 @@ pub fn sids_of(assets: &Bound<'_, PyAny>) -> Result<Vec<u32>> {
         return list.iter().map(one).collect();
     }
     assets.try_iter()?.map(|item| one(item?)).collect()
+}
+
+/// A read-only `[rows, cols]` NumPy view of `values`, which `base` keeps alive (the
+/// array's base object): no copy.
+pub fn read_only_view<'py>(
+    values: &[f64],
+    rows: usize,
+    cols: usize,
+    base: Bound<'py, PyAny>,
+) -> Result<Bound<'py, PyArray2<f64>>> {
+    let view = numpy::ndarray::ArrayView2::from_shape((rows, cols), values).map_err(|e| {
+        crate::errors::bad_value(format!(
+            "{} values are not {rows} x {cols}: {e}",
+            values.len()
+        ))
+    })?;
+    // SAFETY: `values` is immutable and lives as long as `base`, the array's base
+    let arr = unsafe { PyArray2::borrow_from_array(&view, base) };
+    // SAFETY: clearing the writeable flag of an array we just created
+    unsafe {
+        (*arr.as_array_ptr()).fields.flags &= !numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
+    }
+    Ok(arr)
 }
