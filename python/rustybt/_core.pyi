@@ -25,6 +25,12 @@ __all__ = [
     "fifo_round_trips",
     "final_risk",
     "ingest_synthetic",
+    "pipeline_normalize",
+    "pipeline_peer_count",
+    "pipeline_percentile_between",
+    "pipeline_quantiles",
+    "pipeline_rank",
+    "pipeline_rolling_stat",
     "run_batch",
 ]
 __version__: str
@@ -261,3 +267,41 @@ def fifo_round_trips(
     group: Sequence[int], amount: Sequence[int], price: Sequence[float], commission: Sequence[float]
 ) -> dict[str, npt.NDArray[Any]]: ...
 def _panic_for_tests(message: str) -> None: ...
+
+#: (assets uint32, rows uint32, ratios float64) of one input's adjustments
+_AdjustmentColumns = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.float64]]
+
+def pipeline_rolling_stat(
+    kind: str,
+    params: dict[str, float],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    adjustments: Sequence[_AdjustmentColumns | None],
+    window: int,
+) -> list[npt.NDArray[np.float64]]: ...
+def pipeline_rank(
+    values: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+    groups: npt.NDArray[np.int64] | None,
+    method: str,
+    ascending: bool,
+) -> npt.NDArray[np.float64]: ...
+def pipeline_normalize(
+    kind: str,
+    values: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+    groups: npt.NDArray[np.int64] | None,
+    params: dict[str, float],
+) -> npt.NDArray[np.float64]: ...
+def pipeline_quantiles(
+    values: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], bins: int
+) -> npt.NDArray[np.int64]: ...
+def pipeline_percentile_between(
+    values: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+    min_percentile: float,
+    max_percentile: float,
+) -> npt.NDArray[np.bool_]: ...
+def pipeline_peer_count(
+    groups: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]: ...

@@ -35,6 +35,7 @@ pub enum Error {
     Engine(EngineError),
     Data(DataError),
     Ledger(LedgerError),
+    Pipeline(rustybt_pipeline::PipelineError),
     /// Already a Python exception (a strategy's own, or one made below).
     Py(PyErr),
 }
@@ -56,6 +57,11 @@ impl From<LedgerError> for Error {
         Error::Ledger(e)
     }
 }
+impl From<rustybt_pipeline::PipelineError> for Error {
+    fn from(e: rustybt_pipeline::PipelineError) -> Self {
+        Error::Pipeline(e)
+    }
+}
 impl From<PyErr> for Error {
     fn from(e: PyErr) -> Self {
         Error::Py(e)
@@ -68,6 +74,7 @@ impl From<Error> for PyErr {
             Error::Engine(e) => engine_err(e),
             Error::Data(e) => data_err(e),
             Error::Ledger(e) => ledger_err(e),
+            Error::Pipeline(e) => InvalidRunParameters::new_err(e.to_string()),
             Error::Py(e) => e,
         }
     }

@@ -12,6 +12,7 @@ mod conversion;
 mod errors;
 mod metrics;
 mod perf;
+mod pipeline_cross;
 mod simulation;
 
 use pyo3::prelude::*;
@@ -34,6 +35,11 @@ mod _core {
     #[pymodule_export]
     use crate::metrics::{
         _panic_for_tests, benchmark_metrics, final_risk, risk_metrics, round_trips_of,
+    };
+    #[pymodule_export]
+    use crate::pipeline_cross::{
+        pipeline_normalize, pipeline_peer_count, pipeline_percentile_between, pipeline_quantiles,
+        pipeline_rank, pipeline_rolling_stat,
     };
     #[pymodule_export]
     use crate::simulation::{OrderRecord, PySimulation};
