@@ -26,6 +26,12 @@ __all__ = [
     "final_risk",
     "ingest_synthetic",
     "pipeline_rolling",
+    "pipeline_normalize",
+    "pipeline_peer_count",
+    "pipeline_percentile_between",
+    "pipeline_quantiles",
+    "pipeline_rank",
+    "pipeline_rolling_stat",
     "run_batch",
 ]
 __version__: str
@@ -275,3 +281,41 @@ def pipeline_rolling(
     ],
     window: int,
 ) -> list[npt.NDArray[np.float64]]: ...
+
+#: (assets uint32, rows uint32, ratios float64) of one input's adjustments
+_AdjustmentColumns = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.float64]]
+
+def pipeline_rolling_stat(
+    kind: str,
+    params: dict[str, float],
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    adjustments: Sequence[_AdjustmentColumns | None],
+    window: int,
+) -> list[npt.NDArray[np.float64]]: ...
+def pipeline_rank(
+    values: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+    groups: npt.NDArray[np.int64] | None,
+    method: str,
+    ascending: bool,
+) -> npt.NDArray[np.float64]: ...
+def pipeline_normalize(
+    kind: str,
+    values: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+    groups: npt.NDArray[np.int64] | None,
+    params: dict[str, float],
+) -> npt.NDArray[np.float64]: ...
+def pipeline_quantiles(
+    values: npt.NDArray[np.float64], mask: npt.NDArray[np.bool_], bins: int
+) -> npt.NDArray[np.int64]: ...
+def pipeline_percentile_between(
+    values: npt.NDArray[np.float64],
+    mask: npt.NDArray[np.bool_],
+    min_percentile: float,
+    max_percentile: float,
+) -> npt.NDArray[np.bool_]: ...
+def pipeline_peer_count(
+    groups: npt.NDArray[np.int64], mask: npt.NDArray[np.bool_]
+) -> npt.NDArray[np.float64]: ...

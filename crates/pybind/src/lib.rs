@@ -13,6 +13,7 @@ mod errors;
 mod metrics;
 mod perf;
 mod pipeline;
+mod pipeline_cross;
 mod simulation;
 
 use pyo3::prelude::*;
@@ -38,6 +39,11 @@ mod _core {
     };
     #[pymodule_export]
     use crate::pipeline::pipeline_rolling;
+    #[pymodule_export]
+    use crate::pipeline_cross::{
+        pipeline_normalize, pipeline_peer_count, pipeline_percentile_between, pipeline_quantiles,
+        pipeline_rank, pipeline_rolling_stat,
+    };
     #[pymodule_export]
     use crate::simulation::{OrderRecord, PySimulation};
 

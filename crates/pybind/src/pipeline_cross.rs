@@ -1,0 +1,254 @@
+//! Pipeline kernels between two inputs (rolling statistics) and across each row's assets
+//! (rank, normalisations, quantiles, percentile filter, peer counts), as functions of
+//! numpy matrices. The work runs with the GIL released; names of statistics, methods
+//! and normalisations are parsed by `rustybt_pipeline`.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use numpy::{
+    Element, PyArray1, PyArray2, PyArrayMethods, PyReadonlyArray1, PyReadonlyArray2,
+    PyUntypedArrayMethods,
+};
+use pyo3::prelude::*;
+use rustybt_pipeline::cross::{
+    normalize, peer_count, percentile_between, quantiles, rank, Normalize, RankMethod,
+};
+use rustybt_pipeline::stats::{rolling_stat, Stat};
+use rustybt_pipeline::{Adjustment, Input, PipelineError, Shape};
+
+use crate::errors::{guard, Result};
+
+/// One input's adjustments as numpy columns: (assets, rows, ratios).
+type AdjustmentColumns<'py> = (
+    PyReadonlyArray1<'py, u32>,
+    PyReadonlyArray1<'py, u32>,
+    PyReadonlyArray1<'py, f64>,
+);
+
+fn shape_of<T: Element>(a: &PyReadonlyArray2<'_, T>) -> Shape {
+    let s = a.shape();
+    Shape {
+        rows: s[0],
+        assets: s[1],
+    }
+}
+
+/// `a`'s values in row-major order, borrowed when already C-contiguous (`as_slice`
+/// would also lend a Fortran-ordered array, in column-major order).
+fn values_of<'a, T: Element + Copy>(a: &'a PyReadonlyArray2<'_, T>) -> Cow<'a, [T]> {
+    match a.as_slice() {
+        Ok(slice) if a.is_c_contiguous() => Cow::Borrowed(slice),
+        _ => Cow::Owned(a.as_array().iter().copied().collect()),
+    }
+}
+
+/// Refuse `a` unless it is `shape` (naming it `what`).
+fn check_shape<T: Element>(what: &str, a: &PyReadonlyArray2<'_, T>, shape: Shape) -> Result<()> {
+    let got = shape_of(a);
+    if got == shape {
+        Ok(())
+    } else {
+        Err(PipelineError::Shape(format!(
+            "{what} is {} x {}, not {} x {} like the values",
+            got.rows, got.assets, shape.rows, shape.assets
+        ))
+        .into())
+    }
+}
+
+fn adjustments_of(
+    which: usize,
+    columns: Option<&AdjustmentColumns<'_>>,
+) -> Result<Vec<Adjustment>> {
+    let Some((assets, rows, ratios)) = columns else {
+        return Ok(Vec::new());
+    };
+    let (assets, rows, ratios) = (assets.as_array(), rows.as_array(), ratios.as_array());
+    if assets.len() != rows.len() || assets.len() != ratios.len() {
+        return Err(PipelineError::Shape(format!(
+            "adjustments of input {which}: assets, rows and ratios have {}, {} and {} values",
+            assets.len(),
+            rows.len(),
+            ratios.len()
+        ))
+        .into());
+    }
+    Ok(assets
+        .iter()
+        .zip(rows.iter())
+        .zip(ratios.iter())
+        .map(|((&asset, &row), &ratio)| Adjustment { asset, row, ratio })
+        .collect())
+}
+
+/// `[rows × assets]` values as a 2-D numpy array.
+fn matrix<T: Element>(
+    py: Python<'_>,
+    values: Vec<T>,
+    shape: Shape,
+) -> Result<Bound<'_, PyArray2<T>>> {
+    Ok(PyArray1::from_vec(py, values).reshape([shape.rows, shape.assets])?)
+}
+
+/// A rolling statistic between two `[rows, assets]` inputs (`kind`: `rolling_pearson`,
+/// `rolling_spearman`, `rolling_linear_regression`, `simple_beta`), each with its
+/// adjustments (None or `(assets, rows, ratios)`), over windows of `window` rows: one
+/// `[rows - window + 1, assets]` array per output.
+#[pyfunction]
+pub fn pipeline_rolling_stat<'py>(
+    py: Python<'py>,
+    kind: &str,
+    params: HashMap<String, f64>,
+    x: PyReadonlyArray2<'py, f64>,
+    y: PyReadonlyArray2<'py, f64>,
+    adjustments: Vec<Option<AdjustmentColumns<'py>>>,
+    window: usize,
+) -> Result<Vec<Bound<'py, PyArray2<f64>>>> {
+    guard(|| {
+        let stat = Stat::parse(kind, &params)?;
+        let shape = shape_of(&x);
+        check_shape("the second input", &y, shape)?;
+        if adjustments.len() != 2 {
+            return Err(PipelineError::Shape(format!(
+                "{kind} takes 2 inputs, so 2 entries of adjustments (None or columns), not {}",
+                adjustments.len()
+            ))
+            .into());
+        }
+        let adj_x = adjustments_of(0, adjustments[0].as_ref())?;
+        let adj_y = adjustments_of(1, adjustments[1].as_ref())?;
+        let (vx, vy) = (values_of(&x), values_of(&y));
+        let outputs = py.detach(|| {
+            rolling_stat(
+                &stat,
+                Input {
+                    values: &vx,
+                    adjustments: &adj_x,
+                },
+                Input {
+                    values: &vy,
+                    adjustments: &adj_y,
+                },
+                shape,
+                window,
+            )
+        })?;
+        let out_shape = Shape {
+            rows: shape.rows + 1 - window,
+            assets: shape.assets,
+        };
+        outputs
+            .into_iter()
+            .map(|o| matrix(py, o, out_shape))
+            .collect()
+    })
+}
+
+/// Each row's ranks (`method`: ordinal, average, min, max, dense) among its unmasked,
+/// non-NaN values, within `groups` when given (-1: no group); NaN elsewhere.
+#[pyfunction]
+#[pyo3(signature = (values, mask, groups, method, ascending))]
+pub fn pipeline_rank<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray2<'py, f64>,
+    mask: PyReadonlyArray2<'py, bool>,
+    groups: Option<PyReadonlyArray2<'py, i64>>,
+    method: &str,
+    ascending: bool,
+) -> Result<Bound<'py, PyArray2<f64>>> {
+    guard(|| {
+        let method = RankMethod::parse(method)?;
+        let shape = shape_of(&values);
+        check_shape("mask", &mask, shape)?;
+        if let Some(g) = &groups {
+            check_shape("groups", g, shape)?;
+        }
+        let (v, m) = (values_of(&values), values_of(&mask));
+        let g = groups.as_ref().map(values_of);
+        let out = py.detach(|| rank(&v, &m, g.as_deref(), shape, method, ascending))?;
+        matrix(py, out, shape)
+    })
+}
+
+/// Each row's (or group's) `kind` (demean, zscore, winsorize with `min_percentile` and
+/// `max_percentile` in `params`) of its unmasked values; NaN where masked, in group -1
+/// or NaN.
+#[pyfunction]
+#[pyo3(signature = (kind, values, mask, groups, params))]
+pub fn pipeline_normalize<'py>(
+    py: Python<'py>,
+    kind: &str,
+    values: PyReadonlyArray2<'py, f64>,
+    mask: PyReadonlyArray2<'py, bool>,
+    groups: Option<PyReadonlyArray2<'py, i64>>,
+    params: HashMap<String, f64>,
+) -> Result<Bound<'py, PyArray2<f64>>> {
+    guard(|| {
+        let kind = Normalize::parse(kind, &params)?;
+        let shape = shape_of(&values);
+        check_shape("mask", &mask, shape)?;
+        if let Some(g) = &groups {
+            check_shape("groups", g, shape)?;
+        }
+        let (v, m) = (values_of(&values), values_of(&mask));
+        let g = groups.as_ref().map(values_of);
+        let out = py.detach(|| normalize(kind, &v, &m, g.as_deref(), shape))?;
+        matrix(py, out, shape)
+    })
+}
+
+/// Each row's quantile labels 0..bins-1 of its unmasked values (pandas' `qcut`), -1
+/// where masked or NaN.
+#[pyfunction]
+pub fn pipeline_quantiles<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray2<'py, f64>,
+    mask: PyReadonlyArray2<'py, bool>,
+    bins: usize,
+) -> Result<Bound<'py, PyArray2<i64>>> {
+    guard(|| {
+        let shape = shape_of(&values);
+        check_shape("mask", &mask, shape)?;
+        let (v, m) = (values_of(&values), values_of(&mask));
+        let out = py.detach(|| quantiles(&v, &m, shape, bins))?;
+        matrix(py, out, shape)
+    })
+}
+
+/// True where an unmasked value lies between its row's `min_percentile` and
+/// `max_percentile` (0..100, numpy's linear interpolation over the unmasked values).
+#[pyfunction]
+pub fn pipeline_percentile_between<'py>(
+    py: Python<'py>,
+    values: PyReadonlyArray2<'py, f64>,
+    mask: PyReadonlyArray2<'py, bool>,
+    min_percentile: f64,
+    max_percentile: f64,
+) -> Result<Bound<'py, PyArray2<bool>>> {
+    guard(|| {
+        let shape = shape_of(&values);
+        check_shape("mask", &mask, shape)?;
+        let (v, m) = (values_of(&values), values_of(&mask));
+        let out =
+            py.detach(|| percentile_between(&v, &m, shape, min_percentile, max_percentile))?;
+        matrix(py, out, shape)
+    })
+}
+
+/// For each unmasked cell with a group (not -1), how many unmasked cells of its row
+/// share that group; NaN elsewhere.
+#[pyfunction]
+pub fn pipeline_peer_count<'py>(
+    py: Python<'py>,
+    groups: PyReadonlyArray2<'py, i64>,
+    mask: PyReadonlyArray2<'py, bool>,
+) -> Result<Bound<'py, PyArray2<f64>>> {
+    guard(|| {
+        let shape = shape_of(&groups);
+        check_shape("mask", &mask, shape)?;
+        let (g, m) = (values_of(&groups), values_of(&mask));
+        let out = py.detach(|| peer_count(&g, &m, shape))?;
+        matrix(py, out, shape)
+    })
+}
