@@ -102,6 +102,8 @@ def test_fortran_ordered_matrices_read_as_their_values(small_bundle):
     n_bars = len(bundle.bar_times)
     rng = np.random.default_rng(3)
     w = rng.uniform(0.0, 0.3, size=(n_bars, 2))
-    c = _core.run_batch(bundle._core, [np.ascontiguousarray(w)], 0, len(bundle.sessions) - 1, [0, 1])
+    c = _core.run_batch(
+        bundle._core, [np.ascontiguousarray(w)], 0, len(bundle.sessions) - 1, [0, 1]
+    )
     f = _core.run_batch(bundle._core, [np.asfortranarray(w)], 0, len(bundle.sessions) - 1, [0, 1])
     assert c["exact_final_value"] == f["exact_final_value"]

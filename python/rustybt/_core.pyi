@@ -288,8 +288,7 @@ _AdjustmentColumns = tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.N
 def pipeline_rolling_stat(
     kind: str,
     params: dict[str, float],
-    x: npt.NDArray[np.float64],
-    y: npt.NDArray[np.float64],
+    inputs: Sequence[npt.NDArray[np.float64]],
     adjustments: Sequence[_AdjustmentColumns | None],
     window: int,
 ) -> list[npt.NDArray[np.float64]]: ...

@@ -405,17 +405,17 @@ fn numpy_quantile(sorted: &[f64], q: f64) -> f64 {
     }
 }
 
-/// The quantile fractions of `pandas.qcut(x, bins)`: `linspace(0, 1, bins + 1)`, each
-/// nudged up one ulp when `bins · q` misses its integer.
+/// The quantile fractions of `pandas.qcut(x, bins)` as pandas 2 computes them (zipline
+/// requires pandas < 3): `np.percentile` at `np.linspace(0, 1, bins + 1) * 100`, which
+/// numpy divides by 100 again — `k · (1 / bins) · 100 / 100`, the last exactly 1.
 fn qcut_fractions(bins: usize) -> Vec<f64> {
     let step = 1.0 / bins as f64;
     (0..=bins)
         .map(|k| {
-            let q = if k == bins { 1.0 } else { k as f64 * step };
-            if bins as f64 * q == k as f64 {
-                q
+            if k == bins {
+                1.0
             } else {
-                q.next_up()
+                (k as f64 * step + 0.0) * 100.0 / 100.0
             }
         })
         .collect()
@@ -780,23 +780,25 @@ mod tests {
     }
 
     #[test]
-    fn qcut_fractions_are_pandas() {
-        // pandas 3.1: np.linspace(0, 1, q + 1), nudged where q * f != k
-        assert_eq!(qcut_fractions(3), [0.0, 1.0 / 3.0, 2.0 / 3.0, 1.0]);
-        assert_eq!(qcut_fractions(4), [0.0, 0.25, 0.5, 0.75, 1.0]);
+    fn qcut_fractions_are_pandas_2() {
+        // np.linspace(0, 1, q + 1) * 100 / 100, as np.percentile receives it
+        for bins in 1..=12usize {
+            let want: Vec<f64> = (0..=bins)
+                .map(|k| {
+                    if k == bins {
+                        1.0
+                    } else {
+                        (k as f64 * (1.0 / bins as f64)) * 100.0 / 100.0
+                    }
+                })
+                .collect();
+            assert_eq!(qcut_fractions(bins), want);
+        }
+        // [1, 2, 3, 4] in 3 bins: the edges fall just below 2 and 3 (pandas 2)
+        let v = [1.0, 2.0, 3.0, 4.0];
         assert_eq!(
-            qcut_fractions(5),
-            [0.0, 0.2, 0.4, 0.600_000_000_000_000_2, 0.8, 1.0]
-        );
-        let ten = qcut_fractions(10);
-        assert_eq!(
-            [ten[3], ten[6], ten[7], ten[9]],
-            [
-                0.300_000_000_000_000_1,
-                0.600_000_000_000_000_2,
-                0.700_000_000_000_000_2,
-                0.9
-            ]
+            quantiles(&v, &[true; 4], shape(1, 4), 3).unwrap(),
+            [0, 1, 2, 2]
         );
     }
 

@@ -13,7 +13,6 @@ mod errors;
 mod metrics;
 mod perf;
 mod pipeline;
-mod pipeline_cross;
 mod simulation;
 
 use pyo3::prelude::*;
@@ -38,11 +37,9 @@ mod _core {
         _panic_for_tests, benchmark_metrics, final_risk, risk_metrics, round_trips_of,
     };
     #[pymodule_export]
-    use crate::pipeline::pipeline_rolling;
-    #[pymodule_export]
-    use crate::pipeline_cross::{
+    use crate::pipeline::{
         pipeline_normalize, pipeline_peer_count, pipeline_percentile_between, pipeline_quantiles,
-        pipeline_rank, pipeline_rolling_stat,
+        pipeline_rank, pipeline_rolling, pipeline_rolling_stat,
     };
     #[pymodule_export]
     use crate::simulation::{OrderRecord, PySimulation};

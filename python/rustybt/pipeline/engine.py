@@ -40,8 +40,7 @@ class RustKernels:
         return self._core.pipeline_rolling(kind, params, inputs, adjustments, window)
 
     def rolling_stat(self, kind, params, inputs, adjustments, window):
-        x, y = inputs
-        return self._core.pipeline_rolling_stat(kind, params, x, y, adjustments, window)
+        return self._core.pipeline_rolling_stat(kind, params, inputs, adjustments, window)
 
     def rank(self, values, mask, groups, method, ascending):
         return self._core.pipeline_rank(values, mask, groups, method, ascending)

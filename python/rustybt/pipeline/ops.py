@@ -435,11 +435,21 @@ class Quantiles(Classifier):
         return ComputableTerm.__new__(cls, inputs=(factor,), bins=bins, mask=mask)
 
     def _compute(self, inputs, ctx):
-        return ctx.kernels.quantiles(
-            np.ascontiguousarray(inputs[0], dtype=np.float64),
-            np.ascontiguousarray(ctx.mask),
-            self.params["bins"],
-        )
+        try:
+            return ctx.kernels.quantiles(
+                np.ascontiguousarray(inputs[0], dtype=np.float64),
+                np.ascontiguousarray(ctx.mask),
+                self.params["bins"],
+            )
+        except ValueError as exc:  # tied bin edges, as pandas.qcut (and zipline) refuse
+            raise PipelineError(
+                f"{self!r} on the dates from {ctx.dates[0].date()}: {exc} (zipline's "
+                "quantiles refuse rows whose values tie across a bin edge; mask the row's "
+                "assets or use fewer bins)"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"{self.inputs[0]!r}.quantiles({self.params['bins']})"
 
 
 class LabelTest(Filter):

@@ -52,8 +52,10 @@ class CustomTermMixin:
             all_cols = cols.all()
             out = self._allocate(n_assets if all_cols else int(cols.sum()))
             arrays = [next(w) for w in windows]
-            if not all_cols:
+            if not all_cols:  # the assets of the day: a copy, read-only like the views
                 arrays = [a[:, cols] for a in arrays]
+                for a in arrays:
+                    a.setflags(write=False)
             assets = ctx.assets if all_cols else ctx.assets[cols]
             self.compute(ctx.dates[j], assets, out, *arrays, **params)
             if self.outputs is NotSpecified:
