@@ -279,16 +279,21 @@ class PipelineEngine:
         return order
 
     @staticmethod
-    def _extra_rows(order: list[Term], outputs: list[Term]) -> dict[int, int]:
-        """How many dates before the first output date each term is needed for."""
+    def _extra_rows(order: list[Term], outputs: list[Term], drivers: dict | None = None):
+        """How many dates before the first output date each term is needed for; with
+        ``drivers``, also which dependent term asks for that many (for messages)."""
         extra = {id(t): 0 for t in order}
         for t in reversed(order):
             e = extra[id(t)]
             w = t.window_length if isinstance(t.window_length, int) else 0
-            for i in t.inputs if t.inputs is not NotSpecified else ():
-                extra[id(i)] = max(extra[id(i)], e + max(w - 1, 0))
-            if isinstance(t.mask, Term):
-                extra[id(t.mask)] = max(extra[id(t.mask)], e)
+            deps = list(t.inputs) if t.inputs is not NotSpecified else []
+            for i, need in [(i, e + max(w - 1, 0)) for i in deps] + (
+                [(t.mask, e)] if isinstance(t.mask, Term) else []
+            ):
+                if need > extra[id(i)]:
+                    extra[id(i)] = need
+                    if drivers is not None:
+                        drivers[id(i)] = t
         return extra
 
     def compute(self, pipeline: Pipeline, first: int, last: int):
@@ -302,8 +307,9 @@ class PipelineEngine:
         if pipeline.screen is not None:
             outputs.append(pipeline.screen)
         order = self._graph(outputs)
-        extra = self._extra_rows(order, outputs)
-        self._check_history(order, extra, first, pipeline)
+        drivers: dict[int, Term] = {}
+        extra = self._extra_rows(order, outputs, drivers)
+        self._check_history(order, extra, first, drivers)
         uses: dict[int, int] = {}
         for t in order:
             for d in t.dependencies:
@@ -359,7 +365,7 @@ class PipelineEngine:
                 out.append(_rows(v, extra[id(i)] - extra[id(t)], rows))
         return out
 
-    def _check_history(self, order, extra, first: int, pipeline) -> None:
+    def _check_history(self, order, extra, first: int, drivers: dict) -> None:
         worst = None
         for t in order:
             w = t.window_length if isinstance(t.window_length, int) else 0
@@ -370,8 +376,13 @@ class PipelineEngine:
                 worst = (need, t)
         if worst is not None and first - worst[0] < 0:
             need, t = worst
+            chain, up = [], drivers.get(id(t))
+            while up is not None and len(chain) < 4:
+                chain.append(repr(up))
+                up = drivers.get(id(up))
+            via = f" (for {' in '.join(chain)})" if chain else ""
             raise NoFurtherDataError(
-                f"{t!r} needs {need} session(s) of data before "
+                f"{t!r}{via} needs {need} session(s) of data before "
                 f"{self.sessions[first].date()}, the pipeline's first date, but bundle "
                 f"'{self.bundle.name}' has {first} (it starts {self.sessions[0].date()}): "
                 "start the pipeline later or shorten the window"

@@ -33,8 +33,9 @@ from rustybt.pipeline.factors import (
 )
 from rustybt.schedule import date_rules
 
-#: Sessions of history before the first pipeline date (one year); fewer with --quick.
-LOOKBACK = 252
+#: Sessions of history before the first pipeline date: a year of daily returns for the
+#: 252-session volatility (253 closes); fewer with --quick.
+LOOKBACK = 253
 QUICK_LOOKBACK = 25
 
 
@@ -92,19 +93,18 @@ def _column_data_mb(bundle) -> float:
     return sum(f.stat().st_size for f in files) / 2**20
 
 
-def run_p1_child(config: dict, bundle, start, end, open_s: float) -> dict:
-    """P1 (and P3): ``run_pipeline`` over the span after the lookback, timed."""
-    lookback, windows = _windows(config)
-    pipe = make_pipeline(**windows)
-    first = bundle.sessions[lookback]
-    walls, cpus = [], []
-    out = None
+def _timed(config: dict, run) -> tuple[list, list, object]:
+    """Wall and CPU seconds of ``config["repeats"]`` calls of ``run``, and its last result."""
+    walls, cpus, out = [], [], None
     for _ in range(config["repeats"]):
         w, c = time.perf_counter(), time.process_time()
-        out = run_pipeline(pipe, first, end, bundle=bundle)
+        out = run()
         walls.append(time.perf_counter() - w)
         cpus.append(time.process_time() - c)
-    days = bundle.sessions.get_loc(end) - lookback + 1
+    return walls, cpus, out
+
+
+def _result(open_s, walls, cpus, days: int, assets: int, **extra) -> dict:
     wall = statistics.median(walls)
     return {
         "open_s": open_s,
@@ -113,13 +113,30 @@ def run_p1_child(config: dict, bundle, start, end, open_s: float) -> dict:
         "median_wall_s": wall,
         "median_cpu_s": statistics.median(cpus),
         "peak_rss_mb": _peak_rss_mb(),
-        "column_data_mb": _column_data_mb(bundle),
         "bars": days,
-        "asset_bars": days * config["assets"],
-        "asset_bars_per_s": days * config["assets"] / wall,
-        "rows": len(out),
-        "checksum": float(np.nansum(out["zscore"].to_numpy())),
+        "asset_bars": days * assets,
+        "asset_bars_per_s": days * assets / wall,
+        **extra,
     }
+
+
+def run_p1_child(config: dict, bundle, start, end, open_s: float) -> dict:
+    """P1 (and P3): ``run_pipeline`` over the span after the lookback, timed."""
+    lookback, windows = _windows(config)
+    pipe = make_pipeline(**windows)
+    first = bundle.sessions[lookback]
+    walls, cpus, out = _timed(config, lambda: run_pipeline(pipe, first, end, bundle=bundle))
+    days = bundle.sessions.get_loc(end) - lookback + 1
+    return _result(
+        open_s,
+        walls,
+        cpus,
+        days,
+        config["assets"],
+        column_data_mb=_column_data_mb(bundle),
+        rows=len(out),
+        checksum=float(np.nansum(out["zscore"].to_numpy())),
+    )
 
 
 class LongShortPipeline(rustybt.TradingAlgorithm):
@@ -152,11 +169,9 @@ def run_p2_child(config: dict, bundle, start, end, open_s: float) -> dict:
     """P2: the backtest over the span after the lookback, timed."""
     lookback, windows = _windows(config)
     first = bundle.sessions[lookback]
-    walls, cpus = [], []
-    perf = None
-    for _ in range(config["repeats"]):
-        w, c = time.perf_counter(), time.process_time()
-        perf = rustybt.run_algorithm(
+
+    def backtest():
+        return rustybt.run_algorithm(
             algorithm=LongShortPipeline,
             params=windows,
             bundle=bundle,
@@ -165,23 +180,17 @@ def run_p2_child(config: dict, bundle, start, end, open_s: float) -> dict:
             capital_base=1_000_000,
             ledger=config["ledger"],
         )
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    days = len(perf)
-    wall = statistics.median(walls)
-    return {
-        "open_s": open_s,
-        "wall_s": walls,
-        "cpu_s": cpus,
-        "median_wall_s": wall,
-        "median_cpu_s": statistics.median(cpus),
-        "peak_rss_mb": _peak_rss_mb(),
-        "bars": days,
-        "asset_bars": days * config["assets"],
-        "asset_bars_per_s": days * config["assets"] / wall,
-        "final_value": float(perf["portfolio_value"].iloc[-1]),
-        "fills": int(perf["transactions"].map(len).sum()),
-    }
+
+    walls, cpus, perf = _timed(config, backtest)
+    return _result(
+        open_s,
+        walls,
+        cpus,
+        len(perf),
+        config["assets"],
+        final_value=float(perf["portfolio_value"].iloc[-1]),
+        fills=int(perf["transactions"].map(len).sum()),
+    )
 
 
 __all__ = ["LongShortPipeline", "make_pipeline", "run_p1_child", "run_p2_child"]
