@@ -166,3 +166,32 @@ def test_comparisons_against_targets():
     assert got["G1 (2 workers) vs zipline-reloaded (serial)"]["met"] is False
     assert got["G1 (1 worker) vs zipline-reloaded (serial)"]["ratio"] == pytest.approx(50.0)
     assert got["G1-batch (decimal) vs vectorbt warm"]["met"] is False
+
+
+def test_conformance_rewrites_import_lines_only_and_compares_fills_by_day():
+    from rustybt.tooling.bench.conformance import compare, rewrite_imports
+
+    source = (
+        "from zipline.api import (\n    record,\n)\n"
+        "import zipline.finance\nname = 'zipline'  # zipline\n"
+    )
+    assert rewrite_imports(source) == (
+        "from rustybt.api import (\n    record,\n)\n"
+        "import rustybt.finance\nname = 'zipline'  # zipline\n"
+    )
+    day = [{"longs": ["A"], "shorts": ["B"], "universe": 2}]
+    ours = {
+        "outputs": day,
+        "fills": [["2022-02-01", "B", -3, 10.0], ["2022-02-01", "A", 5, 20.000000000001]],
+        "portfolio_value": [100.0],
+    }
+    theirs = {
+        "outputs": day,
+        "fills": [["2022-02-01", "A", 5, 20.0], ["2022-02-01", "B", -3, 10.0]],
+        "portfolio_value": [100.0 + 1e-9],
+    }
+    assert compare(ours, theirs)["same"]
+    theirs["fills"][1][2] = -4
+    assert compare(ours, theirs)["fills_differ"] == [1]
+    theirs["outputs"] = [{"longs": ["B"], "shorts": ["A"], "universe": 2}]
+    assert compare(ours, theirs)["outputs_differ"] == [0]

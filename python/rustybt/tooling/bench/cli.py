@@ -226,6 +226,12 @@ def cmd_bench_report(args) -> int:
     return 0
 
 
+def _conformance(args) -> int:
+    from rustybt.tooling.bench.conformance import cmd_bench_conformance
+
+    return cmd_bench_conformance(args)
+
+
 def register(sub) -> None:
     """Add ``rustybt bench`` and its subcommands to the top-level subparsers ``sub``."""
     from rustybt.tooling.bench import peers
@@ -279,6 +285,15 @@ def register(sub) -> None:
     )
     brep.add_argument("--out", default="docs/performance", help="output directory")
     brep.set_defaults(func=cmd_bench_report)
+
+    bconf = bsub2.add_parser(
+        "conformance",
+        help="zipline's momentum_pipeline example on rustybt and zipline-reloaded: same "
+        "pipeline outputs and fills?",
+    )
+    bconf.add_argument("--venv", help="the peers virtualenv (default $RUSTYBT_ROOT/peers-venv)")
+    bconf.add_argument("--out", type=Path, help="write both runs and the comparison (JSON)")
+    bconf.set_defaults(func=_conformance)
 
     bd = bsub2.add_parser("data", help="data layer: history latency, aggregation, bundle open")
     bd.add_argument("--quick", action="store_true", help="small sizes: checks it runs, not speed")

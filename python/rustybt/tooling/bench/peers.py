@@ -30,7 +30,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-WORKLOADS = ("W1", "M1", "G1", "B1", "R1")
+WORKLOADS = ("W1", "M1", "G1", "B1", "R1", "P1", "P2")
+#: run when no --scenario is given (P1 and P2 only on request: their bundle is 500 assets)
+DEFAULT_WORKLOADS = ("W1", "M1", "G1", "B1", "R1")
 
 #: name -> (pip requirements, import name, engine name in the history)
 PEERS = {
@@ -42,7 +44,7 @@ PEERS = {
 }
 #: which workloads each peer runs
 PEER_WORKLOADS = {
-    "zipline": ("W1", "M1", "G1", "R1"),
+    "zipline": ("W1", "M1", "G1", "R1", "P1", "P2"),
     "backtrader": ("W1", "M1", "G1", "R1"),
     "vectorbt": ("G1", "B1", "R1"),
     "backtesting": ("R1",),
@@ -54,6 +56,8 @@ RUSTYBT_RUNS = {
     "G1": (("G1", "decimal"), ("G1-batch", "decimal"), ("G1-batch", "float")),
     "B1": (("B1", "decimal"), ("B1", "float")),
     "R1": (("R1", "decimal"),),
+    "P1": (("P1", "decimal"),),
+    "P2": (("P2", "decimal"),),
 }
 QUICK_COMBOS = 4
 PEER_TIMEOUT_S = 3600
@@ -273,13 +277,14 @@ def _zipline_ingest(venv: Path, dest: Path, base: dict) -> str | None:
 def _plan(workloads, assets, peers) -> list[tuple[str, int]]:
     plan = []
     for w in workloads:
-        for n in assets if w == "W1" else {"M1": [10], "G1": [10], "B1": [50], "R1": [1]}[w]:
+        sizes = {"M1": [10], "G1": [10], "B1": [50], "R1": [1], "P1": [500], "P2": [500]}
+        for n in assets if w == "W1" else sizes[w]:
             plan.append((w, n))
     return plan
 
 
 def _scenario_for(workload: str) -> str:
-    return {"W1": "W1", "M1": "M1", "G1": "G1", "B1": "B1", "R1": "R1"}[workload]
+    return workload
 
 
 def run_peers(
@@ -401,6 +406,13 @@ def run_peers(
             "processes": processes,
             "quick": quick,
         }
+        if workload in ("P1", "P2"):
+            from rustybt.tooling.bench import pipeline_workloads as pw
+
+            lookback, windows = pw._windows({"quick": quick})
+            base["pipeline_start"] = str(bundle.sessions[lookback].date())
+            base["pipeline_days"] = sessions - lookback
+            base["windows"] = windows or {"vol_window": 252, "long_window": 50}
         for p in runners:
             event_grid = workload in ("G1", "R1") and p in ("zipline", "backtrader")
             reps = 1 if quick else (grid_repeats if event_grid else repeats)
@@ -520,6 +532,14 @@ def comparisons(rows: list[dict]) -> list[dict]:
     mine = _find(rows, "R1", "rust", 1, "decimal")
     for eng in ("zipline-reloaded", "backtrader", "vectorbt", "backtesting.py"):
         add(f"R1 grid vs {eng}", mine, _find(rows, "R1", eng))
+    for workload, target in (("P1", 20), ("P2", 50)):
+        mine = _find(rows, workload, "rust", 500, "decimal")
+        add(
+            f"{workload} vs zipline-reloaded",
+            mine,
+            _find(rows, workload, "zipline-reloaded"),
+            target,
+        )
     return out
 
 
@@ -629,8 +649,8 @@ def register_cli(bench_sub) -> None:
     p.add_argument(
         "--scenario",
         type=csv_list(str),
-        default=list(WORKLOADS),
-        help="W1,M1,G1,B1,R1 (default all)",
+        default=list(DEFAULT_WORKLOADS),
+        help="W1,M1,G1,B1,R1,P1,P2 (default W1,M1,G1,B1,R1)",
     )
     p.add_argument(
         "--assets", type=csv_list(int), default=[50], help="W1's asset counts (default 50)"

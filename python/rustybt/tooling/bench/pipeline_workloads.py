@@ -36,7 +36,7 @@ from rustybt.schedule import date_rules
 #: Sessions of history before the first pipeline date: a year of daily returns for the
 #: 252-session volatility (253 closes); fewer with --quick.
 LOOKBACK = 253
-QUICK_LOOKBACK = 25
+QUICK_LOOKBACK = 35
 
 
 class ReturnsSharpe(CustomFactor):
@@ -135,7 +135,9 @@ def run_p1_child(config: dict, bundle, start, end, open_s: float) -> dict:
         config["assets"],
         column_data_mb=_column_data_mb(bundle),
         rows=len(out),
-        checksum=float(np.nansum(out["zscore"].to_numpy())),
+        checksum=float(
+            np.nansum(np.abs(out["zscore"].to_numpy())) + np.nansum(out["sma10"].to_numpy())
+        ),
     )
 
 

@@ -59,12 +59,32 @@ def _minute_and_daily(csvdir: str):
     return ingest
 
 
+def _with_country(ingest_fn):
+    """zipline's csvdir ingest writes the exchange "CSVDIR" without a country, and its
+    pipeline (the US_EQUITIES domain) then finds no assets: write the exchange as US."""
+
+    def ingest(environ, asset_db_writer, *rest):
+        write = asset_db_writer.write
+
+        def write_with_exchange(*args, **kwargs):
+            if kwargs.get("equities") is not None and kwargs.get("exchanges") is None:
+                kwargs["exchanges"] = pd.DataFrame(
+                    {"exchange": ["CSVDIR"], "canonical_name": ["CSVDIR"], "country_code": ["US"]}
+                )
+            return write(*args, **kwargs)
+
+        asset_db_writer.write = write_with_exchange
+        return ingest_fn(environ, asset_db_writer, *rest)
+
+    return ingest
+
+
 def _register(config: dict) -> None:
     if config["zipline_bundle"] not in bundles.bundles:
         ingest_fn = (
             _minute_and_daily(config["csvdir"])
             if config["frequency"] == "minute"
-            else csvdir_equities(["daily"], config["csvdir"])
+            else _with_country(csvdir_equities(["daily"], config["csvdir"]))
         )
         bundles.register(
             config["zipline_bundle"],
@@ -235,4 +255,8 @@ def run(config: dict) -> dict:
             best={"fast": best[0], "slow": best[1], "sharpe": best[2]},
             mode="serial, one process",
         )
-    raise ValueError(f"zipline runs W1, M1, G1, R1, not {w}")
+    if w in ("P1", "P2", "MP"):
+        from peer_pipeline import run_pipeline_workload
+
+        return run_pipeline_workload(config, _environ(config))
+    raise ValueError(f"zipline runs W1, M1, G1, R1, P1, P2, not {w}")
