@@ -25,12 +25,12 @@ __all__ = [
     "fifo_round_trips",
     "final_risk",
     "ingest_synthetic",
-    "pipeline_rolling",
     "pipeline_normalize",
     "pipeline_peer_count",
     "pipeline_percentile_between",
     "pipeline_quantiles",
     "pipeline_rank",
+    "pipeline_rolling",
     "pipeline_rolling_stat",
     "run_batch",
 ]
