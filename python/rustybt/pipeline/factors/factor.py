@@ -47,6 +47,7 @@ class CustomTermMixin:
             }
         params = self.params
         windows = [w.per_date() for w in inputs]
+        dates = ctx.dates  # one slice of the sessions, not one per date
         for j in range(rows):
             cols = ctx.mask[j]
             all_cols = cols.all()
@@ -57,7 +58,7 @@ class CustomTermMixin:
                 for a in arrays:
                     a.setflags(write=False)
             assets = ctx.assets if all_cols else ctx.assets[cols]
-            self.compute(ctx.dates[j], assets, out, *arrays, **params)
+            self.compute(dates[j], assets, out, *arrays, **params)
             if self.outputs is NotSpecified:
                 result[j, cols] = out
             else:
