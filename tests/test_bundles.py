@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -194,3 +195,24 @@ def test_always_open_calendar_and_warm_up_before_start(small_bundle):
         "close", [0], int(small_bundle.sessions.get_loc("2022-03-01")), 30
     )[:, 0]
     np.testing.assert_array_equal(seen[0], full)
+
+
+def test_adjustments_naming_an_unknown_asset_are_refused_on_open(tmp_path, small_bundle):
+    """An ``adjustments.json`` naming an unknown sid (or a split of 0) is refused when the
+    bundle opens, naming the file: the ledger would otherwise index past its positions."""
+    import json
+    import shutil
+
+    import rustybt
+    from rustybt.errors import BundleError
+
+    version = Path(small_bundle.path)
+    for name, adjustments in (
+        ("unknown", [{"kind": "split", "sid": 99, "date": 19000, "ratio": "2"}]),
+        ("zero", [{"kind": "split", "sid": 0, "date": 19000, "ratio": "0"}]),
+    ):
+        copy = tmp_path / name
+        shutil.copytree(version, copy)
+        (copy / "adjustments.json").write_text(json.dumps(adjustments))
+        with pytest.raises(BundleError, match=r"adjustments\.json is corrupt: adjustment 0: "):
+            rustybt.load_bundle(copy)

@@ -127,9 +127,10 @@ pub fn parse_date(s: &str) -> Option<i32> {
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return None;
     }
-    let y: i32 = s[0..4].parse().ok()?;
-    let m: u32 = s[5..7].parse().ok()?;
-    let d: u32 = s[8..10].parse().ok()?;
+    // `get`, not indexing: a multibyte character may straddle a byte offset
+    let y: i32 = s.get(0..4)?.parse().ok()?;
+    let m: u32 = s.get(5..7)?.parse().ok()?;
+    let d: u32 = s.get(8..10)?.parse().ok()?;
     if !(1..=12).contains(&m) || d == 0 || d > days_in_month(y, m) {
         return None;
     }
@@ -152,8 +153,9 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if s.len() < 10 {
         return None;
     }
-    let day = i64::from(parse_date(&s[..10])?);
-    let mut rest = &s[10..];
+    // `get`, not indexing: the 10th byte may be inside a multibyte character
+    let day = i64::from(parse_date(s.get(..10)?)?);
+    let mut rest = s.get(10..)?;
     if rest.is_empty() {
         return Some(day * NANOS_PER_DAY);
     }
@@ -197,6 +199,32 @@ pub fn format_timestamp(ns: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn multibyte_text_is_refused_not_a_panic() {
+        // the 10th byte (and the 4th, 7th) inside a multibyte character
+        for text in [
+            "2022-01-0é",
+            "202é-01-03",
+            "2022-0é-03",
+            "2022-01-03é 10:00",
+            "€€€€€€€€€€",
+            "2022-01-03\u{00e9}",
+            "２０２２-01-03",
+        ] {
+            assert_eq!(parse_timestamp(text), None, "{text}");
+            assert_eq!(parse_date(text), None, "{text}");
+        }
+        assert_eq!(parse_date("2022-01-03"), Some(18_995));
+        let mut chars = String::new();
+        for c in ['é', '€', '𝄞', 'a', '-', '0', ' ', ':'] {
+            chars.push(c);
+            for prefix in ["2022-01-0", "2022-01", "2022-01-03 1", ""] {
+                let text = format!("{prefix}{chars}");
+                let _ = parse_timestamp(&text); // never panics
+            }
+        }
+    }
 
     #[test]
     fn bar_sizes_parse_and_print() {

@@ -114,6 +114,7 @@ impl BarStore {
         }
         let assets: Vec<AssetInfo> = bundle::read_json(&dir.join("assets.json"))?;
         let adjustments: Vec<Adjustment> = bundle::read_json(&dir.join("adjustments.json"))?;
+        check_adjustments(&dir.join("adjustments.json"), &adjustments, assets.len())?;
         let bar_size = manifest.bar_size()?;
         let sessions = manifest.sessions();
         let n_assets = assets.len();
@@ -227,6 +228,40 @@ impl BarStore {
     pub fn is_mapped(&self) -> bool {
         self.close.is_mapped()
     }
+}
+
+/// Refuse adjustments that name an asset the bundle does not have, or whose value is not
+/// a positive number (a split of 0 or a negative dividend): the ledger would index past
+/// its positions or divide by zero. Checked on every open, before anything trades.
+fn check_adjustments(
+    file: &Path,
+    adjustments: &[Adjustment],
+    n_assets: usize,
+) -> Result<(), DataError> {
+    for (i, adj) in adjustments.iter().enumerate() {
+        let (sid, value, what) = match adj {
+            Adjustment::Split { sid, ratio, .. } => (*sid, ratio, "split ratio"),
+            Adjustment::Dividend { sid, amount, .. } => (*sid, amount, "dividend"),
+        };
+        let bad = |reason: String| DataError::Corrupt {
+            path: file.to_path_buf(),
+            reason: format!("adjustment {i}: {reason}; re-ingest the bundle"),
+        };
+        if sid as usize >= n_assets {
+            return Err(bad(format!(
+                "names sid {sid}, but the bundle has {n_assets} assets"
+            )));
+        }
+        let ok = value
+            .parse::<f64>()
+            .is_ok_and(|v| v.is_finite() && (v > 0.0 || (what == "dividend" && v >= 0.0)));
+        if !ok {
+            return Err(bad(format!(
+                "{what} of sid {sid} is {value:?}, not a positive number"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Dense columns from the bundle's Parquet bars.
