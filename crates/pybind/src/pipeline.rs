@@ -59,6 +59,28 @@ fn check_shape<T: Element>(what: &str, a: &PyReadonlyArray2<'_, T>, shape: Shape
     }
 }
 
+/// A cross-sectional operation's inputs: `values`' shape, its values and the mask's (and
+/// the groups', when given), each checked against that shape.
+type CrossInputs<'a, T> = (Shape, Cow<'a, [T]>, Cow<'a, [bool]>, Option<Cow<'a, [i64]>>);
+
+fn cross_inputs<'a, T: Element + Copy>(
+    values: &'a PyReadonlyArray2<'_, T>,
+    mask: &'a PyReadonlyArray2<'_, bool>,
+    groups: Option<&'a PyReadonlyArray2<'_, i64>>,
+) -> Result<CrossInputs<'a, T>> {
+    let shape = shape_of(values);
+    check_shape("mask", mask, shape)?;
+    if let Some(g) = groups {
+        check_shape("groups", g, shape)?;
+    }
+    Ok((
+        shape,
+        values_of(values),
+        values_of(mask),
+        groups.map(values_of),
+    ))
+}
+
 fn adjustments_of(
     which: usize,
     columns: Option<&AdjustmentColumns<'_>>,
@@ -220,13 +242,7 @@ pub fn pipeline_rank<'py>(
 ) -> Result<Bound<'py, PyArray2<f64>>> {
     guard(|| {
         let method = RankMethod::parse(method)?;
-        let shape = shape_of(&values);
-        check_shape("mask", &mask, shape)?;
-        if let Some(g) = &groups {
-            check_shape("groups", g, shape)?;
-        }
-        let (v, m) = (values_of(&values), values_of(&mask));
-        let g = groups.as_ref().map(values_of);
+        let (shape, v, m, g) = cross_inputs(&values, &mask, groups.as_ref())?;
         let out = py.detach(|| rank(&v, &m, g.as_deref(), shape, method, ascending))?;
         matrix(py, out, shape)
     })
@@ -247,13 +263,7 @@ pub fn pipeline_normalize<'py>(
 ) -> Result<Bound<'py, PyArray2<f64>>> {
     guard(|| {
         let kind = Normalize::parse(kind, &params)?;
-        let shape = shape_of(&values);
-        check_shape("mask", &mask, shape)?;
-        if let Some(g) = &groups {
-            check_shape("groups", g, shape)?;
-        }
-        let (v, m) = (values_of(&values), values_of(&mask));
-        let g = groups.as_ref().map(values_of);
+        let (shape, v, m, g) = cross_inputs(&values, &mask, groups.as_ref())?;
         let out = py.detach(|| normalize(kind, &v, &m, g.as_deref(), shape))?;
         matrix(py, out, shape)
     })
@@ -269,9 +279,7 @@ pub fn pipeline_quantiles<'py>(
     bins: usize,
 ) -> Result<Bound<'py, PyArray2<i64>>> {
     guard(|| {
-        let shape = shape_of(&values);
-        check_shape("mask", &mask, shape)?;
-        let (v, m) = (values_of(&values), values_of(&mask));
+        let (shape, v, m, _) = cross_inputs(&values, &mask, None)?;
         let out = py.detach(|| quantiles(&v, &m, shape, bins))?;
         matrix(py, out, shape)
     })
@@ -288,9 +296,7 @@ pub fn pipeline_percentile_between<'py>(
     max_percentile: f64,
 ) -> Result<Bound<'py, PyArray2<bool>>> {
     guard(|| {
-        let shape = shape_of(&values);
-        check_shape("mask", &mask, shape)?;
-        let (v, m) = (values_of(&values), values_of(&mask));
+        let (shape, v, m, _) = cross_inputs(&values, &mask, None)?;
         let out =
             py.detach(|| percentile_between(&v, &m, shape, min_percentile, max_percentile))?;
         matrix(py, out, shape)
@@ -306,9 +312,7 @@ pub fn pipeline_peer_count<'py>(
     mask: PyReadonlyArray2<'py, bool>,
 ) -> Result<Bound<'py, PyArray2<f64>>> {
     guard(|| {
-        let shape = shape_of(&groups);
-        check_shape("mask", &mask, shape)?;
-        let (g, m) = (values_of(&groups), values_of(&mask));
+        let (shape, g, m, _) = cross_inputs(&groups, &mask, None)?;
         let out = py.detach(|| peer_count(&g, &m, shape))?;
         matrix(py, out, shape)
     })

@@ -227,14 +227,6 @@ def _same_kind(term):
     raise PipelineError(f"{term!r} is not a Factor, Filter or Classifier")
 
 
-class _ByKind:
-    """Mixes in the factor / filter / classifier class matching an input's dtype."""
-
-    @classmethod
-    def _kind_class(cls, base):
-        return cls._kinds[base]
-
-
 class FillNA(ComputableTerm):
     """Missing values replaced by a constant or another term's values."""
 
@@ -328,13 +320,9 @@ class _IfElseClassifier(IfElse, Classifier):
 # -- cross-sectional (Rust kernels) -----------------------------------------------------
 
 
-def _groups(inputs, ctx, with_groups: bool):
-    return inputs[1] if with_groups else None
-
-
-def _mask_and_valid(values, ctx):
-    """The term's mask where the value is present (a NaN never takes part in a row)."""
-    return ctx.mask & ~np.isnan(values)
+def _groups(inputs):
+    """The groupby classifier's labels, when the term has one (its second input)."""
+    return inputs[1] if len(inputs) > 1 else None
 
 
 class Rank(Factor):
@@ -359,7 +347,7 @@ class Rank(Factor):
         return ctx.kernels.rank(
             values,
             np.ascontiguousarray(ctx.mask),
-            _groups(inputs, ctx, len(inputs) > 1),
+            _groups(inputs),
             self.params["method"],
             self.params["ascending"],
         )
@@ -393,7 +381,7 @@ class Normalize(Factor):
             p["kind"],
             np.ascontiguousarray(inputs[0], dtype=np.float64),
             np.ascontiguousarray(ctx.mask),
-            _groups(inputs, ctx, len(inputs) > 1),
+            _groups(inputs),
             extra,
         )
 

@@ -91,8 +91,6 @@ class Term:
     missing_value = NotSpecified
     window_safe = False
     ndim = 2
-    #: Terms that only exist to be another term's input (hidden from reprs).
-    _hidden = False
 
     def __new__(
         cls,

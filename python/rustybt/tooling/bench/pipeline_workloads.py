@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import statistics
 import time
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from rustybt.pipeline.factors import (
     SimpleMovingAverage,
 )
 from rustybt.schedule import date_rules
+from rustybt.tooling.bench.harness import _multi_run_result
 
 #: Sessions of history before the first pipeline date: a year of daily returns for the
 #: 252-session volatility (253 closes); fewer with --quick.
@@ -79,12 +79,6 @@ def _windows(config: dict) -> tuple[int, dict]:
     return LOOKBACK, {}
 
 
-def _peak_rss_mb() -> float:
-    from rustybt.tooling.profile import _peak_rss_mb as peak
-
-    return peak()
-
-
 def _column_data_mb(bundle) -> float:
     """The bundle's columns as the pool maps them (its cache file)."""
     from rustybt.bundles import cache_dir
@@ -104,22 +98,6 @@ def _timed(config: dict, run) -> tuple[list, list, object]:
     return walls, cpus, out
 
 
-def _result(open_s, walls, cpus, days: int, assets: int, **extra) -> dict:
-    wall = statistics.median(walls)
-    return {
-        "open_s": open_s,
-        "wall_s": walls,
-        "cpu_s": cpus,
-        "median_wall_s": wall,
-        "median_cpu_s": statistics.median(cpus),
-        "peak_rss_mb": _peak_rss_mb(),
-        "bars": days,
-        "asset_bars": days * assets,
-        "asset_bars_per_s": days * assets / wall,
-        **extra,
-    }
-
-
 def run_p1_child(config: dict, bundle, start, end, open_s: float) -> dict:
     """P1 (and P3): ``run_pipeline`` over the span after the lookback, timed."""
     lookback, windows = _windows(config)
@@ -127,12 +105,13 @@ def run_p1_child(config: dict, bundle, start, end, open_s: float) -> dict:
     first = bundle.sessions[lookback]
     walls, cpus, out = _timed(config, lambda: run_pipeline(pipe, first, end, bundle=bundle))
     days = bundle.sessions.get_loc(end) - lookback + 1
-    return _result(
+    return _multi_run_result(
         open_s,
         walls,
         cpus,
         days,
         config["assets"],
+        1,
         column_data_mb=_column_data_mb(bundle),
         rows=len(out),
         checksum=float(
@@ -184,12 +163,13 @@ def run_p2_child(config: dict, bundle, start, end, open_s: float) -> dict:
         )
 
     walls, cpus, perf = _timed(config, backtest)
-    return _result(
+    return _multi_run_result(
         open_s,
         walls,
         cpus,
         len(perf),
         config["assets"],
+        1,
         final_value=float(perf["portfolio_value"].iloc[-1]),
         fills=int(perf["transactions"].map(len).sum()),
     )
