@@ -13,7 +13,6 @@
 //! difference: ranks skip NaN and masked cells for every method (with scipy ≥ 1.10,
 //! zipline's non-ordinal ranks of a row holding any NaN are all NaN).
 
-use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::hash::BuildHasher;
 
@@ -202,6 +201,34 @@ fn group_runs(members: &[(i64, usize)]) -> impl Iterator<Item = &[(i64, usize)]>
     members.chunk_by(|a, b| a.0 == b.0)
 }
 
+/// A row's members and their (group, value key, column) cells, reused between rows.
+type RankScratch = (Vec<(i64, usize)>, Vec<(i64, u64, usize)>);
+
+/// A key whose integer order is the order of the (non-NaN) values, reversed unless
+/// `ascending`; `-0.0` and `0.0` share one key, as they compare equal.
+fn order_key(x: f64, ascending: bool) -> u64 {
+    let bits = if x == 0.0 { 0 } else { x.to_bits() };
+    let key = if bits >> 63 == 1 {
+        !bits
+    } else {
+        bits | 1 << 63
+    };
+    if ascending {
+        key
+    } else {
+        !key
+    }
+}
+
+/// The runs of equal values (keys) of one group's sorted cells, with each run's start.
+fn tie_runs(group: &[(i64, u64, usize)]) -> impl Iterator<Item = (usize, &[(i64, u64, usize)])> {
+    group.chunk_by(|a, b| a.1 == b.1).scan(0, |start, ties| {
+        let at = *start;
+        *start += ties.len();
+        Some((at, ties))
+    })
+}
+
 /// Ranks of each row's values among the row's (or its group's) other unmasked, non-NaN
 /// values, from 1 (smallest if `ascending`, largest otherwise); NaN elsewhere.
 pub fn rank(
@@ -218,37 +245,24 @@ pub fn rank(
         return Ok(out);
     }
     out.par_chunks_mut(shape.assets).enumerate().for_each_init(
-        Vec::new,
-        |cells: &mut Vec<(i64, usize)>, (r, out_row)| {
+        || (Vec::new(), Vec::new()),
+        |(cells, keyed): &mut RankScratch, (r, out_row)| {
             members(r, shape, Some(values), mask, groups, true, cells);
             let row = &values[r * shape.assets..(r + 1) * shape.assets];
-            let by_value = |a: &usize, b: &usize| -> Ordering {
-                let (x, y) = (row[*a], row[*b]);
-                let o = if ascending {
-                    x.partial_cmp(&y)
-                } else {
-                    y.partial_cmp(&x)
-                };
-                o.unwrap_or(Ordering::Equal)
-            };
             // group, then value, then column: ordinal ties go in column order
-            cells.sort_by(|a, b| {
-                a.0.cmp(&b.0)
-                    .then_with(|| by_value(&a.1, &b.1))
-                    .then(a.1.cmp(&b.1))
-            });
-            for group in group_runs(cells) {
-                let mut start = 0;
+            keyed.clear();
+            keyed.extend(
+                cells
+                    .iter()
+                    .map(|&(g, c)| (g, order_key(row[c], ascending), c)),
+            );
+            keyed.sort_unstable();
+            for group in keyed.chunk_by(|a, b| a.0 == b.0) {
                 let mut dense = 0usize;
-                while start < group.len() {
-                    let mut end = start + 1;
-                    while end < group.len()
-                        && by_value(&group[start].1, &group[end].1) == Ordering::Equal
-                    {
-                        end += 1;
-                    }
+                for (start, ties) in tie_runs(group) {
+                    let end = start + ties.len();
                     dense += 1;
-                    for (k, &(_, c)) in group[start..end].iter().enumerate() {
+                    for (k, &(_, _, c)) in ties.iter().enumerate() {
                         out_row[c] = match method {
                             RankMethod::Ordinal => (start + k + 1) as f64,
                             RankMethod::Average => 0.5 * (start + 1 + end) as f64,
@@ -257,7 +271,6 @@ pub fn rank(
                             RankMethod::Dense => dense as f64,
                         };
                     }
-                    start = end;
                 }
             }
         },

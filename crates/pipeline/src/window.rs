@@ -596,9 +596,9 @@ impl Rolling {
     /// (one slot per output). `scratch` is reused between windows.
     // `(a + b) / 2` as numpy computes it (`f64::midpoint` avoids overflow; numpy does not).
     #[allow(clippy::manual_midpoint)]
-    fn compute(&self, prep: &Prepared, x: &[Vec<f64>], scratch: &mut Vec<f64>, out: &mut [f64]) {
+    fn compute(&self, prep: &Prepared, x: &[&[f64]], scratch: &mut Vec<f64>, out: &mut [f64]) {
         use Rolling as R;
-        let v = &x[0];
+        let v = x[0];
         let w = v.len();
         let first = v[0];
         let last = v[w - 1];
@@ -620,12 +620,12 @@ impl Rolling {
                 out[0] = nansum(v.iter().enumerate().map(|(i, x)| x * (i + 1) as f64)) / normalizer;
             }
             R::Vwap => {
-                let volume = &x[1];
+                let volume = x[1];
                 let dollars = nansum(v.iter().zip(volume).map(|(c, q)| c * q));
                 out[0] = dollars / nansum(volume.iter().copied());
             }
             R::AverageDollarVolume => {
-                let volume = &x[1];
+                let volume = x[1];
                 out[0] = nansum(v.iter().zip(volume).map(|(c, q)| c * q)) / w as f64;
             }
             R::Rsi => {
@@ -664,18 +664,18 @@ impl Rolling {
                 out[2] = middle + difference;
             }
             R::TrueRange => {
-                let (high, low, close) = (&x[0], &x[1], &x[2]);
+                let (high, low, close) = (x[0], x[1], x[2]);
                 let (h, l, c) = (high[w - 1], low[w - 1], close[w - 2]);
                 out[0] = nanmax([h - l, (h - c).abs(), (l - c).abs()].into_iter());
             }
             R::FastStochasticOscillator => {
-                let (low, high) = (&x[1], &x[2]);
+                let (low, high) = (x[1], x[2]);
                 let ll = nanmin(low.iter().copied());
                 let hh = nanmax(high.iter().copied());
                 out[0] = ((last - ll) / (hh - ll)) * 100.0;
             }
             R::Aroon => {
-                let (low, high) = (&x[0], &x[1]);
+                let (low, high) = (x[0], x[1]);
                 let span = (w - 1) as f64;
                 let percent = |i: Option<usize>| i.map_or(f64::NAN, |i| (100 * i) as f64 / span);
                 out[0] = percent(nanargmin(low));
@@ -702,7 +702,7 @@ impl Rolling {
                 kijun_sen_length,
                 chikou_span_length,
             } => {
-                let (high, low, close) = (&x[0], &x[1], &x[2]);
+                let (high, low, close) = (x[0], x[1], x[2]);
                 let mid = |len: usize| {
                     (max_propagating(tail(high, len)) + min_propagating(tail(low, len))) / 2.0
                 };
@@ -719,6 +719,189 @@ impl Rolling {
     }
 }
 
+/// The most inputs of any kind.
+const MAX_INPUTS: usize = 3;
+
+/// Windows computed together by [`Rolling::compute_lanes`].
+const LANES: usize = 8;
+
+/// The values of row `i` of the [`LANES`] windows starting at `start`: `v[start + i ..][..LANES]`.
+#[inline]
+fn lane_row(v: &[f64], start: usize, i: usize) -> [f64; LANES] {
+    let mut row = [0.0; LANES];
+    row.copy_from_slice(&v[start + i..start + i + LANES]);
+    row
+}
+
+/// For each of [`LANES`] lanes, the sum and count of the values of rows `0..n` (`f(i)`:
+/// each lane's value and whether it is kept), summed in order of `i` from `0.0`: per lane
+/// exactly the left-to-right sum of one window's kept values (adding `0.0` in place of a
+/// skipped value changes no sum that starts at `+0.0`), the lanes' independent sums
+/// interleaved so that they overlap.
+#[inline]
+fn lane_sums(
+    n: usize,
+    f: impl Fn(usize) -> ([f64; LANES], [bool; LANES]),
+) -> ([f64; LANES], [f64; LANES]) {
+    let mut sums = [0.0; LANES];
+    let mut counts = [0.0; LANES];
+    for i in 0..n {
+        let (xs, keep) = f(i);
+        for l in 0..LANES {
+            sums[l] += if keep[l] { xs[l] } else { 0.0 };
+            counts[l] += if keep[l] { 1.0 } else { 0.0 };
+        }
+    }
+    (sums, counts)
+}
+
+/// [`lane_sums`] of the non-NaN values (`nansum` per lane, and the counts).
+#[inline]
+fn lane_nansums(n: usize, f: impl Fn(usize) -> [f64; LANES]) -> ([f64; LANES], [f64; LANES]) {
+    lane_sums(n, |i| {
+        let xs = f(i);
+        (xs, xs.map(|x| !x.is_nan()))
+    })
+}
+
+/// `sum / count` per lane, NaN where the count is 0 (`nanmean` of an all-NaN window).
+fn lane_means(sums: [f64; LANES], counts: [f64; LANES]) -> [f64; LANES] {
+    std::array::from_fn(|l| {
+        if counts[l] == 0.0 {
+            f64::NAN
+        } else {
+            sums[l] / counts[l]
+        }
+    })
+}
+
+/// [`nanstd`] of the windows `v[start + l ..][..w]`, lane by lane.
+fn lane_nanstds(v: &[f64], start: usize, w: usize) -> [f64; LANES] {
+    let (sums, counts) = lane_nansums(w, |i| lane_row(v, start, i));
+    let means = lane_means(sums, counts);
+    // the values' NaNs are skipped, not those of the deviations (inf - inf)
+    let (squares, _) = lane_sums(w, |i| {
+        let xs = lane_row(v, start, i);
+        let squares = std::array::from_fn(|l| {
+            let d = xs[l] - means[l];
+            d * d
+        });
+        (squares, xs.map(|x| !x.is_nan()))
+    });
+    std::array::from_fn(|l| {
+        if means[l].is_nan() {
+            f64::NAN
+        } else {
+            (squares[l] / counts[l]).sqrt()
+        }
+    })
+}
+
+impl Rolling {
+    /// Whether [`Rolling::compute_lanes`] computes this kind.
+    fn has_lanes(&self) -> bool {
+        use Rolling as R;
+        matches!(
+            self,
+            R::SimpleMovingAverage
+                | R::LinearWeightedMovingAverage
+                | R::Vwap
+                | R::AverageDollarVolume
+                | R::Rsi
+                | R::AnnualizedVolatility { .. }
+                | R::BollingerBands { .. }
+        )
+    }
+
+    /// The outputs of the [`LANES`] windows of length `w` starting at rows `start ..
+    /// start + LANES` of the unadjusted series `x` (one per input), as [`Rolling::compute`]
+    /// computes each of them, operation for operation: `out[output][lane]`. Only for the
+    /// kinds of [`Rolling::has_lanes`].
+    fn compute_lanes(&self, x: &[&[f64]], start: usize, w: usize, out: &mut [[f64; LANES]]) {
+        use Rolling as R;
+        let v = x[0];
+        let row = |i: usize| lane_row(v, start, i);
+        match *self {
+            R::SimpleMovingAverage => {
+                let (sums, counts) = lane_nansums(w, row);
+                out[0] = lane_means(sums, counts);
+            }
+            R::LinearWeightedMovingAverage => {
+                let normalizer = (w * (w + 1)) as f64 / 2.0;
+                let (sums, _) = lane_nansums(w, |i| row(i).map(|x| x * (i + 1) as f64));
+                out[0] = sums.map(|s| s / normalizer);
+            }
+            R::Vwap | R::AverageDollarVolume => {
+                let volume = x[1];
+                let (dollars, _) = lane_nansums(w, |i| {
+                    let (c, q) = (row(i), lane_row(volume, start, i));
+                    std::array::from_fn(|l| c[l] * q[l])
+                });
+                out[0] = if matches!(self, R::Vwap) {
+                    let (volumes, _) = lane_nansums(w, |i| lane_row(volume, start, i));
+                    std::array::from_fn(|l| dollars[l] / volumes[l])
+                } else {
+                    dollars.map(|s| s / w as f64)
+                };
+            }
+            R::Rsi => {
+                // np.clip keeps NaN, so NaN diffs drop out of both means; both sums in
+                // one pass, each in window order
+                let (mut ups, mut downs, mut counts) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
+                let mut a = row(0);
+                for i in 1..w {
+                    let b = row(i);
+                    for l in 0..LANES {
+                        let d = b[l] - a[l];
+                        let keep = !d.is_nan();
+                        ups[l] += if keep && d >= 0.0 { d } else { 0.0 };
+                        downs[l] += if keep && d <= 0.0 { d } else { 0.0 };
+                        counts[l] += if keep { 1.0 } else { 0.0 };
+                    }
+                    a = b;
+                }
+                let (ups, downs) = (lane_means(ups, counts), lane_means(downs, counts));
+                out[0] =
+                    std::array::from_fn(|l| 100.0 - (100.0 / (1.0 + (ups[l] / downs[l].abs()))));
+            }
+            R::AnnualizedVolatility {
+                annualization_factor,
+            } => {
+                let factor = annualization_factor.powf(0.5);
+                out[0] = lane_nanstds(v, start, w).map(|s| s * factor);
+            }
+            R::BollingerBands { k } => {
+                let stds = lane_nanstds(v, start, w);
+                let (sums, counts) = lane_nansums(w, row);
+                let middles = lane_means(sums, counts);
+                for l in 0..LANES {
+                    let difference = k * stds[l];
+                    out[0][l] = middles[l] - difference;
+                    out[1][l] = middles[l];
+                    out[2][l] = middles[l] + difference;
+                }
+            }
+            _ => unreachable!("compute_lanes of a kind without lanes"),
+        }
+    }
+}
+
+/// Whether each window (by its last row) holds an adjustment of `series`: those windows
+/// are copied and adjusted, the others read the series in place.
+fn adjusted_ends(series: &[Series], rows: usize, window: usize) -> Vec<bool> {
+    let mut adjusted = vec![false; rows];
+    for s in series {
+        for &(row, _) in &s.adjustments {
+            // the windows ending at row ..= row + window - 1 contain it
+            let last = (row + window).min(rows);
+            for flag in &mut adjusted[row..last] {
+                *flag = true;
+            }
+        }
+    }
+    adjusted
+}
+
 /// One asset's outputs (`[output][window]`) over every window of length `window`.
 fn asset_outputs(
     kind: &Rolling,
@@ -732,19 +915,42 @@ fn asset_outputs(
         .iter()
         .map(|input| Series::of(input, shape, asset))
         .collect();
-    let mut windows = vec![vec![0.0; window]; inputs.len()];
+    let adjusted = adjusted_ends(&series, shape.rows, window);
+    let whole: Vec<&[f64]> = series.iter().map(|s| s.values.as_slice()).collect();
+    let mut buffers = vec![vec![0.0; window]; inputs.len()];
     let mut scratch = Vec::with_capacity(window);
     let n = shape.rows + 1 - window;
     let mut outs = vec![Vec::with_capacity(n); kind.n_outputs()];
     let mut values = vec![0.0; kind.n_outputs()];
-    for end in window - 1..shape.rows {
-        for (s, buf) in series.iter().zip(&mut windows) {
-            s.window_into(end, buf);
+    let mut lanes = vec![[0.0; LANES]; kind.n_outputs()];
+    let mut end = window - 1;
+    while end < shape.rows {
+        let lane_ends = end..end + LANES;
+        if kind.has_lanes() && lane_ends.end <= shape.rows && !adjusted[lane_ends].contains(&true) {
+            kind.compute_lanes(&whole, end + 1 - window, window, &mut lanes);
+            for (o, lane) in outs.iter_mut().zip(&lanes) {
+                o.extend_from_slice(lane);
+            }
+            end += LANES;
+            continue;
         }
-        kind.compute(prep, &windows, &mut scratch, &mut values);
+        let start = end + 1 - window;
+        let mut windows: [&[f64]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+        if adjusted[end] {
+            for ((s, buf), w) in series.iter().zip(&mut buffers).zip(&mut windows) {
+                s.window_into(end, buf);
+                *w = buf;
+            }
+        } else {
+            for (v, w) in whole.iter().zip(&mut windows) {
+                *w = &v[start..=end];
+            }
+        }
+        kind.compute(prep, &windows[..inputs.len()], &mut scratch, &mut values);
         for (o, &v) in outs.iter_mut().zip(&values) {
             o.push(v);
         }
+        end += 1;
     }
     outs
 }
@@ -1468,6 +1674,41 @@ mod tests {
             && a.iter()
                 .zip(b)
                 .all(|(x, y)| x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()))
+    }
+
+    #[test]
+    fn kinds_take_at_most_max_inputs() {
+        for kind in sample_kinds() {
+            assert!(kind.n_inputs() <= MAX_INPUTS, "{}", kind.name());
+        }
+    }
+
+    proptest! {
+        /// Each lane of a batch of windows is bit for bit the window computed alone.
+        #[test]
+        fn lanes_equal_windows_alone(
+            k in 0usize..7,
+            window in 2usize..40,
+            values in proptest::collection::vec(
+                proptest::collection::vec(value(), 3 + 40 + LANES), MAX_INPUTS),
+        ) {
+            let laned: Vec<Rolling> = sample_kinds().into_iter().filter(Rolling::has_lanes).collect();
+            prop_assert_eq!(laned.len(), 7);
+            let kind = laned[k];
+            let prep = Prepared::new(&kind, window).unwrap();
+            let x: Vec<&[f64]> = values[..kind.n_inputs()].iter().map(Vec::as_slice).collect();
+            let start = 3;
+            let mut lanes = vec![[0.0; LANES]; kind.n_outputs()];
+            kind.compute_lanes(&x, start, window, &mut lanes);
+            let mut scratch = Vec::new();
+            let mut one = vec![0.0; kind.n_outputs()];
+            for l in 0..LANES {
+                let w: Vec<&[f64]> = x.iter().map(|v| &v[start + l..start + l + window]).collect();
+                kind.compute(&prep, &w, &mut scratch, &mut one);
+                let lane: Vec<f64> = lanes.iter().map(|o| o[l]).collect();
+                prop_assert!(same_bits(&lane, &one), "{} lane {l}: {lane:?} != {one:?}", kind.name());
+            }
+        }
     }
 
     proptest! {
