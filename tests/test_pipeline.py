@@ -407,9 +407,24 @@ def test_a_pipeline_backtest_matches_the_reference_engine(walk_bundle):
     assert fast["universe"].iloc[-1] == 5
 
 
-def test_pipeline_output_is_run_pipeline_s_row_of_the_session(walk_bundle):
+SMA4 = SimpleMovingAverage(inputs=[EquityPricing.close], window_length=4)
+
+
+@pytest.mark.parametrize(
+    "columns",
+    [
+        pytest.param({"sma": SMA4}, id="one-float"),
+        # one dtype: the frame is cut from one stacked block
+        pytest.param({"sma": SMA4, "ret": Returns(window_length=3)}, id="floats"),
+        # mixed dtypes: column by column
+        pytest.param(
+            {"sma": SMA4, "up": SMA4 > 100, "bucket": SMA4.quartiles()}, id="float-bool-int"
+        ),
+    ],
+)
+def test_pipeline_output_is_run_pipeline_s_row_of_the_session(walk_bundle, columns):
     seen = {}
-    pipe = Pipeline({"sma": SimpleMovingAverage(inputs=[EquityPricing.close], window_length=4)})
+    pipe = Pipeline(columns)
 
     class Algo(rustybt.TradingAlgorithm):
         def initialize(self, context):

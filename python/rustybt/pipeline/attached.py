@@ -39,21 +39,24 @@ class AttachedPipeline:
         self._algo = algo
         self._sizes = _chunk_sizes(chunks)
         self._engine: PipelineEngine | None = None
-        self._chunk: tuple[int, int, dict, np.ndarray] | None = None
+        self._chunk: tuple | None = None
+        self._assets: np.ndarray | None = None  # the bundle's assets, by sid position
+        self._names: pd.Index | None = None
 
     def output(self, session: int) -> pd.DataFrame:
         chunk = self._chunk
         if chunk is None or not chunk[0] <= session <= chunk[1]:
             chunk = self._compute(session)
-        lo, _, columns, keep = chunk
+        lo, _, columns, keep, stacked = chunk
         row = session - lo
         cols = np.flatnonzero(keep[row])
-        assets = self._engine.bundle.asset_list
-        index = pd.Index([assets[c] for c in cols], dtype=object)
+        index = pd.Index(self._assets[cols], dtype=object, copy=False)
+        if stacked is not None:  # one dtype: one block, no per-column assembly
+            return pd.DataFrame(stacked[row, cols], index=index, columns=self._names, copy=False)
         return pd.DataFrame(
             {name: values[row, cols] for name, values in columns.items()},
             index=index,
-            columns=list(columns),
+            columns=self._names,
         )
 
     def _compute(self, session: int):
@@ -68,7 +71,14 @@ class AttachedPipeline:
         last = algo._span[1] if algo._span else session
         hi = min(session + next(self._sizes) - 1, max(last, session))
         columns, keep = self._engine.compute(self.pipeline, session, hi)
-        self._chunk = (session, hi, columns, keep)
+        if self._assets is None:
+            self._assets = np.empty(len(self._engine.bundle.asset_list), dtype=object)
+            self._assets[:] = self._engine.bundle.asset_list
+            self._names = pd.Index(list(columns))
+        # [sessions, assets, columns] when the columns share a dtype
+        dtypes = {values.dtype for values in columns.values()}
+        stacked = np.stack(list(columns.values()), axis=-1) if len(dtypes) == 1 else None
+        self._chunk = (session, hi, columns, keep, stacked)
         return self._chunk
 
 
