@@ -9,12 +9,19 @@ import sys
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import InvalidRunParameters
-from rustybt.optimize import GridSearch, RandomSearch, SearchResult
+from rustybt.optimize import GridSearch, RandomSearch, SearchResult, shutdown_pool
 
 SPACE = {"fast": [5, 8], "slow": [20, 30]}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_workers_left():
+    yield
+    shutdown_pool()
 
 
 def _compare(a: pd.DataFrame, b: pd.DataFrame):
@@ -44,6 +51,43 @@ def test_random_search_is_seeded(small_bundle):
     _compare(a.table, b.table)
     c = RandomSearch(SmaCross, space, **{**kw, "seed": 8})
     assert c.trials() != RandomSearch(SmaCross, space, **kw).trials()
+
+
+class Scaled(SmaCross):
+    """A float parameter to draw from continuous distributions."""
+
+    scale = 1.0
+    rate = 0.01
+
+
+def test_random_search_draws_from_scipy_distributions(small_bundle):
+    space = {
+        "fast": stats.randint(3, 9),
+        "scale": stats.uniform(0.5, 1.5),
+        "rate": stats.loguniform(1e-3, 1e-1),
+        "n_assets": [5],
+    }
+    kw = dict(bundle=small_bundle, n_trials=12, seed=4, progress=False, end="2022-03-31")
+    trials = RandomSearch(Scaled, space, **kw).trials()
+    assert len(trials) == 12
+    assert trials == RandomSearch(Scaled, space, **kw).trials()  # the seed decides
+    assert trials != RandomSearch(Scaled, space, **{**kw, "seed": 5}).trials()
+    for p in trials:
+        assert type(p["fast"]) is int and 3 <= p["fast"] <= 8
+        assert type(p["scale"]) is float and 0.5 <= p["scale"] <= 2.0
+        assert type(p["rate"]) is float and 1e-3 <= p["rate"] <= 1e-1
+    assert len({p["fast"] for p in trials}) > 1 and len({p["scale"] for p in trials}) == 12
+    res = RandomSearch(Scaled, space, **{**kw, "n_trials": 3}).run()
+    assert res.table["error"].isna().all() and res.table["trades"].gt(0).all()
+    assert res.table[["fast", "scale", "rate", "n_assets"]].to_dict("records") == trials[:3]
+
+
+def test_grid_search_runs_a_repeated_value_once(small_bundle):
+    res = GridSearch(
+        SmaCross, {"fast": [5, 5, 8], "n_assets": [5]}, bundle=small_bundle, progress=False,
+        end="2022-02-28",
+    )  # fmt: skip
+    assert res._candidates() == [{"fast": 5, "n_assets": 5}, {"fast": 8, "n_assets": 5}]
 
 
 class Fragile(SmaCross):

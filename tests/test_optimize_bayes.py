@@ -18,7 +18,7 @@ from scipy import stats
 import rustybt
 from rustybt.app.examples.sma_crossover import SmaCross
 from rustybt.errors import InvalidRunParameters
-from rustybt.optimize import BayesianSearch
+from rustybt.optimize import BayesianSearch, shutdown_pool
 from rustybt.optimize.bayes import to_param
 from rustybt.stats import stats_from_perf
 
@@ -26,6 +26,12 @@ SPACE = {"fast": range(3, 12), "slow": range(12, 40), "n_assets": [5]}
 COLS = ["trial", "fast", "slow", "sharpe", "final_portfolio_value", "trades", "state"]
 # three random start-up draws, then TPE proper
 TPE = {"sampler_options": {"n_startup_trials": 3}}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_workers_left():
+    yield
+    shutdown_pool()
 
 
 def test_same_seed_same_table_serial_and_process(small_bundle):
@@ -106,7 +112,7 @@ def test_keep_returns_and_failures(small_bundle):
         Picky,
         {"fast": [3, 4], "slow": [15, 20], "n_assets": [5]},
         bundle=small_bundle,
-        n_trials=6,
+        n_trials=4,  # every set of the space
         seed=1,
         keep_returns=True,
         progress=False,
@@ -145,7 +151,7 @@ def test_space_conversion(small_bundle):
 KILLED = """
 import os, sys, time
 from rustybt.app.examples.sma_crossover import SmaCross
-from rustybt.optimize import BayesianSearch
+from rustybt.optimize import BayesianSearch, shutdown_pool
 
 class Killer(SmaCross):
     def initialize(self, context):
@@ -252,3 +258,82 @@ def test_resume_after_killing_a_two_process_sweep(small_bundle, tmp_path):
     assert {(t.params["fast"], t.params["slow"]) for t in rerun} <= {
         (r["fast"], r["slow"]) for _, r in table.iterrows()
     }
+
+
+class Logged(SmaCross):
+    """Appends ``fast slow`` to ``log`` on every backtest."""
+
+    log = ""
+
+    def initialize(self, context):
+        with open(self.log, "a") as fh:
+            fh.write(f"{self.fast} {self.slow}\n")
+        super().initialize(context)
+
+
+@pytest.mark.parametrize(("backend", "jobs"), [("serial", 1), ("process", 2)])
+def test_a_parameter_set_never_runs_twice(small_bundle, tmp_path, backend, jobs):
+    """Six parameter sets: TPE draws some of them again, and each repeat is answered from
+    the first run (same value told to optuna) without a backtest."""
+    log = tmp_path / "runs.txt"
+    space = {"fast": range(3, 6), "slow": [15, 20], "n_assets": [5], "log": [str(log)]}
+    search = BayesianSearch(Logged, space, bundle=small_bundle, n_trials=6, seed=3,
+                            keep_returns=True, backend=backend, n_jobs=jobs, progress=False,
+                            end="2022-03-31", sampler_options={"n_startup_trials": 2})  # fmt: skip
+    res = search.run()
+    runs = log.read_text().splitlines()
+    assert len(runs) == len(set(runs)) == 6  # every set once, none twice
+    t = res.table
+    assert len(t) == 6 and len(t[["fast", "slow"]].drop_duplicates()) == 6
+    repeats = [tr for tr in res.study.trials if tr.user_attrs.get("repeat_of") is not None]
+    assert repeats, "with six sets and this seed TPE draws some again"
+    by_number = {tr.number: tr for tr in res.study.trials}
+    for tr in repeats:
+        first = by_number[tr.user_attrs["repeat_of"]]
+        assert tr.params == first.params and tr.user_attrs.get("row") is None
+        assert (tr.state, tr.value) == (first.state, first.value)
+    # the deflated Sharpe counts distinct parameter sets, not optuna's trials
+    assert list(res.returns.columns) == sorted(t["trial"])
+    assert res.deflated_sharpe().n_trials == 6 < len(res.study.trials)
+
+
+def test_a_used_up_space_stops_the_search_early(small_bundle, tmp_path):
+    log = tmp_path / "runs.txt"
+    space = {"fast": [3, 4], "slow": [15, 20], "n_assets": [5], "log": [str(log)]}
+    with pytest.warns(RuntimeWarning, match="all 4 parameter sets have run"):
+        res = BayesianSearch(Logged, space, bundle=small_bundle, n_trials=10, seed=0,
+                             progress=False, end="2022-03-31").run()  # fmt: skip
+    assert len(res.table) == 4 and len(log.read_text().splitlines()) == 4
+
+
+class Flaky(SmaCross):
+    """Raises for ``fast == 4`` while the file ``flag`` exists."""
+
+    flag = ""
+
+    def initialize(self, context):
+        if self.fast == 4 and os.path.exists(self.flag):
+            raise RuntimeError("flaky")
+        super().initialize(context)
+
+
+def test_a_resume_retries_failed_trials_only_when_asked(small_bundle, tmp_path):
+    flag = tmp_path / "flag"
+    flag.touch()
+    space = {"fast": [3, 4, 5], "slow": [15, 20], "n_assets": [5], "flag": [str(flag)]}
+    kw = dict(bundle=small_bundle, n_trials=6, seed=2, progress=False, end="2022-03-31",
+              checkpoint=tmp_path / "study.journal")  # fmt: skip
+    first = BayesianSearch(Flaky, space, **kw).run()
+    failed = first.table[first.table["fast"] == 4]
+    assert len(failed) == 2 and (failed["state"] == "fail").all()
+    flag.unlink()
+    kept = BayesianSearch(Flaky, space, **kw).run()  # resumed: the failures stand
+    pd.testing.assert_frame_equal(kept.table[COLS[:-1]], first.table[COLS[:-1]])
+    retried = BayesianSearch(Flaky, space, retry_failed=True, **kw).run()
+    t = retried.table
+    assert len(t) == 6 and set(t["state"]) == {"complete"}
+    assert sorted(zip(t["fast"], t["slow"])) == sorted(
+        zip(first.table["fast"], first.table["slow"])
+    )
+    old = set(retried.study.user_attrs["retried"])
+    assert old == set(failed["trial"]) and not old & set(t["trial"])

@@ -14,7 +14,7 @@ import pytest
 
 import rustybt
 from rustybt.app.examples.sma_crossover import SmaCross
-from rustybt.optimize import BayesianSearch, GridSearch, RandomSearch
+from rustybt.optimize import BayesianSearch, GridSearch, RandomSearch, shutdown_pool
 
 ray = pytest.importorskip("ray")
 
@@ -26,6 +26,7 @@ def local_ray():
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
+    shutdown_pool()
 
 
 def test_grid_and_random_give_the_same_table_on_every_backend(small_bundle):
@@ -47,7 +48,7 @@ def test_grid_and_random_give_the_same_table_on_every_backend(small_bundle):
 
 class Probe(SmaCross):
     """Defined in a test module, which Ray workers cannot import: it must travel by value.
-    ``mode``: "ok" (checks that the worker ignores SIGINT), "raise" or "die"."""
+    ``mode``: "ok" (checks that the worker ignores SIGINT), "raise", "die" or "segv"."""
 
     mode = "ok"
 
@@ -58,13 +59,15 @@ class Probe(SmaCross):
             raise ValueError("bad luck")
         if self.mode == "die":
             os._exit(3)  # the actor process dies with the trial
+        if self.mode == "segv":
+            os.kill(os.getpid(), signal.SIGSEGV)
         super().initialize(context)
 
 
 def test_failures_are_recorded_and_the_others_go_on(small_bundle):
     res = GridSearch(
         Probe,
-        {"mode": ["ok", "raise", "die", "ok"], "fast": [5], "n_assets": [5]},
+        {"mode": ["ok", "raise", "die", "segv"], "fast": [5, 6], "n_assets": [5]},
         bundle=small_bundle,
         n_jobs=2,
         backend="ray",
@@ -72,10 +75,16 @@ def test_failures_are_recorded_and_the_others_go_on(small_bundle):
         end="2022-03-31",
     ).run()
     by_mode = res.table.groupby("mode")
-    ok, raised, died = (by_mode.get_group(m) for m in ("ok", "raise", "die"))
+    ok, raised = by_mode.get_group("ok"), by_mode.get_group("raise")
     assert len(ok) == 2 and ok["error"].isna().all() and ok["sharpe"].notna().all()
-    assert raised["error"].iloc[0] == "ValueError: bad luck"
-    assert "ActorDiedError" in died["error"].iloc[0] or "RayActorError" in died["error"].iloc[0]
+    assert (raised["error"] == "ValueError: bad luck").all()
+    for mode in ("die", "segv"):
+        for _, row in by_mode.get_group(mode).iterrows():
+            error = row["error"]
+            assert error.startswith("WorkerDied: the Ray actor (pid ")
+            assert f"running trial {row['trial']} with parameters" in error
+            assert f"'mode': '{mode}'" in error and f"'fast': {row['fast']}" in error
+            assert "ActorDiedError" in error and "exit type SYSTEM_ERROR" in error
     assert res.best["mode"] == "ok"
 
 

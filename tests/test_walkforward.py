@@ -19,11 +19,18 @@ from rustybt.optimize import (
     RandomSearch,
     WalkForward,
     WalkForwardResult,
+    shutdown_pool,
 )
 from rustybt.stats import stats_from_returns
 
 SPACE = {"fast": [3, 5, 8], "slow": [15, 25], "n_assets": [5]}
 STATS = ["fast", "slow", "sharpe", "final_portfolio_value", "trades"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_workers_left():
+    yield
+    shutdown_pool()
 
 
 def _grid(bundle, **kw):

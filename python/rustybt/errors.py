@@ -197,3 +197,9 @@ __all__ = [
     "WindowLengthNotPositive",
     "WindowLengthNotSpecified",
 ]
+
+
+class SweepError(RustyBTError):
+    """A parameter sweep's workers could not run it: the strategy or bundle could not be
+    loaded in a worker, or a script starts a process-backend sweep at module level
+    (without ``if __name__ == "__main__":``), which its workers re-import."""

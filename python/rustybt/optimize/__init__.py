@@ -2,7 +2,8 @@
 
 * :class:`GridSearch`, :class:`RandomSearch` and :class:`BayesianSearch` (optuna TPE, with
   optional Hyperband pruning over growing prefixes of the span), each on the ``"serial"``,
-  ``"process"`` (spawn pool, one bundle open per worker) or ``"ray"`` backend, with a
+  ``"process"`` (a warm worker pool shared by every search of the process, see
+  :mod:`rustybt.optimize.pool` and :func:`shutdown_pool`) or ``"ray"`` backend, with a
   checkpoint a killed sweep resumes from;
 * :class:`WalkForward`: rolling or anchored train/test windows around any of them, with a
   stitched out-of-sample curve and walk-forward efficiency;
@@ -31,6 +32,7 @@ from rustybt.optimize.overfitting import (
     probabilistic_sharpe_ratio,
     probability_of_backtest_overfitting,
 )
+from rustybt.optimize.pool import shutdown_pool
 from rustybt.optimize.search import GridSearch, RandomSearch, SearchResult
 from rustybt.optimize.walkforward import WalkForward, WalkForwardResult
 
@@ -47,4 +49,5 @@ __all__ = [
     "expected_max_sharpe",
     "probabilistic_sharpe_ratio",
     "probability_of_backtest_overfitting",
+    "shutdown_pool",
 ]

@@ -17,17 +17,20 @@ import itertools
 import json
 import math
 import os
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from rustybt.errors import InvalidRunParameters
-from rustybt.optimize.search import SearchResult, _Search
+from rustybt.optimize.search import SearchResult, _key, _Search
 
 #: the seed of the i-th trial's sampler: the same seed and history give the same choice,
 #: also after a resume
 _SEED_SALT = 0x5EED
+#: consecutive draws of parameter sets already run after which the search stops asking
+_MAX_REPEATS = 200
 
 
 def _optuna():
@@ -149,6 +152,15 @@ class BayesianSearch(_Search):
     ``constraint`` rejects is told to optuna as pruned (so TPE learns to avoid the region)
     without running; it does not count towards ``n_trials`` and is not in the table.
 
+    No parameter set runs twice: a draw of a set already run (TPE returns to good regions,
+    and a ``ppf``-mapped or rounded parameter maps many draws to one value) is told to
+    optuna what that set's run was told, with the user attribute ``repeat_of``, without a
+    backtest; like a rejected draw it does not count towards ``n_trials`` and is not in
+    the table, so the table, ``result.returns`` and the deflated Sharpe's number of
+    trials count distinct parameter sets. When the space holds fewer sets than
+    ``n_trials`` (or 200 draws in a row are repeats) the search stops early, with a
+    warning. ``retry_failed=True`` runs the failed trials of a resumed study again.
+
     The table adds ``state`` (complete / pruned / fail) and ``fidelity`` (the share of
     the span behind the row's stats); ``best`` considers complete trials only. The optuna
     study is ``result.study``.
@@ -197,6 +209,7 @@ class BayesianSearch(_Search):
         self.pruner = pruner
         self.sampler_options = dict(sampler_options or {})
         self.study_name = study_name
+        self._retried: set[int] = set()
 
     # -- the study ------------------------------------------------------------------------------
     def _study_name(self) -> str:
@@ -258,11 +271,51 @@ class BayesianSearch(_Search):
             storage.set_trial_state_values(t._trial_id, TrialState.FAIL)
             if set(t.params) == names:
                 study.enqueue_trial(t.params)
+        # failed trials set aside by ``retry_failed`` (a finished trial cannot be changed:
+        # their numbers are the study's user attribute ``retried``); they run again
+        self._retried = set(study.user_attrs.get("retried", []))
+        if self.retry_failed:
+            for t in study.get_trials(deepcopy=False, states=(TrialState.FAIL,)):
+                if self._counted(t) and set(t.params) == names:
+                    self._retried.add(t.number)
+                    study.enqueue_trial(t.params)
+            study.set_user_attr("retried", sorted(self._retried))
 
-    @staticmethod
-    def _counted(t) -> bool:
-        """Whether a trial counts towards ``n_trials`` (and the seed index)."""
-        return not (t.user_attrs.get("interrupted") or t.user_attrs.get("infeasible"))
+    def _counted(self, t) -> bool:
+        """Whether a trial counts towards ``n_trials`` (and is in the table): not one left
+        running by a killed sweep, a draw the constraint rejected, a repeat of a parameter
+        set already run, or a failure set aside by ``retry_failed``."""
+        attrs = t.user_attrs
+        if attrs.get("interrupted") or attrs.get("infeasible"):
+            return False
+        return attrs.get("repeat_of") is None and t.number not in self._retried
+
+    def _seeded(self, t) -> bool:
+        """Whether a trial moves the sampler's seed index on (a repeat and a retried
+        failure do, so the next draw differs)."""
+        return (
+            self._counted(t)
+            or t.user_attrs.get("repeat_of") is not None
+            or (t.number in self._retried)
+        )
+
+    def _key(self, raw: dict) -> str:
+        """The parameter set of optuna's raw values, as a key."""
+        return _key({p.name: p.value(raw[p.name]) for p in self.params})
+
+    def _space_size(self) -> float:
+        """How many distinct parameter sets the space holds (inf if any is continuous)."""
+        od = _optuna().distributions
+        size = 1.0
+        for p in self.params:
+            d = p.distribution
+            if p.ppf is None and isinstance(d, od.IntDistribution):
+                size *= (d.high - d.low) // d.step + 1
+            elif p.ppf is None and isinstance(d, od.CategoricalDistribution):
+                size *= len(d.choices)
+            else:
+                return math.inf
+        return size
 
     # -- running ----------------------------------------------------------------------------------
     def _spans(self) -> list[tuple]:
@@ -296,11 +349,24 @@ class BayesianSearch(_Search):
             spans = self._spans()
             slots = 1 if self.backend == "serial" else self.n_jobs
             running: dict[int, tuple] = {}  # trial number -> (optuna trial, rung, params)
-            rejected = 0
+            # every parameter set run so far -> (trial number, state, value), and those
+            # running now -> their trial number and the repeats waiting for their outcome
+            seen = {
+                self._key(t.params): (t.number, t.state, t.value)
+                for t in counted
+                if t.state in finished and len(t.params) == len(self.params)
+            }
+            running_keys: dict[str, int] = {}
+            waiting: dict[str, list] = {}
+            size = self._space_size()
+            rejected = repeats = 0
             with self._progress(max(0, to_ask)) as advance:
                 while to_ask > 0 or running:
                     while to_ask > 0 and len(running) < slots:
-                        index = sum(self._counted(t) for t in study.get_trials(deepcopy=False))
+                        if len(seen) + len(running_keys) >= size:
+                            to_ask = self._stop(f"all {int(size)} parameter sets have run")
+                            break
+                        index = sum(self._seeded(t) for t in study.get_trials(deepcopy=False))
                         study.sampler = self._sampler(index)
                         trial = study.ask({p.name: p.distribution for p in self.params})
                         params = {p.name: p.value(trial.params[p.name]) for p in self.params}
@@ -313,13 +379,36 @@ class BayesianSearch(_Search):
                                     "the constraint rejected every parameter draw"
                                 )
                             continue
+                        key = _key(params)
+                        if key in seen or key in running_keys:
+                            # never the same backtest twice: answer from the first run
+                            first = seen[key][0] if key in seen else running_keys[key]
+                            trial.set_user_attr("repeat_of", first)
+                            if key in seen:
+                                self._tell_like(study, trial, seen[key])
+                            else:
+                                waiting.setdefault(key, []).append(trial)
+                            repeats += 1
+                            if repeats >= _MAX_REPEATS:
+                                to_ask = self._stop(
+                                    f"the last {_MAX_REPEATS} draws were all parameter sets "
+                                    "already run"
+                                )
+                            continue
+                        repeats = 0
                         to_ask -= 1
+                        running_keys[key] = trial.number
                         running[trial.number] = (trial, 0, params)
                         ex.submit(self._job(trial.number, params, *spans[0]))
                     for row in ex.wait():
                         trial, rung, params = running.pop(row["trial"])
-                        nxt = self._advance(study, trial, rung, row)
+                        nxt, outcome = self._advance(study, trial, rung, row)
                         if nxt is None:
+                            key = _key(params)
+                            del running_keys[key]
+                            seen[key] = (trial.number, *outcome)
+                            for repeat in waiting.pop(key, []):
+                                self._tell_like(study, repeat, seen[key])
                             advance()
                         else:
                             running[trial.number] = (trial, nxt, params)
@@ -330,9 +419,28 @@ class BayesianSearch(_Search):
         result.study = study
         return result
 
-    def _advance(self, study, trial, rung: int, row: dict) -> int | None:
-        """Record a rung's result; return the next rung to run, or None when the trial
-        is finished (told complete, pruned or failed)."""
+    def _stop(self, why: str) -> int:
+        """End the asking early (the space looks used up); returns the new ``to_ask``."""
+        warnings.warn(
+            f"{type(self).__name__} stopped asking for trials before n_trials={self.n_trials}: "
+            f"{why} (a draw repeating one is answered from it, not run again)",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return 0
+
+    @staticmethod
+    def _tell_like(study, trial, outcome: tuple) -> None:
+        """Tell ``trial`` (a repeat) what its parameter set's first run was told."""
+        from optuna.trial import TrialState
+
+        _, state, value = outcome
+        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
+
+    def _advance(self, study, trial, rung: int, row: dict) -> tuple[int | None, tuple]:
+        """Record a rung's result; return the next rung to run (None when the trial is
+        finished: told complete, pruned or failed) and what optuna was told
+        ``(state, value)``."""
         from optuna.trial import TrialState
 
         last = rung == len(self.fidelity) - 1
@@ -346,7 +454,7 @@ class BayesianSearch(_Search):
                 trial.report(value, self.steps[rung])
             if not last:
                 if not trial.should_prune():
-                    return rung + 1
+                    return rung + 1, ()
                 state = TrialState.PRUNED
             else:
                 state = TrialState.COMPLETE if math.isfinite(value) else TrialState.FAIL
@@ -354,8 +462,9 @@ class BayesianSearch(_Search):
         if returns is not None and state == TrialState.COMPLETE:
             trial.set_user_attr("returns", returns)
         trial.set_user_attr("row", row)
-        study.tell(trial, value if state == TrialState.COMPLETE else None, state=state)
-        return None
+        told = value if state == TrialState.COMPLETE else None
+        study.tell(trial, told, state=state)
+        return None, (state, told)
 
     def _table(self, study) -> SearchResult:
         rows = []

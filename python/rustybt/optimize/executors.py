@@ -1,15 +1,19 @@
-"""Where the trials of a search run: in this process (``"serial"``), on a persistent
-spawn process pool (``"process"``) or on Ray actors (``"ray"``).
+"""Where the trials of a search run: in this process (``"serial"``), on the process's
+warm worker pool (``"process"``, :mod:`rustybt.optimize.pool`) or on Ray actors
+(``"ray"``).
 
-Every executor has the same shape: it starts its workers once (each unpickles the strategy
-and opens the bundle once, through the bundle pool), takes jobs with :meth:`submit` and hands
-back finished result rows with :meth:`wait`, in completion order. A job is a dict
+Every executor has the same shape: each worker unpickles the strategy and opens the bundle
+once per search (through the bundle pool; a pool worker keeps them for the next search
+with the same strategy and setup), takes jobs with :meth:`submit` and hands back finished
+result rows with :meth:`wait`, in completion order. A job is a dict
 ``{"trial": int, "params": dict, "start": date | None, "end": date | None}``; the span
 travels with the job, so one pool serves every window of a walk-forward. A row is the
 trial's parameters, every stat of :data:`rustybt.stats.STAT_NAMES`, ``error`` (``None`` or
 ``"ValueError: ..."``), ``seconds``, ``pid`` and ``rss_mb`` (the worker's resident memory
 after the trial), plus ``_returns`` (the daily returns, a list) when the search keeps them.
-A trial that raises is recorded with its error; the others go on.
+A trial that raises is recorded with its error; one that kills its worker (process and
+Ray backends) is recorded as ``"WorkerDied: ..."`` with how it died; the others go on. The
+serial backend runs trials in this process, so a trial that kills it ends the sweep.
 
 Ray: the bundle travels as a *path* (each actor opens it itself), so on a real cluster the
 bundle directory must be on a filesystem every node mounts at the same path (NFS, EFS, a
@@ -24,25 +28,23 @@ it imports must reach the workers through Ray's ``runtime_env`` (``working_dir``
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import math
-import multiprocessing
 import os
+import re
 import signal
 import sys
 import sysconfig
 import time
 import warnings
 from collections import deque
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
 from rustybt.stats import STAT_NAMES
 
 BACKENDS = ("serial", "process", "ray")
 
+
 # -- the worker side --------------------------------------------------------------------
-_WORKER: dict = {}
-
-
 def _with_costs(algorithm, costs: dict | None):
     """``algorithm`` with the search's cost models set after its own ``initialize`` (so they
     win over the strategy's choice); ``algorithm`` itself when there are none."""
@@ -61,26 +63,28 @@ def _with_costs(algorithm, costs: dict | None):
     return WithCosts
 
 
-def _init_worker(algorithm_blob: bytes, setup: dict, ignore_sigint: bool) -> None:
-    """Runs once per worker: unpickle the strategy, open the bundle (through the pool).
+def worker_context(algorithm_blob: bytes, setup) -> dict:
+    """What a worker holds for one search: the strategy (unpickled, with the search's
+    costs) and the open bundle (through the bundle pool).
 
-    ``setup``: ``bundle`` (a path), ``capital_base``, ``ledger``, ``costs``, ``keep_returns``.
+    ``setup`` (a dict, or that dict pickled): ``bundle`` (a path), ``capital_base``,
+    ``ledger``, ``costs``, ``keep_returns``.
     """
     import cloudpickle
 
     import rustybt
 
-    if ignore_sigint:
-        # the driver handles Ctrl-C; ValueError: not the main thread (some Ray setups)
-        with contextlib.suppress(ValueError):
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if isinstance(setup, bytes):
+        setup = cloudpickle.loads(setup)
     algorithm = cloudpickle.loads(algorithm_blob)
-    _WORKER["algorithm"] = _with_costs(algorithm, setup.get("costs"))
-    _WORKER["keep_returns"] = bool(setup.get("keep_returns"))
-    _WORKER["options"] = {
-        "bundle": rustybt.load_bundle(setup["bundle"]),
-        "capital_base": setup["capital_base"],
-        "ledger": setup["ledger"],
+    return {
+        "algorithm": _with_costs(algorithm, setup.get("costs")),
+        "keep_returns": bool(setup.get("keep_returns")),
+        "options": {
+            "bundle": rustybt.load_bundle(setup["bundle"]),
+            "capital_base": setup["capital_base"],
+            "ledger": setup["ledger"],
+        },
     }
 
 
@@ -95,8 +99,9 @@ def rss_mb() -> float:
         return math.nan
 
 
-def _run_trial(job: dict) -> dict:
-    """One backtest; never raises: a failing trial is recorded with its error."""
+def _run_trial(job: dict, context: dict) -> dict:
+    """One backtest on a :func:`worker_context`; never raises: a failing trial is recorded
+    with its error."""
     from rustybt.runner import run_trial
 
     started = time.perf_counter()
@@ -104,15 +109,15 @@ def _run_trial(job: dict) -> dict:
     row = {"trial": job["trial"], **params}
     try:
         stats, returns = run_trial(
-            algorithm=_WORKER["algorithm"],
+            algorithm=context["algorithm"],
             params=params,
             start=job.get("start"),
             end=job.get("end"),
-            **_WORKER["options"],
+            **context["options"],
         )
         row.update(stats)
         row["error"] = None
-        if _WORKER["keep_returns"]:
+        if context["keep_returns"]:
             row["_returns"] = returns.tolist()
     except Exception as exc:  # recorded, the sweep goes on
         cause = exc.__cause__ or exc
@@ -121,15 +126,6 @@ def _run_trial(job: dict) -> dict:
     row["seconds"] = time.perf_counter() - started
     row["pid"] = os.getpid()
     row["rss_mb"] = rss_mb()
-    return row
-
-
-def _failed_row(job: dict, exc: BaseException) -> dict:
-    """The row of a trial whose worker died (the trial itself never returned)."""
-    row = {"trial": job["trial"], **job["params"], **dict.fromkeys(STAT_NAMES, math.nan)}
-    first_line = (str(exc).strip().splitlines() or [""])[0]
-    row.update(error=f"{type(exc).__name__}: {first_line}", seconds=math.nan, pid=None)
-    row["rss_mb"] = math.nan
     return row
 
 
@@ -179,8 +175,9 @@ class Executor:
 
     backend = ""
 
-    def __init__(self, n_jobs: int, algorithm, setup: dict):
+    def __init__(self, n_jobs: int, algorithm, setup: dict, reuse_pool: bool = True):
         self.n_jobs, self.algorithm, self.setup = n_jobs, algorithm, setup
+        self.reuse_pool = reuse_pool
 
     def __enter__(self) -> Executor:
         return self
@@ -201,12 +198,14 @@ class Executor:
 
 
 class SerialExecutor(Executor):
-    """Runs each job in this process, one at a time, when :meth:`wait` is called."""
+    """Runs each job in this process, one at a time, when :meth:`wait` is called. A trial
+    that kills its process (a segfault, ``os._exit``) kills the sweep with it: use the
+    process backend for strategies that might."""
 
     backend = "serial"
 
     def __enter__(self):
-        _init_worker(dumps_algorithm(self.algorithm), self.setup, ignore_sigint=False)
+        self._context = worker_context(dumps_algorithm(self.algorithm), self.setup)
         self._queue: deque = deque()
         return self
 
@@ -218,64 +217,66 @@ class SerialExecutor(Executor):
         self._queue.append(job)
 
     def wait(self):
-        return [_run_trial(self._queue.popleft())] if self._queue else []
+        return [_run_trial(self._queue.popleft(), self._context)] if self._queue else []
 
 
 class ProcessExecutor(Executor):
-    """A spawn process pool (never fork after rayon/arrow threads exist); workers ignore
-    SIGINT, so Ctrl-C reaches only this process, which cancels what is queued."""
+    """Runs jobs on the worker pool of :mod:`rustybt.optimize.pool`: the process's shared,
+    warm pool (resized to ``n_jobs``), or with ``reuse_pool=False`` a private one that
+    ends with the search. A trial whose worker dies is a failed row; the sweep goes on."""
 
     backend = "process"
 
     def __enter__(self):
-        ctx = multiprocessing.get_context("spawn")
-        self._pool = ProcessPoolExecutor(
-            max_workers=self.n_jobs,
-            mp_context=ctx,
-            initializer=_init_worker,
-            initargs=(dumps_algorithm(self.algorithm), self.setup, True),
-        )
-        self._futures: set = set()
+        import cloudpickle
+
+        from rustybt.optimize import pool
+
+        blob = dumps_algorithm(self.algorithm)
+        setup = cloudpickle.dumps(self.setup)
+        self._key = hashlib.sha256(blob + setup).hexdigest()
+        self._payload = (blob, setup)
+        self._pool = pool.acquire(self.n_jobs, reuse=self.reuse_pool)
         return self
 
     def __exit__(self, exc_type, *exc):
-        # every result is in by now: let the workers exit in the background (an
-        # interpreter with pandas loaded takes ~0.1 s to finalize) instead of waiting for
-        # them; the pool's own thread reaps them, and interpreter exit joins that thread
-        self._pool.shutdown(wait=False, cancel_futures=exc_type is not None)
+        from rustybt.optimize import pool
+
+        pool.release(self._pool, failed=exc_type is not None)
 
     @property
     def pending(self) -> int:
-        return len(self._futures)
+        return self._pool.pending
 
     def submit(self, job):
-        self._futures.add(self._pool.submit(_run_trial, job))
+        self._pool.submit(self._key, self._payload, job)
 
     def wait(self):
-        if not self._futures:
-            return []
-        finished, self._futures = wait(self._futures, return_when=FIRST_COMPLETED)
-        return [f.result() for f in finished]
+        return self._pool.wait()
 
 
 class _RayWorker:
     """One Ray actor: a worker process holding the strategy and the open bundle."""
 
     def __init__(self, algorithm_blob: bytes, setup: dict):
-        _init_worker(algorithm_blob, setup, ignore_sigint=True)
+        # the driver handles Ctrl-C; ValueError: not the main thread (some Ray setups)
+        with contextlib.suppress(ValueError):
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+        self.context = worker_context(algorithm_blob, setup)
 
     def ready(self) -> int:
         return os.getpid()
 
     def run(self, job: dict) -> dict:
-        return _run_trial(job)
+        return _run_trial(job, self.context)
 
 
 class RayExecutor(Executor):
     """``n_jobs`` Ray actors (one CPU each), each fed one job at a time from a queue here, so
     results stream back in completion order. Uses the Ray instance this process is connected
     to (``ray.init(address=...)`` first for a cluster); starts a local one if there is none.
-    A job whose actor dies is recorded as failed with the error and the actor is replaced."""
+    A job whose actor dies is recorded as failed (``WorkerDied: ...``) and the actor is
+    replaced."""
 
     backend = "ray"
 
@@ -327,6 +328,8 @@ class RayExecutor(Executor):
             self._running[actor.run.remote(job)] = (actor, job)
 
     def wait(self):
+        from rustybt.optimize.pool import died_row
+
         if not self._running:
             return []
         ready, _ = self._ray.wait(list(self._running), num_returns=1)
@@ -336,20 +339,45 @@ class RayExecutor(Executor):
             try:
                 rows.append(self._ray.get(ref))
             except self._ray.exceptions.RayActorError as exc:
-                rows.append(_failed_row(job, exc))
+                rows.append(died_row(job, _actor_died(exc, job)))
                 self._actors.remove(actor)
                 actor = self._new_actor()
                 self._actors.append(actor)
             except self._ray.exceptions.RayError as exc:
-                rows.append(_failed_row(job, exc))
+                rows.append(died_row(job, f"{type(exc).__name__}: {_first_line(exc)}"))
             self._idle.append(actor)
         self._dispatch()
         return rows
 
 
+def _actor_died(exc: BaseException, job: dict) -> str:
+    """The error text of a trial whose Ray actor died: Ray tells the actor's pid and its
+    exit type and detail, not the exit code or signal."""
+    text = str(exc)
+    pid = re.search(r"\bpid: (\d+)", text)
+    exit_type = re.search(r"Worker exit type: (\S+)", text)
+    detail = re.search(r"Worker exit detail: ([^.]*)", text)
+    how = [f"{type(exc).__name__}: {_first_line(exc)}"]
+    if exit_type:
+        how.append(f"exit type {exit_type[1]}")
+    if detail:
+        how.append(detail[1].strip())
+    return (
+        f"WorkerDied: the Ray actor{f' (pid {pid[1]})' if pid else ''} running trial "
+        f"{job['trial']} with parameters {job['params']} died ({'; '.join(how)})"
+    )
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [""])[0]
+
+
 _EXECUTORS = {"serial": SerialExecutor, "process": ProcessExecutor, "ray": RayExecutor}
 
 
-def make_executor(backend: str, n_jobs: int, algorithm, setup: dict) -> Executor:
-    """An executor of ``backend`` (one of :data:`BACKENDS`)."""
-    return _EXECUTORS[backend](n_jobs, algorithm, setup)
+def make_executor(
+    backend: str, n_jobs: int, algorithm, setup: dict, reuse_pool: bool = True
+) -> Executor:
+    """An executor of ``backend`` (one of :data:`BACKENDS`); ``reuse_pool``: the process
+    backend runs on the process's shared worker pool (else a private one)."""
+    return _EXECUTORS[backend](n_jobs, algorithm, setup, reuse_pool)

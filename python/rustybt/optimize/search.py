@@ -9,6 +9,7 @@ import copy
 import itertools
 import json
 import os
+import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -22,6 +23,11 @@ from rustybt.stats import STAT_NAMES
 
 def _key(params: dict) -> str:
     return json.dumps(params, sort_keys=True, default=str)
+
+
+def _plain(value):
+    """A numpy scalar as the Python value (scipy's ``rvs`` gives either)."""
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _check_costs(costs) -> dict | None:
@@ -63,6 +69,8 @@ class _Search:
         checkpoint: str | os.PathLike | None = None,
         keep_returns: bool = False,
         progress: bool = True,
+        retry_failed: bool = False,
+        reuse_pool: bool = True,
     ):
         from rustybt.algorithm import TradingAlgorithm
         from rustybt.bundles import load_bundle
@@ -99,6 +107,7 @@ class _Search:
         self.n_jobs, self.backend = n_jobs, backend
         self.checkpoint = Path(checkpoint) if checkpoint is not None else None
         self.keep_returns, self.progress = keep_returns, progress
+        self.retry_failed, self.reuse_pool = bool(retry_failed), bool(reuse_pool)
         self.label = type(self).__name__
 
     # -- what subclasses provide ------------------------------------------------------------
@@ -107,8 +116,12 @@ class _Search:
 
     # -- shared machinery ---------------------------------------------------------------------
     def _candidates(self) -> list[dict]:
-        out = []
+        """The trials the constraint accepts, each parameter set once."""
+        out, seen = [], set()
         for params in self.trials():
+            if _key(params) in seen:
+                continue
+            seen.add(_key(params))
             if self.constraint is None or self.constraint(params):
                 out.append(params)
         return out
@@ -127,7 +140,9 @@ class _Search:
     def executor(self):
         """The executor this search runs on (a context manager); :meth:`run` opens one, a
         walk-forward opens one for all its windows."""
-        return make_executor(self.backend, self.n_jobs, self.algorithm, self._setup())
+        return make_executor(
+            self.backend, self.n_jobs, self.algorithm, self._setup(), self.reuse_pool
+        )
 
     def _job(self, trial: int, params: dict, start=None, end=None) -> dict:
         return {
@@ -203,15 +218,32 @@ class _Search:
 
     # -- running --------------------------------------------------------------------------------
     def _load_checkpoint(self) -> dict[str, dict]:
+        """The rows in the checkpoint by parameter key (a later row of the same parameters
+        wins). A last line without its newline (the sweep died while writing it) is cut
+        off the file, with a warning: that trial runs again, and the next row appended
+        starts on a line of its own."""
         done: dict[str, dict] = {}
         if self.checkpoint is None or not self.checkpoint.exists():
             return done
-        for line in self.checkpoint.read_text().splitlines():
+        data = self.checkpoint.read_bytes()
+        if data and not data.endswith(b"\n"):
+            keep = data.rfind(b"\n") + 1
+            os.truncate(self.checkpoint, keep)
+            warnings.warn(
+                f"checkpoint {self.checkpoint}: its last line was cut off mid-write (the sweep "
+                "died while writing it); dropped it, that trial runs again",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            data = data[:keep]
+        for line in data.decode().splitlines():
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
-                continue  # a line cut by a crash: that trial runs again
+                continue  # a torn line left by an older version: that trial runs again
             done[row["_key"]] = row
+        if self.retry_failed:
+            done = {k: r for k, r in done.items() if r.get("error") is None}
         return done
 
     def run(self) -> SearchResult:
@@ -225,10 +257,10 @@ class _Search:
         done = self._load_checkpoint()
         todo = [(i, p) for i, p in enumerate(candidates) if _key(p) not in done]
         rows = [dict(r, trial=i) for i, p in enumerate(candidates) if (r := done.get(_key(p)))]
-        fh = None
+        fd = None
         if self.checkpoint is not None:
             self.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-            fh = self.checkpoint.open("a")
+            fd = os.open(self.checkpoint, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
             with self._progress(len(todo)) as advance:
                 for trial, params in todo:
@@ -237,14 +269,22 @@ class _Search:
                     for row in ex.wait():
                         row["_key"] = _key({k: row[k] for k in self.space})
                         rows.append(row)
-                        if fh is not None:
-                            fh.write(json.dumps(row, default=str) + "\n")
-                            fh.flush()
+                        if fd is not None:
+                            _append_line(fd, json.dumps(row, default=str))
                         advance()
         finally:
-            if fh is not None:
-                fh.close()
+            if fd is not None:
+                os.close(fd)
         return self._result(rows)
+
+
+def _append_line(fd: int, line: str) -> None:
+    """``line`` and its newline in one write, on disk before the next trial is recorded."""
+    data = (line + "\n").encode()
+    written = os.write(fd, data)
+    while written < len(data):  # a short write (a full disk, a signal): finish the line
+        written += os.write(fd, data[written:])
+    os.fsync(fd)
 
 
 class GridSearch(_Search):
@@ -258,8 +298,14 @@ class GridSearch(_Search):
             ``initialize`` (so they override its choice); default: the strategy's.
         objective: a stat name (:data:`rustybt.stats.STAT_NAMES`) or a callable of the
             result row (a dict of every stat); ``direction``: "maximize" or "minimize".
-        n_jobs, backend: ``"serial"``, ``"process"`` (spawn pool) or ``"ray"``.
-        checkpoint: a JSON-lines file; a rerun skips the trials already in it.
+        n_jobs, backend: ``"serial"`` (in this process: a trial that kills its process
+            ends the sweep), ``"process"`` (a worker pool) or ``"ray"``.
+        checkpoint: a JSON-lines file; a rerun skips the trials already in it, failed
+            ones too (their error is kept) unless ``retry_failed=True``.
+        retry_failed: on resume, run again the trials the checkpoint holds as failed
+            (those that raised or killed their worker).
+        reuse_pool: the process backend runs on the process's shared, warm worker pool
+            (:mod:`rustybt.optimize.pool`); ``False``: a private pool for this search.
         keep_returns: keep every trial's daily returns (``result.returns``), which the
             overfitting statistics need.
 
@@ -307,7 +353,7 @@ class RandomSearch(_Search):
             params = {}
             for name, dist in self.space.items():
                 if hasattr(dist, "rvs"):
-                    params[name] = dist.rvs(random_state=rng).item()
+                    params[name] = _plain(dist.rvs(random_state=rng))
                 else:
                     choices = list(dist)
                     params[name] = choices[int(rng.integers(len(choices)))]
