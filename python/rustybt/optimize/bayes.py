@@ -3,7 +3,7 @@ optional multi-fidelity pruning (Hyperband over growing prefixes of the span).
 
 The study lives in this (the driver) process and is driven through optuna's ask/tell
 interface; the backtests run on the same executors as grid and random search (serial,
-spawn process pool, Ray actors), which never touch the study. The checkpoint is optuna's
+the warm process pool, Ray actors), which never touch the study. The checkpoint is optuna's
 file journal (``JournalStorage(JournalFileBackend(path))``): every told trial is appended
 and fsync'ed, so a killed sweep resumes with its finished trials intact; the trials that
 were running when it died are marked failed (``interrupted``) and their parameters are run

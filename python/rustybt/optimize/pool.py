@@ -379,7 +379,14 @@ def release(pool: WorkerPool, failed: bool = False) -> None:
 
 
 def shared_pool_pids() -> list[int]:
-    """The process ids of the shared pool's workers (empty when there is none)."""
+    """The process ids of the shared pool's workers (empty when there is none); a row's
+    ``pid`` says which of them ran the trial.
+
+    Example:
+        >>> from rustybt.optimize.pool import shared_pool_pids
+        >>> shared_pool_pids()  # before any process-backend search
+        []
+    """
     return [] if _SHARED is None else _SHARED.pids
 
 
