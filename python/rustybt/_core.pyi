@@ -20,6 +20,8 @@ __all__ = [
     "Simulation",
     "__version__",
     "_panic_for_tests",
+    "clean_bundle",
+    "clean_cache_leftovers",
     "cumulative_benchmark_risk",
     "cumulative_risk",
     "fifo_round_trips",
@@ -130,6 +132,8 @@ class CsvDir:
         closes: Sequence[int],
     ) -> str: ...
 
+def clean_bundle(bundle_dir: str | PathLike[str], remove: bool) -> dict[str, list[str]]: ...
+def clean_cache_leftovers(cache_dir: str | PathLike[str]) -> list[str]: ...
 def ingest_synthetic(
     bundles_dir: str | PathLike[str],
     name: str,

@@ -17,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
 
@@ -24,7 +25,13 @@ import numpy as np
 import pandas as pd
 
 from rustybt import _core
-from rustybt.errors import BundleNotFound, InvalidRunParameters, SidsNotFound, SymbolNotFound
+from rustybt.errors import (
+    BundleError,
+    BundleNotFound,
+    InvalidRunParameters,
+    SidsNotFound,
+    SymbolNotFound,
+)
 from rustybt.stats import symbol_groups
 
 _NS_PER_DAY = 86_400_000_000_000
@@ -219,7 +226,12 @@ def _as_date(value, what: str) -> pd.Timestamp:
     return ts.tz_convert("UTC").normalize()
 
 
-_OPEN: dict[str, Bundle] = {}
+#: Bundles opened in this process: per bundle (or version) directory, its version's path
+#: and the open bundle. A new version of a bundle replaces the old one's entry, so the old
+#: store is freed (and its lease released) once nothing else uses it; at most
+#: ``OPEN_LIMIT`` bundles stay open, least recently used first out.
+_OPEN: OrderedDict[str, tuple[str, Bundle]] = OrderedDict()
+OPEN_LIMIT = 8
 
 
 def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
@@ -227,9 +239,10 @@ def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
 
     Opening goes through the bundle pool: the first open anywhere builds a columnar cache
     file keyed by the bundle's content hash (under :func:`cache_dir`); later opens, in any
-    process, memory-map it. Within a process, opened bundles are also kept per version
-    directory; a new ingest of the same name creates a new version (and hash), so neither
-    cache is ever stale.
+    process, memory-map it. Within a process, the last opened version of each bundle is
+    kept open (up to ``OPEN_LIMIT`` bundles); a new ingest of the same name creates a new
+    version (and hash), so neither cache is ever stale. An open bundle holds a lease on its
+    version: ``bundle clean`` keeps it until the bundle is released.
     """
     if isinstance(name_or_path, Bundle):
         return name_or_path
@@ -243,54 +256,66 @@ def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
         where = str(path) if looks_like_path else f"'{text}' in {bundles_dir()}"
         raise BundleNotFound(f"no bundle {where}{hint}")
     pointer = path / "CURRENT"
-    key = str((path / pointer.read_text().strip()).resolve()) if pointer.exists() else str(path)
-    bundle = _OPEN.get(key)
-    if bundle is None:
-        bundle = Bundle(_core.Bundle.open(path, cache_dir()))
-        _OPEN[key] = bundle
+    try:
+        version = str((path / pointer.read_text().strip()).resolve()) if pointer.exists() else ""
+    except OSError as exc:
+        raise BundleError(f"cannot read {pointer}: {exc}") from None
+    key = str(path.resolve())
+    entry = _OPEN.get(key)
+    if entry is not None and entry[0] == version:
+        _OPEN.move_to_end(key)
+        return entry[1]
+    _OPEN.pop(key, None)  # an older version: released once nothing else holds it
+    bundle = Bundle(_core.Bundle.open(path, cache_dir()))
+    _OPEN[key] = (version, bundle)
+    while len(_OPEN) > OPEN_LIMIT:
+        _OPEN.popitem(last=False)
     return bundle
-
-
-def _writer_gone(name: str) -> bool:
-    """A leftover's writer (its pid ends the name) has exited: not a concurrent ingest's."""
-    tail = name.replace(".", "-").rsplit("-", 1)[-1]
-    return not (tail.isdigit() and Path(f"/proc/{tail}").exists())
 
 
 def clean_bundle(name: str, remove: bool = False) -> dict[str, list[str]]:
     """Remove what a bundle no longer needs: versions other than the live one, leftovers of
-    interrupted ingests, and pool cache files of content hashes no bundle uses any more.
-    With ``remove=True`` the bundle itself goes too. Returns what was removed."""
-    import shutil
+    interrupted ingests, pool cache files of content hashes no bundle version uses any more
+    and the cache's temporaries of killed writes. With ``remove=True`` the bundle itself
+    goes too.
+
+    Safe against everything running beside it: the clean holds the bundle's maintenance
+    lock, so an ingest publishing meanwhile waits and its version survives, and versions
+    open in a running backtest, search or notebook (leased) are kept and listed under
+    ``"leased"`` (``remove=True`` is then refused). Returns what was removed, by kind.
+
+    Raises
+    ------
+    BundleNotFound
+        No bundle of that name.
+    BundleError
+        ``remove=True`` while a version is in use, or the files could not be removed.
+    """
+    import json
 
     path = bundles_dir() / name
-    if not (path / "CURRENT").exists():
-        raise BundleNotFound(f"no bundle '{name}' in {bundles_dir()}")
-    live = (path / "CURRENT").read_text().strip()
-    removed: dict[str, list[str]] = {"versions": [], "leftovers": [], "caches": []}
-    for entry in sorted(path.iterdir()):
-        if remove or (entry.name.startswith("v") and entry.is_dir() and entry.name != live):
-            kind = "versions"
-        elif entry.name.startswith(".") and _writer_gone(entry.name):
-            kind = "leftovers"
-        else:
-            continue
-        shutil.rmtree(entry) if entry.is_dir() else entry.unlink()
-        removed[kind].append(entry.name)
-    if remove:
-        path.rmdir()
-        _OPEN.clear()
-    in_use = set()
-    for other in bundles_dir().glob("*/CURRENT"):
-        manifest = other.parent / other.read_text().strip() / "manifest.json"
-        if manifest.exists():
-            import json
+    if remove and _OPEN.pop(str(path.resolve()), None) is not None:
+        import gc
 
+        gc.collect()  # this process's own runs of it, if only garbage holds them
+    removed = dict(_core.clean_bundle(path, bool(remove)))
+    in_use = set()
+    for manifest in bundles_dir().glob("*/v*/manifest.json"):
+        try:
             in_use.add(json.loads(manifest.read_text())["content_hash"])
-    for f in cache_dir().glob("*.cols"):
+        except (OSError, ValueError, KeyError):
+            continue  # removed meanwhile, or not ours: its cache stays
+    removed["caches"] = []
+    for f in sorted(cache_dir().glob("*.cols")):
         if f.name.split(".")[0] not in in_use:
-            f.unlink()
+            try:
+                f.unlink()
+            except FileNotFoundError:
+                continue  # another clean was first
+            except OSError as exc:
+                raise BundleError(f"cannot remove the pool cache file {f}: {exc}") from None
             removed["caches"].append(f.name)
+    removed["caches"] += _core.clean_cache_leftovers(cache_dir())
     return removed
 
 

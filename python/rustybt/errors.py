@@ -190,6 +190,7 @@ __all__ = [
     "SetSlippagePostInit",
     "SidsNotFound",
     "StrategyError",
+    "SweepError",
     "SymbolNotFound",
     "TermInputsNotSpecified",
     "TradingControlViolation",

@@ -276,6 +276,9 @@ pub fn write_bundle(
         let _ = fs::remove_dir_all(&tmp);
         return Err(e);
     }
+    // publish under the maintenance lock: a clean running now finishes first, and one
+    // starting now waits, then sees the new CURRENT
+    let _lock = crate::maintenance::maintenance_lock(&bundle_dir, true)?;
     let final_dir = bundle_dir.join(&version);
     fs::rename(&tmp, &final_dir).map_err(DataError::io(&final_dir))?;
     sync_dir(&bundle_dir)?;
@@ -289,8 +292,8 @@ pub fn write_bundle(
     Ok(final_dir)
 }
 
-/// Keep the live version and the one before it (a reader may still be opening it);
-/// remove older versions and leftovers of crashed writes.
+/// Keep the live version and the one before it; remove older versions no reader leases
+/// (the caller holds the maintenance lock) and leftovers of crashed writes.
 fn prune_versions(bundle_dir: &Path, live: &str) {
     let Ok(entries) = fs::read_dir(bundle_dir) else {
         return;
@@ -298,9 +301,7 @@ fn prune_versions(bundle_dir: &Path, live: &str) {
     let mut versions: Vec<String> = Vec::new();
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().to_string();
-        if (name.starts_with(".tmp-") || name.starts_with(&format!(".{CURRENT_FILE}.tmp")))
-            && writer_gone(&name)
-        {
+        if is_leftover(&name) && writer_gone(&name) {
             let _ = fs::remove_dir_all(e.path()).or_else(|_| fs::remove_file(e.path()));
         } else if name.starts_with('v') && name != live {
             versions.push(name);
@@ -309,20 +310,26 @@ fn prune_versions(bundle_dir: &Path, live: &str) {
     versions.sort();
     versions.pop(); // the newest non-live version stays
     for v in versions {
-        let _ = fs::remove_dir_all(bundle_dir.join(v));
+        let _ = crate::maintenance::remove_version(bundle_dir, &v);
     }
+}
+
+/// Whether `name` (in a bundle directory) is a temporary of a write: a version or a
+/// `CURRENT` pointer being written.
+pub(crate) fn is_leftover(name: &str) -> bool {
+    name.starts_with(".tmp-") || name.starts_with(&format!(".{CURRENT_FILE}.tmp"))
 }
 
 /// Whether the process that wrote a leftover (its pid ends the name) has exited, so the
 /// leftover is a crash's and not a concurrent ingest's.
-fn writer_gone(name: &str) -> bool {
+pub(crate) fn writer_gone(name: &str) -> bool {
     let pid = name
         .rsplit(['-', '.'])
         .next()
         .and_then(|p| p.parse::<u32>().ok());
     match pid {
         Some(pid) if pid == std::process::id() => false,
-        Some(pid) => !Path::new(&format!("/proc/{pid}")).exists(),
+        Some(pid) => !crate::maintenance::pid_alive(pid),
         None => true,
     }
 }

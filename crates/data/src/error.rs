@@ -33,6 +33,9 @@ pub enum DataError {
     BadWindow(String),
     #[error("sid {sid} is not in the bundle ({n_assets} assets)")]
     UnknownSid { sid: u32, n_assets: usize },
+    /// A maintenance step refused because a reader uses the version.
+    #[error("{0}")]
+    InUse(String),
     #[error("parquet error on {path}: {reason}")]
     Parquet { path: PathBuf, reason: String },
 }

@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod column;
 pub mod csvdir;
 pub mod error;
+pub mod maintenance;
 pub mod resample;
 pub mod store;
 pub mod synthetic;

@@ -77,6 +77,8 @@ pub struct BarStore {
     resampled: Mutex<HashMap<BarSize, Arc<Resampled>>>,
     /// Per asset, its price adjustments in ex-date order (empty for most bundles).
     adjustment_factors: Vec<Vec<AdjustmentFactor>>,
+    /// This version's lease: while the store lives, no clean or prune removes it.
+    _lease: Option<crate::maintenance::Lease>,
 }
 
 /// How a split or dividend rescales history before its ex-date (zipline's ratios).
@@ -100,7 +102,7 @@ impl BarStore {
     /// Open a bundle through the bundle pool: map the columnar cache for its content hash
     /// from `cache_dir`, building it first if it is missing or stale.
     pub fn open_pooled(path: &Path, cache_dir: Option<&Path>) -> Result<BarStore, DataError> {
-        let dir = bundle::resolve_version_dir(path)?;
+        let (dir, lease) = crate::maintenance::open_leased(path)?;
         let manifest: Manifest = bundle::read_json(&dir.join(bundle::MANIFEST_FILE))?;
         if manifest.schema_version != bundle::SCHEMA_VERSION {
             return Err(DataError::Corrupt {
@@ -170,6 +172,7 @@ impl BarStore {
             last_close_bars,
             resampled: Mutex::new(HashMap::new()),
             adjustment_factors: Vec::new(),
+            _lease: lease,
         }
         .with_adjustment_factors())
     }

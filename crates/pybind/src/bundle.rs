@@ -339,6 +339,36 @@ pub fn ingest_synthetic(
     })
 }
 
+/// Clean the bundle in `bundle_dir` (see `rustybt_data::maintenance::clean`): returns
+/// `{"versions": [...], "leftovers": [...], "leased": [...]}`.
+#[pyfunction]
+pub fn clean_bundle(
+    py: Python<'_>,
+    bundle_dir: PathBuf,
+    remove: bool,
+) -> Result<std::collections::HashMap<&'static str, Vec<String>>> {
+    guard(|| {
+        let out = py
+            .detach(|| rustybt_data::maintenance::clean(&bundle_dir, remove))
+            .map_err(crate::errors::Error::from)?;
+        Ok(std::collections::HashMap::from([
+            ("versions", out.versions),
+            ("leftovers", out.leftovers),
+            ("leased", out.leased),
+        ]))
+    })
+}
+
+/// Remove the pool cache's temporaries of writers that have exited; returns their names.
+#[pyfunction]
+pub fn clean_cache_leftovers(cache_dir: PathBuf) -> Result<Vec<String>> {
+    guard(|| {
+        Ok(rustybt_data::maintenance::clean_cache_leftovers(
+            &cache_dir,
+        )?)
+    })
+}
+
 /// A parsed, validated csvdir, waiting for its calendar's sessions.
 #[pyclass(module = "rustybt._core", name = "CsvDir")]
 pub struct PyCsvDir {

@@ -91,9 +91,10 @@ fn data_err(e: DataError) -> PyErr {
         DataError::BadFrequency(_) => InvalidRunParameters::new_err(msg),
         DataError::BadWindow(_) => HistoryWindowError::new_err(msg),
         DataError::UnknownSid { .. } => SymbolNotFound::new_err(msg),
-        DataError::Corrupt { .. } | DataError::Io { .. } | DataError::Parquet { .. } => {
-            BundleError::new_err(msg)
-        }
+        DataError::Corrupt { .. }
+        | DataError::Io { .. }
+        | DataError::Parquet { .. }
+        | DataError::InUse(_) => BundleError::new_err(msg),
     }
 }
 

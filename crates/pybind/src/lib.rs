@@ -31,7 +31,9 @@ mod _core {
     #[pymodule_export]
     use crate::batch::run_batch;
     #[pymodule_export]
-    use crate::bundle::{ingest_synthetic, Asset, PyBundle, PyCsvDir};
+    use crate::bundle::{
+        clean_bundle, clean_cache_leftovers, ingest_synthetic, Asset, PyBundle, PyCsvDir,
+    };
     #[pymodule_export]
     use crate::metrics::{
         _panic_for_tests, benchmark_metrics, final_risk, risk_metrics, round_trips_of,

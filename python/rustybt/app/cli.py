@@ -228,9 +228,12 @@ def cmd_bundle_clean(args) -> int:
     from rustybt.bundles import clean_bundle
 
     removed = clean_bundle(args.name, remove=args.all)
+    leased = removed.pop("leased", [])
     for kind, names in removed.items():
         for n in names:
             console.print(f"removed {kind[:-1]} {n}")
+    for n in leased:
+        console.print(f"kept version {n}: open in a running backtest, search or notebook")
     total = sum(len(v) for v in removed.values())
     console.print(f"{args.name}: {'bundle removed' if args.all else 'cleaned'} ({total} items)")
     return 0
