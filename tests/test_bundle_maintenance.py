@@ -157,3 +157,34 @@ def test_re_ingest_and_run_cycles_do_not_grow_memory():
     gc.collect()
     after_100 = _rss_mb()
     assert after_100 - after_10 <= 20, (after_10, after_100, time.perf_counter() - start)
+
+
+@pytest.mark.parametrize("backend", ["serial", "process"])
+def test_a_search_runs_on_the_version_it_was_built_against(backend):
+    """Built, then run after its bundle was re-ingested twice (and cleaned): the search
+    holds its version's lease, so the version is still there and every trial runs on it."""
+    from rustybt.app.examples.sma_crossover import SmaCross
+    from rustybt.optimize import GridSearch
+    from rustybt.optimize.pool import shutdown_pool
+
+    name = f"pinned-{backend}"
+    rustybt.ingest_synthetic(name, assets=3, start="2022-01-03", end="2022-06-30", seed=1)
+    search = GridSearch(
+        SmaCross,
+        {"fast": [5, 8], "slow": [20], "n_assets": [3]},
+        bundle=name,
+        n_jobs=2 if backend == "process" else 1,
+        backend=backend,
+        progress=False,
+    )
+    expected_hash = search.bundle.content_hash
+    for seed in (2, 3):
+        rustybt.ingest_synthetic(name, assets=3, start="2022-01-03", end="2022-06-30", seed=seed)
+    assert clean_bundle(name)["leased"]
+    try:
+        result = search.run()
+    finally:
+        shutdown_pool()
+    assert result.table["error"].isna().all(), result.table["error"].tolist()
+    assert len(result.table) == 2
+    assert search.bundle.content_hash == expected_hash != rustybt.load_bundle(name).content_hash
