@@ -9,6 +9,7 @@ import numpy.typing as npt
 from typing_extensions import disjoint_base
 
 __all__ = [
+    "CACHE_FORMAT",
     "COMMISSION_MODELS",
     "DIV_SCALE",
     "SLIPPAGE_MODELS",
@@ -38,6 +39,8 @@ __all__ = [
 ]
 __version__: str
 DIV_SCALE: int
+#: the pool cache's file format (files are named HASH.fN.cols)
+CACHE_FORMAT: int
 #: (model name, [(parameter, zipline's default), ...]) of each slippage model, default first
 SLIPPAGE_MODELS: list[tuple[str, list[tuple[str, float]]]]
 #: (model name, [(parameter, zipline's default), ...]) of each commission model, default first

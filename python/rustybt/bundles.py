@@ -276,7 +276,7 @@ def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
 def clean_bundle(name: str, remove: bool = False) -> dict[str, list[str]]:
     """Remove what a bundle no longer needs: versions other than the live one, leftovers of
     interrupted ingests, pool cache files of content hashes no bundle version uses any more
-    and the cache's temporaries of killed writes. With ``remove=True`` the bundle itself
+    or of an older cache format, and the cache's temporaries of killed writes. With ``remove=True`` the bundle itself
     goes too.
 
     Safe against everything running beside it: the clean holds the bundle's maintenance
@@ -306,8 +306,10 @@ def clean_bundle(name: str, remove: bool = False) -> dict[str, list[str]]:
         except (OSError, ValueError, KeyError):
             continue  # removed meanwhile, or not ours: its cache stays
     removed["caches"] = []
+    current = f"f{_core.CACHE_FORMAT}"
     for f in sorted(cache_dir().glob("*.cols")):
-        if f.name.split(".")[0] not in in_use:
+        digest, fmt = [*f.name.split("."), "", ""][:2]
+        if digest not in in_use or fmt != current:
             try:
                 f.unlink()
             except FileNotFoundError:

@@ -426,6 +426,20 @@ fn write_bars(path: &Path, content: &BundleContent) -> Result<(), DataError> {
 /// Raw columns of `bars.parquet`: (sid, ts, open, high, low, close, volume).
 pub(crate) type RawBars = (Vec<i32>, [Vec<i64>; 6]);
 
+/// The decimal scale `bars.parquet` stores its prices at (from its schema alone).
+pub(crate) fn stored_price_scale(path: &Path) -> Result<i32, DataError> {
+    let file = File::open(path).map_err(DataError::io(path))?;
+    let reader = SerializedFileReader::new(file).map_err(parquet_err(path))?;
+    let schema = reader.metadata().file_metadata().schema_descr_ptr();
+    if schema.num_columns() != 7 {
+        return Err(DataError::Corrupt {
+            path: path.to_path_buf(),
+            reason: format!("{} columns, not 7", schema.num_columns()),
+        });
+    }
+    Ok(schema.column(2).type_scale())
+}
+
 pub(crate) fn read_bars(path: &Path) -> Result<RawBars, DataError> {
     let err = parquet_err(path);
     let file = File::open(path).map_err(DataError::io(path))?;

@@ -4,13 +4,21 @@
 //! and a file whose header does not match the manifest is rebuilt, never read.
 //!
 //! Layout: a 4096-byte JSON header padded with spaces (magic, format version, content hash,
-//! shape, and the byte offset of each section), then the sections, each 64-byte aligned:
+//! price scale, shape, the byte offset of each section and each section's xxh3-64
+//! checksum), then the sections, each 64-byte aligned:
 //! timestamps (i64), bar session (u32), session first bar (u32), open/high/low/close/volume
 //! mantissas (i64), then the same five as f64, then each cell's last bar with a close
 //! (u32, [`NO_CLOSE`] for none; see `BarStore::last_close_mantissa`).
 //!
-//! Format history: 1 had no last-close index; 2 adds it. The format is in the file name
-//! and the header, so a file of another format is never opened, let alone misread.
+//! Integrity: every open in a fresh process checks each section against its checksum (in
+//! parallel, at memory bandwidth) before any of it is used, and the header against the
+//! manifest (content hash, price scale, shape). A file that fails either is not used: the
+//! columns are rebuilt from the bundle's Parquet file and the cache rewritten, so a flipped
+//! block can cost time, never a different backtest.
+//!
+//! Format history: 1 had no last-close index; 2 adds it; 3 adds the price scale and the
+//! checksums. The format is in the file name and the header, so a file of another format
+//! is never opened, let alone misread (an old file is left for `bundle clean`).
 
 use std::fs::{self, File};
 use std::io::Write;
@@ -18,13 +26,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use memmap2::Mmap;
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use twox_hash::XxHash3_64;
 
 use crate::bundle::Manifest;
 use crate::column::Column;
 use crate::error::DataError;
 
-pub const CACHE_FORMAT: u32 = 2;
+pub const CACHE_FORMAT: u32 = 3;
 const HEADER: usize = 4096;
 const ALIGN: usize = 64;
 const MAGIC: &str = "rustybt-columns";
@@ -72,11 +82,14 @@ struct Header {
     magic: String,
     format: u32,
     content_hash: String,
+    price_scale: u32,
     n_bars: usize,
     n_assets: usize,
     n_sessions: usize,
     /// Byte offset of each of the 14 sections.
     offsets: Vec<usize>,
+    /// xxh3-64 of each section's bytes (empty in the header expected from a manifest).
+    checksums: Vec<u64>,
 }
 
 /// The cache file of a bundle with this manifest.
@@ -113,10 +126,12 @@ fn expected_header(manifest: &Manifest, n_assets: usize) -> (Header, usize) {
         magic: MAGIC.into(),
         format: CACHE_FORMAT,
         content_hash: manifest.content_hash.clone(),
+        price_scale: manifest.price_scale,
         n_bars: manifest.n_bars,
         n_assets,
         n_sessions,
         offsets,
+        checksums: Vec::new(),
     };
     (header, total)
 }
@@ -128,13 +143,21 @@ pub fn map(file: &Path, manifest: &Manifest, n_assets: usize) -> Option<Columns>
     // never modified afterwards, so the mapped bytes do not change under us.
     let map = Arc::new(unsafe { Mmap::map(&f) }.ok()?);
     let end = map.get(..HEADER)?.iter().rposition(|&b| b != b' ')? + 1;
-    let header: Header = serde_json::from_slice(&map[..end]).ok()?;
+    let mut header: Header = serde_json::from_slice(&map[..end]).ok()?;
+    let checksums = std::mem::take(&mut header.checksums);
     let (expected, total) = expected_header(manifest, n_assets);
     let (offsets, n_sessions) = (expected.offsets.clone(), expected.n_sessions);
-    if header != expected || map.len() < total {
+    if header != expected || map.len() < total || checksums.len() != SECTIONS {
         return None;
     }
     let lens = lengths(manifest.n_bars, n_assets, n_sessions);
+    let intact = (0..SECTIONS).into_par_iter().all(|i| {
+        let bytes = &map[offsets[i]..offsets[i] + lens[i].0 * lens[i].1];
+        XxHash3_64::oneshot(bytes) == checksums[i]
+    });
+    if !intact {
+        return None;
+    }
     let ints = |i: usize| Column::<i64>::mapped(&map, offsets[i], lens[i].0);
     let floats = |i: usize| Column::<f64>::mapped(&map, offsets[i], lens[i].0);
     Some(Columns {
@@ -164,15 +187,9 @@ pub fn write(
 ) -> Result<(), DataError> {
     let dir = file.parent().unwrap_or(Path::new("."));
     fs::create_dir_all(dir).map_err(DataError::io(dir))?;
-    let (header, total) = expected_header(manifest, n_assets);
+    let (mut header, total) = expected_header(manifest, n_assets);
     let offsets = header.offsets.clone();
     let mut buf = vec![0u8; total];
-    let head = serde_json::to_vec(&header).expect("header serializes");
-    if head.len() > HEADER {
-        return Err(DataError::BadRequest("cache header too large".into()));
-    }
-    buf[..HEADER].fill(b' ');
-    buf[..head.len()].copy_from_slice(&head);
     let sections: [&[u8]; SECTIONS] = [
         bytemuck::cast_slice(&cols.timestamps),
         bytemuck::cast_slice(&cols.bar_session),
@@ -192,6 +209,16 @@ pub fn write(
     for (bytes, &at) in sections.iter().zip(&offsets) {
         buf[at..at + bytes.len()].copy_from_slice(bytes);
     }
+    header.checksums = sections
+        .par_iter()
+        .map(|bytes| XxHash3_64::oneshot(bytes))
+        .collect();
+    let head = serde_json::to_vec(&header).expect("header serializes");
+    if head.len() > HEADER {
+        return Err(DataError::BadRequest("cache header too large".into()));
+    }
+    buf[..HEADER].fill(b' ');
+    buf[..head.len()].copy_from_slice(&head);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.subsec_nanos());
@@ -253,7 +280,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let m = manifest();
         let file = cache_file(dir.path(), &m);
-        assert!(file.to_string_lossy().ends_with(".f2.cols"));
+        assert!(file.to_string_lossy().ends_with(".f3.cols"));
         let cols = columns();
         write(&file, &m, 2, &cols).unwrap();
         let mapped = map(&file, &m, 2).unwrap();
@@ -262,6 +289,32 @@ mod tests {
         assert_eq!(*mapped.ints[3], cols.ints[3][..]);
         assert_eq!(*mapped.floats[4], cols.floats[4][..]);
         assert_eq!(*mapped.session_first_bar, cols.session_first_bar[..]);
+    }
+
+    #[test]
+    fn a_flipped_byte_in_any_section_or_another_price_scale_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let m = manifest();
+        let file = cache_file(dir.path(), &m);
+        write(&file, &m, 2, &columns()).unwrap();
+        let good = fs::read(&file).unwrap();
+        let (header, _) = expected_header(&m, 2);
+        let lens = lengths(m.n_bars, 2, m.session_dates.len());
+        for (i, &at) in header.offsets.iter().enumerate() {
+            for byte in [at, at + lens[i].0 * lens[i].1 - 1] {
+                let mut bad = good.clone();
+                bad[byte] ^= 0x10;
+                fs::write(&file, &bad).unwrap();
+                assert!(map(&file, &m, 2).is_none(), "section {i}, byte {byte}");
+            }
+        }
+        fs::write(&file, &good).unwrap();
+        assert!(map(&file, &m, 2).is_some());
+        let rescaled = Manifest {
+            price_scale: 4,
+            ..manifest()
+        };
+        assert!(map(&file, &rescaled, 2).is_none());
     }
 
     #[test]

@@ -276,8 +276,19 @@ fn build_columns(
     n_assets: usize,
 ) -> Result<OwnedColumns, DataError> {
     {
-        let (sids, [ts, open, high, low, close, volume]) =
-            bundle::read_bars(&dir.join("bars.parquet"))?;
+        let bars = dir.join("bars.parquet");
+        let stored = bundle::stored_price_scale(&bars)?;
+        if i64::from(stored) != i64::from(manifest.price_scale) {
+            return Err(DataError::Corrupt {
+                path: dir.join(bundle::MANIFEST_FILE),
+                reason: format!(
+                    "price_scale is {} but bars.parquet stores prices at scale {stored}: the \
+                     manifest was edited; restore it or re-ingest the bundle",
+                    manifest.price_scale
+                ),
+            });
+        }
+        let (sids, [ts, open, high, low, close, volume]) = bundle::read_bars(&bars)?;
         let (timestamps, bar_session) = bar_grid(sessions, bar_size);
         let n_bars = timestamps.len();
         let corrupt = |reason: String| DataError::Corrupt {

@@ -52,6 +52,7 @@ mod _core {
     fn init(m: &Bound<'_, PyModule>) -> PyResult<()> {
         m.add("__version__", env!("CARGO_PKG_VERSION"))?;
         m.add("DIV_SCALE", rustybt_ledger::DIV_SCALE)?;
+        m.add("CACHE_FORMAT", rustybt_data::cache::CACHE_FORMAT)?;
         // the models and their defaults, as the ledger defines them (`rustybt.finance`
         // builds its classes' defaults from these)
         m.add(
