@@ -21,6 +21,7 @@ __all__ = [
     "Simulation",
     "__version__",
     "_panic_for_tests",
+    "_set_failpoints",
     "clean_bundle",
     "clean_cache_leftovers",
     "cumulative_benchmark_risk",
@@ -279,6 +280,7 @@ def fifo_round_trips(
     group: Sequence[int], amount: Sequence[int], price: Sequence[float], commission: Sequence[float]
 ) -> dict[str, npt.NDArray[Any]]: ...
 def _panic_for_tests(message: str) -> None: ...
+def _set_failpoints(names: Sequence[str]) -> None: ...
 def pipeline_rolling(
     kind: str,
     params: dict[str, float],

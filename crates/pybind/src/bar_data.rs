@@ -11,7 +11,7 @@ use rustybt_data::{BarStore, Field, View};
 
 use crate::bundle::PyBundle;
 use crate::conversion::{read_only_view, sids_of};
-use crate::errors::{guard, Error, Result};
+use crate::errors::{guard, guard_at, Error, Result};
 
 /// What a strategy sees of the market at the current bar. `rustybt.data.BarData`
 /// subclasses it with zipline's pandas-returning `current` / `history`.
@@ -41,33 +41,43 @@ impl PyBarData {
 #[pymethods]
 impl PyBarData {
     #[new]
-    fn new(bundle: &PyBundle) -> Self {
-        PyBarData {
-            store: bundle.store.clone(),
-            bar: AtomicUsize::new(0),
-            before_first: AtomicBool::new(false),
-        }
+    fn new(bundle: &PyBundle) -> Result<Self> {
+        guard_at("BarData.__new__", || {
+            Ok({
+                PyBarData {
+                    store: bundle.store.clone(),
+                    bar: AtomicUsize::new(0),
+                    before_first: AtomicBool::new(false),
+                }
+            })
+        })
     }
     /// Index of the current bar in the bundle.
     #[getter]
-    fn current_bar(&self) -> usize {
-        self.bar.load(Ordering::Relaxed)
+    fn current_bar(&self) -> Result<usize> {
+        guard_at("BarData.current_bar", || {
+            Ok(self.bar.load(Ordering::Relaxed))
+        })
     }
     /// Move to bar `bar` (for drivers other than the Rust clock, e.g. the reference
     /// engine). `before_first`: `before_trading_start` of the bundle's first session,
     /// where no bar is visible yet.
     #[pyo3(signature = (bar, before_first = false))]
     fn _set_bar(&self, bar: usize, before_first: bool) -> Result<()> {
-        self.store.check_window(&[], bar)?;
-        self.set_view(View { bar, before_first });
-        Ok(())
+        guard_at("BarData._set_bar", || {
+            self.store.check_window(&[], bar)?;
+            self.set_view(View { bar, before_first });
+            Ok(())
+        })
     }
     /// One field of one asset at the current bar (NaN when there is no bar; `price`
     /// forward-fills).
     fn _current(&self, sid: u32, field: &str) -> Result<f64> {
-        let f = Field::named(field)?;
-        self.store.check_sid(sid)?;
-        Ok(self.store.current_at(self.view(), f, sid))
+        guard_at("BarData._current", || {
+            let f = Field::named(field)?;
+            self.store.check_sid(sid)?;
+            Ok(self.store.current_at(self.view(), f, sid))
+        })
     }
     /// `[count, len(sids)]` window of `field` ending at the current bar (inclusive); with
     /// `frequency`, of bars aggregated to that coarser size (the current one so far).
@@ -80,36 +90,44 @@ impl PyBarData {
         count: usize,
         frequency: Option<&str>,
     ) -> Result<Bound<'py, PyArray2<f64>>> {
-        let py = slf.py();
-        let me = slf.get();
-        let sids = sids_of(assets)?;
-        let f = Field::named(field)?;
-        let target = frequency
-            .map(|fr| me.store.coarser_bar_size(fr))
-            .transpose()?;
-        let view = me.view();
-        let all_assets = sids.len() == me.store.n_assets()
-            && sids.iter().enumerate().all(|(i, &s)| s as usize == i);
-        if all_assets && target.is_none() && !view.before_first {
-            if let Some(block) = me.store.raw_block(f, view.bar, count) {
-                // zero-copy: a read-only view of the store's rows, kept alive by this object
-                return read_only_view(block, count, sids.len(), slf.clone().into_any());
+        guard_at("BarData._history", || {
+            let py = slf.py();
+            let me = slf.get();
+            let sids = sids_of(assets)?;
+            let f = Field::named(field)?;
+            let target = frequency
+                .map(|fr| me.store.coarser_bar_size(fr))
+                .transpose()?;
+            let view = me.view();
+            let all_assets = sids.len() == me.store.n_assets()
+                && sids.iter().enumerate().all(|(i, &s)| s as usize == i);
+            if all_assets && target.is_none() && !view.before_first {
+                if let Some(block) = me.store.raw_block(f, view.bar, count) {
+                    // zero-copy: a read-only view of the store's rows, kept alive by this object
+                    return read_only_view(block, count, sids.len(), slf.clone().into_any());
+                }
             }
-        }
-        window_array(py, &me.store, view, f, &sids, count, target)
+            window_array(py, &me.store, view, f, &sids, count, target)
+        })
     }
     /// True while `before_trading_start` runs for the bundle's first session (no bar yet).
     #[getter]
-    fn _before_first(&self) -> bool {
-        self.before_first.load(Ordering::Relaxed)
+    fn _before_first(&self) -> Result<bool> {
+        guard_at("BarData._before_first", || {
+            Ok(self.before_first.load(Ordering::Relaxed))
+        })
     }
     /// Whether the asset has a price now and its data has not ended.
-    fn _can_trade(&self, sid: u32) -> bool {
-        self.store.can_trade(self.view(), sid)
+    fn _can_trade(&self, sid: u32) -> Result<bool> {
+        guard_at("BarData._can_trade", || {
+            Ok(self.store.can_trade(self.view(), sid))
+        })
     }
     /// Whether the asset has a price but no bar now.
-    fn _is_stale(&self, sid: u32) -> bool {
-        self.store.is_stale(self.view(), sid)
+    fn _is_stale(&self, sid: u32) -> Result<bool> {
+        guard_at("BarData._is_stale", || {
+            Ok(self.store.is_stale(self.view(), sid))
+        })
     }
 }
 

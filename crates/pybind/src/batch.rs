@@ -12,7 +12,7 @@ use rustybt_ledger::{CancelPolicy, Commission, Money, Slippage};
 
 use crate::bundle::PyBundle;
 use crate::conversion::{commission, named_or_default, slippage};
-use crate::errors::{guard, invalid_run, Result};
+use crate::errors::{guard_at, invalid_run, Result};
 
 /// Matrices copied out of Python per chunk: bounds the extra memory of a large batch.
 const CHUNK: usize = 128;
@@ -109,7 +109,7 @@ pub fn run_batch<'py>(
     fill_model: Option<&str>,
     keep_perf: bool,
 ) -> Result<Bound<'py, PyDict>> {
-    guard(|| {
+    guard_at("run_batch", || {
         let settings = Settings {
             first_session,
             last_session,

@@ -10,7 +10,10 @@ use rustybt_data::{BarSize, BarStore, Field, ParsedCsvDir, Session, SyntheticSpe
 
 use crate::bar_data::window_array;
 use crate::conversion::read_only_view;
-use crate::errors::{bad_value, guard, ingest, invalid_run, Result};
+use crate::errors::{bad_value, guard_at, ingest, invalid_run, Result};
+
+/// `(sids, ex-date sessions, price ratios, volume ratios)`.
+type AdjustmentRatios = (Vec<u32>, Vec<u32>, Vec<f64>, Vec<f64>);
 
 /// An equity in a bundle. Hashable, ordered by sid, picklable.
 #[pyclass(frozen, module = "rustybt._core", name = "Asset", eq, ord, hash)]
@@ -32,31 +35,45 @@ pub struct Asset {
 #[pymethods]
 impl Asset {
     #[new]
-    fn new(sid: u32, symbol: String, exchange: String, start_day: i32, end_day: i32) -> Self {
-        Asset {
-            sid,
-            symbol,
-            exchange,
-            start_day,
-            end_day,
-        }
+    fn new(
+        sid: u32,
+        symbol: String,
+        exchange: String,
+        start_day: i32,
+        end_day: i32,
+    ) -> Result<Self> {
+        guard_at("Asset.__new__", || {
+            Ok({
+                Asset {
+                    sid,
+                    symbol,
+                    exchange,
+                    start_day,
+                    end_day,
+                }
+            })
+        })
     }
-    fn __repr__(&self) -> String {
-        format!("Equity({} [{}])", self.sid, self.symbol)
+    fn __repr__(&self) -> Result<String> {
+        guard_at("Asset.__repr__", || {
+            Ok(format!("Equity({} [{}])", self.sid, self.symbol))
+        })
     }
     fn __reduce__<'py>(
         slf: &Bound<'py, Self>,
-    ) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
-        let a = slf.get();
-        let args = (
-            a.sid,
-            a.symbol.clone(),
-            a.exchange.clone(),
-            a.start_day,
-            a.end_day,
-        )
-            .into_pyobject(slf.py())?;
-        Ok((slf.get_type().into_any(), args))
+    ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+        guard_at("Asset.__reduce__", || {
+            let a = slf.get();
+            let args = (
+                a.sid,
+                a.symbol.clone(),
+                a.exchange.clone(),
+                a.start_day,
+                a.end_day,
+            )
+                .into_pyobject(slf.py())?;
+            Ok((slf.get_type().into_any(), args))
+        })
     }
 }
 
@@ -78,7 +95,7 @@ impl PyBundle {
     #[staticmethod]
     #[pyo3(signature = (path, cache_dir = None))]
     fn open(py: Python<'_>, path: PathBuf, cache_dir: Option<PathBuf>) -> Result<Self> {
-        guard(|| {
+        guard_at("Bundle.open", || {
             let store = py
                 .detach(|| BarStore::open_pooled(&path, cache_dir.as_deref()))
                 .map_err(crate::errors::Error::from)?;
@@ -89,130 +106,158 @@ impl PyBundle {
     }
     /// Whether the bars are mapped from the bundle pool's cache.
     #[getter]
-    fn is_mapped(&self) -> bool {
-        self.store.is_mapped()
+    fn is_mapped(&self) -> Result<bool> {
+        guard_at("Bundle.is_mapped", || Ok(self.store.is_mapped()))
     }
     #[getter]
-    fn name(&self) -> String {
-        self.store.manifest.name.clone()
+    fn name(&self) -> Result<String> {
+        guard_at("Bundle.name", || Ok(self.store.manifest.name.clone()))
     }
     #[getter]
-    fn path(&self) -> PathBuf {
-        self.store.path.clone()
+    fn path(&self) -> Result<PathBuf> {
+        guard_at("Bundle.path", || Ok(self.store.path.clone()))
     }
     #[getter]
-    fn frequency(&self) -> String {
-        self.store.manifest.frequency.clone()
+    fn frequency(&self) -> Result<String> {
+        guard_at("Bundle.frequency", || {
+            Ok(self.store.manifest.frequency.clone())
+        })
     }
     #[getter]
-    fn calendar(&self) -> String {
-        self.store.manifest.calendar.clone()
+    fn calendar(&self) -> Result<String> {
+        guard_at("Bundle.calendar", || {
+            Ok(self.store.manifest.calendar.clone())
+        })
     }
     #[getter]
-    fn price_scale(&self) -> u32 {
-        self.store.price_scale()
+    fn price_scale(&self) -> Result<u32> {
+        guard_at("Bundle.price_scale", || Ok(self.store.price_scale()))
     }
     #[getter]
-    fn content_hash(&self) -> String {
-        self.store.manifest.content_hash.clone()
+    fn content_hash(&self) -> Result<String> {
+        guard_at("Bundle.content_hash", || {
+            Ok(self.store.manifest.content_hash.clone())
+        })
     }
     #[getter]
-    fn created_at(&self) -> String {
-        self.store.manifest.created_at.clone()
+    fn created_at(&self) -> Result<String> {
+        guard_at("Bundle.created_at", || {
+            Ok(self.store.manifest.created_at.clone())
+        })
     }
     #[getter]
-    fn source(&self) -> String {
-        self.store.manifest.source.clone()
+    fn source(&self) -> Result<String> {
+        guard_at("Bundle.source", || Ok(self.store.manifest.source.clone()))
     }
     #[getter]
-    fn n_assets(&self) -> usize {
-        self.store.n_assets()
+    fn n_assets(&self) -> Result<usize> {
+        guard_at("Bundle.n_assets", || Ok(self.store.n_assets()))
     }
     #[getter]
-    fn n_bars(&self) -> usize {
-        self.store.n_bars()
+    fn n_bars(&self) -> Result<usize> {
+        guard_at("Bundle.n_bars", || Ok(self.store.n_bars()))
     }
     /// The close of `sid` at the end of every session (forward-filled within the bundle;
     /// NaN before its first bar): what a benchmark's daily returns are computed from.
     fn _session_closes(&self, sid: u32) -> Result<Vec<f64>> {
-        if sid as usize >= self.store.n_assets() {
-            return Err(bad_value(format!(
-                "sid {sid} is outside the bundle's {} assets",
-                self.store.n_assets()
-            )));
-        }
-        let scale = 10f64.powi(i32::try_from(self.store.price_scale()).unwrap_or(0));
-        Ok((0..self.store.sessions.len())
-            .map(|s| {
-                let last_bar = self.store.session_first_bar[s + 1] as usize;
-                last_bar
-                    .checked_sub(1)
-                    .and_then(|bar| self.store.last_close_mantissa(bar, sid))
-                    .map_or(f64::NAN, |m| m as f64 / scale)
-            })
-            .collect())
+        guard_at("Bundle._session_closes", || {
+            if sid as usize >= self.store.n_assets() {
+                return Err(bad_value(format!(
+                    "sid {sid} is outside the bundle's {} assets",
+                    self.store.n_assets()
+                )));
+            }
+            let scale = 10f64.powi(i32::try_from(self.store.price_scale()).unwrap_or(0));
+            Ok((0..self.store.sessions.len())
+                .map(|s| {
+                    let last_bar = self.store.session_first_bar[s + 1] as usize;
+                    last_bar
+                        .checked_sub(1)
+                        .and_then(|bar| self.store.last_close_mantissa(bar, sid))
+                        .map_or(f64::NAN, |m| m as f64 / scale)
+                })
+                .collect())
+        })
     }
     /// `field` of every asset at every bar, raw (unadjusted; NaN where an asset has no
     /// bar), `[bars, assets]`: a read-only view of the bundle's column, no copy.
     fn field_matrix<'py>(slf: &Bound<'py, Self>, field: &str) -> Result<Bound<'py, PyArray2<f64>>> {
-        let me = slf.get();
-        let values = me.store.field_matrix(Field::named(field)?);
-        let (rows, cols) = (me.store.n_bars(), me.store.n_assets());
-        read_only_view(values, rows, cols, slf.clone().into_any())
+        guard_at("Bundle.field_matrix", || {
+            let me = slf.get();
+            let values = me.store.field_matrix(Field::named(field)?);
+            let (rows, cols) = (me.store.n_bars(), me.store.n_assets());
+            read_only_view(values, rows, cols, slf.clone().into_any())
+        })
     }
     /// Every split and dividend as zipline's ratios: `(sids, ex-date sessions, price
     /// ratios, volume ratios)`; prices of earlier bars are multiplied by the price ratio
     /// (1 / split, or 1 − dividend / previous close), volumes by the volume ratio.
-    fn adjustment_ratios(&self) -> (Vec<u32>, Vec<u32>, Vec<f64>, Vec<f64>) {
-        let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        for sid in 0..self.store.n_assets() as u32 {
-            for f in self.store.adjustment_factors(sid) {
-                out.0.push(sid);
-                out.1.push(f.session);
-                out.2.push(f.price);
-                out.3.push(f.volume);
-            }
-        }
-        out
+    fn adjustment_ratios(&self) -> Result<AdjustmentRatios> {
+        guard_at("Bundle.adjustment_ratios", || {
+            Ok({
+                let mut out = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+                for sid in 0..self.store.n_assets() as u32 {
+                    for f in self.store.adjustment_factors(sid) {
+                        out.0.push(sid);
+                        out.1.push(f.session);
+                        out.2.push(f.price);
+                        out.3.push(f.volume);
+                    }
+                }
+                out
+            })
+        })
     }
     /// The assets, indexed by sid.
-    fn assets(&self) -> Vec<Asset> {
-        self.store
-            .assets
-            .iter()
-            .map(|a| Asset {
-                sid: a.sid,
-                symbol: a.symbol.clone(),
-                exchange: a.exchange.clone(),
-                start_day: a.start_date,
-                end_day: a.end_date,
+    fn assets(&self) -> Result<Vec<Asset>> {
+        guard_at("Bundle.assets", || {
+            Ok({
+                self.store
+                    .assets
+                    .iter()
+                    .map(|a| Asset {
+                        sid: a.sid,
+                        symbol: a.symbol.clone(),
+                        exchange: a.exchange.clone(),
+                        start_day: a.start_date,
+                        end_day: a.end_date,
+                    })
+                    .collect()
             })
-            .collect()
+        })
     }
     /// Session labels (days since the epoch), opens and closes (ns UTC).
     #[allow(clippy::type_complexity)]
     fn sessions<'py>(
         &self,
         py: Python<'py>,
-    ) -> (
+    ) -> Result<(
         Bound<'py, PyArray1<i32>>,
         Bound<'py, PyArray1<i64>>,
         Bound<'py, PyArray1<i64>>,
-    ) {
-        let s = &self.store.sessions;
-        (
-            PyArray1::from_iter(py, s.iter().map(|x| x.date)),
-            PyArray1::from_iter(py, s.iter().map(|x| x.open_ns)),
-            PyArray1::from_iter(py, s.iter().map(|x| x.close_ns)),
-        )
+    )> {
+        guard_at("Bundle.sessions", || {
+            Ok({
+                let s = &self.store.sessions;
+                (
+                    PyArray1::from_iter(py, s.iter().map(|x| x.date)),
+                    PyArray1::from_iter(py, s.iter().map(|x| x.open_ns)),
+                    PyArray1::from_iter(py, s.iter().map(|x| x.close_ns)),
+                )
+            })
+        })
     }
     /// Bar close instants (ns UTC).
-    fn timestamps<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<i64>> {
-        PyArray1::from_slice(py, &self.store.timestamps)
+    fn timestamps<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyArray1<i64>>> {
+        guard_at("Bundle.timestamps", || {
+            Ok(PyArray1::from_slice(py, &self.store.timestamps))
+        })
     }
     /// First bar of each session, plus the bar count.
-    fn session_first_bar<'py>(&self, py: Python<'py>) -> Bound<'py, PyArray1<u32>> {
-        PyArray1::from_slice(py, &self.store.session_first_bar)
+    fn session_first_bar<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyArray1<u32>>> {
+        guard_at("Bundle.session_first_bar", || {
+            Ok(PyArray1::from_slice(py, &self.store.session_first_bar))
+        })
     }
     /// Every completed bar of `field` aggregated to `frequency`, for all assets:
     /// (bar close instants ns UTC, `[bars, assets]` float64).
@@ -222,13 +267,15 @@ impl PyBundle {
         field: &str,
         frequency: &str,
     ) -> Result<TimedMatrix<'py>> {
-        let field = Field::named(field)?;
-        let target = self.store.coarser_bar_size(frequency)?;
-        let r = self.store.resampled(target);
-        let values = py.detach(|| r.all(&self.store, field));
-        let rows = r.timestamps.len();
-        let arr = PyArray1::from_vec(py, values).reshape([rows, self.store.n_assets()])?;
-        Ok((PyArray1::from_slice(py, &r.timestamps), arr))
+        guard_at("Bundle.resample", || {
+            let field = Field::named(field)?;
+            let target = self.store.coarser_bar_size(frequency)?;
+            let r = self.store.resampled(target);
+            let values = py.detach(|| r.all(&self.store, field));
+            let rows = r.timestamps.len();
+            let arr = PyArray1::from_vec(py, values).reshape([rows, self.store.n_assets()])?;
+            Ok((PyArray1::from_slice(py, &r.timestamps), arr))
+        })
     }
     /// Close instants (ns UTC) of the bars of `frequency` over this bundle's sessions.
     fn resampled_timestamps<'py>(
@@ -236,17 +283,21 @@ impl PyBundle {
         py: Python<'py>,
         frequency: &str,
     ) -> Result<Bound<'py, PyArray1<i64>>> {
-        let target = self.store.coarser_bar_size(frequency)?;
-        Ok(PyArray1::from_slice(
-            py,
-            &self.store.resampled(target).timestamps,
-        ))
+        guard_at("Bundle.resampled_timestamps", || {
+            let target = self.store.coarser_bar_size(frequency)?;
+            Ok(PyArray1::from_slice(
+                py,
+                &self.store.resampled(target).timestamps,
+            ))
+        })
     }
     /// (hits, misses) of the cache of completed `frequency` bars.
     fn cache_stats(&self, frequency: &str) -> Result<(u64, u64)> {
-        let target = self.store.coarser_bar_size(frequency)?;
-        let s = self.store.resampled(target).stats();
-        Ok((s.hits, s.misses))
+        guard_at("Bundle.cache_stats", || {
+            let target = self.store.coarser_bar_size(frequency)?;
+            let s = self.store.resampled(target).stats();
+            Ok((s.hits, s.misses))
+        })
     }
     /// `count` bars of `field` ending at bar `end_bar`, as a `[count, len(sids)]` float64 array.
     fn history<'py>(
@@ -257,16 +308,18 @@ impl PyBundle {
         end_bar: usize,
         count: usize,
     ) -> Result<Bound<'py, PyArray2<f64>>> {
-        let field = Field::named(field)?;
-        window_array(
-            py,
-            &self.store,
-            rustybt_data::View::at_bar(end_bar),
-            field,
-            &sids,
-            count,
-            None,
-        )
+        guard_at("Bundle.history", || {
+            let field = Field::named(field)?;
+            window_array(
+                py,
+                &self.store,
+                rustybt_data::View::at_bar(end_bar),
+                field,
+                &sids,
+                count,
+                None,
+            )
+        })
     }
 }
 
@@ -321,7 +374,7 @@ pub fn ingest_synthetic(
     closes: Vec<i64>,
     progress: Option<Py<PyAny>>,
 ) -> Result<PathBuf> {
-    guard(|| {
+    guard_at("ingest_synthetic", || {
         let mut report = progress_fn(progress);
         let spec = SyntheticSpec {
             n_assets,
@@ -347,7 +400,7 @@ pub fn clean_bundle(
     bundle_dir: PathBuf,
     remove: bool,
 ) -> Result<std::collections::HashMap<&'static str, Vec<String>>> {
-    guard(|| {
+    guard_at("clean_bundle", || {
         let out = py
             .detach(|| rustybt_data::maintenance::clean(&bundle_dir, remove))
             .map_err(crate::errors::Error::from)?;
@@ -362,7 +415,7 @@ pub fn clean_bundle(
 /// Remove the pool cache's temporaries of writers that have exited; returns their names.
 #[pyfunction]
 pub fn clean_cache_leftovers(cache_dir: PathBuf) -> Result<Vec<String>> {
-    guard(|| {
+    guard_at("clean_cache_leftovers", || {
         Ok(rustybt_data::maintenance::clean_cache_leftovers(
             &cache_dir,
         )?)
@@ -387,7 +440,7 @@ impl PyCsvDir {
         price_scale: u32,
         progress: Option<Py<PyAny>>,
     ) -> Result<Self> {
-        guard(|| {
+        guard_at("CsvDir.parse", || {
             let bar = parse_bar_size(frequency)?;
             let mut report = progress_fn(progress);
             let parsed = py
@@ -406,7 +459,7 @@ impl PyCsvDir {
         frequency: &str,
         price_scale: u32,
     ) -> Result<Self> {
-        guard(|| {
+        guard_at("CsvDir.parse_long", || {
             let bar = parse_bar_size(frequency)?;
             let parsed = py
                 .detach(|| ParsedCsvDir::parse_long(&path, bar, price_scale))
@@ -418,16 +471,18 @@ impl PyCsvDir {
     }
     /// (first, last) date in the files, as days since the epoch.
     fn date_range(&self) -> Result<(i32, i32)> {
-        Ok(self.get()?.date_range())
+        guard_at("CsvDir.date_range", || Ok(self.get()?.date_range()))
     }
     /// Symbols found, in sid order.
     fn symbols(&self) -> Result<Vec<String>> {
-        Ok(self
-            .get()?
-            .assets
-            .iter()
-            .map(|a| a.symbol.clone())
-            .collect())
+        guard_at("CsvDir.symbols", || {
+            Ok(self
+                .get()?
+                .assets
+                .iter()
+                .map(|a| a.symbol.clone())
+                .collect())
+        })
     }
     /// Place rows on the calendar's bars and write the bundle atomically.
     #[pyo3(signature = (bundles_dir, name, calendar, dates, opens, closes))]
@@ -441,7 +496,7 @@ impl PyCsvDir {
         opens: Vec<i64>,
         closes: Vec<i64>,
     ) -> Result<PathBuf> {
-        guard(|| {
+        guard_at("CsvDir.write", || {
             let sessions = sessions_from(&dates, &opens, &closes)?;
             let parsed = self
                 .parsed

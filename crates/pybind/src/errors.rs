@@ -5,6 +5,9 @@
 //! bindings find themselves (a wrong Python type, a length mismatch) are made by the
 //! constructors below, so no other module builds a Python exception.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
 use pyo3::exceptions::PyValueError;
@@ -187,10 +190,44 @@ pub fn strategy_error(py: Python<'_>, err: PyErr, callback: &str, when: &str) ->
     wrapped
 }
 
-/// Run `f`, turning a Rust panic into `rustybt.errors.InternalError` instead of letting
-/// it unwind into the interpreter.
-pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    match catch_unwind(AssertUnwindSafe(f)) {
+/// Entry points where a panic is injected (`_set_failpoints`); empty in normal runs, so
+/// the check is one relaxed atomic load.
+static FAILPOINTS_ON: AtomicBool = AtomicBool::new(false);
+static FAILPOINTS: Mutex<Vec<String>> = Mutex::new(Vec::new());
+
+/// Inject a panic into the named entry points (`"Bundle.history"`, `"run_batch"`, or `"*"`
+/// for all) until cleared with an empty list: how the tests prove that every entry point
+/// turns a panic into `InternalError`, without a second build.
+#[pyfunction]
+pub fn _set_failpoints(names: Vec<String>) {
+    let mut points = FAILPOINTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    FAILPOINTS_ON.store(!names.is_empty(), Ordering::Relaxed);
+    *points = names;
+}
+
+fn failpoint(entry: &str) {
+    if FAILPOINTS_ON.load(Ordering::Relaxed) {
+        let hit = FAILPOINTS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .any(|p| p == "*" || p == entry);
+        assert!(!hit, "failpoint: a panic injected into {entry}");
+    }
+}
+
+/// Run `f` for the entry point `entry` (`Class.method` or a function's name), turning a
+/// Rust panic into `rustybt.errors.InternalError` naming the entry point, instead of
+/// letting it unwind into the interpreter as pyo3's `PanicException` (which is not an
+/// `Exception`, so no `except Exception` would catch it). Every `#[pyfunction]` and
+/// method of `_core` runs its body in here (`tests/test_guard.py` checks each one).
+pub fn guard_at<T>(entry: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(|| {
+        failpoint(entry);
+        f()
+    })) {
         Ok(r) => r,
         Err(payload) => {
             let what = payload
@@ -199,8 +236,14 @@ pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
                 .or_else(|| payload.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".to_string());
             Err(Error::Py(InternalError::new_err(format!(
-                "internal error (a Rust panic was caught): {what}"
+                "internal error in {entry} (a Rust panic was caught): {what}. This is a bug \
+                 in rustybt: please report it with the input that caused it"
             ))))
         }
     }
+}
+
+/// [`guard_at`] for a step inside an entry point (already named by its own guard).
+pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    guard_at("rustybt._core", f)
 }

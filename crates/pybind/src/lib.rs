@@ -35,6 +35,8 @@ mod _core {
         clean_bundle, clean_cache_leftovers, ingest_synthetic, Asset, PyBundle, PyCsvDir,
     };
     #[pymodule_export]
+    use crate::errors::_set_failpoints;
+    #[pymodule_export]
     use crate::metrics::{
         _panic_for_tests, benchmark_metrics, final_risk, risk_metrics, round_trips_of,
     };

@@ -19,7 +19,7 @@ use rustybt_pipeline::stats::{rolling_stat, Stat};
 use rustybt_pipeline::window::{rolling, Rolling};
 use rustybt_pipeline::{Adjustment, Input, PipelineError, Shape};
 
-use crate::errors::{guard, Result};
+use crate::errors::{guard_at, Result};
 
 /// One input's adjustments as numpy columns: (assets, rows, ratios).
 type AdjustmentColumns<'py> = (
@@ -192,7 +192,7 @@ pub fn pipeline_rolling<'py>(
     adjustments: Vec<Option<AdjustmentColumns<'py>>>,
     window: usize,
 ) -> Result<Vec<Bound<'py, PyArray2<f64>>>> {
-    guard(|| {
+    guard_at("pipeline_rolling", || {
         let kind = Rolling::parse(kind, &params)?;
         let (shape, values, adjustments) = rolling_inputs(&inputs, &adjustments)?;
         let outputs =
@@ -213,7 +213,7 @@ pub fn pipeline_rolling_stat<'py>(
     adjustments: Vec<Option<AdjustmentColumns<'py>>>,
     window: usize,
 ) -> Result<Vec<Bound<'py, PyArray2<f64>>>> {
-    guard(|| {
+    guard_at("pipeline_rolling_stat", || {
         let stat = Stat::parse(kind, &params)?;
         let (shape, values, adjustments) = rolling_inputs(&inputs, &adjustments)?;
         let [x, y] = as_inputs(&values, &adjustments)[..] else {
@@ -240,7 +240,7 @@ pub fn pipeline_rank<'py>(
     method: &str,
     ascending: bool,
 ) -> Result<Bound<'py, PyArray2<f64>>> {
-    guard(|| {
+    guard_at("pipeline_rank", || {
         let method = RankMethod::parse(method)?;
         let (shape, v, m, g) = cross_inputs(&values, &mask, groups.as_ref())?;
         let out = py.detach(|| rank(&v, &m, g.as_deref(), shape, method, ascending))?;
@@ -261,7 +261,7 @@ pub fn pipeline_normalize<'py>(
     groups: Option<PyReadonlyArray2<'py, i64>>,
     params: HashMap<String, f64>,
 ) -> Result<Bound<'py, PyArray2<f64>>> {
-    guard(|| {
+    guard_at("pipeline_normalize", || {
         let kind = Normalize::parse(kind, &params)?;
         let (shape, v, m, g) = cross_inputs(&values, &mask, groups.as_ref())?;
         let out = py.detach(|| normalize(kind, &v, &m, g.as_deref(), shape))?;
@@ -278,7 +278,7 @@ pub fn pipeline_quantiles<'py>(
     mask: PyReadonlyArray2<'py, bool>,
     bins: usize,
 ) -> Result<Bound<'py, PyArray2<i64>>> {
-    guard(|| {
+    guard_at("pipeline_quantiles", || {
         let (shape, v, m, _) = cross_inputs(&values, &mask, None)?;
         let out = py.detach(|| quantiles(&v, &m, shape, bins))?;
         matrix(py, out, shape)
@@ -295,7 +295,7 @@ pub fn pipeline_percentile_between<'py>(
     min_percentile: f64,
     max_percentile: f64,
 ) -> Result<Bound<'py, PyArray2<bool>>> {
-    guard(|| {
+    guard_at("pipeline_percentile_between", || {
         let (shape, v, m, _) = cross_inputs(&values, &mask, None)?;
         let out =
             py.detach(|| percentile_between(&v, &m, shape, min_percentile, max_percentile))?;
@@ -311,7 +311,7 @@ pub fn pipeline_peer_count<'py>(
     groups: PyReadonlyArray2<'py, i64>,
     mask: PyReadonlyArray2<'py, bool>,
 ) -> Result<Bound<'py, PyArray2<f64>>> {
-    guard(|| {
+    guard_at("pipeline_peer_count", || {
         let (shape, g, m, _) = cross_inputs(&groups, &mask, None)?;
         let out = py.detach(|| peer_count(&g, &m, shape))?;
         matrix(py, out, shape)

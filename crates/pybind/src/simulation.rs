@@ -17,7 +17,7 @@ use rustybt_ledger::{CancelPolicy, Money};
 use crate::bar_data::PyBarData;
 use crate::bundle::PyBundle;
 use crate::conversion::{commission, named, named_or_default, slippage};
-use crate::errors::{guard, strategy_error, Result};
+use crate::errors::{guard, guard_at, strategy_error, Result};
 use crate::perf::perf_columns;
 
 enum AnySim {
@@ -80,48 +80,60 @@ impl PySimulation {
         capital_base: f64,
         ledger: Option<&str>,
     ) -> Result<Self> {
-        let store = bundle.store.clone();
-        let sim = match named_or_default::<LedgerKind>(ledger)? {
-            LedgerKind::Decimal => AnySim::Decimal(Simulation::with_capital(
-                store,
-                first_session,
-                last_session,
-                capital_base,
-            )?),
-            LedgerKind::Float => AnySim::Float(Simulation::with_capital(
-                store,
-                first_session,
-                last_session,
-                capital_base,
-            )?),
-        };
-        Ok(PySimulation { sim })
+        guard_at("Simulation.__new__", || {
+            let store = bundle.store.clone();
+            let sim = match named_or_default::<LedgerKind>(ledger)? {
+                LedgerKind::Decimal => AnySim::Decimal(Simulation::with_capital(
+                    store,
+                    first_session,
+                    last_session,
+                    capital_base,
+                )?),
+                LedgerKind::Float => AnySim::Float(Simulation::with_capital(
+                    store,
+                    first_session,
+                    last_session,
+                    capital_base,
+                )?),
+            };
+            Ok(PySimulation { sim })
+        })
     }
 
     #[getter]
-    fn ledger(&self) -> &'static str {
-        match self.sim {
-            AnySim::Decimal(_) => LedgerKind::Decimal.name(),
-            AnySim::Float(_) => LedgerKind::Float.name(),
-        }
+    fn ledger(&self) -> Result<&'static str> {
+        guard_at("Simulation.ledger", || {
+            Ok({
+                match self.sim {
+                    AnySim::Decimal(_) => LedgerKind::Decimal.name(),
+                    AnySim::Float(_) => LedgerKind::Float.name(),
+                }
+            })
+        })
     }
 
     /// The lifecycle phase: the name of the callback that may run now.
     #[getter]
-    fn phase(&self) -> &'static str {
-        with_sim!(&self.sim, s => s.phase().name())
+    fn phase(&self) -> Result<&'static str> {
+        guard_at("Simulation.phase", || {
+            Ok(with_sim!(&self.sim, s => s.phase().name()))
+        })
     }
 
     #[getter]
-    fn current_bar(&self) -> usize {
-        with_sim!(&self.sim, s => s.current_bar())
+    fn current_bar(&self) -> Result<usize> {
+        guard_at("Simulation.current_bar", || {
+            Ok(with_sim!(&self.sim, s => s.current_bar()))
+        })
     }
 
     /// The session the clock is in (from `before_trading_start` on; the first session
     /// before the clock starts).
     #[getter]
-    fn current_session(&self) -> usize {
-        with_sim!(&self.sim, s => s.current_session())
+    fn current_session(&self) -> Result<usize> {
+        guard_at("Simulation.current_session", || {
+            Ok(with_sim!(&self.sim, s => s.current_session()))
+        })
     }
 
     /// Place an order. `kind` is one of shares, value, percent, target, target_value,
@@ -136,24 +148,27 @@ impl PySimulation {
         limit: Option<f64>,
         stop: Option<f64>,
     ) -> Result<Option<u64>> {
-        let (placed, warnings) = {
-            let mut me = slf.borrow_mut();
-            let placed =
-                guard(|| Ok(with_sim!(&mut me.sim, s => s.place(kind, sid, value, limit, stop))?));
-            let warnings = with_sim!(&mut me.sim, s => s.take_warnings());
-            (placed, warnings)
-        };
-        // logging handlers may call back into the simulation: no borrow is held here
-        if !warnings.is_empty() {
-            let logger = slf
-                .py()
-                .import("logging")?
-                .call_method1("getLogger", ("rustybt",))?;
-            for w in warnings {
-                logger.call_method1("warning", (w,))?;
+        guard_at("Simulation.order", || {
+            let (placed, warnings) = {
+                let mut me = slf.borrow_mut();
+                let placed = guard(|| {
+                    Ok(with_sim!(&mut me.sim, s => s.place(kind, sid, value, limit, stop))?)
+                });
+                let warnings = with_sim!(&mut me.sim, s => s.take_warnings());
+                (placed, warnings)
+            };
+            // logging handlers may call back into the simulation: no borrow is held here
+            if !warnings.is_empty() {
+                let logger = slf
+                    .py()
+                    .import("logging")?
+                    .call_method1("getLogger", ("rustybt",))?;
+                for w in warnings {
+                    logger.call_method1("warning", (w,))?;
+                }
             }
-        }
-        placed
+            placed
+        })
     }
 
     /// Add a trading control: kind is max_order_size | max_position_size | max_order_count
@@ -168,100 +183,134 @@ impl PySimulation {
         max_count: Option<u32>,
         on_error: Option<&str>,
     ) -> Result<()> {
-        let kind = named::<ControlKind>(kind)?;
-        let on_error = named_or_default::<OnError>(on_error)?;
-        with_sim!(&mut self.sim, s => {
-            s.add_control(Control::new(kind, sid, max_shares, max_notional, max_count, on_error)?);
-        });
-        Ok(())
+        guard_at("Simulation.add_control", || {
+            let kind = named::<ControlKind>(kind)?;
+            let on_error = named_or_default::<OnError>(on_error)?;
+            with_sim!(&mut self.sim, s => {
+                s.add_control(Control::new(kind, sid, max_shares, max_notional, max_count, on_error)?);
+            });
+            Ok(())
+        })
     }
 
     /// `next_close` (zipline's, the default) or `next_open` (backtrader's).
     fn set_fill_model(&mut self, model: &str) -> Result<()> {
-        let m = named::<FillModel>(model)?;
-        with_sim!(&mut self.sim, s => s.fill_model = m);
-        Ok(())
+        guard_at("Simulation.set_fill_model", || {
+            let m = named::<FillModel>(model)?;
+            with_sim!(&mut self.sim, s => s.fill_model = m);
+            Ok(())
+        })
     }
 
     /// zipline's `set_max_leverage`: gross leverage is checked after every bar.
     fn set_max_leverage(&mut self, max_leverage: f64) -> Result<()> {
-        with_sim!(&mut self.sim, s => s.set_max_leverage_f64(max_leverage))?;
-        Ok(())
+        guard_at("Simulation.set_max_leverage", || {
+            with_sim!(&mut self.sim, s => s.set_max_leverage_f64(max_leverage))?;
+            Ok(())
+        })
     }
 
     fn cancel_order(&mut self, order_id: u64) -> Result<()> {
-        guard(|| Ok(with_sim!(&mut self.sim, s => s.cancel_order(order_id))?))
+        guard_at("Simulation.cancel_order", || {
+            Ok(with_sim!(&mut self.sim, s => s.cancel_order(order_id))?)
+        })
     }
 
     /// Ids of open orders (of one asset, or all).
     #[pyo3(signature = (sid = None))]
-    fn open_orders(&self, sid: Option<u32>) -> Vec<(u32, u64)> {
-        with_sim!(&self.sim, s => s.open_order_ids(sid))
+    fn open_orders(&self, sid: Option<u32>) -> Result<Vec<(u32, u64)>> {
+        guard_at("Simulation.open_orders", || {
+            Ok(with_sim!(&self.sim, s => s.open_order_ids(sid)))
+        })
     }
 
     /// The order with this id.
     fn order_info(&self, order_id: u64) -> Result<OrderRecord> {
-        with_sim!(&self.sim, s => {
-            let o = s.ledger().order(order_id)?;
-            Ok(OrderRecord {
-                sid: o.sid,
-                amount: o.amount,
-                filled: o.filled,
-                commission: o.commission.to_f64(),
-                limit: o.limit.map(Money::to_f64),
-                stop: o.stop.map(Money::to_f64),
-                status: o.status.code(),
-                reason: o.reason.clone(),
-                created_bar: o.created_bar,
-                updated_bar: o.updated_bar,
+        guard_at("Simulation.order_info", || {
+            with_sim!(&self.sim, s => {
+                let o = s.ledger().order(order_id)?;
+                Ok(OrderRecord {
+                    sid: o.sid,
+                    amount: o.amount,
+                    filled: o.filled,
+                    commission: o.commission.to_f64(),
+                    limit: o.limit.map(Money::to_f64),
+                    stop: o.stop.map(Money::to_f64),
+                    status: o.status.code(),
+                    reason: o.reason.clone(),
+                    created_bar: o.created_bar,
+                    updated_bar: o.updated_bar,
+                })
             })
         })
     }
 
-    fn cash(&self) -> f64 {
-        with_sim!(&self.sim, s => s.ledger().cash().to_f64())
+    fn cash(&self) -> Result<f64> {
+        guard_at("Simulation.cash", || {
+            Ok(with_sim!(&self.sim, s => s.ledger().cash().to_f64()))
+        })
     }
-    fn portfolio_value(&self) -> f64 {
-        with_sim!(&self.sim, s => s.ledger().portfolio_value().to_f64())
+    fn portfolio_value(&self) -> Result<f64> {
+        guard_at("Simulation.portfolio_value", || {
+            Ok(with_sim!(&self.sim, s => s.ledger().portfolio_value().to_f64()))
+        })
     }
-    fn positions_value(&self) -> f64 {
-        with_sim!(&self.sim, s => s.ledger().positions_value().to_f64())
+    fn positions_value(&self) -> Result<f64> {
+        guard_at("Simulation.positions_value", || {
+            Ok(with_sim!(&self.sim, s => s.ledger().positions_value().to_f64()))
+        })
     }
-    fn starting_cash(&self) -> f64 {
-        with_sim!(&self.sim, s => s.ledger().starting_cash().to_f64())
+    fn starting_cash(&self) -> Result<f64> {
+        guard_at("Simulation.starting_cash", || {
+            Ok(with_sim!(&self.sim, s => s.ledger().starting_cash().to_f64()))
+        })
     }
     /// Exact (decimal string) cash and portfolio value.
-    fn exact_state(&self) -> (String, String) {
-        with_sim!(&self.sim, s => (s.ledger().cash().to_string(), s.ledger().portfolio_value().to_string()))
+    fn exact_state(&self) -> Result<(String, String)> {
+        guard_at("Simulation.exact_state", || {
+            Ok({
+                with_sim!(&self.sim, s => (s.ledger().cash().to_string(), s.ledger().portfolio_value().to_string()))
+            })
+        })
     }
     /// Open positions: (sid, amount, cost basis, last sale price).
-    fn positions(&self) -> Vec<(u32, i64, f64, f64)> {
-        with_sim!(&self.sim, s => {
-            let l = s.ledger();
-            l.held().iter().map(|&sid| {
-                let p = l.position(sid);
-                (sid, p.amount, p.cost_basis.to_f64(), p.last_sale_price.to_f64())
-            }).collect()
+    fn positions(&self) -> Result<Vec<(u32, i64, f64, f64)>> {
+        guard_at("Simulation.positions", || {
+            Ok({
+                with_sim!(&self.sim, s => {
+                    let l = s.ledger();
+                    l.held().iter().map(|&sid| {
+                        let p = l.position(sid);
+                        (sid, p.amount, p.cost_basis.to_f64(), p.last_sale_price.to_f64())
+                    }).collect()
+                })
+            })
         })
     }
 
     /// The slippage model: a `rustybt.finance.slippage` model.
     fn set_slippage(&mut self, model: &Bound<'_, PyAny>) -> Result<()> {
-        with_sim!(&mut self.sim, s => s.ledger_mut().slippage = slippage(model)?);
-        Ok(())
+        guard_at("Simulation.set_slippage", || {
+            with_sim!(&mut self.sim, s => s.ledger_mut().slippage = slippage(model)?);
+            Ok(())
+        })
     }
 
     /// The commission model: a `rustybt.finance.commission` model.
     fn set_commission(&mut self, model: &Bound<'_, PyAny>) -> Result<()> {
-        with_sim!(&mut self.sim, s => s.ledger_mut().commission = commission(model)?);
-        Ok(())
+        guard_at("Simulation.set_commission", || {
+            with_sim!(&mut self.sim, s => s.ledger_mut().commission = commission(model)?);
+            Ok(())
+        })
     }
 
     /// `never` (zipline's default) or `eod`.
     fn set_cancel_policy(&mut self, policy: &str) -> Result<()> {
-        let p = named::<CancelPolicy>(policy)?;
-        with_sim!(&mut self.sim, s => s.ledger_mut().cancel_policy = p);
-        Ok(())
+        guard_at("Simulation.set_cancel_policy", || {
+            let p = named::<CancelPolicy>(policy)?;
+            with_sim!(&mut self.sim, s => s.ledger_mut().cancel_policy = p);
+            Ok(())
+        })
     }
 
     /// Run the clock to its end, handing each step to the strategy: before each session
@@ -277,43 +326,45 @@ impl PySimulation {
         before_trading_start: Option<&Bound<'py, PyAny>>,
         recorded: &Bound<'py, PyDict>,
     ) -> Result<Bound<'py, PyList>> {
-        let py = slf.py();
-        let snapshots = PyList::empty(py);
-        let bar_data = data.get();
-        let when = |bar: usize| {
-            format!(
-                "{} (bar {bar})",
-                rustybt_data::calendar::format_timestamp(bar_data.store.timestamps[bar])
-            )
-        };
-        loop {
-            let step = guard(|| Ok(with_sim!(&mut slf.borrow_mut().sim, s => s.advance())?))?;
-            let Some(step) = step else { break };
-            if let Some(view) = step.view() {
-                bar_data.set_view(view);
-            }
-            match step {
-                Step::BeforeTradingStart { session, .. } => {
-                    if let Some(bts) = before_trading_start {
-                        bts.call1((context, data)).map_err(|e| {
+        guard_at("Simulation.run", || {
+            let py = slf.py();
+            let snapshots = PyList::empty(py);
+            let bar_data = data.get();
+            let when = |bar: usize| {
+                format!(
+                    "{} (bar {bar})",
+                    rustybt_data::calendar::format_timestamp(bar_data.store.timestamps[bar])
+                )
+            };
+            loop {
+                let step = guard(|| Ok(with_sim!(&mut slf.borrow_mut().sim, s => s.advance())?))?;
+                let Some(step) = step else { break };
+                if let Some(view) = step.view() {
+                    bar_data.set_view(view);
+                }
+                match step {
+                    Step::BeforeTradingStart { session, .. } => {
+                        if let Some(bts) = before_trading_start {
+                            bts.call1((context, data)).map_err(|e| {
                             let first =
                                 with_sim!(&slf.borrow().sim, s => s.session_bars(session).start);
                             strategy_error(py, e, "before_trading_start", &when(first))
                         })?;
+                        }
+                    }
+                    Step::Bar { bar } => {
+                        handle_data
+                            .call1((context, data))
+                            .map_err(|e| strategy_error(py, e, "handle_data", &when(bar)))?;
+                    }
+                    Step::SessionEnd { .. } => {
+                        snapshots.append(recorded.copy()?)?;
+                        py.check_signals()?;
                     }
                 }
-                Step::Bar { bar } => {
-                    handle_data
-                        .call1((context, data))
-                        .map_err(|e| strategy_error(py, e, "handle_data", &when(bar)))?;
-                }
-                Step::SessionEnd { .. } => {
-                    snapshots.append(recorded.copy()?)?;
-                    py.check_signals()?;
-                }
             }
-        }
-        Ok(snapshots)
+            Ok(snapshots)
+        })
     }
 
     /// The perf columns (numpy arrays and per-session lists of dicts) and exact values;
@@ -326,7 +377,10 @@ impl PySimulation {
         bar_times: &Bound<'py, PyAny>,
         risk: bool,
     ) -> Result<Bound<'py, PyDict>> {
-        guard(|| with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times, risk)))
+        guard_at(
+            "Simulation.perf",
+            || with_sim!(&self.sim, s => perf_columns(py, s, assets, bar_times, risk)),
+        )
     }
 
     /// What a sweep's trial needs instead of the perf frame: `returns` (per session),
@@ -341,19 +395,21 @@ impl PySimulation {
         group_of_sid: Vec<u32>,
         benchmark: Option<Vec<f64>>,
     ) -> Result<Bound<'py, PyDict>> {
-        let t = guard(|| {
-            Ok(
-                with_sim!(&self.sim, s => TrialSummary::new(s, &group_of_sid, benchmark.as_deref()))?,
-            )
-        })?;
-        let out = PyDict::new(py);
-        out.set_item("final_value", t.final_value)?;
-        out.set_item("fills", t.fills)?;
-        out.set_item("invested", t.invested)?;
-        out.set_item("pnl", numpy::PyArray1::from_vec(py, t.pnl))?;
-        out.set_item("returns", numpy::PyArray1::from_vec(py, t.returns))?;
-        out.set_item("alpha", t.alpha)?;
-        out.set_item("beta", t.beta)?;
-        Ok(out)
+        guard_at("Simulation.trial_summary", || {
+            let t = guard(|| {
+                Ok(
+                    with_sim!(&self.sim, s => TrialSummary::new(s, &group_of_sid, benchmark.as_deref()))?,
+                )
+            })?;
+            let out = PyDict::new(py);
+            out.set_item("final_value", t.final_value)?;
+            out.set_item("fills", t.fills)?;
+            out.set_item("invested", t.invested)?;
+            out.set_item("pnl", numpy::PyArray1::from_vec(py, t.pnl))?;
+            out.set_item("returns", numpy::PyArray1::from_vec(py, t.returns))?;
+            out.set_item("alpha", t.alpha)?;
+            out.set_item("beta", t.beta)?;
+            Ok(out)
+        })
     }
 }
