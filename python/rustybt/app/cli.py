@@ -8,6 +8,11 @@ rustybt bundle info NAME
 rustybt run STRATEGY.py --bundle NAME [--start DATE] [--end DATE] [--capital-base X]
 rustybt report RESULTS [--out FILE]
 
+A bad option value is a usage error (exit code 2). An error in the strategy prints the
+strategy's frames and the bar it happened at (exit code 1); any other error is one line
+(exit code 2, or 3 for a bug in rustybt). ``--traceback`` anywhere on the line, or
+RUSTYBT_TRACEBACK=1, prints the full traceback.
+
 Other packages add commands through the ``rustybt.commands`` entry-point group: the
 developer tooling's ``rustybt bench ...`` and ``rustybt profile ...`` come that way (this
 module never imports :mod:`rustybt.tooling`).
@@ -16,21 +21,26 @@ module never imports :mod:`rustybt.tooling`).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 import traceback
 from pathlib import Path
 
+from rich.markup import escape
 from rich.table import Table
 
 from rustybt.app import tearsheet
 from rustybt.app.common import (
     add_run_options,
+    check_span,
     console,
+    date_text,
     err_console,
+    integer,
     load_strategy_file,
 )
-from rustybt.errors import RustyBTError, StrategyError
+from rustybt.errors import InternalError, RustyBTError, StrategyError
 
 __all__ = [
     "COMMANDS_GROUP",
@@ -54,6 +64,17 @@ COMMANDS_GROUP = "rustybt.commands"
 #: The commands rustybt's tooling provides through :data:`COMMANDS_GROUP`: named here only
 #: to say why they are missing when the group has no entry for them.
 TOOLING_COMMANDS = ("bench", "profile")
+
+PRICE_SCALE_HELP = "decimal places kept (0..12; more than the data has is refused)"
+
+#: Set to 1 for the full traceback of every error (as ``--traceback`` does).
+TRACEBACK_ENV = "RUSTYBT_TRACEBACK"
+
+#: Exit codes: a usage error or a RustyBTError about the request (bad bundle, dates,
+#: data) is 2, as argparse's; the strategy failing (its code raised, or it broke a rule
+#: such as ordering in initialize) is 1; a bug in rustybt (InternalError, or any other
+#: exception escaping a command) is 3; Ctrl-C is 130.
+EXIT_STRATEGY, EXIT_USAGE, EXIT_INTERNAL, EXIT_INTERRUPTED = 1, 2, 3, 130
 
 
 def _tool_commands() -> list:
@@ -273,8 +294,36 @@ def cmd_run(args) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors are two lines: a short usage and the error.
+    Subcommand parsers (also those added through entry points) are of this class too."""
+
+    def short_usage(self) -> str:
+        positionals, required, optional = [], [], False
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                positionals.append("{" + ",".join(action.choices) + "} ...")
+            elif not action.option_strings:
+                positionals.append(str(action.metavar or action.dest).upper())
+            elif action.required:
+                required.append(f"{action.option_strings[-1]} {action.dest.upper()}")
+            elif not isinstance(action, argparse._HelpAction):
+                optional = True
+        words = [self.prog, *positionals, *required] + (["[options]"] if optional else [])
+        return f"usage: {' '.join(words)}  (`{self.prog} -h` for help)"
+
+    def error(self, message: str):
+        self.exit(EXIT_USAGE, f"{self.short_usage()}\n{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="rustybt", description="Backtests on a Rust engine.")
+    p = _Parser(prog="rustybt", description="Backtests on a Rust engine.")
+    p.add_argument(
+        "--traceback",
+        action="store_true",
+        help="on an error, print the full traceback (rustybt's frames too); accepted "
+        f"anywhere on the line, or set {TRACEBACK_ENV}=1",
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     d = sub.add_parser("demo", help="build the demo bundle on first use and run an SMA crossover")
@@ -285,25 +334,30 @@ def build_parser() -> argparse.ArgumentParser:
     isub = ing.add_subparsers(dest="source", required=True)
     syn = isub.add_parser("synthetic", help="deterministic synthetic OHLCV (GBM)")
     syn.add_argument("--bundle", required=True)
-    syn.add_argument("--assets", type=int, required=True)
-    syn.add_argument("--start", required=True)
-    syn.add_argument("--end", required=True)
+    syn.add_argument("--assets", type=integer(1), required=True)
+    syn.add_argument("--start", type=date_text, required=True, help="YYYY-MM-DD")
+    syn.add_argument("--end", type=date_text, required=True, help="YYYY-MM-DD")
     syn.add_argument("--frequency", default="daily", help="daily|minute|1m|5m|15m|1h|1d")
-    syn.add_argument("--seed", type=int, default=42)
+    syn.add_argument(
+        "--seed", type=integer(0, 2**64 - 1, "a whole number >= 0 (below 2**64)"), default=42
+    )
     syn.add_argument("--calendar", default="XNYS")
-    syn.add_argument("--price-scale", type=int, default=4)
+    syn.add_argument(
+        "--price-scale", type=integer(2, 8), default=4, help="decimal places kept (2..8)"
+    )
+    syn.set_defaults(_span_parser=syn)
     csv = isub.add_parser("csvdir", help="zipline's csvdir layout (daily/SYM.csv, minute/SYM.csv)")
     csv.add_argument("path")
     csv.add_argument("--bundle", required=True)
     csv.add_argument("--frequency", default="daily", help="daily|minute")
     csv.add_argument("--calendar", default="XNYS")
-    csv.add_argument("--price-scale", type=int, default=4)
+    csv.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
     tab = isub.add_parser("table", help="a long table (CSV or Parquet) with a symbol column")
     tab.add_argument("path")
     tab.add_argument("--bundle", required=True)
     tab.add_argument("--frequency", default="daily", help="daily|minute|1h|...")
     tab.add_argument("--calendar", default="XNYS")
-    tab.add_argument("--price-scale", type=int, default=4)
+    tab.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
     ing.set_defaults(func=cmd_ingest)
 
     sub.add_parser("bundles", help="list bundles").set_defaults(func=cmd_bundles)
@@ -338,9 +392,119 @@ def _missing_tool_command(parser: argparse.ArgumentParser, argv: list[str]) -> s
     return None if argv[0] in sub.choices else argv[0]
 
 
+def _wants_traceback(argv: list[str]) -> bool:
+    """Whether the full traceback is asked for: ``--traceback`` anywhere before a ``--``
+    (removed from ``argv``, so each command need not declare it), or $RUSTYBT_TRACEBACK."""
+    stop = argv.index("--") if "--" in argv else len(argv)
+    found = "--traceback" in argv[:stop]
+    argv[:stop] = [a for a in argv[:stop] if a != "--traceback"]
+    return found or os.environ.get(TRACEBACK_ENV, "").strip().lower() in ("1", "true", "yes")
+
+
+def _is_internal(path: str, strategy: Path | None) -> bool:
+    """A frame of rustybt itself, or of the import machinery, not of the user's code."""
+    if path.startswith("<"):
+        return True
+    file = Path(path).resolve()
+    if strategy is not None and file == strategy:
+        return False
+    return file.is_relative_to(_PACKAGE_DIR)
+
+
+_PACKAGE_DIR = Path(__file__).resolve().parents[1]
+
+
+def _user_frames(tb, strategy: Path | None) -> traceback.StackSummary | None:
+    """The frames of ``tb`` from the first in the user's code to the last in it (rustybt's
+    around them trimmed), or None when no frame is the user's."""
+    stack = traceback.extract_tb(tb)
+    user = [i for i, f in enumerate(stack) if not _is_internal(f.filename, strategy)]
+    if not user:
+        return None
+    return traceback.StackSummary.from_list(stack[user[0] : user[-1] + 1])
+
+
+def _where_in_run(tb) -> str | None:
+    """For an exception raised while ``rustybt.runner`` ran a backtest: the callback and
+    bar it was in (``"handle_data at 2022-01-05T21:00:00Z (bar 2)"``), from the run's
+    algorithm; None when not in a run."""
+    from rustybt import runner
+
+    algo = None
+    while tb is not None:
+        if tb.tb_frame.f_code is runner._run.__code__:
+            algo = tb.tb_frame.f_locals.get("algo")
+        tb = tb.tb_next
+    try:
+        sim, bundle = algo._sim, algo._bundle
+        phase = sim.phase
+        if phase in ("initialize", "analyze"):
+            return phase
+        when = bundle.bar_times[sim.current_bar].strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"{phase} at {when} (bar {sim.current_bar})"
+    except Exception:  # not in a run, or before the clock started
+        return None
+
+
+def _print_user_traceback(exc: BaseException, frames: traceback.StackSummary) -> None:
+    te = traceback.TracebackException(type(exc), exc, None, compact=True)
+    te.stack = frames
+    sys.stderr.write("".join(te.format(chain=False)))
+    sys.stderr.flush()
+
+
+def _report(exc: Exception, args, full: bool) -> int:
+    """Print ``exc`` for the user and return the exit code.
+
+    The strategy's own errors show the strategy's frames (rustybt's trimmed) and where in
+    the run they happened; every other error is one line, ``error (Class): message``. With
+    ``full``, Python's whole traceback comes first."""
+    strategy = getattr(args, "strategy", None)
+    strategy = Path(strategy).resolve() if strategy else None
+    name = type(exc).__name__
+    if full:
+        traceback.print_exception(exc, file=sys.stderr)
+    if isinstance(exc, StrategyError):
+        # the strategy's code raised: the message says which callback and when
+        cause = exc.__cause__
+        frames = _user_frames(cause.__traceback__, strategy) if cause is not None else None
+        if frames is not None and not full:
+            _print_user_traceback(cause, frames)
+        elif isinstance(cause, SyntaxError) and not full:  # the file, line and a caret
+            sys.stderr.write("".join(traceback.format_exception_only(cause)))
+        err_console.print(f"[red]error ({name}):[/red] {escape(str(exc))}")
+        return EXIT_STRATEGY
+    frames = _user_frames(exc.__traceback__, strategy)
+    if isinstance(exc, RustyBTError) and not isinstance(exc, InternalError):
+        if frames is None:  # about the request: the bundle, dates, files, ...
+            err_console.print(f"[red]error ({name}):[/red] {escape(str(exc))}")
+            return EXIT_USAGE
+        # the strategy broke one of rustybt's rules (an order in initialize, a bad amount)
+        if not full:
+            _print_user_traceback(exc, frames)
+        where = _where_in_run(exc.__traceback__)
+        place = f" in {where}" if where else ""
+        err_console.print(f"[red]error ({name}){escape(place)}:[/red] {escape(str(exc))}")
+        return EXIT_STRATEGY
+    if isinstance(exc, OSError):  # a file we cannot read or write: not a bug
+        err_console.print(f"[red]error ({name}):[/red] {escape(str(exc))}")
+        return EXIT_STRATEGY
+    err_console.print(
+        f"[red]internal error ({name}):[/red] {escape(str(exc))}\n"
+        + (
+            "This is a bug in rustybt: please report it with the traceback above."
+            if full
+            else f"This is a bug in rustybt: rerun with --traceback (or {TRACEBACK_ENV}=1) "
+            "and report it with the traceback."
+        )
+    )
+    return EXIT_INTERNAL
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
+    full = _wants_traceback(argv)
     missing = _missing_tool_command(parser, argv)
     if missing is not None:
         err_console.print(
@@ -349,22 +513,16 @@ def main(argv: list[str] | None = None) -> int:
             "package declares it (reinstall rustybt, e.g. `pip install -e .` in a checkout, to "
             "refresh its entry points)"
         )
-        return 2
+        return EXIT_USAGE
     args = parser.parse_args(argv)
+    check_span(getattr(args, "_span_parser", parser), args)
     try:
         return args.func(args)
-    except StrategyError as exc:
-        cause = exc.__cause__
-        if cause is not None:
-            traceback.print_exception(type(cause), cause, cause.__traceback__, file=sys.stderr)
-        err_console.print(f"[red]error:[/red] {exc}")
-        return 1
-    except RustyBTError as exc:
-        err_console.print(f"[red]error ({type(exc).__name__}):[/red] {exc}")
-        return 2
     except KeyboardInterrupt:
         err_console.print("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        return _report(exc, args, full)
 
 
 if __name__ == "__main__":

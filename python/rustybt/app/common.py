@@ -11,7 +11,9 @@ import argparse
 import ast
 import importlib.util
 import inspect
+import math
 import sys
+from datetime import datetime
 from pathlib import Path
 
 from rich.console import Console
@@ -19,7 +21,8 @@ from rich.console import Console
 from rustybt.errors import InvalidRunParameters, StrategyError
 
 console = Console(highlight=False, width=None if sys.stdout.isatty() else 150)
-err_console = Console(stderr=True, highlight=False)
+# soft_wrap: an error is one line however long, not cut at the terminal's width
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def add_run_options(parser) -> None:
@@ -29,13 +32,14 @@ def add_run_options(parser) -> None:
         "strategy", help="a .py file with a TradingAlgorithm subclass or zipline functions"
     )
     parser.add_argument("--bundle", required=True)
-    parser.add_argument("--start")
-    parser.add_argument("--end")
-    parser.add_argument("--capital-base", type=float, default=1_000_000.0)
+    parser.add_argument("--start", type=date_text, help="first session, YYYY-MM-DD")
+    parser.add_argument("--end", type=date_text, help="last session, YYYY-MM-DD")
+    parser.add_argument("--capital-base", type=positive_number, default=1_000_000.0)
     parser.add_argument("--data-frequency")
     parser.add_argument("--ledger", choices=("decimal", "float"), default="decimal")
     parser.add_argument("--algorithm", help="class name, when the file defines several")
     parser.add_argument("--param", action="append", type=_param, help="NAME=VALUE (repeatable)")
+    parser.set_defaults(_span_parser=parser)
 
 
 def _param(text: str) -> tuple[str, object]:
@@ -49,16 +53,97 @@ def _param(text: str) -> tuple[str, object]:
     return name.strip(), value
 
 
-def csv_list(kind):
-    """An argparse ``type`` for a comma-separated list of ``kind`` (``--assets 10,50``)."""
+# Argument types. argparse prefixes their messages with the option ("argument --seed: "),
+# so each message says what is allowed and repeats the value given; a bad value is a usage
+# error (exit code 2), never a traceback.
+
+
+def _bounds(minimum: int | None, maximum: int | None) -> str:
+    if minimum is not None and maximum is not None:
+        return f" from {minimum} to {maximum}"
+    if minimum is not None:
+        return f" >= {minimum}"
+    if maximum is not None:
+        return f" <= {maximum}"
+    return ""
+
+
+def integer(minimum: int | None = None, maximum: int | None = None, allowed: str | None = None):
+    """An argparse ``type``: a whole number from ``minimum`` to ``maximum`` (inclusive);
+    ``allowed`` says so in its error message (default: "a whole number from 2 to 8")."""
+    allowed = allowed or f"a whole number{_bounds(minimum, maximum)}"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}") from None
+        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected {allowed}, got {text!r}")
+        return value
+
+    parse.__name__ = "integer"
+    return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse ``type``: a finite number above zero (``--capital-base``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def date_text(text: str) -> str:
+    """An argparse ``type``: a date, ``YYYY-MM-DD`` (a time after it is allowed). Returns
+    the text unchanged; :func:`parse_date` reads it."""
+    try:
+        parse_date(text)
+    except ValueError as exc:
+        reason = str(exc)
+        detail = "" if "isoformat" in reason else f" ({reason})"
+        raise argparse.ArgumentTypeError(
+            f"expected a date as YYYY-MM-DD, got {text!r}{detail}"
+        ) from None
+    return text
+
+
+def parse_date(text: str) -> datetime:
+    """The datetime of a :func:`date_text` value (ValueError if it is not one)."""
+    return datetime.fromisoformat(text.strip())
+
+
+def check_span(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A usage error (exit code 2) when ``--end`` is before ``--start``."""
+    start, end = getattr(args, "start", None), getattr(args, "end", None)
+    if start and end and parse_date(end).date() < parse_date(start).date():
+        parser.error(f"--end {end} is before --start {start}")
+
+
+def csv_list(kind, minimum: int | None = 1):
+    """An argparse ``type`` for a comma-separated list of ``kind`` (``--assets 10,50``).
+    Numbers must be at least ``minimum`` (1: the lists of numbers are counts)."""
+    name = getattr(kind, "__name__", "value")
 
     def parse(text: str):
         try:
-            return [kind(x) for x in text.split(",") if x]
+            values = [kind(x.strip()) for x in text.split(",") if x.strip()]
         except ValueError:
             raise argparse.ArgumentTypeError(
-                f"expected a comma-separated list, got {text!r}"
+                f"expected a comma-separated list of {name}, got {text!r}"
             ) from None
+        if not values:
+            raise argparse.ArgumentTypeError(f"expected at least one {name}, got {text!r}")
+        if minimum is not None:
+            low = [v for v in values if isinstance(v, int | float) and v < minimum]
+            if low:
+                raise argparse.ArgumentTypeError(
+                    f"expected {name}s >= {minimum}, got {low[0]!r} in {text!r}"
+                )
+        return values
 
     return parse
 
