@@ -215,6 +215,18 @@ pub fn write_bundle(
     name: &str,
     content: &BundleContent,
 ) -> Result<PathBuf, DataError> {
+    write_bundle_unless(bundles_dir, name, content, &|| false)
+}
+
+/// [`write_bundle`], asking `stop` once the version is written and before it is published:
+/// `true` removes the written version and returns [`DataError::Interrupted`], so an
+/// interrupted ingest leaves the bundle exactly as it was.
+pub fn write_bundle_unless(
+    bundles_dir: &Path,
+    name: &str,
+    content: &BundleContent,
+    stop: &dyn Fn() -> bool,
+) -> Result<PathBuf, DataError> {
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
         return Err(DataError::BadRequest(format!(
             "bundle name '{name}' must be a plain, non-hidden file name"
@@ -270,7 +282,11 @@ pub fn write_bundle(
         };
         let bytes = serde_json::to_vec(&manifest).expect("manifest serialize");
         write_file_synced(&tmp.join(MANIFEST_FILE), &bytes)?;
-        sync_dir(&tmp)
+        sync_dir(&tmp)?;
+        if stop() {
+            return Err(DataError::Interrupted);
+        }
+        Ok(())
     })();
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&tmp);

@@ -375,7 +375,7 @@ impl ParsedCsvDir {
         frequency: BarSize,
         price_scale: u32,
     ) -> Result<ParsedCsvDir, DataError> {
-        Self::parse_with_progress(dir, frequency, price_scale, &mut |_, _| {})
+        Self::parse_with_progress(dir, frequency, price_scale, &mut |_, _| true)
     }
 
     /// [`ParsedCsvDir::parse`], reporting `(files done, files)` after each file.
@@ -383,7 +383,7 @@ impl ParsedCsvDir {
         dir: &Path,
         frequency: BarSize,
         price_scale: u32,
-        progress: &mut dyn FnMut(usize, usize),
+        progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
             return Err(DataError::BadRequest(format!(
@@ -431,7 +431,9 @@ impl ParsedCsvDir {
                 .pop()
                 .expect("a parsed file has rows");
             assets.push(CsvAsset { symbol, file, rows });
-            progress(done + 1, total);
+            if !progress(done + 1, total) {
+                return Err(DataError::Interrupted);
+            }
         }
         Ok(ParsedCsvDir {
             frequency,

@@ -33,6 +33,9 @@ pub enum DataError {
     BadWindow(String),
     #[error("sid {sid} is not in the bundle ({n_assets} assets)")]
     UnknownSid { sid: u32, n_assets: usize },
+    /// The caller asked the ingest to stop (Ctrl-C): nothing was published.
+    #[error("interrupted: the ingest stopped before publishing anything")]
+    Interrupted,
     /// A maintenance step refused because a reader uses the version.
     #[error("{0}")]
     InUse(String),

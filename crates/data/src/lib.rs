@@ -13,7 +13,9 @@ pub mod store;
 pub mod synthetic;
 pub mod view;
 
-pub use bundle::{write_bundle, Adjustment, AssetInfo, BarRows, BundleContent, Manifest};
+pub use bundle::{
+    write_bundle, write_bundle_unless, Adjustment, AssetInfo, BarRows, BundleContent, Manifest,
+};
 pub use calendar::{BarSize, Session};
 pub use csvdir::ParsedCsvDir;
 pub use error::DataError;

@@ -50,13 +50,13 @@ pub fn symbol(sid: usize) -> String {
 }
 
 pub fn generate(spec: &SyntheticSpec) -> Result<BundleContent, DataError> {
-    generate_with_progress(spec, &mut |_, _| {})
+    generate_with_progress(spec, &mut |_, _| true)
 }
 
 /// [`generate`], reporting `(assets done, assets)` after each asset.
 pub fn generate_with_progress(
     spec: &SyntheticSpec,
-    progress: &mut dyn FnMut(usize, usize),
+    progress: &mut dyn FnMut(usize, usize) -> bool,
 ) -> Result<BundleContent, DataError> {
     if spec.n_assets == 0 {
         return Err(DataError::BadRequest("--assets must be at least 1".into()));
@@ -113,7 +113,9 @@ pub fn generate_with_progress(
             start_date: spec.sessions[bar_session[0] as usize].date,
             end_date: spec.sessions[bar_session[n_bars - 1] as usize].date,
         });
-        progress(sid + 1, spec.n_assets);
+        if !progress(sid + 1, spec.n_assets) {
+            return Err(DataError::Interrupted);
+        }
     }
     Ok(BundleContent {
         frequency: spec.frequency,

@@ -1,12 +1,12 @@
 //! `Bundle`, `Asset` and the ingest entry points.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use numpy::{PyArray1, PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
-use rustybt_data::{BarSize, BarStore, Field, ParsedCsvDir, Session, SyntheticSpec};
+use rustybt_data::{BarSize, BarStore, DataError, Field, ParsedCsvDir, Session, SyntheticSpec};
 
 use crate::bar_data::window_array;
 use crate::conversion::read_only_view;
@@ -59,9 +59,7 @@ impl Asset {
             Ok(format!("Equity({} [{}])", self.sid, self.symbol))
         })
     }
-    fn __reduce__<'py>(
-        slf: &Bound<'py, Self>,
-    ) -> Result<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Result<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         guard_at("Asset.__reduce__", || {
             let a = slf.get();
             let args = (
@@ -325,17 +323,68 @@ impl PyBundle {
 
 /// Forward `(done, total)` to a Python callable at most ~100 times, re-attaching the GIL
 /// only for the call (the work itself runs detached).
-fn progress_fn(callback: Option<Py<PyAny>>) -> impl FnMut(usize, usize) + Send {
+/// Why an ingest stopped early: the exception of the progress callback or of a signal
+/// handler (Ctrl-C's `KeyboardInterrupt`), raised again once the ingest has let go.
+#[derive(Clone, Default)]
+pub(crate) struct Stop(Arc<Mutex<Option<PyErr>>>);
+
+impl Stop {
+    fn set(&self, err: PyErr) {
+        let mut slot = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        slot.get_or_insert(err);
+    }
+    fn is_set(&self) -> bool {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+    /// Whether to stop now: a pending signal (Ctrl-C) counts.
+    fn now(&self) -> bool {
+        if !self.is_set() {
+            #[allow(clippy::redundant_closure_for_method_calls)] // the lifetime needs the closure
+            if let Err(e) = Python::attach(|py| py.check_signals()) {
+                self.set(e);
+            }
+        }
+        self.is_set()
+    }
+    /// The ingest's result, with `Interrupted` replaced by the exception that stopped it.
+    fn result<T>(&self, r: std::result::Result<T, DataError>) -> Result<T> {
+        match r {
+            Err(DataError::Interrupted) => {
+                let err = self
+                    .0
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .take();
+                Err(err.map_or_else(|| DataError::Interrupted.into(), crate::errors::Error::Py))
+            }
+            r => Ok(r?),
+        }
+    }
+}
+
+/// The ingest's progress report: calls `callback(done, total)` at most about a hundred
+/// times, and checks for Ctrl-C at each of them; an exception from either stops the
+/// ingest (the closure returns `false`) and is kept in `stop`.
+fn progress_fn(callback: Option<Py<PyAny>>, stop: Stop) -> impl FnMut(usize, usize) -> bool + Send {
     let mut last = usize::MAX;
     move |done, total| {
-        let Some(cb) = callback.as_ref() else { return };
         let step = total.div_ceil(100).max(1);
         if done / step != last || done == total {
             last = done / step;
-            Python::attach(|py| {
-                let _ = cb.call1(py, (done, total));
-            });
+            if let Some(cb) = callback.as_ref() {
+                if let Err(e) = Python::attach(|py| cb.call1(py, (done, total)).map(drop)) {
+                    stop.set(e);
+                }
+            }
+            return !stop.now();
         }
+        true
     }
 }
 
@@ -375,7 +424,8 @@ pub fn ingest_synthetic(
     progress: Option<Py<PyAny>>,
 ) -> Result<PathBuf> {
     guard_at("ingest_synthetic", || {
-        let mut report = progress_fn(progress);
+        let stop = Stop::default();
+        let mut report = progress_fn(progress, stop.clone());
         let spec = SyntheticSpec {
             n_assets,
             seed,
@@ -384,11 +434,10 @@ pub fn ingest_synthetic(
             price_scale,
             sessions: sessions_from(&dates, &opens, &closes)?,
         };
-        py.detach(|| {
+        stop.result(py.detach(|| {
             let content = rustybt_data::generate_with_progress(&spec, &mut report)?;
-            rustybt_data::write_bundle(&bundles_dir, &name, &content)
-        })
-        .map_err(crate::errors::Error::from)
+            rustybt_data::write_bundle_unless(&bundles_dir, &name, &content, &|| stop.now())
+        }))
     })
 }
 
@@ -442,10 +491,11 @@ impl PyCsvDir {
     ) -> Result<Self> {
         guard_at("CsvDir.parse", || {
             let bar = parse_bar_size(frequency)?;
-            let mut report = progress_fn(progress);
-            let parsed = py
-                .detach(|| ParsedCsvDir::parse_with_progress(&path, bar, price_scale, &mut report))
-                .map_err(crate::errors::Error::from)?;
+            let stop = Stop::default();
+            let mut report = progress_fn(progress, stop.clone());
+            let parsed = stop.result(py.detach(|| {
+                ParsedCsvDir::parse_with_progress(&path, bar, price_scale, &mut report)
+            }))?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),
             })
@@ -502,11 +552,11 @@ impl PyCsvDir {
                 .parsed
                 .take()
                 .ok_or_else(|| ingest("this CsvDir was already written".into()))?;
-            py.detach(|| {
+            let stop = Stop::default();
+            stop.result(py.detach(|| {
                 let content = parsed.into_content(&sessions, &calendar)?;
-                rustybt_data::write_bundle(&bundles_dir, &name, &content)
-            })
-            .map_err(crate::errors::Error::from)
+                rustybt_data::write_bundle_unless(&bundles_dir, &name, &content, &|| stop.now())
+            }))
         })
     }
 }

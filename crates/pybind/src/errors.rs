@@ -92,6 +92,7 @@ fn data_err(e: DataError) -> PyErr {
             IngestError::new_err(msg)
         }
         DataError::BadFrequency(_) => InvalidRunParameters::new_err(msg),
+        DataError::Interrupted => pyo3::exceptions::PyKeyboardInterrupt::new_err(msg),
         DataError::BadWindow(_) => HistoryWindowError::new_err(msg),
         DataError::UnknownSid { .. } => SymbolNotFound::new_err(msg),
         DataError::Corrupt { .. }
