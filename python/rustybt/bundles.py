@@ -407,16 +407,22 @@ def ingest_csvdir(
     frequency: str = "daily",
     calendar: str = "XNYS",
     price_scale: int = 4,
+    allow_gaps: bool = False,
 ) -> Bundle:
     """Ingest zipline's csvdir layout (``PATH/daily/SYM.csv`` or ``PATH/minute/SYM.csv``,
     columns ``date,open,high,low,close,volume[,dividend,split]``). Every row is validated;
     a rejected ingest raises :class:`~rustybt.errors.IngestError` naming file, line, column
-    and reason, and writes nothing.
+    and reason, and writes nothing. Refused besides bad values: symbols (file names) that
+    are not UTF-8, hold control characters or equal another when case is ignored; a
+    dividend not below the previous close; a split ratio that is not positive; rows of a
+    symbol more than a year apart (a stray row of another decade), unless ``allow_gaps``.
     """
     freq = _normalize_frequency(frequency)
     files = list((Path(path) / ("daily" if freq == "1d" else "minute")).glob("*.csv"))
     with _IngestProgress(f"reading {len(files)} files", len(files) >= 50) as progress:
-        parsed = _core.CsvDir.parse(Path(path), freq, int(price_scale), progress)
+        parsed = _core.CsvDir.parse(
+            Path(path), freq, int(price_scale), progress, allow_gaps=bool(allow_gaps)
+        )
     return _write_parsed(parsed, name, calendar)
 
 
@@ -438,6 +444,7 @@ def ingest_table(
     frequency: str = "daily",
     calendar: str = "XNYS",
     price_scale: int = 4,
+    allow_gaps: bool = False,
 ) -> Bundle:
     """Ingest a long table: CSV or Parquet with columns ``symbol``, ``timestamp`` (or
     ``date``), ``open, high, low, close, volume`` and optionally ``dividend, split``; rows of
@@ -452,7 +459,8 @@ def ingest_table(
     path = Path(path)
     freq = _normalize_frequency(frequency)
     if path.suffix.lower() != ".parquet":
-        return _write_parsed(_core.CsvDir.parse_long(path, freq, int(price_scale)), name, calendar)
+        parsed = _core.CsvDir.parse_long(path, freq, int(price_scale), bool(allow_gaps))
+        return _write_parsed(parsed, name, calendar)
     import pyarrow.parquet as pq
 
     try:
@@ -468,7 +476,7 @@ def ingest_table(
         csv = Path(tmp) / "table.csv"
         frame.to_csv(csv, index=False)
         try:
-            parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale))
+            parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale), bool(allow_gaps))
         except IngestError as exc:
             msg = re.sub(
                 re.escape(str(csv)) + r":(\d+):",

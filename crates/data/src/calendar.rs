@@ -155,9 +155,11 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     }
     // `get`, not indexing: the 10th byte may be inside a multibyte character
     let day = i64::from(parse_date(s.get(..10)?)?);
+    // nanoseconds in an i64 reach from 1677-09-21 to 2262-04-11: None outside, no wrap
+    let midnight = day.checked_mul(NANOS_PER_DAY)?;
     let mut rest = s.get(10..)?;
     if rest.is_empty() {
-        return Some(day * NANOS_PER_DAY);
+        return Some(midnight);
     }
     rest = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('T'))?;
     for suffix in ["+00:00", "Z", "+0000"] {
@@ -180,7 +182,7 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
     if h > 23 || mi > 59 || sec > 59 {
         return None;
     }
-    Some(day * NANOS_PER_DAY + ((h * 60 + mi) * 60 + sec) * 1_000_000_000)
+    midnight.checked_add(((h * 60 + mi) * 60 + sec) * 1_000_000_000)
 }
 
 /// `YYYY-MM-DDTHH:MM:SSZ` for ns since the epoch.

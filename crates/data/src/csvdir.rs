@@ -6,12 +6,14 @@
 //! rejects timestamps that are not bars of a session. Every error names file, line,
 //! column and reason.
 
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
 use crate::bundle::{Adjustment, AssetInfo, BarRows, BundleContent};
 use crate::calendar::{
-    bar_grid, format_date, format_timestamp, parse_timestamp, BarSize, Session, NANOS_PER_DAY,
+    bar_grid, format_date, format_timestamp, parse_date, parse_timestamp, BarSize, Session,
+    NANOS_PER_DAY,
 };
 use crate::error::DataError;
 
@@ -40,6 +42,23 @@ pub struct ParsedCsvDir {
     pub frequency: BarSize,
     pub price_scale: u32,
     pub assets: Vec<CsvAsset>,
+}
+
+/// Consecutive rows of one symbol further apart than this (days) are refused unless
+/// gaps are allowed: most often one stray row of another decade, which would otherwise
+/// stretch the bundle's sessions over the years between without a word.
+pub const MAX_GAP_DAYS: i64 = 366;
+
+/// `mantissa` at `scale` as decimal text.
+fn fixed_text(mantissa: i64, scale: u32) -> String {
+    let p = 10i64.pow(scale);
+    if scale == 0 {
+        return mantissa.to_string();
+    }
+    let sign = if mantissa < 0 { "-" } else { "" };
+    let m = mantissa.unsigned_abs();
+    let p = p.unsigned_abs();
+    format!("{sign}{}.{:0width$}", m / p, m % p, width = scale as usize)
 }
 
 /// Parse a decimal string into a mantissa at `scale`. Trailing zeros past the scale are
@@ -117,6 +136,7 @@ fn parse_file(
     frequency: BarSize,
     scale: u32,
     long: bool,
+    allow_gaps: bool,
 ) -> Result<Vec<(String, Vec<CsvRow>)>, DataError> {
     let bytes = fs::read(path).map_err(DataError::io(path))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -201,12 +221,15 @@ fn parse_file(
         }
         let date_text = fields[cols[0]].trim();
         let ts = parse_timestamp(date_text).ok_or_else(|| {
-            bad_row(
-                path,
-                line,
-                "date",
-                format!("'{date_text}' is not a date/timestamp (YYYY-MM-DD[ HH:MM[:SS]])"),
-            )
+            let reason = if date_text.get(..10).and_then(parse_date).is_some() {
+                format!(
+                    "'{date_text}' is outside the dates a bundle can hold (1678-01-01 to \
+                     2261-12-31: nanosecond timestamps)"
+                )
+            } else {
+                format!("'{date_text}' is not a date/timestamp (YYYY-MM-DD[ HH:MM[:SS]])")
+            };
+            bad_row(path, line, "date", reason)
         })?;
         if frequency.is_daily() && ts.rem_euclid(NANOS_PER_DAY) != 0 {
             return Err(bad_row(
@@ -316,6 +339,14 @@ fn parse_file(
                 if s.is_empty() {
                     return Err(bad_row(path, line, "symbol", "empty symbol"));
                 }
+                if let Some(c) = s.chars().find(|c| c.is_control()) {
+                    return Err(bad_row(
+                        path,
+                        line,
+                        "symbol",
+                        format!("symbol {s:?} holds the control character {c:?}"),
+                    ));
+                }
                 s.to_string()
             }
             None => String::new(),
@@ -349,6 +380,39 @@ fn parse_file(
                     ),
                 ));
             }
+            let gap_days = (ts - prev.ts) / NANOS_PER_DAY;
+            if !allow_gaps && gap_days > MAX_GAP_DAYS {
+                return Err(bad_row(
+                    path,
+                    line,
+                    "date",
+                    format!(
+                        "{date_text} is {gap_days} days after the previous row ({}, line {}): \
+                         a stray row? If the data really has a gap of over a year, allow it \
+                         with allow_gaps=True (--allow-gaps)",
+                        format_timestamp(prev.ts),
+                        prev.line
+                    ),
+                ));
+            }
+            if let Some(d) = &dividend {
+                // zipline's ratio 1 - dividend / previous close must stay positive
+                let d_m = i128::from(parse_fixed(d, 12).unwrap_or(0));
+                let close_m = i128::from(prev.ohlcv[3]) * 10i128.pow(12 - scale);
+                if d_m >= close_m {
+                    return Err(bad_row(
+                        path,
+                        line,
+                        "dividend",
+                        format!(
+                            "dividend {d} is not below the previous close {} (line {}): \
+                             adjusted prices before it would be zero or negative",
+                            fixed_text(prev.ohlcv[3], scale),
+                            prev.line
+                        ),
+                    ));
+                }
+            }
         }
         rows.push(CsvRow {
             line,
@@ -367,6 +431,43 @@ fn parse_file(
     Ok(groups)
 }
 
+/// Refuse a symbol with a control character, or one equal to an earlier symbol when
+/// case-folded (`AAA.csv` and `AAA.CSV` would be two assets named alike, one of them
+/// unreachable by `symbol()`). `seen` maps case-folded symbols to where they came from.
+fn check_symbol(
+    symbol: &str,
+    file: &Path,
+    line: Option<usize>,
+    seen: &mut HashMap<String, String>,
+) -> Result<(), DataError> {
+    let here = match line {
+        Some(l) => format!("{}:{l}", file.display()),
+        None => file.display().to_string(),
+    };
+    let bad = |reason: String| match line {
+        Some(l) => bad_row(file, l, "symbol", reason),
+        None => DataError::BadFile {
+            file: file.to_path_buf(),
+            reason,
+        },
+    };
+    if symbol.is_empty() {
+        return Err(bad("an empty symbol".into()));
+    }
+    if let Some(c) = symbol.chars().find(|c| c.is_control()) {
+        return Err(bad(format!(
+            "symbol {symbol:?} holds the control character {c:?}"
+        )));
+    }
+    if let Some(first) = seen.insert(symbol.to_lowercase(), here.clone()) {
+        return Err(bad(format!(
+            "symbol {symbol:?} differs only in case from the one of {first}: symbols must \
+             stay distinct when case is ignored"
+        )));
+    }
+    Ok(())
+}
+
 impl ParsedCsvDir {
     /// Read `dir/daily/*.csv` (or `minute/`, by `frequency`). Files are read in symbol order;
     /// sids follow that order.
@@ -375,7 +476,7 @@ impl ParsedCsvDir {
         frequency: BarSize,
         price_scale: u32,
     ) -> Result<ParsedCsvDir, DataError> {
-        Self::parse_with_progress(dir, frequency, price_scale, &mut |_, _| true)
+        Self::parse_with_progress(dir, frequency, price_scale, false, &mut |_, _| true)
     }
 
     /// [`ParsedCsvDir::parse`], reporting `(files done, files)` after each file.
@@ -383,6 +484,7 @@ impl ParsedCsvDir {
         dir: &Path,
         frequency: BarSize,
         price_scale: u32,
+        allow_gaps: bool,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
@@ -422,12 +524,21 @@ impl ParsedCsvDir {
         }
         let mut assets = Vec::with_capacity(files.len());
         let total = files.len();
+        let mut seen = HashMap::new();
         for (done, file) in files.into_iter().enumerate() {
-            let symbol = file
-                .file_stem()
-                .map(|s| s.to_string_lossy().to_string())
-                .unwrap_or_default();
-            let (_, rows) = parse_file(&file, frequency, price_scale, false)?
+            let symbol = match file.file_stem().map(|s| s.to_str()) {
+                Some(Some(s)) => s.to_string(),
+                _ => {
+                    return Err(DataError::BadFile {
+                        file,
+                        reason: "the file name is not UTF-8, so it cannot name a symbol; \
+                                 rename the file"
+                            .into(),
+                    })
+                }
+            };
+            check_symbol(&symbol, &file, None, &mut seen)?;
+            let (_, rows) = parse_file(&file, frequency, price_scale, false, allow_gaps)?
                 .pop()
                 .expect("a parsed file has rows");
             assets.push(CsvAsset { symbol, file, rows });
@@ -449,13 +560,19 @@ impl ParsedCsvDir {
         path: &Path,
         frequency: BarSize,
         price_scale: u32,
+        allow_gaps: bool,
     ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
             return Err(DataError::BadRequest(format!(
                 "price scale {price_scale} is above the maximum of 12"
             )));
         }
-        let mut groups = parse_file(path, frequency, price_scale, true)?;
+        let groups = parse_file(path, frequency, price_scale, true, allow_gaps)?;
+        let mut seen = HashMap::new();
+        for (symbol, rows) in &groups {
+            check_symbol(symbol, path, rows.first().map(|r| r.line), &mut seen)?;
+        }
+        let mut groups = groups;
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         let assets = groups
             .into_iter()

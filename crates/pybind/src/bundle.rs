@@ -479,22 +479,24 @@ pub struct PyCsvDir {
 
 #[pymethods]
 impl PyCsvDir {
-    /// Read and validate every file of `path/daily/` (or `path/minute/`).
+    /// Read and validate every file of `path/daily/` (or `path/minute/`). With
+    /// `allow_gaps`, consecutive rows of a symbol may be more than a year apart.
     #[staticmethod]
-    #[pyo3(signature = (path, frequency, price_scale, progress = None))]
+    #[pyo3(signature = (path, frequency, price_scale, progress = None, allow_gaps = false))]
     fn parse(
         py: Python<'_>,
         path: PathBuf,
         frequency: &str,
         price_scale: u32,
         progress: Option<Py<PyAny>>,
+        allow_gaps: bool,
     ) -> Result<Self> {
         guard_at("CsvDir.parse", || {
             let bar = parse_bar_size(frequency)?;
             let stop = Stop::default();
             let mut report = progress_fn(progress, stop.clone());
             let parsed = stop.result(py.detach(|| {
-                ParsedCsvDir::parse_with_progress(&path, bar, price_scale, &mut report)
+                ParsedCsvDir::parse_with_progress(&path, bar, price_scale, allow_gaps, &mut report)
             }))?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),
@@ -503,16 +505,18 @@ impl PyCsvDir {
     }
     /// Read and validate a long table (CSV with a `symbol` column).
     #[staticmethod]
+    #[pyo3(signature = (path, frequency, price_scale, allow_gaps = false))]
     fn parse_long(
         py: Python<'_>,
         path: PathBuf,
         frequency: &str,
         price_scale: u32,
+        allow_gaps: bool,
     ) -> Result<Self> {
         guard_at("CsvDir.parse_long", || {
             let bar = parse_bar_size(frequency)?;
             let parsed = py
-                .detach(|| ParsedCsvDir::parse_long(&path, bar, price_scale))
+                .detach(|| ParsedCsvDir::parse_long(&path, bar, price_scale, allow_gaps))
                 .map_err(crate::errors::Error::from)?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),

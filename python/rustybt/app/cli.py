@@ -65,6 +65,7 @@ COMMANDS_GROUP = "rustybt.commands"
 #: to say why they are missing when the group has no entry for them.
 TOOLING_COMMANDS = ("bench", "profile")
 
+ALLOW_GAPS_HELP = "accept rows of a symbol more than a year apart (refused by default)"
 PRICE_SCALE_HELP = "decimal places kept (0..12; more than the data has is refused)"
 
 #: Set to 1 for the full traceback of every error (as ``--traceback`` does).
@@ -179,6 +180,7 @@ def cmd_ingest(args) -> int:
             frequency=args.frequency,
             calendar=args.calendar,
             price_scale=args.price_scale,
+            allow_gaps=args.allow_gaps,
         )
     else:
         bundle = rustybt.ingest_csvdir(
@@ -187,6 +189,7 @@ def cmd_ingest(args) -> int:
             frequency=args.frequency,
             calendar=args.calendar,
             price_scale=args.price_scale,
+            allow_gaps=args.allow_gaps,
         )
     console.print(f"ingested {bundle!r} in {time.perf_counter() - t:.2f} s at {bundle.path}")
     return 0
@@ -352,12 +355,14 @@ def build_parser() -> argparse.ArgumentParser:
     csv.add_argument("--frequency", default="daily", help="daily|minute")
     csv.add_argument("--calendar", default="XNYS")
     csv.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
+    csv.add_argument("--allow-gaps", action="store_true", help=ALLOW_GAPS_HELP)
     tab = isub.add_parser("table", help="a long table (CSV or Parquet) with a symbol column")
     tab.add_argument("path")
     tab.add_argument("--bundle", required=True)
     tab.add_argument("--frequency", default="daily", help="daily|minute|1h|...")
     tab.add_argument("--calendar", default="XNYS")
     tab.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
+    tab.add_argument("--allow-gaps", action="store_true", help=ALLOW_GAPS_HELP)
     ing.set_defaults(func=cmd_ingest)
 
     sub.add_parser("bundles", help="list bundles").set_defaults(func=cmd_bundles)
