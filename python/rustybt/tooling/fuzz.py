@@ -954,8 +954,8 @@ def run(
     # An existing bundle that some inputs are ingested over: a refusal must leave it as it was.
     keep = f"{tag}-keep"
     keep_case = Case("daily", "daily", {b"daily/AAA.csv": BUILTIN_SEEDS["daily/builtin.csv"]}, b".")
-    _ = rustybt.ingest_csvdir(keep_case.write(workdir / "keep"), keep).content_hash
     try:
+        _ = rustybt.ingest_csvdir(keep_case.write(workdir / "keep"), keep).content_hash
         i = 0
         while (max_iterations is None or i < max_iterations) and (
             deadline is None or time.monotonic() < deadline
