@@ -39,7 +39,7 @@ import rustybt
 import rustybt.reference as reference
 from rustybt import _core, calendars
 from rustybt.calendars import sessions
-from rustybt.errors import InvalidRunParameters
+from rustybt.errors import ExactRangeExceeded, InvalidRunParameters
 from rustybt.finance import commission, slippage
 from rustybt.reference.ledger import DecimalNum, FloatNum
 
@@ -117,6 +117,7 @@ def csv_rows(draw, dates: list[str], actions: bool, span: bool) -> list[str]:
     if span:
         present[0] = present[-1] = True
     rows = []
+    previous_close = None
     for date, here in zip(dates, present):
         if not here:
             continue
@@ -125,8 +126,13 @@ def csv_rows(draw, dates: list[str], actions: bool, span: bool) -> list[str]:
         high = max(open_, close) + draw(st.integers(0, 3))
         row = f"{date},{cents(open_)},{cents(high)},{cents(low)},{cents(close)},{draw(volumes)}"
         if actions:
-            row += f",{draw(dividends)},{draw(splits)}"
+            dividend = draw(dividends)
+            # ingest refuses a dividend not below the previous close (negative history)
+            if previous_close is not None and Decimal(dividend) * 100 >= previous_close:
+                dividend = "0"
+            row += f",{dividend},{draw(splits)}"
         rows.append(row)
+        previous_close = close
     return rows
 
 
@@ -806,8 +812,9 @@ def test_huge_values_are_refused_by_both(five_days):
 
 
 def test_share_counts_beyond_i64_are_refused_by_both(five_days):
-    """Share counts are i64 in Rust: beyond 10^15 shares an order is refused (counts
-    beyond i64 saturate first), before it could overflow."""
+    """Share counts are i64 in Rust: beyond 10^15 shares an order is refused before it
+    could overflow, naming the amount asked for (it used to name the i64 it saturated to,
+    9223372036854775807)."""
     fast, ref = _both(
         five_days,
         _no_costs,
@@ -825,8 +832,14 @@ def test_share_counts_beyond_i64_are_refused_by_both(five_days):
     shares = "orders and positions are limited to 1000000000000000 shares"
     refused = _outcomes(fast[1])
     assert refused[:5] == [
-        f"BadOrderParameters: order for {n} shares: {shares}"
-        for n in (9000000000000000000, 9000000000000000000, 2**63 - 1, -(2**63), 10**15 + 1)
+        f"BadOrderParameters: {what} {n} shares: {shares}"
+        for what, n in [
+            ("order for", 9 * 10**18),
+            ("order for", 9 * 10**18),
+            ("order for", 10**19),
+            ("order for", -(10**22)),
+            ("target of", 10**15 + 1),
+        ]
     ]
     assert refused[5].startswith("BadOrderParameters: order for 1000000000000000 shares: order")
     assert fast[1][-1][2] == []  # nothing was placed
@@ -926,7 +939,7 @@ def test_percents_beyond_the_decimal_range_are_refused_by_both(five_days):
     assert _outcomes(fast[1]) == [refusal, refusal]
 
 
-def test_order_target_beyond_i64_saturates_in_both(five_days):
+def test_order_target_beyond_i64_is_refused_by_both_naming_the_target(five_days):
     fast, ref = _both(
         five_days,
         _no_costs,
@@ -935,7 +948,7 @@ def test_order_target_beyond_i64_saturates_in_both(five_days):
     assert fast == ref
     assert _outcomes(fast[1]) == [
         0,
-        "BadOrderParameters: order for 9223372036854775807 shares: orders and positions are "
+        "BadOrderParameters: target of 10000000000000000000 shares: orders and positions are "
         "limited to 1000000000000000 shares",
     ]
 
@@ -1012,3 +1025,50 @@ def test_w1_strategy_matches_reference_exactly(small_bundle, ledger):
     assert sum(map(len, fast["transactions"])) > 100  # it trades, every bar
     assert reference.exact_values(fast) == reference.exact_values(ref)
     pd.testing.assert_frame_equal(fast, ref, check_exact=True)
+
+
+def test_a_position_whose_price_rises_past_the_exact_range_stops_both_runs():
+    """10^14 shares bought at 0.01 (worth 10^12, allowed) are worth 10^18 at 10,000.00: past
+    what the decimal ledger holds with 12 places. Both engines stop the run with
+    ExactRangeExceeded at that bar instead of rounding (a hypothesis run found the Rust
+    ledger rounding a portfolio value of 7.9e16 to 11 places)."""
+    closes = ["0.01", "0.01", "10000.00", "10000.00"]
+    bundle = _bundle(
+        {"A": [f"{d},{c},{c},{c},{c},10000000000000000" for d, c in zip(DATES, closes)]}
+    )
+    fast, ref = _both(bundle, _no_costs, {0: [lambda a: a.order(a.sid(0), 10**14)]}, 1e13)
+    assert fast == ref
+    kind, message = fast[0]
+    assert kind is ExactRangeExceeded
+    assert message.startswith("the position of 100000000000000 shares of A is worth more than")
+    assert DATES[2] in message
+
+
+def test_value_orders_before_an_asset_starts_are_refused_share_orders_wait(five_days):
+    """zipline refuses an order sized by value or percent "before it started trading" and
+    queues an order for a number of shares until the asset's first bar; both engines too."""
+    late = ["10.00", "10.50", "11.00"]
+    bundle = _bundle(
+        {
+            "A": [f"{d},10,10,10,10,1000000" for d in DATES[:5]],
+            "B": [f"{d},{c},{c},{c},{c},1000000" for d, c in zip(DATES[2:5], late)],
+        }
+    )
+    fast, ref = _both(
+        bundle,
+        _no_costs,
+        {
+            0: [
+                lambda a: a.order_value(a.sid(1), 100.0),
+                lambda a: a.order_target_percent(a.sid(1), 0.1),
+                lambda a: a.order(a.sid(1), 10),
+            ]
+        },
+    )
+    assert fast == ref
+    first, second, third = _outcomes(fast[1])
+    for refused in (first, second):
+        assert refused.startswith("CannotOrderDelistedAsset: cannot order B at ")
+        assert refused.endswith(f"by value or percent: it starts trading on {DATES[2]}")
+    assert isinstance(third, int)  # queued
+    assert fast[1][-1][2] and fast[1][-1][2][0][:2] == (1, 10)  # filled: 10 shares of B

@@ -52,7 +52,15 @@ class BadOrderParameters(RustyBTError, ValueError):
 
 
 class CannotOrderDelistedAsset(BadOrderParameters):
-    """The asset has no price at this time (not yet trading, or its data has ended)."""
+    """The asset cannot be ordered now: its data has ended, or (for an order sized by value
+    or percent) it has not started trading yet or has no price yet. As in zipline, an order
+    for a number of shares placed before the asset's first bar is accepted and waits for
+    it."""
+
+
+class ExactRangeExceeded(RustyBTError):
+    """A position grew past what the exact ledger holds without rounding (worth more than
+    10^15 after its price rose): the run stops there rather than round silently."""
 
 
 class OrderDuringInitialize(RustyBTError):
@@ -170,6 +178,7 @@ __all__ = [
     "BundleNotFound",
     "CannotOrderDelistedAsset",
     "DuplicatePipelineName",
+    "ExactRangeExceeded",
     "HistoryWindowError",
     "IngestError",
     "InternalError",

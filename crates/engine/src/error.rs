@@ -31,6 +31,14 @@ pub enum EngineError {
     NoPrice { symbol: String, when: String },
     #[error("unknown field '{0}': use open, high, low, close, volume or price")]
     UnknownField(String),
+    #[error(
+        "cannot order {symbol} at {when} by value or percent: it starts trading on {start_date}"
+    )]
+    NotStarted {
+        symbol: String,
+        when: String,
+        start_date: String,
+    },
     #[error("cannot order {symbol} at {when}: its data ended on {end_date}")]
     Delisted {
         symbol: String,
@@ -46,4 +54,7 @@ pub enum EngineError {
     BadOrder(String),
     #[error("{0}")]
     AccountControl(String),
+    /// A value the run reached that the exact ledger cannot hold without rounding.
+    #[error("{0}")]
+    BeyondExactRange(String),
 }

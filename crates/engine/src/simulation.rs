@@ -314,14 +314,14 @@ impl<N: Money> Simulation<N> {
         let step = match self.clock {
             Clock::Initialize => Some(self.begin_session(self.first_session)),
             Clock::BeforeTradingStart { session } => {
-                Some(self.next_bar_or_close(session, self.session_bars(session).start))
+                Some(self.next_bar_or_close(session, self.session_bars(session).start)?)
             }
             Clock::Bar { session, bar } => {
                 if let Err(e) = self.check_account_controls() {
                     self.clock = Clock::Done;
                     return Err(e);
                 }
-                Some(self.next_bar_or_close(session, bar + 1))
+                Some(self.next_bar_or_close(session, bar + 1)?)
             }
             Clock::SessionEnd { session } if session < self.last_session => {
                 Some(self.begin_session(session + 1))
@@ -343,16 +343,41 @@ impl<N: Money> Simulation<N> {
         }
     }
 
-    fn next_bar_or_close(&mut self, session: usize, bar: usize) -> Step {
-        if bar < self.session_bars(session).end {
+    fn next_bar_or_close(&mut self, session: usize, bar: usize) -> Result<Step, EngineError> {
+        Ok(if bar < self.session_bars(session).end {
             self.process_bar(bar);
             self.clock = Clock::Bar { session, bar };
+            if let Err(e) = self.check_exact_range() {
+                self.clock = Clock::Done;
+                return Err(e);
+            }
             Step::Bar { bar }
         } else {
             self.end_session();
             self.clock = Clock::SessionEnd { session };
             Step::SessionEnd { session }
+        })
+    }
+
+    /// After a bar's marks: a position worth more than [`rustybt_ledger::MAX_NOTIONAL`]
+    /// (its price rose after the order that the same limit let through) would take the
+    /// exact ledger's sums past what a decimal holds with 12 places, and it would round.
+    /// The run stops instead, before the strategy sees any such value.
+    fn check_exact_range(&self) -> Result<(), EngineError> {
+        for &sid in self.ledger.held() {
+            let p = self.ledger.position(sid);
+            if rustybt_ledger::beyond_notional(p.last_sale_price, p.amount, p.amount) {
+                return Err(EngineError::BeyondExactRange(format!(
+                    "the position of {} shares of {} is worth more than {} at {}, beyond what \
+                     the exact ledger holds without rounding: the run stops here",
+                    p.amount,
+                    self.store.assets[sid as usize].symbol,
+                    rustybt_ledger::MAX_NOTIONAL,
+                    self.when()
+                )));
+            }
         }
+        Ok(())
     }
 
     /// Where the clock is in the algorithm's lifecycle.
@@ -666,8 +691,19 @@ impl<N: Money> Simulation<N> {
         format_timestamp(self.store.timestamps[self.bar])
     }
 
+    /// The price a value or percent order is sized at; refused before the asset's first
+    /// session, as zipline refuses it "before it started trading" (share orders queue).
     fn require_price(&self, sid: u32) -> Result<N, EngineError> {
         self.check_sid(sid)?;
+        let asset = &self.store.assets[sid as usize];
+        let today = self.store.sessions[self.store.bar_session[self.bar] as usize].date;
+        if today < asset.start_date {
+            return Err(EngineError::NotStarted {
+                symbol: asset.symbol.clone(),
+                when: self.when(),
+                start_date: rustybt_data::calendar::format_date(asset.start_date),
+            });
+        }
         self.price(sid).ok_or_else(|| EngineError::NoPrice {
             symbol: self.store.assets[sid as usize].symbol.clone(),
             when: self.when(),
@@ -727,6 +763,21 @@ impl<N: Money> Simulation<N> {
             OrderKind::Percent => "percent",
             _ => "target",
         };
+        if matches!(kind, OrderKind::Shares | OrderKind::Target)
+            && value.is_finite()
+            && value.abs() > rustybt_ledger::MAX_SHARES as f64
+        {
+            // before rounding: a saturated i64 would name 9223372036854775807 shares
+            let what = if matches!(kind, OrderKind::Target) {
+                "target of"
+            } else {
+                "order for"
+            };
+            return Err(EngineError::OrderTooLarge(format!(
+                "{what} {value} shares: orders and positions are limited to {} shares",
+                rustybt_ledger::MAX_SHARES
+            )));
+        }
         let x = self
             .param(value)
             .ok_or_else(|| unrepresentable(name, value))?;

@@ -19,6 +19,7 @@ use rustybt_pipeline::PipelineError;
 
 pyo3::import_exception!(rustybt.errors, BundleNotFound);
 pyo3::import_exception!(rustybt.errors, BundleError);
+pyo3::import_exception!(rustybt.errors, ExactRangeExceeded);
 pyo3::import_exception!(rustybt.errors, IngestError);
 pyo3::import_exception!(rustybt.errors, InvalidRunParameters);
 pyo3::import_exception!(rustybt.errors, BadOrderParameters);
@@ -133,9 +134,9 @@ fn engine_err(e: EngineError) -> PyErr {
         EngineError::BadRun(_) | EngineError::BadParameter { .. } | EngineError::BadConfig(_) => {
             InvalidRunParameters::new_err(msg)
         }
-        EngineError::NoPrice { .. } | EngineError::Delisted { .. } => {
-            CannotOrderDelistedAsset::new_err(msg)
-        }
+        EngineError::NoPrice { .. }
+        | EngineError::NotStarted { .. }
+        | EngineError::Delisted { .. } => CannotOrderDelistedAsset::new_err(msg),
         EngineError::WrongPhase(Phase::BeforeTradingStart) => {
             OrderInBeforeTradingStart::new_err(msg)
         }
@@ -146,6 +147,7 @@ fn engine_err(e: EngineError) -> PyErr {
             BadOrderParameters::new_err(msg)
         }
         EngineError::AccountControl(_) => AccountControlViolation::new_err(msg),
+        EngineError::BeyondExactRange(_) => ExactRangeExceeded::new_err(msg),
     }
 }
 

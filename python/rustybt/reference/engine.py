@@ -44,6 +44,7 @@ from rustybt.errors import (
     AccountControlViolation,
     BadOrderParameters,
     CannotOrderDelistedAsset,
+    ExactRangeExceeded,
     InvalidRunParameters,
     OrderDuringInitialize,
     OrderInBeforeTradingStart,
@@ -122,6 +123,7 @@ class Market:
         assets = core.assets()
         self.symbols = [a.symbol for a in assets]
         self.end_days = [a.end_day for a in assets]
+        self.start_days = [a.start_day for a in assets]
         self.adjustments = [  # (kind, sid, day, decimal text)
             (a["kind"], a["sid"], a["date"], a["ratio" if a["kind"] == "split" else "amount"])
             for a in json.loads((path / "adjustments.json").read_text())
@@ -330,6 +332,7 @@ class ReferenceSimulation:
             self._phase = "handle_data"
             for bar in range(first_bar[s], first_bar[s + 1]):
                 self._process_bar(bar)
+                self._check_exact_range()
                 data._set_bar(bar)
                 self._call(handle_data, "handle_data", context, data)
                 self._check_leverage()
@@ -421,6 +424,20 @@ class ReferenceSimulation:
         self._touched = []
 
     @exact
+    def _check_exact_range(self) -> None:
+        """After a bar's marks: a position worth more than :data:`MAX_NOTIONAL` stops the
+        run (its price rose after the order; the Rust decimal ledger would round past it)."""
+        num = self._num
+        for sid in self._ledger.held:
+            pos = self._ledger.positions[sid]
+            if abs(num.from_int(pos.amount) * pos.last_sale_price) > MAX_NOTIONAL:
+                raise ExactRangeExceeded(
+                    f"the position of {pos.amount} shares of {self._market.symbols[sid]} is "
+                    f"worth more than {MAX_NOTIONAL} at {self._when()}, beyond what the exact "
+                    "ledger holds without rounding: the run stops here"
+                )
+
+    @exact
     def _check_leverage(self) -> None:
         """zipline's ``MaxLeverage``: gross exposure above ``max_leverage`` × portfolio
         value (a positive one) after a bar fails the run."""
@@ -473,6 +490,14 @@ class ReferenceSimulation:
     def _order(self, kind, sid, value, limit, stop):
         num, ledger = self._num, self._ledger
         limit, stop = _trigger(num, "limit", limit), _trigger(num, "stop", stop)
+        big = isinstance(value, (int, float)) and math.isfinite(value) and abs(value) > MAX_SHARES
+        if kind in ("shares", "target") and big:
+            # named as asked, before rounding (as f64 text, like the Rust engine's)
+            asked = FloatNum.to_str(float(value))
+            what = "target of" if kind == "target" else "order for"
+            raise BadOrderParameters(
+                f"{what} {asked} shares: orders and positions are limited to {MAX_SHARES} shares"
+            )
         if kind == "shares":
             amount = round_order_amount(num, _money(num, "amount", value))
         elif kind == "target":
@@ -525,7 +550,15 @@ class ReferenceSimulation:
             raise SymbolNotFound(f"asset sid {sid} is outside this ledger's {n} assets")
 
     def _require_price(self, sid: int):
+        """The price a value or percent order is sized at; refused before the asset's
+        first session, as zipline refuses it "before it started trading"."""
         self._check_sid(sid)
+        m = self._market
+        if m.bar_day[self._bar] < m.start_days[sid]:
+            raise CannotOrderDelistedAsset(
+                f"cannot order {m.symbols[sid]} at {self._when()} by value or percent: it "
+                f"starts trading on {pd.Timestamp(m.start_days[sid], unit='D'):%Y-%m-%d}"
+            )
         price = self._price(sid)
         if price is None:
             raise CannotOrderDelistedAsset(
