@@ -163,7 +163,9 @@ def test_command_line(tmp_path, monkeypatch, capsys):
 
 
 # ---------------------------------------------------------------------------------------
-# Known failures found by the fuzzer: minimal reproducers, strict xfail until fixed.
+# Failures the fuzzer found (minimal reproducers, fixed since: each is now refused with an
+# IngestError naming the file). A new known failure goes into fuzz.KNOWN_FAILURES with a
+# strict-xfail reproducer here until it is fixed.
 
 #: A 184-byte Parquet file, one string column ``symbol`` whose value is b"AA\xff" (invalid
 #: UTF-8, which pyarrow does not validate on read).
@@ -177,17 +179,9 @@ PARQUET_INVALID_UTF8 = (
 )
 
 
-class KnownFailure(Exception):
-    """The input still fails the way its KNOWN_FAILURES entry says."""
-
-
 def _known(case: fuzz.Case, cls: str, ident: str):
-    return pytest.param(
-        case,
-        cls,
-        id=ident,
-        marks=pytest.mark.xfail(strict=True, raises=KnownFailure, reason=fuzz.KNOWN_FAILURES[cls]),
-    )
+    """A former failure: ``cls`` is the error class it used to raise."""
+    return pytest.param(case, cls, id=ident)
 
 
 KNOWN = [
@@ -229,10 +223,9 @@ KNOWN = [
 ]
 
 
-@pytest.mark.parametrize(("case", "known_class"), KNOWN)
-def test_known_failure_reproducers(case, known_class, tmp_path):
+@pytest.mark.parametrize(("case", "former_class"), KNOWN)
+def test_former_failures_are_refused_naming_the_input(case, former_class, tmp_path):
     outcome = fuzz.execute(case, tmp_path / "case-known", "fuzz-known")
-    if outcome.status == "failure" and outcome.error_class == known_class:
-        raise KnownFailure(f"{outcome.error_class}: {outcome.message}")
-    assert outcome.status in ("ok", "refused"), outcome.detail  # a new failure: not xfailed
+    assert outcome.status == "refused", (former_class, outcome.detail)
+    assert outcome.error_class == "IngestError", outcome.message
     assert _fuzz_bundles() == []

@@ -474,7 +474,10 @@ def ingest_table(
             frame[col] = ts.dt.strftime("%Y-%m-%d %H:%M:%S")
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "table.csv"
-        frame.to_csv(csv, index=False)
+        try:
+            frame.to_csv(csv, index=False)
+        except Exception as exc:  # pyarrow reads invalid UTF-8 strings without a word
+            raise IngestError(f"{path}: a value cannot be read as text ({exc})") from None
         try:
             parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale), bool(allow_gaps))
         except IngestError as exc:

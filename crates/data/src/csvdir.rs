@@ -44,6 +44,12 @@ pub struct ParsedCsvDir {
     pub assets: Vec<CsvAsset>,
 }
 
+/// The first and last day a bundle holds (1678-01-01 and 2261-12-31, days since the
+/// epoch): nanosecond timestamps reach a little further (1677-09-21 to 2262-04-11), and
+/// the calendar's sessions around the data need the margin.
+const FIRST_DAY: i64 = -106_650;
+const LAST_DAY: i64 = 106_650;
+
 /// Consecutive rows of one symbol further apart than this (days) are refused unless
 /// gaps are allowed: most often one stray row of another decade, which would otherwise
 /// stretch the bundle's sessions over the years between without a word.
@@ -220,17 +226,19 @@ fn parse_file(
             ));
         }
         let date_text = fields[cols[0]].trim();
-        let ts = parse_timestamp(date_text).ok_or_else(|| {
-            let reason = if date_text.get(..10).and_then(parse_date).is_some() {
-                format!(
-                    "'{date_text}' is outside the dates a bundle can hold (1678-01-01 to \
+        let ts = parse_timestamp(date_text)
+            .filter(|ts| (FIRST_DAY..=LAST_DAY).contains(&ts.div_euclid(NANOS_PER_DAY)))
+            .ok_or_else(|| {
+                let reason = if date_text.get(..10).and_then(parse_date).is_some() {
+                    format!(
+                        "'{date_text}' is outside the dates a bundle can hold (1678-01-01 to \
                      2261-12-31: nanosecond timestamps)"
-                )
-            } else {
-                format!("'{date_text}' is not a date/timestamp (YYYY-MM-DD[ HH:MM[:SS]])")
-            };
-            bad_row(path, line, "date", reason)
-        })?;
+                    )
+                } else {
+                    format!("'{date_text}' is not a date/timestamp (YYYY-MM-DD[ HH:MM[:SS]])")
+                };
+                bad_row(path, line, "date", reason)
+            })?;
         if frequency.is_daily() && ts.rem_euclid(NANOS_PER_DAY) != 0 {
             return Err(bad_row(
                 path,

@@ -63,7 +63,7 @@ COMMANDS_GROUP = "rustybt.commands"
 
 #: The commands rustybt's tooling provides through :data:`COMMANDS_GROUP`: named here only
 #: to say why they are missing when the group has no entry for them.
-TOOLING_COMMANDS = ("bench", "profile")
+TOOLING_COMMANDS = ("bench", "profile", "fuzz")
 
 ALLOW_GAPS_HELP = "accept rows of a symbol more than a year apart (refused by default)"
 PRICE_SCALE_HELP = "decimal places kept (0..12; more than the data has is refused)"
