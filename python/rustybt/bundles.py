@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections import OrderedDict
 from functools import cached_property
@@ -379,8 +380,15 @@ def ingest_synthetic(
     """
     from rustybt.calendars import sessions
 
-    if assets < 1:
-        raise InvalidRunParameters(f"assets must be at least 1, got {assets}")
+    if not isinstance(assets, numbers.Integral) or assets < 1:
+        raise InvalidRunParameters(f"assets must be a whole number of at least 1, got {assets!r}")
+    if not isinstance(seed, numbers.Integral) or not 0 <= seed < 2**64:
+        raise InvalidRunParameters(f"seed must be a whole number from 0 to 2**64 - 1, got {seed!r}")
+    if not isinstance(price_scale, numbers.Integral) or not 2 <= price_scale <= 8:
+        raise InvalidRunParameters(
+            f"price_scale must be a whole number from 2 to 8 (synthetic prices have 2 "
+            f"decimals), got {price_scale!r}"
+        )
     dates, opens, closes = sessions(calendar, start, end)
     freq = _normalize_frequency(frequency)
     big = assets * len(dates) * (1 if freq == "1d" else 390) >= PROGRESS_THRESHOLD * 50

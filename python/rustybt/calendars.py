@@ -32,7 +32,16 @@ def sessions(calendar: str, start, end) -> tuple[np.ndarray, np.ndarray, np.ndar
     import exchange_calendars as xcals
 
     name = "24/7" if calendar in ALWAYS_OPEN else calendar
-    start_ts, end_ts = pd.Timestamp(start).normalize(), pd.Timestamp(end).normalize()
+
+    def day(value, what):
+        try:
+            return pd.Timestamp(value).normalize()
+        except (ValueError, TypeError, OverflowError) as exc:
+            raise InvalidRunParameters(
+                f"{what} {value!r} is not a date (YYYY-MM-DD): {exc}"
+            ) from None
+
+    start_ts, end_ts = day(start, "start"), day(end, "end")
     if start_ts.tz is not None:
         start_ts = start_ts.tz_localize(None)
     if end_ts.tz is not None:

@@ -117,6 +117,11 @@ def _git_commit() -> str | None:
     return out.stdout.strip() or None
 
 
+#: The layout :meth:`Results.save` writes (``results_format`` in metadata.json). 1: perf
+#: scalars, stats, transactions, positions, round trips and metadata, as Parquet + JSON.
+RESULTS_FORMAT = 1
+
+
 class Results:
     """A backtest's outputs: ``perf`` (zipline's frame), ``stats`` (one row, the names in
     :data:`STATS`), ``transactions``, ``positions``, ``round_trips`` and ``metadata``."""
@@ -135,22 +140,44 @@ class Results:
 
     def save(self, path) -> Path:
         """A directory: perf.parquet (scalar columns), stats/transactions/positions/
-        round_trips .parquet, metadata.json."""
+        round_trips .parquet, metadata.json (which records the layout as
+        ``results_format``)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
         scalar = self.perf.drop(columns=["orders", "transactions", "positions"], errors="ignore")
         scalar.to_parquet(path / "perf.parquet")
         for name in ("stats", "transactions", "positions", "round_trips"):
             getattr(self, name).to_parquet(path / f"{name}.parquet")
-        (path / "metadata.json").write_text(json.dumps(self.metadata, indent=2, default=str))
+        meta = {**self.metadata, "results_format": RESULTS_FORMAT}
+        (path / "metadata.json").write_text(json.dumps(meta, indent=2, default=str))
         return path
 
     @classmethod
     def load(cls, path) -> Results:
-        """A saved Results (the perf frame without its per-session order/transaction lists)."""
+        """A saved Results (the perf frame without its per-session order/transaction lists).
+
+        Raises
+        ------
+        InvalidRunParameters
+            ``path`` holds no saved Results, or Results of a layout this rustybt does not
+            read (the message says which, and what to do).
+        """
+        from rustybt.errors import InvalidRunParameters
+
         path = Path(path)
         read = lambda n: pd.read_parquet(path / f"{n}.parquet")  # noqa: E731
-        meta = json.loads((path / "metadata.json").read_text())
+        try:
+            meta = json.loads((path / "metadata.json").read_text())
+        except (OSError, ValueError) as exc:
+            raise InvalidRunParameters(f"{path}: not a saved Results ({exc})") from None
+        # saves before the format was recorded have format 1's layout
+        fmt = meta.pop("results_format", 1)
+        if fmt != RESULTS_FORMAT:
+            raise InvalidRunParameters(
+                f"{path}: saved Results of format {fmt}; this rustybt reads format "
+                f"{RESULTS_FORMAT}. Load it with the rustybt that saved it "
+                f"({meta.get('rustybt_version', 'unknown version')}), or run the backtest again"
+            )
         return cls(
             read("perf"),
             read("stats"),

@@ -217,9 +217,12 @@ class BayesianSearch(_Search):
             return self.study_name
         start, end = self.session_index()[[0, -1]]
         objective = self.objective if isinstance(self.objective, str) else "callable"
+        # the bundle's content, capital, ledger, costs and strategy too (the search's
+        # fingerprint): a journal of another run is a study of another name, never mixed in
         text = json.dumps(
             [[p.name, p.describe()] for p in self.params]
-            + [str(start.date()), str(end.date()), objective, self.direction, self.fidelity],
+            + [str(start.date()), str(end.date()), objective, self.direction, self.fidelity]
+            + [self._fingerprint()],
             sort_keys=True,
         )
         digest = hashlib.sha256(text.encode()).hexdigest()[:12]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import hashlib
 import itertools
 import json
 import os
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rustybt.errors import InvalidRunParameters
+from rustybt.errors import InvalidRunParameters, SweepError
 from rustybt.optimize.executors import BACKENDS, make_executor
 from rustybt.stats import STAT_NAMES
 
@@ -137,6 +138,25 @@ class _Search:
             "keep_returns": self.keep_returns,
         }
 
+    def _fingerprint(self) -> str:
+        """What a checkpoint's rows were computed from: the bundle's content, the span,
+        capital, ledger, costs and strategy. A resume on anything else is refused, never
+        mixed in."""
+        index = self.session_index()
+        text = json.dumps(
+            [
+                self.bundle.content_hash,
+                str(index[0].date()) if len(index) else "",
+                str(index[-1].date()) if len(index) else "",
+                self.options["capital_base"],
+                self.options["ledger"],
+                repr(self.costs),
+                getattr(self.algorithm, "__qualname__", repr(self.algorithm)),
+            ],
+            default=str,
+        )
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     def executor(self):
         """The executor this search runs on (a context manager); :meth:`run` opens one, a
         walk-forward opens one for all its windows."""
@@ -236,11 +256,13 @@ class _Search:
                 stacklevel=3,
             )
             data = data[:keep]
-        for line in data.decode().splitlines():
+        fingerprint = self._fingerprint()
+        for n, line in enumerate(data.decode(errors="replace").splitlines(), 1):
             try:
                 row = json.loads(line)
             except json.JSONDecodeError:
                 continue  # a torn line left by an older version: that trial runs again
+            _check_row(self.checkpoint, n, row, fingerprint)
             done[row["_key"]] = row
         if self.retry_failed:
             done = {k: r for k, r in done.items() if r.get("error") is None}
@@ -255,6 +277,7 @@ class _Search:
         """:meth:`run` on an executor that is already open."""
         candidates = self._candidates()
         done = self._load_checkpoint()
+        fingerprint = self._fingerprint()
         todo = [(i, p) for i, p in enumerate(candidates) if _key(p) not in done]
         rows = [dict(r, trial=i) for i, p in enumerate(candidates) if (r := done.get(_key(p)))]
         fd = None
@@ -268,6 +291,7 @@ class _Search:
                 while ex.pending:
                     for row in ex.wait():
                         row["_key"] = _key({k: row[k] for k in self.space})
+                        row["_format"], row["_run"] = CHECKPOINT_FORMAT, fingerprint
                         rows.append(row)
                         if fd is not None:
                             _append_line(fd, json.dumps(row, default=str))
@@ -276,6 +300,33 @@ class _Search:
             if fd is not None:
                 os.close(fd)
         return self._result(rows)
+
+
+#: The layout of a checkpoint row; rows carry it (``_format``) with the run's fingerprint
+#: (``_run``). 1: the first versioned layout (rows before it carry neither).
+CHECKPOINT_FORMAT = 1
+
+
+def _check_row(path, line: int, row: dict, fingerprint: str) -> None:
+    """Refuse a checkpoint row this search cannot take as its own result."""
+    fmt = row.get("_format")
+    if fmt is None:
+        raise SweepError(
+            f"checkpoint {path} (line {line}) was written by an older rustybt: its rows carry "
+            "no format version or run fingerprint, so they cannot be checked against this "
+            "search. Delete the file (its trials run again) or pass another checkpoint path"
+        )
+    if fmt != CHECKPOINT_FORMAT:
+        raise SweepError(
+            f"checkpoint {path} (line {line}) has row format {fmt}; this rustybt reads "
+            f"format {CHECKPOINT_FORMAT}. Use the rustybt that wrote it, or delete the file"
+        )
+    if row.get("_run") != fingerprint:
+        raise SweepError(
+            f"checkpoint {path} (line {line}) holds trials of another run (another bundle "
+            "version, span, capital, ledger, costs or strategy): resuming would mix their "
+            "results in. Pass another checkpoint path, or delete the file"
+        )
 
 
 def _append_line(fd: int, line: str) -> None:
