@@ -489,3 +489,53 @@ def test_bad_input_is_refused_by_name(walk_bundle):
             start=DATES[5], end=DATES[8], initialize=in_initialize,
             handle_data=lambda c, d: None, bundle=walk_bundle,
         )  # fmt: skip
+
+
+# -- minute bundles ------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def minute_bundle():
+    return rustybt.ingest_synthetic(
+        "pipe-minute", assets=3, start="2023-03-01", end="2023-03-17", frequency="minute", seed=5
+    )
+
+
+def test_a_minute_bundle_s_pipeline_sees_its_daily_bars(minute_bundle):
+    """On a minute bundle a pipeline computes over the bundle's daily aggregation: the row
+    of session t holds session t-1's daily bar, as on a daily bundle."""
+    close = EquityPricing.close
+    pipe = Pipeline(
+        {"c": close.latest, "sma": SimpleMovingAverage(inputs=[close], window_length=3)}
+    )
+    out = run_pipeline(pipe, "2023-03-08", "2023-03-16", bundle=minute_bundle)
+    daily = minute_bundle.resample("1d", "close")
+    daily.index = daily.index.normalize()
+    sessions = daily.index
+    for day in out.index.levels[0]:
+        prev = sessions[sessions.get_loc(day.tz_convert(sessions.tz).normalize()) - 1]
+        row = out.xs(day, level=0)
+        want = daily.loc[prev].to_numpy()
+        np.testing.assert_array_equal(row["c"].to_numpy(), want)
+        window = daily.loc[:prev].tail(3).to_numpy()
+        np.testing.assert_allclose(row["sma"].to_numpy(), window.mean(axis=0), rtol=1e-12)
+
+
+def test_pipeline_output_in_a_minute_backtest(minute_bundle):
+    pipe = Pipeline({"c": EquityPricing.close.latest})
+    seen = {}
+
+    class Algo(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            self.attach_pipeline(pipe, "p")
+
+        def before_trading_start(self, context, data):
+            seen[self.get_datetime().normalize()] = self.pipeline_output("p")
+
+    rustybt.run_algorithm(
+        algorithm=Algo, start="2023-03-08", end="2023-03-10", bundle=minute_bundle
+    )
+    whole = run_pipeline(pipe, "2023-03-08", "2023-03-10", bundle=minute_bundle)
+    assert len(seen) == 3
+    for frame, day in zip(seen.values(), whole.index.levels[0]):
+        pd.testing.assert_frame_equal(frame, whole.xs(day, level=0), check_names=False)
