@@ -128,3 +128,39 @@ def test_the_cli_flag_allows_gaps(tmp_path):
     write_csvdir(tmp_path, {"AAA": ["1950-01-03,10,11,9,10,100", *GOOD]})
     assert main(["ingest", "csvdir", str(tmp_path), "--bundle", "gapcli"]) == 2
     assert main(["ingest", "csvdir", str(tmp_path), "--bundle", "gapcli", "--allow-gaps"]) == 0
+
+
+def test_cr_only_line_endings_are_lines(tmp_path):
+    """A classic-Mac file (lines ending in CR alone) used to be one line, naming a column
+    'volume2022-01-03'."""
+    (tmp_path / "daily").mkdir()
+    (tmp_path / "daily" / "AAA.csv").write_bytes(("\r".join([HEADER, *GOOD]) + "\r").encode())
+    assert len(rustybt.ingest_csvdir(tmp_path, "cr-only").sessions) == 5
+
+
+def test_parquet_messages_count_rows_and_name_the_column_names(tmp_path):
+    """Parquet problems are told in rows counted from 1 (no 'line', no 'row 0')."""
+    import pandas as pd
+
+    bad_header = tmp_path / "h.parquet"
+    pd.DataFrame({"symbol": ["A"], "date": ["2022-01-03"], "bogus": [1]}).to_parquet(bad_header)
+    with pytest.raises(IngestError) as e:
+        rustybt.bundles.ingest_table(bad_header, "pq-header")
+    assert "h.parquet (its column names):" in str(e.value)
+    rows = pd.DataFrame(
+        {
+            "symbol": ["A", "A"],
+            "date": ["2022-01-03", "2022-01-03"],
+            "open": [10, 10],
+            "high": [11, 11],
+            "low": [9, 9],
+            "close": [10, 10],
+            "volume": [100, 100],
+        }
+    )
+    rows.to_parquet(tmp_path / "d.parquet")
+    with pytest.raises(IngestError) as e:
+        rustybt.bundles.ingest_table(tmp_path / "d.parquet", "pq-dup")
+    message = str(e.value)
+    assert "d.parquet row 2: column 'date': duplicate timestamp" in message
+    assert "(also on row 1)" in message and "line" not in message

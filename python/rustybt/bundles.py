@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import re
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
@@ -446,6 +447,27 @@ def _write_parsed(parsed, name: str, calendar: str) -> Bundle:
     return load_bundle(name)
 
 
+def _parquet_message(msg: str, csv: str, path) -> str:
+    """An ingest message about the CSV a Parquet table was written to, told in the
+    table's terms: data rows counted from 1 (the CSV's line N is row N - 1, in the place
+    and in references such as "(line 5)"), its column names instead of a header line."""
+
+    def row(line: int) -> str:
+        return "its column names" if line == 1 else f"row {line - 1}"
+
+    msg = re.sub(
+        re.escape(csv) + r":(\d+):",
+        lambda m: (
+            f"{path} {row(int(m.group(1)))}:"
+            if m.group(1) != "1"
+            else f"{path} (its column names):"
+        ),
+        msg,
+    )
+    msg = re.sub(r"\bline (\d+)\b", lambda m: row(int(m.group(1))), msg)
+    return msg.replace(csv, str(path))
+
+
 def ingest_table(
     path: str | os.PathLike,
     name: str,
@@ -459,7 +481,6 @@ def ingest_table(
     different symbols may interleave. Validated like csvdir; errors name the file, the line
     (CSV) or row (Parquet, counted from 1), the column and the reason.
     """
-    import re
     import tempfile
 
     from rustybt.errors import IngestError
@@ -489,10 +510,5 @@ def ingest_table(
         try:
             parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale), bool(allow_gaps))
         except IngestError as exc:
-            msg = re.sub(
-                re.escape(str(csv)) + r":(\d+):",
-                lambda m: f"{path} row {int(m.group(1)) - 1}:",
-                str(exc),
-            ).replace(str(csv), str(path))
-            raise IngestError(msg) from None
+            raise IngestError(_parquet_message(str(exc), str(csv), path)) from None
         return _write_parsed(parsed, name, calendar)

@@ -151,7 +151,13 @@ fn parse_file(
             reason: "empty file".into(),
         });
     }
-    let mut lines = bytes.split(|&b| b == b'\n').enumerate();
+    // lines end in \n or \r\n; a file with \r alone (classic Mac) ends them in \r
+    let eol = if !bytes.contains(&b'\n') && bytes.contains(&b'\r') {
+        b'\r'
+    } else {
+        b'\n'
+    };
+    let mut lines = bytes.split(|&b| b == eol).enumerate();
     let (_, header_bytes) = lines.next().expect("non-empty file has a first line");
     let header = std::str::from_utf8(header_bytes).map_err(|e| {
         bad_row(
@@ -497,7 +503,8 @@ impl ParsedCsvDir {
     ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
             return Err(DataError::BadRequest(format!(
-                "price scale {price_scale} is above the maximum of 12"
+                "price scale {price_scale} is above the maximum of 12: choose 12 or fewer \
+                 decimal places (a price with more digits is refused unless they are zeros)"
             )));
         }
         let sub = match frequency {
@@ -505,12 +512,22 @@ impl ParsedCsvDir {
             BarSize::Minutes(1) => "minute",
             other @ BarSize::Minutes(_) => {
                 return Err(DataError::BadRequest(format!(
-                    "csvdir holds daily/ or minute/ files; {} bars cannot be ingested from it",
+                    "csvdir holds daily/ or minute/ files; {} bars cannot be ingested from it: \
+                     ingest the minute files and let history and pipelines aggregate them \
+                     (data.history(..., frequency=...)), or ingest {}-bar rows with \
+                     `rustybt ingest table`",
+                    other.label(),
                     other.label()
                 )));
             }
         };
         let files_dir = dir.join(sub);
+        if !dir.is_dir() {
+            return Err(DataError::BadFile {
+                file: dir.to_path_buf(),
+                reason: "no such directory".into(),
+            });
+        }
         if !files_dir.is_dir() {
             return Err(DataError::BadFile {
                 file: files_dir,
@@ -572,7 +589,8 @@ impl ParsedCsvDir {
     ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
             return Err(DataError::BadRequest(format!(
-                "price scale {price_scale} is above the maximum of 12"
+                "price scale {price_scale} is above the maximum of 12: choose 12 or fewer \
+                 decimal places (a price with more digits is refused unless they are zeros)"
             )));
         }
         let groups = parse_file(path, frequency, price_scale, true, allow_gaps)?;

@@ -18,7 +18,7 @@ pub enum DataError {
     BundleNotFound(PathBuf),
     #[error("bundle at {path} is corrupt: {reason}")]
     Corrupt { path: PathBuf, reason: String },
-    #[error("unknown frequency '{0}': use 1m, 5m, 15m, 1h, 1d, minute or daily")]
+    #[error("unknown frequency '{0}': use 1m, 5m, 15m, 1h, 1d, minute, hourly or daily")]
     BadFrequency(String),
     #[error("invalid ingest request: {0}")]
     BadRequest(String),

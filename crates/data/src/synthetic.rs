@@ -68,7 +68,7 @@ pub fn generate_with_progress(
     }
     if spec.price_scale < 2 || spec.price_scale > 8 {
         return Err(DataError::BadRequest(format!(
-            "price scale {} is outside 2..=8 (synthetic prices have 2 decimals)",
+            "price scale {} is outside 2 to 8 (synthetic prices have 2 decimals)",
             spec.price_scale
         )));
     }

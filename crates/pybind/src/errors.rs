@@ -175,9 +175,16 @@ pub fn ingest(msg: String) -> Error {
 /// (traceback intact), saying which `callback` raised it and when. rustybt's own errors
 /// and non-`Exception`s (KeyboardInterrupt, SystemExit) pass through untouched.
 pub fn strategy_error(py: Python<'_>, err: PyErr, callback: &str, when: &str) -> PyErr {
-    if !err.is_instance_of::<pyo3::exceptions::PyException>(py)
-        || err.is_instance_of::<RustyBTError>(py)
-    {
+    if err.is_instance_of::<RustyBTError>(py) {
+        // rustybt's own error (a rule the strategy broke) keeps its class; a note (shown
+        // under its traceback, Python 3.11+) says where in the run it was raised
+        let value = err.value(py);
+        if value.hasattr("add_note").unwrap_or(false) {
+            let _ = value.call_method1("add_note", (format!("raised in {callback} at {when}"),));
+        }
+        return err;
+    }
+    if !err.is_instance_of::<pyo3::exceptions::PyException>(py) {
         return err;
     }
     let kind = err
