@@ -14,6 +14,8 @@
 //! Work is parallel across assets (rolling) or rows (cross-sectional) with rayon; nothing
 //! here touches Python.
 
+use rayon::prelude::*;
+
 pub mod cross;
 pub mod error;
 pub mod stats;
@@ -69,7 +71,54 @@ pub struct Series {
     adjustments: Vec<(usize, f64)>,
 }
 
+/// `src` (`rows × cols`, row-major) transposed to `cols × rows`, row-major. Blocked, so
+/// that each cache line is read and written once (a column gathered value by value from
+/// a time-major matrix touches a new cache line per value), and parallel over blocks of
+/// columns.
+pub fn transpose(src: &[f64], rows: usize, cols: usize) -> Vec<f64> {
+    const BLOCK: usize = 32;
+    let mut dst = vec![0.0; rows * cols];
+    if rows == 0 || cols == 0 {
+        return dst;
+    }
+    dst.par_chunks_mut(BLOCK * rows)
+        .enumerate()
+        .for_each(|(block, out)| {
+            let c0 = block * BLOCK;
+            let n = out.len() / rows;
+            for r0 in (0..rows).step_by(BLOCK) {
+                for (c, column) in out.chunks_exact_mut(rows).enumerate().take(n) {
+                    for (r, slot) in column
+                        .iter_mut()
+                        .enumerate()
+                        .take((r0 + BLOCK).min(rows))
+                        .skip(r0)
+                    {
+                        *slot = src[r * cols + c0 + c];
+                    }
+                }
+            }
+        });
+    dst
+}
+
 impl Series {
+    /// One asset's column (contiguous) and that asset's adjustments, in any order.
+    pub fn from_column<'a>(
+        column: &[f64],
+        adjustments: impl IntoIterator<Item = &'a Adjustment>,
+    ) -> Series {
+        let mut adjustments: Vec<(usize, f64)> = adjustments
+            .into_iter()
+            .map(|a| (a.row as usize, a.ratio))
+            .collect();
+        adjustments.sort_by_key(|&(row, _)| row);
+        Series {
+            values: column.to_vec(),
+            adjustments,
+        }
+    }
+
     /// Column `asset` of `input` (of shape `shape`, already checked).
     pub fn of(input: &Input<'_>, shape: Shape, asset: usize) -> Series {
         let values = (0..shape.rows)
@@ -111,6 +160,23 @@ impl Series {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn transpose_matches_the_definition() {
+        for (rows, cols) in [(0, 3), (3, 0), (1, 1), (5, 7), (33, 65), (70, 31)] {
+            let src: Vec<f64> = (0..rows * cols).map(|i| i as f64).collect();
+            let dst = transpose(&src, rows, cols);
+            for r in 0..rows {
+                for c in 0..cols {
+                    assert_eq!(
+                        dst[c * rows + r],
+                        src[r * cols + c],
+                        "{rows}x{cols} at {r},{c}"
+                    );
+                }
+            }
+        }
+    }
 
     #[test]
     fn windows_apply_adjustments_known_by_their_last_row() {

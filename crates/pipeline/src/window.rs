@@ -736,38 +736,39 @@ fn lane_row(v: &[f64], start: usize, i: usize) -> [f64; LANES] {
     row
 }
 
-/// For each of [`LANES`] lanes, the sum and count of the values of rows `0..n` (`f(i)`:
-/// each lane's value and whether it is kept), summed in order of `i` from `0.0`: per lane
-/// exactly the left-to-right sum of one window's kept values (adding `0.0` in place of a
-/// skipped value changes no sum that starts at `+0.0`), the lanes' independent sums
-/// interleaved so that they overlap.
-#[inline(always)]
-fn lane_sums(
-    n: usize,
-    f: impl Fn(usize) -> ([f64; LANES], [bool; LANES]),
-) -> ([f64; LANES], [f64; LANES]) {
-    let mut sums = [0.0; LANES];
-    let mut counts = [0.0; LANES];
-    for i in 0..n {
-        let (xs, keep) = f(i);
-        for l in 0..LANES {
-            sums[l] += if keep[l] { xs[l] } else { 0.0 };
-            counts[l] += if keep[l] { 1.0 } else { 0.0 };
+/// For each of [`LANES`] lanes, the sum and count of the non-NaN values of rows `0..n`
+/// (`$values`: the row's `[f64; LANES]`, an expression of `$i`), summed in order of `$i`
+/// from `0.0`: per lane exactly the left-to-right `nansum` of one window (adding `0.0` in
+/// place of a skipped NaN changes no sum that starts at `+0.0`), the lanes' independent
+/// sums interleaved so that they overlap. A macro, not a function taking a closure: the
+/// loop must compile into its caller, whose target features (AVX2) it then uses.
+macro_rules! lane_nansums {
+    ($n:expr, $i:ident => $values:expr) => {{
+        let mut sums = [0.0f64; LANES];
+        let mut counts = [0.0f64; LANES];
+        for $i in 0..$n {
+            let xs: [f64; LANES] = $values;
+            for l in 0..LANES {
+                let keep = !xs[l].is_nan();
+                sums[l] += if keep { xs[l] } else { 0.0 };
+                counts[l] += if keep { 1.0 } else { 0.0 };
+            }
         }
+        (sums, counts)
+    }};
+}
+
+/// Row `i` of two series multiplied lane by lane (`close · volume`).
+#[inline(always)]
+fn lane_products(a: &[f64], b: &[f64], start: usize, i: usize) -> [f64; LANES] {
+    let (x, y) = (lane_row(a, start, i), lane_row(b, start, i));
+    let mut p = [0.0; LANES];
+    for l in 0..LANES {
+        p[l] = x[l] * y[l];
     }
-    (sums, counts)
+    p
 }
 
-/// [`lane_sums`] of the non-NaN values (`nansum` per lane, and the counts).
-#[inline(always)]
-fn lane_nansums(n: usize, f: impl Fn(usize) -> [f64; LANES]) -> ([f64; LANES], [f64; LANES]) {
-    lane_sums(n, |i| {
-        let xs = f(i);
-        (xs, xs.map(|x| !x.is_nan()))
-    })
-}
-
-#[inline(always)]
 /// `sum / count` per lane, NaN where the count is 0 (`nanmean` of an all-NaN window).
 fn lane_means(sums: [f64; LANES], counts: [f64; LANES]) -> [f64; LANES] {
     std::array::from_fn(|l| {
@@ -782,24 +783,24 @@ fn lane_means(sums: [f64; LANES], counts: [f64; LANES]) -> [f64; LANES] {
 /// [`nanstd`] of the windows `v[start + l ..][..w]`, lane by lane.
 #[inline(always)]
 fn lane_nanstds(v: &[f64], start: usize, w: usize) -> [f64; LANES] {
-    let (sums, counts) = lane_nansums(w, |i| lane_row(v, start, i));
+    let (sums, counts) = lane_nansums!(w, i => lane_row(v, start, i));
     let means = lane_means(sums, counts);
     // the values' NaNs are skipped, not those of the deviations (inf - inf)
-    let (squares, _) = lane_sums(w, |i| {
+    let mut squares = [0.0f64; LANES];
+    for i in 0..w {
         let xs = lane_row(v, start, i);
-        let squares = std::array::from_fn(|l| {
+        for l in 0..LANES {
             let d = xs[l] - means[l];
-            d * d
-        });
-        (squares, xs.map(|x| !x.is_nan()))
-    });
-    std::array::from_fn(|l| {
-        if means[l].is_nan() {
-            f64::NAN
-        } else {
-            (squares[l] / counts[l]).sqrt()
+            squares[l] += if xs[l].is_nan() { 0.0 } else { d * d };
         }
-    })
+    }
+    let mut out = [f64::NAN; LANES];
+    for l in 0..LANES {
+        if !means[l].is_nan() {
+            out[l] = (squares[l] / counts[l]).sqrt();
+        }
+    }
+    out
 }
 
 impl Rolling {
@@ -826,25 +827,27 @@ impl Rolling {
     fn compute_lanes(&self, x: &[&[f64]], start: usize, w: usize, out: &mut [[f64; LANES]]) {
         use Rolling as R;
         let v = x[0];
-        let row = |i: usize| lane_row(v, start, i);
         match *self {
             R::SimpleMovingAverage => {
-                let (sums, counts) = lane_nansums(w, row);
+                let (sums, counts) = lane_nansums!(w, i => lane_row(v, start, i));
                 out[0] = lane_means(sums, counts);
             }
             R::LinearWeightedMovingAverage => {
                 let normalizer = (w * (w + 1)) as f64 / 2.0;
-                let (sums, _) = lane_nansums(w, |i| row(i).map(|x| x * (i + 1) as f64));
+                let (sums, _) = lane_nansums!(w, i => {
+                    let mut xs = lane_row(v, start, i);
+                    for x in &mut xs {
+                        *x *= (i + 1) as f64;
+                    }
+                    xs
+                });
                 out[0] = sums.map(|s| s / normalizer);
             }
             R::Vwap | R::AverageDollarVolume => {
                 let volume = x[1];
-                let (dollars, _) = lane_nansums(w, |i| {
-                    let (c, q) = (row(i), lane_row(volume, start, i));
-                    std::array::from_fn(|l| c[l] * q[l])
-                });
+                let (dollars, _) = lane_nansums!(w, i => lane_products(v, volume, start, i));
                 out[0] = if matches!(self, R::Vwap) {
-                    let (volumes, _) = lane_nansums(w, |i| lane_row(volume, start, i));
+                    let (volumes, _) = lane_nansums!(w, i => lane_row(volume, start, i));
                     std::array::from_fn(|l| dollars[l] / volumes[l])
                 } else {
                     dollars.map(|s| s / w as f64)
@@ -854,9 +857,9 @@ impl Rolling {
                 // np.clip keeps NaN, so NaN diffs drop out of both means; both sums in
                 // one pass, each in window order
                 let (mut ups, mut downs, mut counts) = ([0.0; LANES], [0.0; LANES], [0.0; LANES]);
-                let mut a = row(0);
+                let mut a = lane_row(v, start, 0);
                 for i in 1..w {
-                    let b = row(i);
+                    let b = lane_row(v, start, i);
                     for l in 0..LANES {
                         let d = b[l] - a[l];
                         let keep = !d.is_nan();
@@ -878,7 +881,7 @@ impl Rolling {
             }
             R::BollingerBands { k } => {
                 let stds = lane_nanstds(v, start, w);
-                let (sums, counts) = lane_nansums(w, row);
+                let (sums, counts) = lane_nansums!(w, i => lane_row(v, start, i));
                 let middles = lane_means(sums, counts);
                 for l in 0..LANES {
                     let difference = k * stds[l];
@@ -914,17 +917,16 @@ fn adjusted_ends(series: &[Series], rows: usize, window: usize) -> Vec<bool> {
 fn asset_outputs(
     kind: &Rolling,
     prep: &Prepared,
-    inputs: &[Input<'_>],
-    shape: Shape,
+    series: &[Series],
+    rows: usize,
     window: usize,
-    asset: usize,
 ) -> Vec<Vec<f64>> {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { asset_outputs_avx2(kind, prep, inputs, shape, window, asset) };
+        return unsafe { asset_outputs_avx2(kind, prep, series, rows, window) };
     }
-    asset_outputs_portable(kind, prep, inputs, shape, window, asset)
+    asset_outputs_portable(kind, prep, series, rows, window)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -932,39 +934,33 @@ fn asset_outputs(
 unsafe fn asset_outputs_avx2(
     kind: &Rolling,
     prep: &Prepared,
-    inputs: &[Input<'_>],
-    shape: Shape,
+    series: &[Series],
+    rows: usize,
     window: usize,
-    asset: usize,
 ) -> Vec<Vec<f64>> {
-    asset_outputs_portable(kind, prep, inputs, shape, window, asset)
+    asset_outputs_portable(kind, prep, series, rows, window)
 }
 
 #[inline(always)]
 fn asset_outputs_portable(
     kind: &Rolling,
     prep: &Prepared,
-    inputs: &[Input<'_>],
-    shape: Shape,
+    series: &[Series],
+    rows: usize,
     window: usize,
-    asset: usize,
 ) -> Vec<Vec<f64>> {
-    let series: Vec<Series> = inputs
-        .iter()
-        .map(|input| Series::of(input, shape, asset))
-        .collect();
-    let adjusted = adjusted_ends(&series, shape.rows, window);
+    let adjusted = adjusted_ends(series, rows, window);
     let whole: Vec<&[f64]> = series.iter().map(|s| s.values.as_slice()).collect();
-    let mut buffers = vec![vec![0.0; window]; inputs.len()];
+    let mut buffers = vec![vec![0.0; window]; series.len()];
     let mut scratch = Vec::with_capacity(window);
-    let n = shape.rows + 1 - window;
+    let n = rows + 1 - window;
     let mut outs = vec![Vec::with_capacity(n); kind.n_outputs()];
     let mut values = vec![0.0; kind.n_outputs()];
     let mut lanes = vec![[0.0; LANES]; kind.n_outputs()];
     let mut end = window - 1;
-    while end < shape.rows {
+    while end < rows {
         let lane_ends = end..end + LANES;
-        if kind.has_lanes() && lane_ends.end <= shape.rows && !adjusted[lane_ends].contains(&true) {
+        if kind.has_lanes() && lane_ends.end <= rows && !adjusted[lane_ends].contains(&true) {
             kind.compute_lanes(&whole, end + 1 - window, window, &mut lanes);
             for (o, lane) in outs.iter_mut().zip(&lanes) {
                 o.extend_from_slice(lane);
@@ -984,7 +980,7 @@ fn asset_outputs_portable(
                 *w = &v[start..=end];
             }
         }
-        kind.compute(prep, &windows[..inputs.len()], &mut scratch, &mut values);
+        kind.compute(prep, &windows[..series.len()], &mut scratch, &mut values);
         for (o, &v) in outs.iter_mut().zip(&values) {
             o.push(v);
         }
@@ -1038,8 +1034,7 @@ pub fn rolling(
     kind.check_window(window)?;
     let prep = Prepared::new(kind, window)?;
 
-    // each input's adjustments grouped by asset (stable, so each asset's keep their
-    // order), handed to its asset alone
+    // each input's adjustments grouped by asset, handed to its asset alone
     let by_asset: Vec<Vec<Adjustment>> = inputs
         .iter()
         .map(|input| {
@@ -1048,34 +1043,41 @@ pub fn rolling(
             adjustments
         })
         .collect();
-    let columns: Vec<Vec<Vec<f64>>> = (0..shape.assets)
+    // each input asset-major, so that an asset's column is one contiguous slice
+    let (rows, assets) = (shape.rows, shape.assets);
+    let columns_of: Vec<Vec<f64>> = inputs
+        .iter()
+        .map(|input| crate::transpose(input.values, rows, assets))
+        .collect();
+    let n = rows + 1 - window;
+    let per_asset: Vec<Vec<Vec<f64>>> = (0..assets)
         .into_par_iter()
         .map(|asset| {
-            let own: Vec<Input<'_>> = inputs
+            let series: Vec<Series> = columns_of
                 .iter()
                 .zip(&by_asset)
-                .map(|(input, adjustments)| {
+                .map(|(columns, adjustments)| {
                     let lo = adjustments.partition_point(|a| (a.asset as usize) < asset);
                     let hi = adjustments.partition_point(|a| (a.asset as usize) <= asset);
-                    Input {
-                        values: input.values,
-                        adjustments: &adjustments[lo..hi],
-                    }
+                    Series::from_column(
+                        &columns[asset * rows..(asset + 1) * rows],
+                        &adjustments[lo..hi],
+                    )
                 })
                 .collect();
-            asset_outputs(kind, &prep, &own, shape, window, asset)
+            asset_outputs(kind, &prep, &series, rows, window)
         })
         .collect();
-
-    let n = shape.rows + 1 - window;
-    let mut outputs = vec![vec![0.0; n * shape.assets]; kind.n_outputs()];
-    for (asset, column) in columns.iter().enumerate() {
-        for (output, values) in outputs.iter_mut().zip(column) {
-            for (row, &v) in values.iter().enumerate() {
-                output[row * shape.assets + asset] = v;
+    // back to time-major, one output at a time
+    let outputs = (0..kind.n_outputs())
+        .map(|o| {
+            let mut asset_major = Vec::with_capacity(n * assets);
+            for column in &per_asset {
+                asset_major.extend_from_slice(&column[o]);
             }
-        }
-    }
+            crate::transpose(&asset_major, assets, n)
+        })
+        .collect();
     Ok(outputs)
 }
 
@@ -1733,13 +1735,12 @@ mod tests {
             let kind = sample_kinds()[k];
             let Ok(prep) = Prepared::new(&kind, window) else { return Ok(()) };
             prop_assume!(kind.check_window(window).is_ok());
-            let shape = Shape { rows: 60, assets: 1 };
-            let inputs: Vec<Input<'_>> = values[..kind.n_inputs()]
+            let series: Vec<Series> = values[..kind.n_inputs()]
                 .iter()
-                .map(|v| Input { values: v, adjustments: &[] })
+                .map(|v| Series::from_column(v, &[]))
                 .collect();
-            let fast = asset_outputs(&kind, &prep, &inputs, shape, window, 0);
-            let portable = asset_outputs_portable(&kind, &prep, &inputs, shape, window, 0);
+            let fast = asset_outputs(&kind, &prep, &series, 60, window);
+            let portable = asset_outputs_portable(&kind, &prep, &series, 60, window);
             for (f, p) in fast.iter().zip(&portable) {
                 prop_assert!(same_bits(f, p), "{}", kind.name());
             }
