@@ -521,15 +521,16 @@ BAD_ORDERS = {
         lambda a: a.order_value(GHOST, 100.0),
         "SymbolNotFound: Equity(4 [GHOST]) is not in bundle '{bundle}'",
     ),
-    "no price yet (order_value)": (
+    # zipline refuses orders sized by value or percent "before it started trading"
+    "before it starts trading (order_value)": (
         lambda a: a.order_value(a.symbol("L"), 100.0),
-        "CannotOrderDelistedAsset: cannot order L at 2022-01-03T21:00:00Z: it has no price yet "
-        "(no bar at or before this time)",
+        "CannotOrderDelistedAsset: cannot order L at 2022-01-03T21:00:00Z by value or percent: "
+        "it starts trading on 2022-01-05",
     ),
-    "no price yet (order_target_percent)": (
+    "before it starts trading (order_target_percent)": (
         lambda a: a.order_target_percent(a.symbol("L"), 0.1),
-        "CannotOrderDelistedAsset: cannot order L at 2022-01-03T21:00:00Z: it has no price yet "
-        "(no bar at or before this time)",
+        "CannotOrderDelistedAsset: cannot order L at 2022-01-03T21:00:00Z by value or percent: "
+        "it starts trading on 2022-01-05",
     ),
     "data ended (at bar 6)": (
         lambda a: a.order(a.symbol("L"), 1),

@@ -148,6 +148,15 @@ SCENARIOS: dict[str, Scenario] = {
             (5000,),
             description="P1's pipeline over 5,000 assets x 10 years: peak RSS vs column data",
         ),
+        Scenario(
+            "pool-start",
+            "child:rustybt.tooling.bench.pool_workloads:run_pool_start_child",
+            "daily",
+            W1_SPAN,
+            (10,),
+            description="process sweep: run() to first trial (wall: warm pool; "
+            "first_start_s: the process's first sweep, pool started)",
+        ),
         Scenario("noop", f"{PR}:Noop", "daily", W1_SPAN, (50,), description="empty handle_data"),
         Scenario(
             "history-only",
