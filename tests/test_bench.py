@@ -67,6 +67,7 @@ def test_quick_suite_runs_every_scenario(tmp_path, capsys):
         "noop",
         "history-only",
         "orders-only",
+        "pool-start",
     }
     for r in rows:
         assert r["median_wall_s"] > 0

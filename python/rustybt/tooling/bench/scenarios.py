@@ -193,6 +193,7 @@ GROUPS = {
         "noop",
         "history-only",
         "orders-only",
+        "pool-start",
     ),
 }
 
