@@ -119,7 +119,7 @@ class TradingAlgorithm:
     def attach_pipeline(self, pipeline, name, chunks=None, eager=True):
         """Compute ``pipeline`` for every session of the run; read it with
         :meth:`pipeline_output` ``(name)``. Call in ``initialize``. ``chunks`` (an int or
-        an iterable of ints; zipline's default: 5, then 126) is how many sessions are
+        an iterable of ints; default 5, then 252; zipline's: 5, then 126) is how many sessions are
         computed at a time. Returns the pipeline.
 
         Example::

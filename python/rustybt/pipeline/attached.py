@@ -10,13 +10,16 @@ import numpy as np
 import pandas as pd
 
 from rustybt.errors import PipelineError
-from rustybt.pipeline.engine import PipelineEngine
+from rustybt.pipeline.engine import DEFAULT_CHUNK, PipelineEngine
 from rustybt.pipeline.pipeline import Pipeline
 
 
 def _chunk_sizes(chunks):
-    if chunks is None:  # zipline's default: a short first chunk, then half years
-        return itertools.chain([5], itertools.repeat(126))
+    # the default: a short first chunk as zipline's (the run starts at once), then a year
+    # (zipline: half years) -- every chunk computes its terms' lookback again, and ours
+    # costs little memory: run_pipeline's default chunk too
+    if chunks is None:
+        return itertools.chain([5], itertools.repeat(DEFAULT_CHUNK))
     if isinstance(chunks, numbers.Integral):
         if chunks < 1:
             raise PipelineError(f"chunks must be a positive integer, got {chunks!r}")
