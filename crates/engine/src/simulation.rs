@@ -813,12 +813,12 @@ impl<N: Money> Simulation<N> {
         self.check_not_ended(sid)?;
         if amount != 0 {
             self.check_size(sid, amount)?;
-            self.check_controls(sid, amount)?;
         }
+        // as zipline: every order call is validated by the controls and counted toward
+        // max_order_count, one for zero shares too (it places nothing)
+        self.check_controls(sid, amount)?;
         let id = self.ledger.place_order(sid, amount, style, self.bar)?;
-        if id.is_some() {
-            self.orders_today += 1;
-        }
+        self.orders_today += 1;
         if let Some(id) = id {
             self.touched.push(id);
         }

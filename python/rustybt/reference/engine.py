@@ -526,10 +526,12 @@ class ReferenceSimulation:
             )
         if amount != 0:
             self._check_size(sid, amount)
-            self._check_controls(sid, amount)
+        # as zipline: every order call is validated by the controls and counted toward
+        # max_order_count, one for zero shares too (it places nothing)
+        self._check_controls(sid, amount)
         order_id = ledger.place_order(sid, amount, limit, stop, self._bar)
+        self._orders_today += 1
         if order_id is not None:
-            self._orders_today += 1
             self._touched.append(order_id)
         return order_id
 
