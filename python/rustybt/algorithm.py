@@ -265,15 +265,20 @@ class TradingAlgorithm:
         except OverflowError:  # beyond the engine's id type: negative or ≥ 2**64
             raise BadOrderParameters(f"unknown order id {order_id}") from None
 
-    def get_order(self, order_id) -> Order:
-        """The order with this id (an int); :class:`~rustybt.errors.BadOrderParameters` for
-        anything else or an unknown id."""
+    def get_order(self, order_id) -> Order | None:
+        """The order with this id (an int), or ``None`` for an id no order has (as
+        zipline's ``get_order``); :class:`~rustybt.errors.BadOrderParameters` for an id
+        that is not an int."""
         if type(order_id) is not int:
             order_id = _order_id(order_id, "get_order")
         try:
             o = self._sim.order_info(order_id)
         except OverflowError:  # beyond the engine's id type: negative or ≥ 2**64
-            raise BadOrderParameters(f"unknown order id {order_id}") from None
+            return None
+        except BadOrderParameters as exc:
+            if str(exc).startswith("unknown order id"):  # the ledger's UnknownOrder
+                return None
+            raise
         times = self._bundle.bar_times
         return Order(
             order_id,
