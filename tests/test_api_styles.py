@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 import rustybt
 from rustybt.app.examples.sma_crossover import SmaCross
@@ -114,3 +115,17 @@ def test_perf_frame_has_zipline_columns(small_bundle):
     # every session's transactions list holds dicts with zipline's keys
     txn = next(t for ts in perf["transactions"] for t in ts)
     assert {"amount", "dt", "price", "order_id", "sid", "commission"} <= set(txn)
+
+
+def test_portfolio_capital_used_is_zipline_s_cumulative_cash_flow(small_bundle):
+    """``context.portfolio.capital_used`` is cash minus the capital base, the sign of the
+    perf frame's per-session column (it had the opposite sign)."""
+    seen = []
+
+    class Watch(SmaCross):
+        def analyze(self, context, perf):
+            seen.append(context.portfolio.capital_used)
+
+    perf = rustybt.run_algorithm(algorithm=Watch, bundle=small_bundle, params={"n_assets": 5})
+    assert perf["capital_used"].sum() < 0  # it bought
+    assert seen[0] == pytest.approx(perf["capital_used"].sum(), rel=1e-9)

@@ -52,7 +52,9 @@ class Portfolio:
 
     @property
     def capital_used(self) -> float:
-        return self.starting_cash - self.cash
+        """zipline's cumulative cash flow: cash now minus the capital base (negative after
+        buying, as the perf frame's per-session ``capital_used``)."""
+        return self.cash - self.starting_cash
 
     @property
     def pnl(self) -> float:
