@@ -1068,6 +1068,11 @@ def _clock(bundle):
     return seen[0]
 
 
+def _bts_time(day) -> pd.Timestamp:
+    """zipline's before_trading_start time: 8:45 US/Eastern of the session, in UTC."""
+    return pd.Timestamp(f"{day.date()} 08:45", tz="America/New_York").tz_convert("UTC")
+
+
 def test_get_datetime_in_every_phase_on_daily_bars(wave):
     seen = _clock(wave)
     by = {}
@@ -1076,9 +1081,9 @@ def test_get_datetime_in_every_phase_on_daily_bars(wave):
     bars = list(wave.bar_times)
     assert by["handle_data"] == bars == by["scheduled"]  # each bar's close, UTC
     assert bars[0] == pd.Timestamp("2022-01-03 21:00", tz="UTC")
-    # before a session: the bundle's first open, then the previous bar (what data shows)
-    assert by["before_trading_start"] == [wave.session_opens[0], *bars[:-1]]
-    assert by["before_trading_start"][0] == pd.Timestamp("2022-01-03 14:30", tz="UTC")
+    # before a session: 8:45 New York time of the session, as zipline's clock has it
+    assert by["before_trading_start"] == [_bts_time(day) for day in wave.sessions]
+    assert by["before_trading_start"][0] == pd.Timestamp("2022-01-03 13:45", tz="UTC")
     assert by["analyze"] == [bars[-1]]
     assert by["initialize"][0] <= bars[0]
     for (ny, tokyo), utc in zip(by["zones"], bars):
@@ -1096,7 +1101,7 @@ def test_get_datetime_on_minute_bars(minutes):
     handled = [s[1] for s in seen if s[0] == "handle_data"]
     assert handled == list(minutes.bar_times)
     bts = [s[1] for s in seen if s[0] == "before_trading_start"]
-    assert bts == [minutes.session_opens[0], minutes.bar_times[389]]  # Jan 3rd's 16:00 bar
+    assert bts == [_bts_time(day) for day in minutes.sessions]
 
 
 def test_get_datetime_with_an_unknown_time_zone_fails_the_run(wave):

@@ -535,14 +535,17 @@ class TradingAlgorithm:
         self._recorded.update(kwargs)
 
     def get_datetime(self, tz=None) -> pd.Timestamp:
-        """The current bar's close time (UTC, or converted to ``tz``)."""
+        """The current bar's close time (UTC, or converted to ``tz``); in
+        ``before_trading_start``, 8:45 US/Eastern of the session, as zipline's clock has it
+        (whatever the calendar)."""
         if self._sim.phase == "before_trading_start":
-            # before the session's first bar: the last bar seen (or, at the bundle's very
-            # first session, its open), never a bar of the session itself
-            if self._data._before_first:
-                dt = self._bundle.session_opens[0]
-            else:
-                dt = self._bundle.bar_times[self._data.current_bar]
+            day = self._bundle.sessions[self._sim.current_session]
+            dt = (
+                pd.Timestamp(day.date())
+                .tz_localize("US/Eastern")
+                .replace(hour=8, minute=45)
+                .tz_convert("UTC")
+            )
         else:
             dt = self._bundle.bar_times[self._sim.current_bar]
         return dt.tz_convert(tz) if tz is not None else dt
