@@ -65,6 +65,15 @@ def _bad_price(name: str, value):
     return BadOrderParameters(f"{name} must be a number, got {value!r}")
 
 
+def _no_futures(function: str, model) -> None:
+    """zipline's ``us_futures=`` model: refused, not ignored (no futures here yet)."""
+    if model is not None:
+        raise InvalidRunParameters(
+            f"{function}(us_futures={model!r}): futures are not supported yet; pass the "
+            "equity model as us_equities (or positionally)"
+        )
+
+
 class TradingAlgorithm:
     """Base class of a strategy. Override any of :meth:`initialize`, :meth:`handle_data`,
     :meth:`before_trading_start` and :meth:`analyze`."""
@@ -314,6 +323,7 @@ class TradingAlgorithm:
         """Choose the slippage model (in ``initialize``; later:
         :class:`~rustybt.errors.SetSlippagePostInit`)."""
         self._require_initialize("set_slippage", SetSlippagePostInit)
+        _no_futures("set_slippage", us_futures)
         model = us_equities
         if not isinstance(model, SlippageModel):
             raise BadOrderParameters(f"set_slippage needs a SlippageModel, got {model!r}")
@@ -323,6 +333,7 @@ class TradingAlgorithm:
         """Choose the commission model (in ``initialize``; later:
         :class:`~rustybt.errors.SetCommissionPostInit`)."""
         self._require_initialize("set_commission", SetCommissionPostInit)
+        _no_futures("set_commission", us_futures)
         model = us_equities
         if not isinstance(model, CommissionModel):
             raise BadOrderParameters(f"set_commission needs a CommissionModel, got {model!r}")
@@ -381,8 +392,18 @@ class TradingAlgorithm:
             self.schedule_function(self.rebalance, date_rules.month_start(),
                                    time_rules.market_open(hours=1))
         """
-        from rustybt.schedule import DateRule, TimeRule, date_rules, time_rules
+        from rustybt.errors import ScheduleFunctionInvalidCalendar
+        from rustybt.schedule import DateRule, TimeRule, calendars, date_rules, time_rules
 
+        if calendar not in (None, calendars.US_EQUITIES):
+            why = (
+                "futures are not supported yet"
+                if calendar == calendars.US_FUTURES
+                else "allowed: None (the run's calendar) or calendars.US_EQUITIES"
+            )
+            raise ScheduleFunctionInvalidCalendar(
+                f"schedule_function(calendar={calendar!r}): {why}"
+            )
         if self._sim.phase != "initialize":
             raise RegisterTradingControlPostInit(
                 "schedule_function can only be called in initialize"

@@ -16,7 +16,7 @@ Example::
         order_target_percent(context.asset, 0.5)
         record(price=data.current(context.asset, "price"))
 
-Also exported, as from ``zipline.api``: ``date_rules``, ``time_rules`` and the cancel
+Also exported, as from ``zipline.api``: ``calendars``, ``date_rules``, ``time_rules`` and the cancel
 policies ``EODCancel`` and ``NeverCancel`` (for ``set_cancel_policy``).
 """
 
@@ -28,7 +28,7 @@ from contextvars import ContextVar
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.errors import RustyBTError
 from rustybt.finance.cancel_policy import EODCancel, NeverCancel
-from rustybt.schedule import date_rules, time_rules
+from rustybt.schedule import calendars, date_rules, time_rules
 
 # The algorithm the api functions act on. A context variable, not a module global: each
 # thread (and each asyncio task) has its own, so backtests running side by side in several
@@ -132,6 +132,7 @@ __all__ = [
     *_API_NAMES,
     "EODCancel",
     "NeverCancel",
+    "calendars",
     "date_rules",
     "get_algo_instance",
     "time_rules",

@@ -63,6 +63,11 @@ class ExactRangeExceeded(RustyBTError):
     10^15 after its price rose): the run stops there rather than round silently."""
 
 
+class ScheduleFunctionInvalidCalendar(InvalidRunParameters):
+    """``schedule_function`` got a calendar other than ``calendars.US_EQUITIES`` (or
+    ``None``, the run's calendar)."""
+
+
 class OrderDuringInitialize(RustyBTError):
     """Orders may not be placed in ``initialize`` (nor in ``before_trading_start`` or
     ``analyze``)."""
@@ -193,6 +198,7 @@ __all__ = [
     "RegisterAccountControlPostInit",
     "RegisterTradingControlPostInit",
     "RustyBTError",
+    "ScheduleFunctionInvalidCalendar",
     "SetBenchmarkOutsideInitialize",
     "SetCancelPolicyPostInit",
     "SetCommissionPostInit",

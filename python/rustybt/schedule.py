@@ -193,6 +193,15 @@ class date_rules:
         return DateRule("month_end", _offset(days_offset, _MAX_MONTH_RANGE, "month"))
 
 
+class calendars:
+    """zipline's ``calendars`` sentinels for ``schedule_function(..., calendar=...)``:
+    ``US_EQUITIES`` schedules on the run's own calendar; ``US_FUTURES`` is refused
+    (futures are not supported yet)."""
+
+    US_EQUITIES = "US_EQUITIES"
+    US_FUTURES = "US_FUTURES"
+
+
 class time_rules:
     """Which bar of a session, with zipline's signatures:
 
