@@ -66,3 +66,51 @@ def test_a_us_futures_cost_model_is_refused(hand_bundle, engine, call):
 
     with pytest.raises(InvalidRunParameters, match=r"us_futures=.*futures are not supported"):
         engine(algorithm=Algo, bundle=hand_bundle)
+
+
+# -- history windows reaching before the bundle's first bar ---------------------------------------
+
+
+def _history_algo(count: int, policy: str | None = None):
+    seen = []
+
+    class Algo(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            if policy is not None:
+                self.set_history_before_data(policy)
+
+        def handle_data(self, context, data):
+            seen.append(data.history(self.symbol("AAA"), "close", count, "1d"))
+
+    return Algo, seen
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_window_before_the_bundle_s_first_bar_warns_once(hand_bundle, engine):
+    algo, seen = _history_algo(4)
+    with pytest.warns(RuntimeWarning, match=r"reaches before the bundle's first session") as w:
+        engine(algorithm=algo, bundle=hand_bundle)
+    assert len([x for x in w if "first session" in str(x.message)]) == 1  # once per run
+    assert seen[0].isna().sum() == 3 and seen[3].isna().sum() == 0  # NaN where no bar
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_zipline_strict_raises_history_window_starts_before_data(hand_bundle, engine):
+    from rustybt.errors import HistoryWindowStartsBeforeData
+
+    algo, _ = _history_algo(4, "raise")
+    with pytest.raises(HistoryWindowStartsBeforeData, match=r"only 1 bars exist"):
+        engine(algorithm=algo, bundle=hand_bundle)
+
+
+def test_a_window_inside_the_bundle_does_not_warn(hand_bundle, recwarn):
+    algo, seen = _history_algo(1)
+    rustybt.run_algorithm(algorithm=algo, bundle=hand_bundle)
+    assert not [w for w in recwarn if "first session" in str(w.message)]
+    assert len(seen) == 5
+
+
+def test_a_bad_policy_is_refused(hand_bundle):
+    algo, _ = _history_algo(1, "ignore")
+    with pytest.raises(InvalidRunParameters, match="'warn' or 'raise', got 'ignore'"):
+        rustybt.run_algorithm(algorithm=algo, bundle=hand_bundle)

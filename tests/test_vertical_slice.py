@@ -209,14 +209,19 @@ def test_before_trading_start_sees_only_earlier_bars(hand_bundle):
     rustybt.run_algorithm(algorithm=Early, bundle=hand_bundle)
     closes = [10.0, 11.0, 12.0, 13.0, 14.0]
     first_dt, first_close, first_hist, first_trade = seen[0]
+    # zipline's before_trading_start time: 8:45 New York time of the session
+    bts = [
+        pd.Timestamp(f"{d.date()} 08:45", tz="America/New_York").tz_convert("UTC")
+        for d in hand_bundle.sessions
+    ]
     # the bundle's first session: nothing has happened yet
-    assert first_dt == hand_bundle.session_opens[0]
+    assert first_dt == bts[0]
     assert np.isnan(first_close)
     assert all(np.isnan(first_hist))
     assert first_trade is False
     for i, (dt, close, hist, _) in enumerate(seen[1:], start=1):
         # before session i's first bar: the previous session's bar, never session i's
-        assert dt == hand_bundle.session_closes[i - 1]
+        assert dt == bts[i]
         assert close == closes[i - 1]
         assert hist[-1] == closes[i - 1]
 

@@ -418,6 +418,18 @@ class TradingAlgorithm:
             )
         self._scheduled.append((func, date_rule, time_rule, bool(half_days)))
 
+    def set_history_before_data(self, policy: str) -> None:
+        """What a ``data.history`` window reaching before the bundle's first bar does:
+        ``"warn"`` (the default: NaN for the missing bars, one ``RuntimeWarning`` per run)
+        or ``"raise"`` (zipline's :class:`~rustybt.errors.HistoryWindowStartsBeforeData`).
+        The environment variable ``RUSTYBT_HISTORY_BEFORE_DATA`` sets the default. A window
+        before one asset's late start is NaN either way, as in zipline."""
+        if policy not in ("warn", "raise"):
+            raise InvalidRunParameters(
+                f"set_history_before_data takes 'warn' or 'raise', got {policy!r}"
+            )
+        self._data.before_data = policy
+
     def set_fill_model(self, model: str) -> None:
         """Which price of the next bar orders fill at: ``"next_close"`` (zipline's rule, the
         default) or ``"next_open"`` (backtrader's). Limit/stop triggers and slippage then use

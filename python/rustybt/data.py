@@ -13,13 +13,15 @@ Example (inside ``handle_data``)::
 
 from __future__ import annotations
 
+import os
+import warnings
 from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
 
 from rustybt import _core
-from rustybt.errors import HistoryWindowError
+from rustybt.errors import HistoryWindowError, HistoryWindowStartsBeforeData
 
 
 def _block_frame_builder():
@@ -91,6 +93,11 @@ class BarData(_core.BarData):
         self._times_ns = np.asarray(bundle._core.timestamps())
         self._targets: dict[str, tuple[np.ndarray, pd.Index]] = {}
         self._target_of: dict[str, str | None] = {}
+        #: a window reaching before the bundle's first bar: "warn" (once, NaN bars) or
+        #: "raise" (zipline's HistoryWindowStartsBeforeData); see
+        #: TradingAlgorithm.set_history_before_data
+        self.before_data = os.environ.get("RUSTYBT_HISTORY_BEFORE_DATA", "warn")
+        self._warned_before_data = False
 
     def __new__(cls, bundle):
         return super().__new__(cls, bundle._core)
@@ -187,6 +194,14 @@ class BarData(_core.BarData):
                 f"return_type must be 'pandas' or 'array', got {return_type!r}"
             )
         target = self._target(frequency)
+        if target is None:
+            if bar_count > self.current_bar + 1:
+                self._before_data(bar_count, frequency, self.current_bar + 1)
+        else:
+            closes = self._targets[target][0]
+            have = int(np.searchsorted(closes, self._times_ns[self.current_bar], side="left")) + 1
+            if bar_count > have:
+                self._before_data(bar_count, frequency, have)
         single_field = type(fields) is str
         if kind is list or kind is tuple:
             single_asset = False
@@ -216,6 +231,26 @@ class BarData(_core.BarData):
             return pd.DataFrame({f: a[:, 0] for f, a in zip(field_list, arrays)}, index=index)
         multi = pd.MultiIndex.from_product([index, cols])
         return pd.DataFrame({f: a.reshape(-1) for f, a in zip(field_list, arrays)}, index=multi)
+
+    def _before_data(self, bar_count: int, frequency: str, have: int) -> None:
+        """A window of ``bar_count`` bars where only ``have`` exist before it."""
+        first = self._bundle.sessions[0].date()
+        msg = (
+            f"data.history({bar_count} bars, {frequency!r}) at "
+            f"{self._bundle.bar_times[self.current_bar]} reaches before the bundle's first "
+            f"session ({first}): only {have} bars exist"
+        )
+        if self.before_data == "raise":
+            raise HistoryWindowStartsBeforeData(msg)
+        if not self._warned_before_data:
+            self._warned_before_data = True
+            warnings.warn(
+                f"{msg}; the missing bars are NaN (warned once per run; zipline raises "
+                "HistoryWindowStartsBeforeData: set_history_before_data('raise') in "
+                "initialize does the same)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
 
     def _window_index(self, bar_count: int, target: str | None = None) -> pd.Index:
         if target is None:

@@ -118,6 +118,12 @@ class HistoryWindowError(RustyBTError, ValueError):
     """A ``data.history`` / ``data.current`` request is invalid (field, frequency, count)."""
 
 
+class HistoryWindowStartsBeforeData(HistoryWindowError):
+    """A ``data.history`` window reaches before the bundle's first bar (zipline's error;
+    raised only under ``set_history_before_data("raise")``, which zipline's behaviour is;
+    by default the missing bars are NaN and the run warns once)."""
+
+
 class StrategyError(RustyBTError):
     """The strategy's own code raised; the original exception is ``__cause__``, with its
     traceback intact."""
@@ -185,6 +191,7 @@ __all__ = [
     "DuplicatePipelineName",
     "ExactRangeExceeded",
     "HistoryWindowError",
+    "HistoryWindowStartsBeforeData",
     "IngestError",
     "InternalError",
     "InvalidRunParameters",
