@@ -114,3 +114,69 @@ def test_a_bad_policy_is_refused(hand_bundle):
     algo, _ = _history_algo(1, "ignore")
     with pytest.raises(InvalidRunParameters, match="'warn' or 'raise', got 'ignore'"):
         rustybt.run_algorithm(algorithm=algo, bundle=hand_bundle)
+
+
+# -- zipline.api names ----------------------------------------------------------------------------
+
+
+def test_zipline_api_re_exports_are_rustybt_s_own():
+    import rustybt.api as api
+    from rustybt import finance
+    from rustybt.finance import slippage as slippage_module
+
+    assert api.slippage is finance.slippage and api.commission is finance.commission
+    assert api.execution is finance.execution and api.cancel_policy is finance.cancel_policy
+    assert api.FixedSlippage is slippage_module.FixedSlippage
+    assert api.VolumeShareSlippage is slippage_module.VolumeShareSlippage
+    assert api.FixedBasisPointsSlippage is slippage_module.FixedBasisPointsSlippage
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: __import__("rustybt.api").api.future_symbol("CLF22"), "futures are not"),
+        (lambda: __import__("rustybt.api").api.continuous_future("CL"), "futures are not"),
+        (lambda: __import__("rustybt.api").api.fetch_csv("http://x/y.csv"), "ingest the data"),
+    ],
+)
+def test_futures_and_fetcher_names_say_why_they_are_refused(hand_bundle, engine, call, match):
+    def initialize(context):
+        call()
+
+    with pytest.raises(InvalidRunParameters, match=match):
+        engine(initialize=initialize, bundle=hand_bundle)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_batch_market_order_places_what_a_loop_of_orders_places(hand_bundle, engine):
+    """zipline's batch_market_order: one market order per nonzero count, ids in order; the
+    same fills as calling order() for each."""
+    import pandas as pd
+
+    runs = {}
+    for style in ("batch", "loop"):
+        ids = []
+
+        class Algo(rustybt.TradingAlgorithm):
+            def initialize(self, context):
+                context.done = False
+
+            def handle_data(self, context, data, style=style, ids=ids):
+                if context.done:
+                    return
+                context.done = True
+                counts = pd.Series(
+                    {self.symbol("AAA"): 10, self.symbol("BBB"): 0, self.symbol("CCC"): -5}
+                )
+                if style == "batch":
+                    ids.extend(self.batch_market_order(counts))
+                else:
+                    ids.extend(self.order(a, n) for a, n in counts.items() if n)
+
+        perf = engine(algorithm=Algo, bundle=hand_bundle, capital_base=10_000)
+        fills = [(t["sid"], t["amount"], t["price"]) for day in perf["transactions"] for t in day]
+        runs[style] = (ids, fills)
+    assert runs["batch"] == runs["loop"]
+    ids, fills = runs["batch"]
+    assert len(ids) == 2 and len(fills) == 2  # BBB's zero placed nothing

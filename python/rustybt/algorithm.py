@@ -185,6 +185,35 @@ class TradingAlgorithm:
         :class:`~rustybt.errors.SymbolNotFound`) if the bundle has none."""
         return self._bundle.sid(sid)
 
+    def future_symbol(self, symbol: str):
+        """zipline's futures lookup: refused, futures are not supported yet."""
+        raise InvalidRunParameters(
+            f"future_symbol({symbol!r}): futures are not supported yet (bundles hold equities)"
+        )
+
+    def continuous_future(self, root_symbol_str: str, *args, **kwargs):
+        """zipline's continuous futures: refused, futures are not supported yet."""
+        raise InvalidRunParameters(
+            f"continuous_future({root_symbol_str!r}): futures are not supported yet"
+        )
+
+    def fetch_csv(self, url, *args, **kwargs):
+        """zipline's fetcher (a CSV read from a URL into ``data``): refused — ingest the
+        data into a bundle instead (``rustybt ingest table``), so that runs are
+        reproducible and need no network."""
+        raise InvalidRunParameters(
+            f"fetch_csv({url!r}) is not supported: ingest the data into a bundle "
+            "(rustybt ingest table / rustybt.ingest_table) and read it with data.history"
+        )
+
+    def batch_market_order(self, share_counts) -> list:
+        """zipline's ``batch_market_order``: a market order for each asset → share count of
+        ``share_counts`` (a mapping or a pandas Series) whose count is not zero; returns
+        their order ids, in order. The same orders, rules and fills as calling
+        :meth:`order` for each (unlike zipline, whose batch skips the trading controls)."""
+        items = share_counts.items() if hasattr(share_counts, "items") else share_counts
+        return [self.order(asset, amount) for asset, amount in items if amount]
+
     # -- orders -------------------------------------------------------------------------------
     def _place(self, kind: str, asset, value, limit_price, stop_price, style):
         if style is None and limit_price is None and stop_price is None:

@@ -16,8 +16,12 @@ Example::
         order_target_percent(context.asset, 0.5)
         record(price=data.current(context.asset, "price"))
 
-Also exported, as from ``zipline.api``: ``calendars``, ``date_rules``, ``time_rules`` and the cancel
-policies ``EODCancel`` and ``NeverCancel`` (for ``set_cancel_policy``).
+Also exported, as from ``zipline.api``: ``calendars``, ``date_rules``, ``time_rules``,
+the cancel policies ``EODCancel`` and ``NeverCancel`` (for ``set_cancel_policy``), the
+modules ``slippage``, ``commission``, ``execution`` and ``cancel_policy``, and the
+slippage models ``FixedSlippage``, ``FixedBasisPointsSlippage`` and
+``VolumeShareSlippage``. ``future_symbol``, ``continuous_future`` and ``fetch_csv`` raise
+an error saying why (no futures yet; data comes from bundles).
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from contextvars import ContextVar
 
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.errors import RustyBTError
+from rustybt.finance import cancel_policy, commission, execution, slippage
 from rustybt.finance.cancel_policy import EODCancel, NeverCancel
+from rustybt.finance.slippage import FixedBasisPointsSlippage, FixedSlippage, VolumeShareSlippage
 from rustybt.schedule import calendars, date_rules, time_rules
 
 # The algorithm the api functions act on. A context variable, not a module global: each
@@ -39,7 +45,11 @@ _running: ContextVar[TradingAlgorithm | None] = ContextVar(
 
 _API_NAMES = (
     "attach_pipeline",
+    "batch_market_order",
     "cancel_order",
+    "continuous_future",
+    "fetch_csv",
+    "future_symbol",
     "get_datetime",
     "get_environment",
     "get_open_orders",
@@ -100,7 +110,11 @@ def _make(name: str):
 
 
 attach_pipeline = _make("attach_pipeline")
+batch_market_order = _make("batch_market_order")
 cancel_order = _make("cancel_order")
+continuous_future = _make("continuous_future")
+fetch_csv = _make("fetch_csv")
+future_symbol = _make("future_symbol")
 get_datetime = _make("get_datetime")
 get_environment = _make("get_environment")
 get_open_orders = _make("get_open_orders")
@@ -131,7 +145,14 @@ symbols = _make("symbols")
 __all__ = [
     *_API_NAMES,
     "EODCancel",
+    "FixedBasisPointsSlippage",
+    "FixedSlippage",
     "NeverCancel",
+    "VolumeShareSlippage",
+    "cancel_policy",
+    "commission",
+    "execution",
+    "slippage",
     "calendars",
     "date_rules",
     "get_algo_instance",
