@@ -11,7 +11,7 @@ use rustybt_data::{BarStore, Field, View};
 
 use crate::bundle::PyBundle;
 use crate::conversion::{read_only_view, sids_of};
-use crate::errors::{guard, guard_at, Error, Result};
+use crate::errors::{guard_at, Error, Result};
 
 /// What a strategy sees of the market at the current bar. `rustybt.data.BarData`
 /// subclasses it with zipline's pandas-returning `current` / `history`.
@@ -148,7 +148,7 @@ pub fn window_array<'py>(
     {
         let mut rw = arr.readwrite();
         let out = rw.as_slice_mut().map_err(|e| Error::Py(e.into()))?;
-        guard(|| Ok(store.window_into(view, field, sids, count, target, out)?))?;
+        store.window_into(view, field, sids, count, target, out)?;
     }
     Ok(arr)
 }

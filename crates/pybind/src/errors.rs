@@ -252,8 +252,3 @@ pub fn guard_at<T>(entry: &str, f: impl FnOnce() -> Result<T>) -> Result<T> {
         }
     }
 }
-
-/// [`guard_at`] for a step inside an entry point (already named by its own guard).
-pub fn guard<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
-    guard_at("rustybt._core", f)
-}

@@ -17,7 +17,7 @@ use rustybt_ledger::{CancelPolicy, Money};
 use crate::bar_data::PyBarData;
 use crate::bundle::PyBundle;
 use crate::conversion::{commission, named, named_or_default, slippage};
-use crate::errors::{guard, guard_at, strategy_error, Result};
+use crate::errors::{guard_at, strategy_error, Result};
 use crate::perf::perf_columns;
 
 enum AnySim {
@@ -151,9 +151,9 @@ impl PySimulation {
         guard_at("Simulation.order", || {
             let (placed, warnings) = {
                 let mut me = slf.borrow_mut();
-                let placed = guard(|| {
-                    Ok(with_sim!(&mut me.sim, s => s.place(kind, sid, value, limit, stop))?)
-                });
+                let placed: Result<_> =
+                    with_sim!(&mut me.sim, s => s.place(kind, sid, value, limit, stop))
+                        .map_err(Into::into);
                 let warnings = with_sim!(&mut me.sim, s => s.take_warnings());
                 (placed, warnings)
             };
@@ -337,7 +337,7 @@ impl PySimulation {
                 )
             };
             loop {
-                let step = guard(|| Ok(with_sim!(&mut slf.borrow_mut().sim, s => s.advance())?))?;
+                let step = with_sim!(&mut slf.borrow_mut().sim, s => s.advance())?;
                 let Some(step) = step else { break };
                 if let Some(view) = step.view() {
                     bar_data.set_view(view);
@@ -396,11 +396,7 @@ impl PySimulation {
         benchmark: Option<Vec<f64>>,
     ) -> Result<Bound<'py, PyDict>> {
         guard_at("Simulation.trial_summary", || {
-            let t = guard(|| {
-                Ok(
-                    with_sim!(&self.sim, s => TrialSummary::new(s, &group_of_sid, benchmark.as_deref()))?,
-                )
-            })?;
+            let t = with_sim!(&self.sim, s => TrialSummary::new(s, &group_of_sid, benchmark.as_deref()))?;
             let out = PyDict::new(py);
             out.set_item("final_value", t.final_value)?;
             out.set_item("fills", t.fills)?;
