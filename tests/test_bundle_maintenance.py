@@ -16,6 +16,7 @@ import pytest
 import rustybt
 from rustybt.bundles import _OPEN, OPEN_LIMIT, bundles_dir, cache_dir, clean_bundle
 from rustybt.errors import BundleError, BundleNotFound, RustyBTError
+from rustybt.optimize.executors import rss_mb
 
 
 def _ingest(name: str, seed: int) -> rustybt.Bundle:
@@ -126,14 +127,6 @@ def test_the_open_bundle_cache_is_bounded():
     assert sum(1 for k in _OPEN if k.endswith("many0")) == 1
 
 
-def _rss_mb() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 def test_re_ingest_and_run_cycles_do_not_grow_memory():
     """100 re-ingest + run cycles in one process: RSS after the 100th within 20 MB of after
@@ -151,11 +144,11 @@ def test_re_ingest_and_run_cycles_do_not_grow_memory():
     for seed in range(10):
         cycle(seed)
     gc.collect()
-    after_10 = _rss_mb()
+    after_10 = rss_mb()
     for seed in range(10, 100):
         cycle(seed)
     gc.collect()
-    after_100 = _rss_mb()
+    after_100 = rss_mb()
     assert after_100 - after_10 <= 20, (after_10, after_100, time.perf_counter() - start)
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import rustybt
 import rustybt.reference as reference
-from rustybt.api import calendars
+from rustybt.api import calendars, continuous_future, fetch_csv, future_symbol
 from rustybt.errors import InvalidRunParameters, ScheduleFunctionInvalidCalendar
 from rustybt.finance import commission, slippage
 
@@ -135,9 +135,9 @@ def test_zipline_api_re_exports_are_rustybt_s_own():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: __import__("rustybt.api").api.future_symbol("CLF22"), "futures are not"),
-        (lambda: __import__("rustybt.api").api.continuous_future("CL"), "futures are not"),
-        (lambda: __import__("rustybt.api").api.fetch_csv("http://x/y.csv"), "ingest the data"),
+        (lambda: future_symbol("CLF22"), "futures are not"),
+        (lambda: continuous_future("CL"), "futures are not"),
+        (lambda: fetch_csv("http://x/y.csv"), "ingest the data"),
     ],
 )
 def test_futures_and_fetcher_names_say_why_they_are_refused(hand_bundle, engine, call, match):

@@ -453,17 +453,9 @@ def _parquet_message(msg: str, csv: str, path) -> str:
     and in references such as "(line 5)"), its column names instead of a header line."""
 
     def row(line: int) -> str:
-        return "its column names" if line == 1 else f"row {line - 1}"
+        return "(its column names)" if line == 1 else f"row {line - 1}"
 
-    msg = re.sub(
-        re.escape(csv) + r":(\d+):",
-        lambda m: (
-            f"{path} {row(int(m.group(1)))}:"
-            if m.group(1) != "1"
-            else f"{path} (its column names):"
-        ),
-        msg,
-    )
+    msg = re.sub(re.escape(csv) + r":(\d+):", lambda m: f"{path} {row(int(m.group(1)))}:", msg)
     msg = re.sub(r"\bline (\d+)\b", lambda m: row(int(m.group(1))), msg)
     return msg.replace(csv, str(path))
 
