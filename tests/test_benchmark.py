@@ -83,7 +83,11 @@ def test_set_benchmark_measures_against_the_asset(small_bundle):
         algorithm=_Benchmarked, bundle=small_bundle, params={"n_assets": 5}
     )
     closes = _daily_closes(small_bundle, "S001")
-    expected_b = closes.pct_change().fillna(0.0).to_numpy()
+    expected_b = closes.pct_change().to_numpy().copy()
+    # the asset starts on the run's first session: zipline takes its open-to-close return
+    sid = small_bundle.symbol("S001").sid
+    first_open = small_bundle._core.history("open", [sid], 0, 1)[0, 0]
+    expected_b[0] = closes.iloc[0] / first_open - 1.0
     expected_b = expected_b[-len(perf) :]
     np.testing.assert_allclose(
         perf["benchmark_period_return"].to_numpy(), np.cumprod(1 + expected_b) - 1, rtol=1e-12
@@ -179,7 +183,9 @@ def test_function_style_set_benchmark(small_bundle):
         initialize=initialize, handle_data=handle_data, bundle=small_bundle
     )
     closes = _daily_closes(small_bundle, "S002")
-    expected = closes.iloc[-1] / closes.iloc[0] - 1.0
+    # from the first session's open (the asset starts there) to the last close
+    first_open = small_bundle._core.history("open", [small_bundle.symbol("S002").sid], 0, 1)[0, 0]
+    expected = closes.iloc[-1] / first_open - 1.0
     assert perf["benchmark_period_return"].iloc[-1] == pytest.approx(expected, rel=1e-12)
     assert perf["beta"].iloc[-1] == perf["beta"].iloc[-1]  # a number, not NaN
 

@@ -459,6 +459,23 @@ class TradingAlgorithm:
             )
         self._data.before_data = policy
 
+    def set_history_rounding(self, places: int | None = 3) -> None:
+        """Decimal places ``data.history`` rounds prices to. zipline rounds every equity
+        history window to 3 places (NumPy's ``around``: half to even on the binary value),
+        after splits and dividends have rescaled it; that is the default here too, so
+        strategies that size orders from adjusted prices make zipline's decisions.
+        ``set_history_rounding(None)`` gives the exact adjusted values instead. ``data.current``
+        and Pipeline inputs are never rounded (nor are they in zipline).
+
+        >>> from rustybt.api import set_history_rounding  # doctest: +SKIP
+        >>> set_history_rounding(None)  # in initialize  # doctest: +SKIP
+        """
+        if places is not None and (type(places) is not int or not 0 <= places <= 12):
+            raise InvalidRunParameters(
+                f"set_history_rounding takes 0..12 decimal places or None, got {places!r}"
+            )
+        self._data._set_round_places(places)
+
     def set_fill_model(self, model: str) -> None:
         """Which price of the next bar orders fill at: ``"next_close"`` (zipline's rule, the
         default) or ``"next_open"`` (backtrader's). Limit/stop triggers and slippage then use

@@ -106,6 +106,14 @@ class SetBenchmarkOutsideInitialize(RustyBTError):
     """``set_benchmark`` was called outside ``initialize`` (zipline's error of that name)."""
 
 
+class BenchmarkAssetNotAvailableTooEarly(InvalidRunParameters):
+    """``set_benchmark`` named an asset whose data starts after the run's first session."""
+
+
+class BenchmarkAssetNotAvailableTooLate(InvalidRunParameters):
+    """``set_benchmark`` named an asset whose data ends before the run's last session."""
+
+
 class TradingControlViolation(RustyBTError):
     """An order broke a trading control set with ``on_error="fail"`` (zipline's name)."""
 

@@ -294,16 +294,16 @@ def _run(config: RunConfig, simulation=_core.Simulation, output: str = "perf") -
     }
     with running(algo):
         _call_user(algo.initialize, "initialize", algo)
-        handle, bts = _callbacks(algo)
-        if algo._scheduled:
-            handle = _with_schedule(handle, algo, bundle, first, last)
-        snapshots = sim.run(algo, data, handle, bts, algo._recorded)
         risk = c.metrics_set == "default"
         benchmark = (
             _benchmark_returns(bundle, algo._benchmark, c.benchmark_returns, first, last)
             if risk
             else None
         )
+        handle, bts = _callbacks(algo)
+        if algo._scheduled:
+            handle = _with_schedule(handle, algo, bundle, first, last)
+        snapshots = sim.run(algo, data, handle, bts, algo._recorded)
         if output == "trial" and not _has_analyze(algo):
             return _trial_stats(bundle, sim, benchmark)
         perf = _perf_frame(bundle, sim, snapshots, benchmark)
@@ -338,16 +338,17 @@ METRICS_SETS = ("default", "none")
 
 
 def _benchmark_returns(bundle: Bundle, asset, series, first: int, last: int) -> np.ndarray:
-    """Daily benchmark returns over sessions ``first..=last``: of ``asset`` (close to
-    close; 0 where it has no price yet), else of ``series``, else zeros."""
+    """Daily benchmark returns over sessions ``first..=last``: of ``asset``, else of
+    ``series``, else zeros.
+
+    An asset's returns are zipline's: session-to-session changes of its closes adjusted for
+    splits and dividends as of the last session (dividends reinvested), forward-filled and
+    rounded to 3 places as zipline's history rounds them; on the asset's first session,
+    when the run starts there, the open-to-close return. An asset whose data starts after
+    the run's first session or ends before its last is refused, as zipline refuses it."""
     n = last - first + 1
     if asset is not None:
-        closes = np.asarray(bundle._core._session_closes(asset.sid), dtype=np.float64)
-        prev = np.concatenate(([np.nan], closes[:-1]))[first : last + 1]
-        now = closes[first : last + 1]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r = now / prev - 1.0
-        return np.where(np.isfinite(r), r, 0.0)
+        return _asset_benchmark(bundle, asset, first, last)
     if series is None:
         return np.zeros(n)
     if not isinstance(series, pd.Series):
@@ -368,6 +369,49 @@ def _benchmark_returns(bundle: Bundle, asset, series, first: int, last: int) -> 
             f"run, the first {missing[0].date()}"
         )
     return aligned.to_numpy()
+
+
+def _asset_benchmark(bundle: Bundle, asset, first: int, last: int) -> np.ndarray:
+    from rustybt.errors import (
+        BenchmarkAssetNotAvailableTooEarly,
+        BenchmarkAssetNotAvailableTooLate,
+    )
+
+    days = bundle._session_arrays[0]
+
+    def day(d: int):
+        return (np.datetime64(0, "D") + int(d)).astype(object)
+
+    if asset.start_day > days[first]:
+        raise BenchmarkAssetNotAvailableTooEarly(
+            f"set_benchmark({asset!r}): its data starts on {day(asset.start_day)}, after "
+            f"the run's first session {day(days[first])}"
+        )
+    if asset.end_day < days[last]:
+        raise BenchmarkAssetNotAvailableTooLate(
+            f"set_benchmark({asset!r}): its data ends on {day(asset.end_day)}, before the "
+            f"run's last session {day(days[last])}"
+        )
+    core = bundle._core
+    times = core.timestamps()
+    closes_ns = bundle._session_arrays[2]
+    frequency = None if bundle.frequency == "1d" else "1d"
+
+    def last_bar(session: int) -> int:
+        return int(np.searchsorted(times, closes_ns[session], side="right")) - 1
+
+    n = last - first + 1
+    closes = core.history("price", [asset.sid], last_bar(last), n + 1, frequency, 3)[:, 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = closes[1:] / closes[:-1] - 1.0
+    if asset.start_day == days[first]:
+        # zipline: the open-to-close return of the first session when the asset starts
+        # there (its raw open and close of that day)
+        end = last_bar(first)
+        open_ = core.history("open", [asset.sid], end, 1, frequency)[0, 0]
+        close = core.history("close", [asset.sid], end, 1, frequency)[0, 0]
+        returns[0] = (close - open_) / open_
+    return np.where(np.isfinite(returns), returns, 0.0)
 
 
 def _perf_frame(

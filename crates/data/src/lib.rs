@@ -20,6 +20,6 @@ pub use calendar::{BarSize, Session};
 pub use csvdir::ParsedCsvDir;
 pub use error::DataError;
 pub use resample::{CacheStats, Resampled};
-pub use store::{AdjustmentFactor, BarStore, Field};
+pub use store::{round_like_numpy, AdjustmentFactor, BarStore, Field};
 pub use synthetic::{generate, generate_with_progress, SyntheticSpec};
 pub use view::{masked_value, View};

@@ -81,6 +81,15 @@ pub struct BarStore {
     _lease: Option<crate::maintenance::Lease>,
 }
 
+/// zipline's rounding of history windows, as NumPy's `around(x, places)` computes it:
+/// multiply by 10^places, round half to even, divide (ties and float error included).
+pub fn round_like_numpy(values: &mut [f64], places: u32) {
+    let factor = 10f64.powi(places as i32);
+    for v in values {
+        *v = (*v * factor).round_ties_even() / factor;
+    }
+}
+
 /// How a split or dividend rescales history before its ex-date (zipline's ratios).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct AdjustmentFactor {
@@ -225,6 +234,22 @@ impl BarStore {
         self.adjustment_factors
             .get(sid as usize)
             .map_or(&[], Vec::as_slice)
+    }
+
+    /// Whether rounding a window of `sids` ending at `end_bar` to `places` decimals can
+    /// change it: the stored prices have more places, or a split or dividend has already
+    /// rescaled some of its rows. (Stored prices `m / 10^s` with `s <= places` round to
+    /// themselves, so the zero-copy path stays valid for them.)
+    pub fn window_needs_rounding(&self, sids: &[u32], end_bar: usize, places: u32) -> bool {
+        if self.manifest.price_scale > places {
+            return true;
+        }
+        let now = self.bar_session.get(end_bar).copied().unwrap_or(u32::MAX);
+        sids.iter().any(|&sid| {
+            self.adjustment_factors(sid)
+                .first()
+                .is_some_and(|f| f.session <= now)
+        })
     }
 
     /// Whether the bar columns are mapped from the pool's cache (rather than owned).

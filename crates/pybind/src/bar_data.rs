@@ -2,7 +2,7 @@
 //! (what is visible, what can trade, what is stale) are the data crate's
 //! ([`rustybt_data::View`]); this type holds the view the clock last set.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use numpy::{PyArray2, PyArrayMethods};
@@ -20,7 +20,15 @@ pub struct PyBarData {
     pub(crate) store: Arc<BarStore>,
     bar: AtomicUsize,
     before_first: AtomicBool,
+    /// Decimal places history windows are rounded to (zipline's 3); `NO_ROUNDING`: exact.
+    round_places: AtomicU32,
 }
+
+/// `round_places` when history windows are not rounded.
+const NO_ROUNDING: u32 = u32::MAX;
+
+/// zipline rounds every history window of an equity to 3 decimal places.
+pub const ZIPLINE_PLACES: u32 = 3;
 
 impl PyBarData {
     /// Show what the clock's step shows.
@@ -28,6 +36,10 @@ impl PyBarData {
         self.bar.store(view.bar, Ordering::Relaxed);
         self.before_first
             .store(view.before_first, Ordering::Relaxed);
+    }
+
+    fn rounding(&self) -> Option<u32> {
+        Some(self.round_places.load(Ordering::Relaxed)).filter(|&p| p != NO_ROUNDING)
     }
 
     pub(crate) fn view(&self) -> View {
@@ -48,6 +60,7 @@ impl PyBarData {
                     store: bundle.store.clone(),
                     bar: AtomicUsize::new(0),
                     before_first: AtomicBool::new(false),
+                    round_places: AtomicU32::new(ZIPLINE_PLACES),
                 }
             })
         })
@@ -67,6 +80,27 @@ impl PyBarData {
         guard_at("BarData._set_bar", || {
             self.store.check_window(&[], bar)?;
             self.set_view(View { bar, before_first });
+            Ok(())
+        })
+    }
+    /// Decimal places of history windows (`None`: the exact stored and adjusted values).
+    #[getter]
+    fn _round_places(&self) -> Result<Option<u32>> {
+        guard_at("BarData._round_places", || Ok(self.rounding()))
+    }
+    /// Round history windows to `places` decimals as zipline does (NumPy's `around`:
+    /// half to even on the binary value), or not at all with `None`.
+    #[pyo3(signature = (places))]
+    fn _set_round_places(&self, places: Option<u32>) -> Result<()> {
+        guard_at("BarData._set_round_places", || {
+            if places.is_some_and(|p| p > 12) {
+                return Err(crate::errors::bad_value(format!(
+                    "history rounding takes 0..=12 decimal places or None, got {}",
+                    places.unwrap_or_default()
+                )));
+            }
+            self.round_places
+                .store(places.unwrap_or(NO_ROUNDING), Ordering::Relaxed);
             Ok(())
         })
     }
@@ -101,13 +135,15 @@ impl PyBarData {
             let view = me.view();
             let all_assets = sids.len() == me.store.n_assets()
                 && sids.iter().enumerate().all(|(i, &s)| s as usize == i);
-            if all_assets && target.is_none() && !view.before_first {
+            let places = me.rounding();
+            let exact = places.is_none_or(|p| !me.store.window_needs_rounding(&sids, view.bar, p));
+            if all_assets && target.is_none() && !view.before_first && exact {
                 if let Some(block) = me.store.raw_block(f, view.bar, count) {
                     // zero-copy: a read-only view of the store's rows, kept alive by this object
                     return read_only_view(block, count, sids.len(), slf.clone().into_any());
                 }
             }
-            window_array(py, &me.store, view, f, &sids, count, target)
+            window_array(py, &me.store, view, f, &sids, count, target, places)
         })
     }
     /// True while `before_trading_start` runs for the bundle's first session (no bar yet).
@@ -132,7 +168,10 @@ impl PyBarData {
 }
 
 /// A fresh `[count, len(sids)]` array of the window ending at `view` (see
-/// [`BarStore::window_into`]).
+/// [`BarStore::window_into`]), rounded to `places` decimals as zipline rounds history
+/// (every row but the current aggregated bar, which zipline builds from the finer bars
+/// unrounded).
+#[allow(clippy::too_many_arguments)]
 pub fn window_array<'py>(
     py: Python<'py>,
     store: &BarStore,
@@ -141,6 +180,7 @@ pub fn window_array<'py>(
     sids: &[u32],
     count: usize,
     target: Option<rustybt_data::BarSize>,
+    places: Option<u32>,
 ) -> Result<Bound<'py, PyArray2<f64>>> {
     store.check_window(sids, view.bar)?;
     // SAFETY: every element is written by `window_into` before the array is returned
@@ -149,6 +189,10 @@ pub fn window_array<'py>(
         let mut rw = arr.readwrite();
         let out = rw.as_slice_mut().map_err(|e| Error::Py(e.into()))?;
         store.window_into(view, field, sids, count, target, out)?;
+        if let Some(p) = places.filter(|&p| store.window_needs_rounding(sids, view.bar, p)) {
+            let rows = if target.is_some() { count - 1 } else { count };
+            rustybt_data::round_like_numpy(&mut out[..rows * sids.len()], p);
+        }
     }
     Ok(arr)
 }

@@ -297,7 +297,11 @@ impl PyBundle {
             Ok((s.hits, s.misses))
         })
     }
-    /// `count` bars of `field` ending at bar `end_bar`, as a `[count, len(sids)]` float64 array.
+    /// `count` bars of `field` ending at bar `end_bar`, as a `[count, len(sids)]` float64
+    /// array: at the bundle's bar size, or aggregated to the coarser `frequency`; adjusted
+    /// for splits and dividends as of `end_bar`, rounded to `round_places` decimals as
+    /// zipline rounds history (`None`: exact).
+    #[pyo3(signature = (field, sids, end_bar, count, frequency = None, round_places = None))]
     fn history<'py>(
         &self,
         py: Python<'py>,
@@ -305,9 +309,19 @@ impl PyBundle {
         sids: Vec<u32>,
         end_bar: usize,
         count: usize,
+        frequency: Option<&str>,
+        round_places: Option<u32>,
     ) -> Result<Bound<'py, PyArray2<f64>>> {
         guard_at("Bundle.history", || {
             let field = Field::named(field)?;
+            if let Some(p) = round_places.filter(|&p| p > 12) {
+                return Err(crate::errors::bad_value(format!(
+                    "round_places takes 0..=12 decimal places or None, got {p}"
+                )));
+            }
+            let target = frequency
+                .map(|fr| self.store.coarser_bar_size(fr))
+                .transpose()?;
             window_array(
                 py,
                 &self.store,
@@ -315,7 +329,8 @@ impl PyBundle {
                 field,
                 &sids,
                 count,
-                None,
+                target,
+                round_places,
             )
         })
     }

@@ -1,0 +1,146 @@
+"""zipline's semantics where they are subtle: the benchmark from adjusted prices, history
+rounded to 3 places as zipline rounds it. Each expectation is computed independently here
+from the bundle's raw CSV values, never read back from the engine."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import rustybt
+from rustybt import reference
+from rustybt.errors import BenchmarkAssetNotAvailableTooEarly, InvalidRunParameters
+
+DATES = pd.bdate_range("2022-01-03", periods=12, freq="C", holidays=["2022-01-17"])
+#: raw closes of the benchmark asset: a 2-for-1 split on session 5, a 0.25 dividend on 8
+BENCH_CLOSES = [40.0, 40.4, 41.0, 40.2, 40.9, 20.7, 20.9, 21.3, 21.0, 21.4, 21.6, 21.5]
+SPLIT_AT, SPLIT = 5, 2.0
+DIV_AT, DIV = 8, 0.25
+#: a second asset whose 3-for-2 split leaves adjusted prices with many decimals
+ODD_CLOSES = [10.01, 10.07, 10.13, 10.19, 10.23, 6.83, 6.86, 6.9, 6.93, 6.97, 7.0, 7.03]
+ODD_SPLIT_AT, ODD_SPLIT = 5, 1.5
+
+
+def _write(root, symbol, closes, actions):
+    lines = ["date,open,high,low,close,volume,dividend,split"]
+    for i, (d, c) in enumerate(zip(DATES, closes)):
+        div, split = actions.get(i, (0.0, 1.0))
+        o = round(c * 0.99, 2)
+        lines.append(f"{d.date()},{o},{c + 0.5:.2f},{o - 0.5:.2f},{c},10000,{div},{split}")
+    (root / "daily").mkdir(parents=True, exist_ok=True)
+    (root / "daily" / f"{symbol}.csv").write_text("\n".join(lines) + "\n")
+
+
+@pytest.fixture(scope="module")
+def actions_bundle(tmp_path_factory):
+    root = tmp_path_factory.mktemp("actions")
+    _write(root, "BEN", BENCH_CLOSES, {SPLIT_AT: (0.0, SPLIT), DIV_AT: (DIV, 1.0)})
+    _write(root, "ODD", ODD_CLOSES, {ODD_SPLIT_AT: (0.0, ODD_SPLIT)})
+    late = [f"{d.date()},5,5.5,4.5,5,100,0,1" for d in DATES[3:]]
+    (root / "daily" / "LATE.csv").write_text(
+        "date,open,high,low,close,volume,dividend,split\n" + "\n".join(late) + "\n"
+    )
+    return rustybt.ingest_csvdir(root, "zl-semantics")
+
+
+def _adjusted_closes(closes, actions_as_of_end):
+    """Closes adjusted as of the last session: zipline's ratios (1 / split, 1 − dividend /
+    previous raw close) multiplied into every earlier close."""
+    out = np.array(closes, dtype=float)
+    for at, kind, value in actions_as_of_end:
+        ratio = 1.0 / value if kind == "split" else 1.0 - value / closes[at - 1]
+        out[:at] *= ratio
+    return out
+
+
+def _bench_algo(symbol):
+    class Bench(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            self.set_benchmark(self.symbol(symbol))
+
+    return Bench
+
+
+def test_benchmark_uses_adjusted_prices_and_the_first_open(actions_bundle):
+    perf = rustybt.run_algorithm(algorithm=_bench_algo("BEN"), bundle=actions_bundle)
+    adjusted = np.round(
+        _adjusted_closes(BENCH_CLOSES, [(SPLIT_AT, "split", SPLIT), (DIV_AT, "div", DIV)]), 3
+    )
+    expected = adjusted[1:] / adjusted[:-1] - 1.0
+    first_open = round(BENCH_CLOSES[0] * 0.99, 2)
+    expected = np.concatenate(([BENCH_CLOSES[0] / first_open - 1.0], expected))
+    got = np.diff(np.concatenate(([0.0], np.log1p(perf["benchmark_period_return"]))))
+    np.testing.assert_allclose(np.expm1(got), expected, rtol=0, atol=1e-12)
+    # the split day is the asset's move, not −49%; the dividend is reinvested
+    assert abs(np.expm1(got)[SPLIT_AT]) < 0.03
+    raw_move = BENCH_CLOSES[DIV_AT] / BENCH_CLOSES[DIV_AT - 1] - 1.0
+    assert np.expm1(got)[DIV_AT] > raw_move
+    ref = reference.run_algorithm(algorithm=_bench_algo("BEN"), bundle=actions_bundle)
+    np.testing.assert_array_equal(
+        ref["benchmark_period_return"].to_numpy(), perf["benchmark_period_return"].to_numpy()
+    )
+
+
+def test_benchmark_first_session_uses_the_previous_close_when_there_is_one(actions_bundle):
+    perf = rustybt.run_algorithm(
+        algorithm=_bench_algo("BEN"), bundle=actions_bundle, start=DATES[2], end=DATES[-1]
+    )
+    adjusted = np.round(
+        _adjusted_closes(BENCH_CLOSES, [(SPLIT_AT, "split", SPLIT), (DIV_AT, "div", DIV)]), 3
+    )
+    assert perf["benchmark_period_return"].iloc[0] == pytest.approx(
+        adjusted[2] / adjusted[1] - 1.0, abs=1e-15
+    )
+
+
+def test_benchmark_asset_starting_late_is_refused(actions_bundle):
+    with pytest.raises(BenchmarkAssetNotAvailableTooEarly, match="LATE.*starts on 2022-01-06"):
+        rustybt.run_algorithm(algorithm=_bench_algo("LATE"), bundle=actions_bundle)
+    assert issubclass(BenchmarkAssetNotAvailableTooEarly, InvalidRunParameters)
+
+
+class _RecordHistory(rustybt.TradingAlgorithm):
+    places = "default"
+
+    def initialize(self, context):
+        context.odd = self.symbol("ODD")
+        if self.places != "default":
+            self.set_history_rounding(self.places)
+
+    def handle_data(self, context, data):
+        if data.current_dt.normalize().tz_localize(None) == DATES[-1]:
+            context.series = data.history(context.odd, "close", len(DATES), "1d").to_numpy()
+            context.array = data.history([context.odd], "close", len(DATES), "1d", "array")
+
+    def analyze(self, context, perf):
+        type(self).seen = (context.series, context.array[:, 0])
+
+
+@pytest.mark.parametrize("places", ["default", None, 2])
+def test_history_is_rounded_as_zipline_rounds_it(actions_bundle, places):
+    algo = type("Rec", (_RecordHistory,), {"places": places})
+    rustybt.run_algorithm(algorithm=algo, bundle=actions_bundle)
+    series, array = algo.seen
+    exact = _adjusted_closes(ODD_CLOSES, [(ODD_SPLIT_AT, "split", ODD_SPLIT)])
+    if places is None:
+        expected = exact
+    else:
+        # NumPy's around: multiply, round half to even, divide
+        expected = np.round(exact, 3 if places == "default" else places)
+    np.testing.assert_array_equal(series, expected)
+    np.testing.assert_array_equal(array, expected)
+    assert not np.array_equal(np.round(exact, 3), exact)  # the rounding did something
+    # the reference engine reads the same windows
+    ref_algo = type("RefRec", (_RecordHistory,), {"places": places})
+    reference.run_algorithm(algorithm=ref_algo, bundle=actions_bundle)
+    np.testing.assert_array_equal(ref_algo.seen[0], expected)
+
+
+def test_history_rounding_is_validated(actions_bundle):
+    class Bad(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            self.set_history_rounding(13)
+
+    with pytest.raises(InvalidRunParameters, match="0..12 decimal places or None, got 13"):
+        rustybt.run_algorithm(algorithm=Bad, bundle=actions_bundle)
