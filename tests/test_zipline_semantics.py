@@ -95,7 +95,7 @@ def test_benchmark_first_session_uses_the_previous_close_when_there_is_one(actio
 
 
 def test_benchmark_asset_starting_late_is_refused(actions_bundle):
-    with pytest.raises(BenchmarkAssetNotAvailableTooEarly, match="LATE.*starts on 2022-01-06"):
+    with pytest.raises(BenchmarkAssetNotAvailableTooEarly, match=r"LATE.*starts on 2022-01-06"):
         rustybt.run_algorithm(algorithm=_bench_algo("LATE"), bundle=actions_bundle)
     assert issubclass(BenchmarkAssetNotAvailableTooEarly, InvalidRunParameters)
 
@@ -123,11 +123,9 @@ def test_history_is_rounded_as_zipline_rounds_it(actions_bundle, places):
     rustybt.run_algorithm(algorithm=algo, bundle=actions_bundle)
     series, array = algo.seen
     exact = _adjusted_closes(ODD_CLOSES, [(ODD_SPLIT_AT, "split", ODD_SPLIT)])
-    if places is None:
-        expected = exact
-    else:
-        # NumPy's around: multiply, round half to even, divide
-        expected = np.round(exact, 3 if places == "default" else places)
+    # NumPy's around: multiply, round half to even, divide
+    digits = 3 if places == "default" else places
+    expected = exact if places is None else np.round(exact, digits)
     np.testing.assert_array_equal(series, expected)
     np.testing.assert_array_equal(array, expected)
     assert not np.array_equal(np.round(exact, 3), exact)  # the rounding did something
@@ -142,5 +140,5 @@ def test_history_rounding_is_validated(actions_bundle):
         def initialize(self, context):
             self.set_history_rounding(13)
 
-    with pytest.raises(InvalidRunParameters, match="0..12 decimal places or None, got 13"):
+    with pytest.raises(InvalidRunParameters, match=r"0\.\.12 decimal places or None, got 13"):
         rustybt.run_algorithm(algorithm=Bad, bundle=actions_bundle)
