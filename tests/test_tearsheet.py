@@ -633,6 +633,39 @@ def test_turnover_and_costs_against_the_transactions(costed):
     assert costs["slippage_bps"] == pytest.approx(0.05 * shares_measured / measured_value * 1e4)
 
 
+class MinuteTrader(rustybt.TradingAlgorithm):
+    """Trades S000 every 97 minutes: fills at intraday minutes, now and then at the close."""
+
+    def initialize(self, context):
+        context.i = 0
+
+    def handle_data(self, context, data):
+        context.i += 1
+        if context.i % 97 == 0:
+            self.order_target_percent(self.symbol("S000"), 0.5 if (context.i // 97) % 2 else 0.2)
+
+
+def test_minute_run_costs():
+    """Intraday fills count toward their session's turnover; only a fill on the session's
+    last bar has its bar's close in the results, so only those are measured for slippage."""
+    bundle = rustybt.ingest_synthetic(
+        "tearsheet-minute", assets=2, start="2022-01-03", end="2022-01-14", frequency="1m", seed=1
+    )
+    res = rustybt.backtest(algorithm=MinuteTrader, bundle=bundle, capital_base=100_000)
+    perf = res.perf
+    traded = [sum(abs(t["amount"] * t["price"]) for t in day) for day in perf["transactions"]]
+    assert np.allclose(ts.turnover(res), np.array(traded) / perf["portfolio_value"], rtol=1e-12)
+    slip = ts.slippage_fills(res)
+    measurable = [
+        t["dt"] == close and any(p["sid"] == t["sid"] for p in held)
+        for close, day, held in zip(perf.index, perf["transactions"], perf["positions"])
+        for t in day
+    ]
+    assert len(slip) == len(measurable) > sum(measurable) > 0
+    assert list(slip["close"].notna()) == measurable
+    assert ts.trading_costs(res)["slippage_fills"] == sum(measurable)
+
+
 def test_benchmark_comparison_and_relative_statistics(results, bench_results):
     r, b = ts.daily_returns(bench_results), ts.benchmark_returns(bench_results)
     table = ts.benchmark_comparison(r, b)
