@@ -142,3 +142,84 @@ def test_history_rounding_is_validated(actions_bundle):
 
     with pytest.raises(InvalidRunParameters, match=r"0\.\.12 decimal places or None, got 13"):
         rustybt.run_algorithm(algorithm=Bad, bundle=actions_bundle)
+
+
+# -- dividends: earned on the ex-date, paid on the pay date -------------------------------
+
+PAY_DATES = pd.bdate_range("2022-03-01", periods=10)  # XNYS sessions: no holiday here
+
+
+def _dividend_table(tmp_path, pay_dates: dict[str, str], name: str):
+    """Three payers with a 0.5 dividend on session 3, differing in their pay dates."""
+    lines = ["symbol,date,open,high,low,close,volume,dividend,split,pay_date"]
+    for symbol, pay in pay_dates.items():
+        for i, d in enumerate(PAY_DATES):
+            div, pay_text = ("0.5", pay) if i == 3 else ("0", "")
+            lines.append(f"{symbol},{d.date()},20,20.5,19.5,20,100000,{div},1,{pay_text}")
+    path = tmp_path / f"{name}.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return rustybt.ingest_table(path, name)
+
+
+class _HoldPayers(rustybt.TradingAlgorithm):
+    def initialize(self, context):
+        context.done = False
+
+    def handle_data(self, context, data):
+        if not context.done:
+            for a in self._bundle.asset_list:
+                self.order(a, 100)
+            context.done = True
+
+
+def test_dividends_are_paid_on_the_pay_date(tmp_path):
+    # the ex-date is 2022-03-04 (session 3), a Friday
+    bundle = _dividend_table(
+        tmp_path,
+        {"EXD": "", "SAT": "2022-03-05", "LATER": "2022-03-10", "NEVER": "2022-06-01"},
+        "paydates",
+    )
+    perf = rustybt.run_algorithm(algorithm=_HoldPayers, bundle=bundle, capital_base=100000)
+    ref = reference.run_algorithm(algorithm=_HoldPayers, bundle=bundle, capital_base=100000)
+    moved = perf["ending_cash"].diff().round(6)
+    moved.index = moved.index.date
+    after_buying = moved.loc[pd.Timestamp("2022-03-04").date() :]
+    # 100 shares × 0.5 each: EXD on its ex-date, SAT on the next session (Monday 03-07),
+    # LATER on 03-10, NEVER not within the bundle
+    assert after_buying.to_dict() == {
+        pd.Timestamp("2022-03-04").date(): 50.0,
+        pd.Timestamp("2022-03-07").date(): 50.0,
+        pd.Timestamp("2022-03-08").date(): 0.0,
+        pd.Timestamp("2022-03-09").date(): 0.0,
+        pd.Timestamp("2022-03-10").date(): 50.0,
+        pd.Timestamp("2022-03-11").date(): 0.0,
+        pd.Timestamp("2022-03-14").date(): 0.0,
+    }
+    for col in ("ending_cash", "portfolio_value", "returns", "capital_used"):
+        np.testing.assert_array_equal(ref[col].to_numpy(), perf[col].to_numpy(), err_msg=col)
+    # the same table as Parquet, pay dates as timestamps, is the same bundle
+    frame = pd.read_csv(tmp_path / "paydates.csv", parse_dates=["date", "pay_date"])
+    frame.to_parquet(tmp_path / "paydates.parquet")
+    again = rustybt.ingest_table(tmp_path / "paydates.parquet", "paydates-pq")
+    assert again.content_hash == bundle.content_hash
+
+
+def test_pay_date_refusals(tmp_path):
+    from rustybt.errors import IngestError
+
+    base = "symbol,date,open,high,low,close,volume,dividend,pay_date\n"
+    cases = {
+        "A,2022-03-01,20,20,20,20,1,0.5,2022-02-28": "pay date 2022-02-28 is before the ex-date",
+        "A,2022-03-01,20,20,20,20,1,0,2022-03-02": "pay date 2022-03-02 on a row without a dividend",
+        "A,2022-03-01,20,20,20,20,1,0.5,03/02/2022": "'03/02/2022' is not a date",
+    }
+    for i, (row, reason) in enumerate(cases.items()):
+        path = tmp_path / f"bad{i}.csv"
+        path.write_text(base + row + "\n")
+        with pytest.raises(IngestError, match=reason) as info:
+            rustybt.ingest_table(path, f"bad{i}")
+        assert f"bad{i}.csv:2: column 'pay_date'" in str(info.value)
+    path = tmp_path / "nodiv.csv"
+    path.write_text("symbol,date,open,high,low,close,volume,pay_date\nA,2022-03-01,1,1,1,1,1,\n")
+    with pytest.raises(IngestError, match="a pay_date column needs a dividend column"):
+        rustybt.ingest_table(path, "nodiv")

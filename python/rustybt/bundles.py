@@ -469,7 +469,10 @@ def ingest_table(
     allow_gaps: bool = False,
 ) -> Bundle:
     """Ingest a long table: CSV or Parquet with columns ``symbol``, ``timestamp`` (or
-    ``date``), ``open, high, low, close, volume`` and optionally ``dividend, split``; rows of
+    ``date``), ``open, high, low, close, volume`` and optionally ``dividend, split`` and
+    ``pay_date`` (a dividend's pay date, ``YYYY-MM-DD``; empty on other rows: the dividend
+    is earned on its ex-date, the row's date, and paid on the first session on or after
+    its pay date, as zipline pays; without one it is paid on the ex-date); rows of
     different symbols may interleave. Validated like csvdir; errors name the file, the line
     (CSV) or row (Parquet, counted from 1), the column and the reason.
     """
@@ -488,11 +491,11 @@ def ingest_table(
         frame = pq.read_table(path).to_pandas()
     except Exception as exc:
         raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
-    for col in frame.columns:  # timestamps as plain UTC text
+    for col in frame.columns:  # timestamps as plain UTC text, pay dates as dates
         if pd.api.types.is_datetime64_any_dtype(frame[col]):
             ts = frame[col]
             ts = ts.dt.tz_convert("UTC") if ts.dt.tz is not None else ts
-            frame[col] = ts.dt.strftime("%Y-%m-%d %H:%M:%S")
+            frame[col] = ts.dt.strftime("%Y-%m-%d" if col == "pay_date" else "%Y-%m-%d %H:%M:%S")
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "table.csv"
         try:

@@ -51,8 +51,16 @@ pub struct AssetInfo {
 pub enum Adjustment {
     /// Shares multiply by `ratio` (a decimal string, e.g. "2" for a 2-for-1) on `date`.
     Split { sid: u32, date: i32, ratio: String },
-    /// A cash dividend of `amount` per share with ex-date `date`.
-    Dividend { sid: u32, date: i32, amount: String },
+    /// A cash dividend of `amount` per share with ex-date `date`, accrued on the ex-date
+    /// and paid on the first session on or after `pay_date` (on the ex-date itself when the
+    /// source gave no pay date).
+    Dividend {
+        sid: u32,
+        date: i32,
+        amount: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pay_date: Option<i32>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

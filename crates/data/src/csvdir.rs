@@ -18,7 +18,7 @@ use crate::calendar::{
 use crate::error::DataError;
 
 const REQUIRED: [&str; 6] = ["date", "open", "high", "low", "close", "volume"];
-const OPTIONAL: [&str; 2] = ["dividend", "split"];
+const OPTIONAL: [&str; 3] = ["dividend", "split", "pay_date"];
 
 #[derive(Debug, Clone)]
 pub struct CsvRow {
@@ -27,6 +27,8 @@ pub struct CsvRow {
     pub ts: i64,
     pub ohlcv: [i64; 5],
     pub dividend: Option<String>,
+    /// The dividend's pay date (days since 1970-01-01), when the source has one.
+    pub pay_date: Option<i32>,
     pub split: Option<String>,
 }
 
@@ -185,9 +187,9 @@ fn parse_file(
             || (long && n == "symbol");
         if !known {
             let expected = if long {
-                "unknown column (expected symbol,date|timestamp,open,high,low,close,volume[,dividend,split])"
+                "unknown column (expected symbol,date|timestamp,open,high,low,close,volume[,dividend,split,pay_date])"
             } else {
-                "unknown column (expected date,open,high,low,close,volume[,dividend,split])"
+                "unknown column (expected date,open,high,low,close,volume[,dividend,split,pay_date])"
             };
             return Err(bad_row(path, 1, n, expected));
         }
@@ -201,6 +203,15 @@ fn parse_file(
         cols[k] = index(name).ok_or_else(|| bad_row(path, 1, name, "missing required column"))?;
     }
     let (div_col, split_col) = (index("dividend"), index("split"));
+    let pay_col = index("pay_date");
+    if pay_col.is_some() && div_col.is_none() {
+        return Err(bad_row(
+            path,
+            1,
+            "pay_date",
+            "a pay_date column needs a dividend column",
+        ));
+    }
     let symbol_col = if long {
         Some(index("symbol").ok_or_else(|| bad_row(path, 1, "symbol", "missing required column"))?)
     } else {
@@ -347,6 +358,36 @@ fn parse_file(
             };
         let dividend = extra(div_col, "dividend", "0")?;
         let split = extra(split_col, "split", "1")?;
+        let pay_date = match pay_col.map(|ci| fields[ci].trim()) {
+            None | Some("") => None,
+            Some(t) => {
+                let day = parse_date(t).ok_or_else(|| {
+                    bad_row(
+                        path,
+                        line,
+                        "pay_date",
+                        format!("'{t}' is not a date (YYYY-MM-DD)"),
+                    )
+                })?;
+                if dividend.is_none() {
+                    return Err(bad_row(
+                        path,
+                        line,
+                        "pay_date",
+                        format!("pay date {t} on a row without a dividend"),
+                    ));
+                }
+                if i64::from(day) < ts.div_euclid(NANOS_PER_DAY) {
+                    return Err(bad_row(
+                        path,
+                        line,
+                        "pay_date",
+                        format!("pay date {t} is before the ex-date {date_text}"),
+                    ));
+                }
+                Some(day)
+            }
+        };
         let symbol = match symbol_col {
             Some(ci) => {
                 let s = fields[ci].trim();
@@ -433,6 +474,7 @@ fn parse_file(
             ts,
             ohlcv,
             dividend,
+            pay_date,
             split,
         });
     }
@@ -696,6 +738,7 @@ impl ParsedCsvDir {
                         sid: sid32,
                         date: session_date(bar),
                         amount: amount.clone(),
+                        pay_date: r.pay_date,
                     });
                 }
                 if let Some(ratio) = &r.split {

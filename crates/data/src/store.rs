@@ -192,7 +192,9 @@ impl BarStore {
         for adj in &self.adjustments {
             let (sid, date, value, split) = match adj {
                 Adjustment::Split { sid, date, ratio } => (*sid, *date, ratio, true),
-                Adjustment::Dividend { sid, date, amount } => (*sid, *date, amount, false),
+                Adjustment::Dividend {
+                    sid, date, amount, ..
+                } => (*sid, *date, amount, false),
             };
             let (Ok(v), Some(list)) = (value.parse::<f64>(), factors.get_mut(sid as usize)) else {
                 continue;

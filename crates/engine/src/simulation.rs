@@ -164,8 +164,17 @@ impl FromStr for FillModel {
 /// A bundle adjustment in the ledger's number type.
 #[derive(Debug, Clone, Copy)]
 enum Adjust<N> {
-    Split { sid: u32, split: N },
-    Dividend { sid: u32, per_share: N },
+    Split {
+        sid: u32,
+        split: N,
+    },
+    /// Earned on its session (the ex-date), paid on `pay_session` (`None`: past the bundle's
+    /// last session, never paid within it).
+    Dividend {
+        sid: u32,
+        per_share: N,
+        pay_session: Option<usize>,
+    },
 }
 
 /// What happened in one session, in exact numbers.
@@ -220,6 +229,8 @@ pub struct Simulation<N: Money> {
     adjustments: Vec<Vec<Adjust<N>>>,
     /// Cash moved by splits and dividends this session (part of capital_used).
     adjustment_cash: N,
+    /// Dividends earned and not yet paid: (pay session, cash).
+    unpaid_dividends: Vec<(usize, N)>,
     pub fill_model: FillModel,
 }
 
@@ -258,11 +269,14 @@ impl<N: Money> Simulation<N> {
         let n = store.n_assets();
         let mut adjustments = vec![Vec::new(); store.sessions.len()];
         for adj in &store.adjustments {
-            let (sid, date, value, is_split) = match adj {
-                rustybt_data::Adjustment::Split { sid, date, ratio } => (*sid, *date, ratio, true),
-                rustybt_data::Adjustment::Dividend { sid, date, amount } => {
-                    (*sid, *date, amount, false)
-                }
+            let (sid, date, value, pay_date) = match adj {
+                rustybt_data::Adjustment::Split { sid, date, ratio } => (*sid, *date, ratio, None),
+                rustybt_data::Adjustment::Dividend {
+                    sid,
+                    date,
+                    amount,
+                    pay_date,
+                } => (*sid, *date, amount, Some(pay_date.unwrap_or(*date))),
             };
             let parsed = N::from_decimal_str(value).ok_or_else(|| {
                 EngineError::BadRun(format!(
@@ -271,13 +285,15 @@ impl<N: Money> Simulation<N> {
             })?;
             let s = store.session_at_or_after(date);
             if s < store.sessions.len() && store.sessions[s].date == date {
-                adjustments[s].push(if is_split {
-                    Adjust::Split { sid, split: parsed }
-                } else {
-                    Adjust::Dividend {
+                adjustments[s].push(match pay_date {
+                    None => Adjust::Split { sid, split: parsed },
+                    Some(pay) => Adjust::Dividend {
                         sid,
                         per_share: parsed,
-                    }
+                        // the first session on or after the pay date
+                        pay_session: Some(store.session_at_or_after(pay))
+                            .filter(|&p| p < store.sessions.len()),
+                    },
                 });
             }
         }
@@ -303,6 +319,7 @@ impl<N: Money> Simulation<N> {
             last_percent_value: None,
             adjustments,
             adjustment_cash: N::zero(),
+            unpaid_dividends: Vec::new(),
             fill_model: FillModel::NextClose,
         })
     }
@@ -506,12 +523,35 @@ impl<N: Money> Simulation<N> {
         self.adjustment_cash = N::zero();
         let adjustments = std::mem::take(&mut self.adjustments[s]);
         for adj in &adjustments {
-            self.adjustment_cash += match *adj {
-                Adjust::Split { sid, split } => self.ledger.apply_split(sid, split, self.bar),
-                Adjust::Dividend { sid, per_share } => self.ledger.apply_dividend(sid, per_share),
-            };
+            match *adj {
+                Adjust::Split { sid, split } => {
+                    self.adjustment_cash += self.ledger.apply_split(sid, split, self.bar);
+                }
+                Adjust::Dividend {
+                    sid,
+                    per_share,
+                    pay_session,
+                } => {
+                    let owed = self.ledger.earn_dividend(sid, per_share);
+                    if let (Some(pay), false) = (pay_session, owed.is_zero()) {
+                        self.unpaid_dividends.push((pay, owed));
+                    }
+                }
+            }
         }
         self.adjustments[s] = adjustments;
+        // zipline: dividends earned on their ex-dates are paid at the start of the first
+        // session on or after their pay dates (the ex-date's own, without a pay date)
+        if self.unpaid_dividends.iter().any(|&(pay, _)| pay <= s) {
+            let (due, later): (Vec<_>, Vec<_>) = std::mem::take(&mut self.unpaid_dividends)
+                .into_iter()
+                .partition(|&(pay, _)| pay <= s);
+            self.unpaid_dividends = later;
+            for (_, cash) in due {
+                self.ledger.pay_dividend(cash);
+                self.adjustment_cash += cash;
+            }
+        }
         self.touched.extend(self.ledger.take_rejections());
         self.close_out_ended_assets();
     }

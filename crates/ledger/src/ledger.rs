@@ -494,14 +494,19 @@ impl<N: Money> Ledger<N> {
         cash
     }
 
-    /// Pay a cash dividend of `per_share` on the position in `sid` (shorts pay it).
-    /// Returns the cash moved.
-    pub fn apply_dividend(&mut self, sid: u32, per_share: N) -> N {
+    /// Earn a cash dividend of `per_share` on the position in `sid` on its ex-date (a
+    /// short owes it): booked to the position's realised P&L now and returned; the cash
+    /// moves when it is paid ([`Ledger::pay_dividend`]), as zipline accrues and pays.
+    pub fn earn_dividend(&mut self, sid: u32, per_share: N) -> N {
         let pos = &mut self.positions[sid as usize];
-        let cash = N::from_i64(pos.amount) * per_share;
-        pos.realized_pnl += cash;
+        let owed = N::from_i64(pos.amount) * per_share;
+        pos.realized_pnl += owed;
+        owed
+    }
+
+    /// Pay out a dividend earned earlier: `cash` into (or, owed by a short, out of) cash.
+    pub fn pay_dividend(&mut self, cash: N) {
         self.cash += cash;
-        cash
     }
 }
 

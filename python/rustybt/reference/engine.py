@@ -24,6 +24,8 @@ engine checks) and Rust panics (``InternalError``).
 
 from __future__ import annotations
 
+import bisect
+
 import copy
 import functools
 import json
@@ -124,8 +126,14 @@ class Market:
         self.symbols = [a.symbol for a in assets]
         self.end_days = [a.end_day for a in assets]
         self.start_days = [a.start_day for a in assets]
-        self.adjustments = [  # (kind, sid, day, decimal text)
-            (a["kind"], a["sid"], a["date"], a["ratio" if a["kind"] == "split" else "amount"])
+        self.adjustments = [  # (kind, sid, ex-day, decimal text, pay day of a dividend)
+            (
+                a["kind"],
+                a["sid"],
+                a["date"],
+                a["ratio" if a["kind"] == "split" else "amount"],
+                a.get("pay_date", a["date"]) if a["kind"] == "dividend" else None,
+            )
             for a in json.loads((path / "adjustments.json").read_text())
         ]
         table = pq.read_table(
@@ -293,8 +301,11 @@ class ReferenceSimulation:
                 raise InvalidRunParameters(
                     f"invalid parameter capital_base = {num.to_str(capital)}: {reason}"
                 )
-        self._adjustments: dict[int, list] = {}  # by session: (kind, sid, value)
-        for kind, sid, day, text in m.adjustments:
+        # by session: (kind, sid, value, pay session of a dividend: the first session on or
+        # after its pay date, None past the bundle's last)
+        self._adjustments: dict[int, list] = {}
+        self._unpaid: list[tuple[int, object]] = []  # dividends earned: (pay session, cash)
+        for kind, sid, day, text, pay_day in m.adjustments:
             try:
                 value = num.from_decimal_str(text)
             except (InvalidOperation, ValueError):
@@ -302,7 +313,11 @@ class ReferenceSimulation:
                     f"invalid run: bundle adjustment for sid {sid} has an unreadable value '{text}'"
                 ) from None
             if day in m.days:
-                self._adjustments.setdefault(m.days.index(day), []).append((kind, sid, value))
+                pay = None if pay_day is None else bisect.bisect_left(m.days, pay_day)
+                pay = None if pay is not None and pay >= len(m.days) else pay
+                self._adjustments.setdefault(m.days.index(day), []).append(
+                    (kind, sid, value, pay)
+                )
         self._ledger = Ledger(num, len(m.symbols), capital)
         self._sessions = range(first_session, last_session + 1)
         self._bar = m.first_bar[first_session]
@@ -361,11 +376,18 @@ class ReferenceSimulation:
         self._txn_mark = len(ledger.transactions)
         self._orders_today = 0
         self._adjustment_cash = self._num.zero
-        for kind, sid, value in self._adjustments.get(s, []):
+        for kind, sid, value, pay in self._adjustments.get(s, []):
             if kind == "split":
                 self._adjustment_cash += ledger.apply_split(sid, value, self._bar)
-            else:
-                self._adjustment_cash += ledger.apply_dividend(sid, value)
+            else:  # earned on the ex-date, paid from the pay session on (zipline's rule)
+                owed = ledger.earn_dividend(sid, value)
+                if pay is not None and owed != 0:
+                    self._unpaid.append((pay, owed))
+        due = [cash for pay, cash in self._unpaid if pay <= s]
+        self._unpaid = [(pay, cash) for pay, cash in self._unpaid if pay > s]
+        for cash in due:
+            ledger.pay_dividend(cash)
+            self._adjustment_cash += cash
         self._touched += ledger.take_rejections()  # orders a split left nothing to fill
         for sid in [*ledger.held, *ledger.assets_with_orders]:
             if m.end_days[sid] < m.days[s]:

@@ -710,9 +710,11 @@ class Ledger:
             self.held.remove(sid)
         return cash
 
-    def apply_dividend(self, sid: int, per_share):
-        """A cash dividend of ``per_share`` on the position (a short pays it). Returns the
-        cash moved."""
-        cash = self.num.from_int(self.positions[sid].amount) * per_share
+    def earn_dividend(self, sid: int, per_share):
+        """A cash dividend of ``per_share`` on the position, earned on its ex-date (a short
+        owes it). Returns the amount; the cash moves when it is paid (``pay_dividend``)."""
+        return self.num.from_int(self.positions[sid].amount) * per_share
+
+    def pay_dividend(self, cash) -> None:
+        """Pay out a dividend earned earlier."""
         self.cash += cash
-        return cash
