@@ -288,11 +288,41 @@ def register(sub) -> None:
 
     bconf = bsub2.add_parser(
         "conformance",
-        help="zipline's momentum_pipeline example on rustybt and zipline-reloaded: same "
-        "pipeline outputs and fills?",
+        help="rustybt against zipline-reloaded: zipline's examples and the suite's own "
+        "strategies, fills and every perf column (docs/conformance.md)",
     )
-    bconf.add_argument("--venv", help="the peers virtualenv (default $RUSTYBT_ROOT/peers-venv)")
-    bconf.add_argument("--out", type=Path, help="write both runs and the comparison (JSON)")
+    bconf.add_argument(
+        "--venv",
+        help="zipline's virtualenv (default $RUSTYBT_PEERS_VENV, else $RUSTYBT_ROOT/peers-venv)",
+    )
+    bconf.add_argument("--out", type=Path, help="write the whole report (JSON)")
+    bconf.add_argument(
+        "--strategies", type=csv_list(str), help="only these strategies (and no pipeline part)"
+    )
+    bconf.add_argument(
+        "--store",
+        nargs="?",
+        const="tests/conformance/expected",
+        help="store zipline's runs as the CI half's expectations (default "
+        "tests/conformance/expected, from the repository root)",
+    )
+    bconf.add_argument(
+        "--docs",
+        nargs="?",
+        const="docs/conformance.md",
+        help="write the results table into this file (default docs/conformance.md)",
+    )
+    bconf.add_argument(
+        "--no-pipeline",
+        action="store_true",
+        help="leave out the pipeline-outputs comparison (momentum_pipeline on the W1 bundle)",
+    )
+    bconf.add_argument(
+        "--zipline-cache",
+        type=Path,
+        help="a JSON file: zipline's runs are read from it when they are of the same bars "
+        "and strategies, else run and written to it (to iterate on rustybt quickly)",
+    )
     bconf.set_defaults(func=_conformance)
 
     bd = bsub2.add_parser("data", help="data layer: history latency, aggregation, bundle open")

@@ -1,7 +1,9 @@
-"""``rustybt bench conformance``: zipline-reloaded's own ``momentum_pipeline.py`` example,
-read from the peers virtualenv and rewritten mechanically (``zipline`` → ``rustybt`` in
-its import lines, nothing else), run on rustybt and on zipline-reloaded over the same bars;
-the two engines' daily pipeline outputs and fills compared."""
+"""The pipeline part of ``rustybt bench conformance``: zipline-reloaded's own
+``momentum_pipeline.py`` example, read from the peers virtualenv and rewritten
+mechanically (``zipline`` → ``rustybt`` in its import lines, nothing else), run on rustybt
+and on zipline-reloaded over the same bars (the W1 bench bundle's 20 assets, through
+``rustybt bench peers``' export and zipline runner); the two engines' daily pipeline
+outputs and fills compared."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 
 from rustybt.errors import InvalidRunParameters
+from rustybt.tooling.bench.conformance.suite import rewrite_imports
 
 #: the example's span (it needs 14 sessions of history for its RSI)
 START, END = "2022-02-01", "2022-12-30"
@@ -38,20 +41,6 @@ def example_source(venv: Path) -> tuple[str, str]:
         )
     path = proc.stdout.strip()
     return path, Path(path).read_text()
-
-
-def rewrite_imports(source: str) -> str:
-    """``zipline`` → ``rustybt`` on the import lines; every other line unchanged.
-
-    >>> rewrite_imports("from zipline.api import record  # zipline")
-    'from rustybt.api import record  # rustybt\\n'
-    """
-    out = []
-    for line in source.splitlines():
-        if line.lstrip().startswith(("from zipline", "import zipline")):
-            line = line.replace("zipline", "rustybt")
-        out.append(line)
-    return "\n".join(out) + "\n"
 
 
 def run_rustybt(source: str, bundle, start: str, end: str) -> dict:
@@ -163,17 +152,4 @@ def run_conformance(venv: Path, out: Path | None = None, say=print) -> dict:
     return result
 
 
-def cmd_bench_conformance(args) -> int:
-    from pathlib import Path as _Path
-
-    from rustybt.tooling.bench.peers import default_venv
-
-    result = run_conformance(_Path(args.venv) if args.venv else default_venv(), args.out)
-    for key, value in result.items():
-        if isinstance(value, list) and len(value) > 10:
-            value = f"{len(value)} (first {value[:5]})"
-        print(f"{key}: {value}")
-    return 0 if result["same"] else 1
-
-
-__all__ = ["cmd_bench_conformance", "compare", "rewrite_imports", "run_conformance"]
+__all__ = ["compare", "example_source", "run_conformance", "run_rustybt"]
