@@ -1118,7 +1118,7 @@ class _Charts:
         else:
             self._note(ax, f"fewer than {VOLATILITY_WINDOW} sessions")
         self._dates(ax)
-        self._percent(ax, decimals=0)
+        self._percent(ax)
         return self._svg(
             fig, "rolling-volatility", f"rolling {VOLATILITY_WINDOW}-session volatility"
         )
@@ -1165,7 +1165,7 @@ class _Charts:
         ax.axhline(0.0, color="#94a3b8", linewidth=0.8)
         ax.set_xticks(x, [f"{y}\n{n} sess." for y, n in zip(table.index, table["sessions"])])
         ax.set_xlim(-0.6, len(table) - 0.4)
-        self._percent(ax, decimals=0)
+        self._percent(ax)
         return self._svg(fig, "annual", "annual returns")
 
     def distribution(self, returns) -> str:
@@ -1228,10 +1228,12 @@ class _Charts:
         else:
             self._note(ax, "the run held no positions")
         self._dates(ax)
-        self._percent(ax, decimals=0)
+        self._percent(ax)
         return self._svg(fig, "top-holdings", "weights of the top holdings")
 
     def turnover(self, daily) -> str:
+        import numpy as np
+
         fig, ax = self._figure(3.0, 6.0)
         dates = daily.index
         self._span(ax, dates)
@@ -1242,11 +1244,22 @@ class _Charts:
             ax.plot(dates, mean.to_numpy(), color=_INK, linewidth=1.2,
                     label=f"{ROLLING_WINDOW // 3}-session mean")  # fmt: skip
             self._legend(ax, 2)
-            ax.set_ylim(bottom=0.0)
+            # one session (usually the first, building the portfolio) can dwarf the rest:
+            # the scale ends at the 99th percentile and the chart says what is above it
+            values = daily.dropna().to_numpy()
+            top = max(float(np.percentile(values, 99)), float(np.nanmax(mean.to_numpy()))) * 1.15
+            above = values > top
+            if above.any() and top > 0:
+                ax.set_ylim(0.0, top)
+                ax.text(0.99, 0.97, f"{int(above.sum())} session(s) above the scale, up to "
+                        f"{values.max() * 100:.0f}%", transform=ax.transAxes, ha="right",
+                        va="top", color="#64748b", fontsize=9)  # fmt: skip
+            else:
+                ax.set_ylim(bottom=0.0)
         else:
             self._note(ax, "no fills")
         self._dates(ax)
-        self._percent(ax, decimals=0)
+        self._percent(ax)
         return self._svg(fig, "turnover", "daily turnover")
 
 
