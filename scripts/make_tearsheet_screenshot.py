@@ -5,6 +5,10 @@ bundle ``rustybt-demo`` (built on first use in $RUSTYBT_ROOT, default ~/.rustybt
 opened in Debian's headless Chromium through Playwright; no browser is downloaded.
 
     .venv/bin/python scripts/make_tearsheet_screenshot.py [--html FILE] [--png FILE]
+        [--benchmark SYMBOL]
+
+``--benchmark S019`` measures the run against that asset of the bundle (``set_benchmark``),
+so the benchmark-relative views of the page have something to show.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--html", help="where to keep the tear sheet (default: a temporary file)")
     p.add_argument("--png", default=str(ROOT / "docs/user-guide/img/tearsheet.png"))
     p.add_argument("--width", type=int, default=1200, help="viewport width in CSS pixels")
+    p.add_argument("--benchmark", metavar="SYMBOL", help="an asset of the bundle as the benchmark")
     args = p.parse_args(argv)
 
     chromium = shutil.which("chromium")
@@ -37,8 +42,18 @@ def main(argv: list[str] | None = None) -> int:
         bundle = rustybt.load_bundle(DEMO_BUNDLE)
     except BundleNotFound:
         bundle = rustybt.ingest_synthetic(DEMO_BUNDLE, **DEMO_SPEC)
+    algorithm = SmaCross
+    if args.benchmark:
+
+        class SmaCrossBenchmarked(SmaCross):
+            def initialize(self, context):
+                super().initialize(context)
+                self.set_benchmark(self.symbol(args.benchmark))
+
+        SmaCrossBenchmarked.__name__ = f"SmaCross against {args.benchmark}"
+        algorithm = SmaCrossBenchmarked
     res = rustybt.backtest(
-        algorithm=SmaCross, bundle=bundle, capital_base=1_000_000, params={"n_assets": 20}
+        algorithm=algorithm, bundle=bundle, capital_base=1_000_000, params={"n_assets": 20}
     )
     with tempfile.TemporaryDirectory() as tmp:
         html = res.tearsheet(Path(args.html) if args.html else Path(tmp) / "tearsheet.html")
