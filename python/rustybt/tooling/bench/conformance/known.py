@@ -2,9 +2,148 @@
 ``{(strategy, aspect): reason}``. An aspect is ``run``, ``index``, ``fills`` or a column
 of zipline's perf frame. Everything not listed must match; a listed item that matches is
 reported as "now matches: remove it from KNOWN_DIFFERENCES" (and fails the suite, so the
-table never keeps a stale entry).
+table never keeps a stale entry). An entry for an aspect that was not compared (a run
+that failed on one side) is neither.
+
+Each reason says whose behaviour it is: ``rustybt:`` (to be fixed here) or ``zipline:``
+(zipline is wrong, or does something rustybt chooses not to copy).
 """
 
 from __future__ import annotations
 
-KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {}
+from rustybt.tooling.bench.conformance.suite import STRATEGIES
+
+ALL = tuple(s.name for s in STRATEGIES)
+
+
+def _each(strategies, aspects, reason: str) -> dict[tuple[str, str], str]:
+    return {(s, a): reason for s in strategies for a in aspects}
+
+
+#: the perf columns that follow a session's cash or value
+_VALUE_COLUMNS = (
+    "algo_volatility",
+    "algorithm_period_return",
+    "capital_used",
+    "ending_cash",
+    "gross_leverage",
+    "max_drawdown",
+    "max_leverage",
+    "net_leverage",
+    "pnl",
+    "portfolio_value",
+    "returns",
+    "sharpe",
+    "sortino",
+    "starting_cash",
+)
+#: ... and those that follow the positions too, once the runs hold different amounts
+_POSITION_COLUMNS = (
+    "ending_exposure",
+    "ending_value",
+    "long_exposure",
+    "long_value",
+    "positions",
+    "short_exposure",
+    "short_value",
+    "starting_exposure",
+    "starting_value",
+    "fills",
+    "transactions",
+)
+
+_CSVDIR_NO_PAY = (
+    "zipline: its csvdir bundle stores no pay date (NaT), and zipline then never pays the "
+    "dividend it accrues on the ex-date (nor charges a short for it); rustybt pays on the "
+    "ex-date when a bundle has no pay date (its documented rule)"
+)
+
+KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
+    # ---- every strategy: the perf frame's shape ----
+    **_each(
+        ALL,
+        ["period_open"],
+        "rustybt: zipline's period_open is the session's first minute (the open plus one "
+        "minute: zipline labels a minute by its end), rustybt's the open itself",
+    ),
+    **_each(
+        ALL,
+        ["longs_count", "shorts_count"],
+        "rustybt: float64 counts (zipline: int64)",
+    ),
+    **_each(
+        ALL,
+        ["excess_return", "treasury_period_return"],
+        "rustybt: the column is missing",
+    ),
+    **_each(
+        ALL,
+        ["orders"],
+        "rustybt: an order's status is a bare int (zipline: an ORDER_STATUS member), and its "
+        "commission a float from the start (zipline: the int 0 until the first fill)",
+    ),
+    **_each(
+        ALL,
+        ["transactions"],
+        "rustybt: a transaction record carries its fill's commission; zipline's always has "
+        "commission=None (it keeps commissions on the order; the fills comparison takes "
+        "them from there, and they match)",
+    ),
+    **_each(
+        [s for s in ALL if s != "benchmark_split_dividend"],
+        ["alpha", "beta"],
+        "rustybt: with no benchmark (zero benchmark returns) alpha and beta are NaN floats "
+        "(float64); zipline's are None (an object column)",
+    ),
+    # ---- runs rustybt cannot make today ----
+    ("custom_models", "run"): (
+        "rustybt: a user's own SlippageModel / CommissionModel subclass is refused"
+    ),
+    ("restrictions", "run"): (
+        "rustybt: rustybt.api lacks RESTRICTION_STATES, Restriction, StaticRestrictions, "
+        "HistoricalRestrictions and set_asset_restrictions"
+    ),
+    ("restrictions_fail", "run"): "rustybt: rustybt.api lacks StaticRestrictions",
+    ("do_not_order_list", "run"): "rustybt: rustybt.api lacks set_do_not_order_list",
+    ("min_leverage", "run"): "rustybt: rustybt.api lacks set_min_leverage",
+    ("min_leverage_violation", "run"): "rustybt: rustybt.api lacks set_min_leverage",
+    # ---- numbers ----
+    **_each(
+        ["buyapple"],
+        ["sharpe", "sortino"],
+        "rustybt: daily returns are exact decimals quantized to 12 places; buyapple's are "
+        "about 1e-6, so the quantization moves the Sharpe and Sortino ratios by ~1e-9 "
+        "relative (1.3e-9 here)",
+    ),
+    ("olmar", "sortino"): (
+        "rustybt: daily returns quantized to 12 places (see buyapple); one session's "
+        "Sortino ratio differs by 2e-9 relative"
+    ),
+    **_each(
+        ["rebalance_percent"],
+        [*_VALUE_COLUMNS, "account_leverage"],
+        "rustybt: AMD's 3-for-2 split leaves 0.5 share of 209, paid in cash at the new cost "
+        "basis: zipline computes round(0.5 * 62.19, 2) in binary floats (31.095 is stored "
+        "just below, 31.09), rustybt rounds the exact 31.095 (31.10); the 0.01 stays in the "
+        "cash from 2022-03-01",
+    ),
+    # ---- dividends ----
+    **_each(["dividends_csvdir"], _VALUE_COLUMNS, _CSVDIR_NO_PAY),
+    **_each(
+        ["momentum_pipeline_dividends"],
+        [*_VALUE_COLUMNS, *_POSITION_COLUMNS, "orders"],
+        _CSVDIR_NO_PAY
+        + "; here the strategy is short SPY over its ex-date (2022-03-18), the cash differs "
+        "from then, and with it the order sizes",
+    ),
+    ("dividends_paydates", "starting_cash"): (
+        "rustybt: zipline pays a dividend at the start of its pay date (in that session's "
+        "starting_cash), rustybt during the session"
+    ),
+    ("dividends_paydates", "pnl"): (
+        "zipline: on a pay date its pnl leaves out the dividend paid (the dividend owed is "
+        "still in the starting value when the paid cash is already in the starting cash): "
+        "its pnl then differs from the change in portfolio_value by the dividend; rustybt's "
+        "pnl is the change in value (both count the dividend in the value from the ex-date)"
+    ),
+}

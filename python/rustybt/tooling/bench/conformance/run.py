@@ -227,7 +227,13 @@ def report_lines(report: dict) -> list[str]:
 
         columns = [a for a in aspects if a not in ("run", "index", "fills", "extra")]
         equal = sum(1 for a in columns if aspects[a]["equal"])
-        differing = [a for a in verd if verd[a][0] != MATCH]
+        differing = sorted(
+            (a for a in verd if verd[a][0] != MATCH),
+            key=lambda a: (
+                ("run", "index", "fills").index(a) if a in ("run", "index", "fills") else 3,
+                a,
+            ),
+        )
         lines.append(
             f"| {name} | {state('run')} | {state('fills')} | {state('portfolio_value')} | "
             + (f"{equal}/{len(columns)} | " if columns else "— | ")
