@@ -190,6 +190,13 @@ def render_tearsheet(results: Results, *, log_scale: bool = False) -> str:
     versus = "and of its benchmark" if has_bench else "(no benchmark: the run had none)"
     log_checked, linear_checked = (" checked", "") if log_scale else ("", " checked")
     w = VOLATILITY_WINDOW
+    holdings_note = (
+        "Position weights (value over portfolio value; short is negative) of the "
+        f"{min(5, len(holdings))} assets with the largest average absolute weight over the run, "
+        f"and the top {TOP_HOLDINGS} in the table."
+        if len(holdings)
+        else "The run held no positions."
+    )
     body = f"""
 <header class="top">
   <div>
@@ -255,7 +262,7 @@ def render_tearsheet(results: Results, *, log_scale: bool = False) -> str:
   </section>
 </div>
 <section class="panel">
-  <h2>Top holdings</h2><p class="note">Position weights (value over portfolio value; short is negative) of the {min(5, len(holdings))} assets with the largest average absolute weight, and the top {TOP_HOLDINGS} in the table.</p>
+  <h2>Top holdings</h2><p class="note">{_e(holdings_note)}</p>
   <figure class="chart" id="chart-top-holdings">{top}</figure>
   {_holdings_html(holdings)}
 </section>
