@@ -83,13 +83,6 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
         "commission a float from the start (zipline: the int 0 until the first fill)",
     ),
     **_each(
-        ALL,
-        ["transactions"],
-        "rustybt: a transaction record carries its fill's commission; zipline's always has "
-        "commission=None (it keeps commissions on the order; the fills comparison takes "
-        "them from there, and they match)",
-    ),
-    **_each(
         [s for s in ALL if s != "benchmark_split_dividend"],
         ["alpha", "beta"],
         "rustybt: with no benchmark (zero benchmark returns) alpha and beta are NaN floats "

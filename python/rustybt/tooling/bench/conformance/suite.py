@@ -222,21 +222,26 @@ def zipline_missing(venv: Path) -> str | None:
 
 
 def example_paths(venv: Path) -> dict[str, Path]:
-    """zipline's example files in ``venv``: ``{module name: path}``."""
+    """zipline's example files in ``venv``: ``{module name: path}`` (found without importing
+    zipline; empty when there is no such venv or zipline)."""
     from rustybt.tooling.bench.peers import venv_python
 
+    py = venv_python(venv)
+    if not py.exists():
+        return {}
     proc = subprocess.run(
         [
-            str(venv_python(venv)),
+            str(py),
             "-c",
-            "import zipline.examples as e, os; print(os.path.dirname(e.__file__))",
+            "import importlib.util as u; s = u.find_spec('zipline'); "
+            "print(s.submodule_search_locations[0] if s else '')",
         ],
         capture_output=True,
         text=True,
     )
-    if proc.returncode != 0:
+    folder = Path(proc.stdout.strip()) / "examples" if proc.returncode == 0 else None
+    if folder is None or not proc.stdout.strip() or not folder.is_dir():
         return {}
-    folder = Path(proc.stdout.strip())
     return {p.stem: p for p in folder.glob("*.py") if not p.stem.startswith("_")}
 
 
