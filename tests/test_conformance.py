@@ -28,7 +28,7 @@ import rustybt.reference as reference
 from rustybt.tooling.bench.conformance import diffing, rustybt_side
 from rustybt.tooling.bench.conformance import run as suite_run
 from rustybt.tooling.bench.conformance.bars import make_bars
-from rustybt.tooling.bench.conformance.known import KNOWN_DIFFERENCES
+from rustybt.tooling.bench.conformance.known import KNOWN_DIFFERENCES, REFERENCE_UNSUPPORTED
 from rustybt.tooling.bench.conformance.suite import (
     STRATEGIES,
     example_paths,
@@ -101,11 +101,7 @@ def _frames_equal(fast: pd.DataFrame, ref: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(fast, ref, check_exact=True)
 
 
-@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s.name)
-def test_rustybt_against_reference_engine(strategy, bundles, examples):
-    path = _source(strategy, examples)
-    fast = _rustybt_run(strategy, path, bundles)
-    ref = _rustybt_run(strategy, path, bundles, engine="reference")
+def _same_on_both_engines(fast: dict, ref: dict) -> None:
     if "error" in fast or "error" in ref:
         # the same refusal, word for word
         assert fast.get("error") == ref.get("error")
@@ -113,9 +109,29 @@ def test_rustybt_against_reference_engine(strategy, bundles, examples):
     _frames_equal(fast["frame"], ref["frame"])
 
 
+@pytest.mark.parametrize("strategy", STRATEGIES, ids=lambda s: s.name)
+def test_rustybt_against_reference_engine(strategy, bundles, examples):
+    path = _source(strategy, examples)
+    fast = _rustybt_run(strategy, path, bundles)
+    ref = _rustybt_run(strategy, path, bundles, engine="reference")
+    why = REFERENCE_UNSUPPORTED.get(strategy.name)
+    if why is None:
+        _same_on_both_engines(fast, ref)
+        return
+    try:
+        _same_on_both_engines(fast, ref)
+    except AssertionError:
+        pytest.skip(f"the reference engine: {why}")
+    pytest.fail(
+        f"{strategy.name} now runs identically on the reference engine: remove it from "
+        "REFERENCE_UNSUPPORTED"
+    )
+
+
 def test_known_differences_name_strategies_of_the_suite():
     names = {s.name for s in STRATEGIES}
     assert {s for s, _ in KNOWN_DIFFERENCES} <= names
+    assert set(REFERENCE_UNSUPPORTED) <= names
 
 
 def test_verdicts_report_stale_and_unexpected_entries():
