@@ -180,9 +180,9 @@ def test_order_ids_compare_by_position_and_dtypes_count():
             ],
         ]
 
-    txns = [[], [{"order_id": 7, "sid": "asset:A", "amount": 5, "price": 1.0, "dt": "t"}]]
+    txns = [[], [{"order_id": "x7", "sid": "asset:A", "amount": 5, "price": 1.0, "dt": "t"}]]
     ours = _perf(
-        orders=("object", orders([7, 8], 1)),
+        orders=("object", orders(["x7", "x8"], 1)),
         transactions=("object", txns),
         longs_count=("float64", [0.0, 1.0]),
         pnl=("float64", [0.0, 1.0 + 1e-12]),
@@ -204,6 +204,11 @@ def test_order_ids_compare_by_position_and_dtypes_count():
     assert not got["transactions"]["equal"]
     assert got["transactions"]["fields"] == ["order_id"]
     assert got["transactions"]["first_date"] == "2022-01-04"
+    # ids that are not text (zipline's are uuid hex strings) differ by kind
+    ours["perf"]["columns"]["orders"]["values"] = orders([7, 8], 1)
+    got = diffing.compare_runs(ours, theirs)
+    assert got["orders"]["fields"] == ["id"]
+    assert "int id" in got["orders"]["examples"][0]
 
 
 def test_a_failed_run_is_a_result():

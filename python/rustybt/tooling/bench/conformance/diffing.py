@@ -139,6 +139,11 @@ def _sortable(v):
     return (0, float(v)) if isinstance(v, (int, float)) and not isinstance(v, bool) else (1, str(v))
 
 
+def _position(rank: int, oid) -> str:
+    """``#rank``; an id that is not text (zipline's are uuid hex strings) says its kind."""
+    return f"#{rank}" if isinstance(oid, str) else f"#{rank} ({_kind(oid)} id)"
+
+
 def order_positions(columns: dict, index: list[str]) -> dict:
     """Each order id's position: its rank in the order of first appearance (session, then
     created, asset, amount, limit, stop)."""
@@ -148,13 +153,13 @@ def order_positions(columns: dict, index: list[str]) -> dict:
         for rec in sorted(day or [], key=_order_key):
             oid = rec.get("id")
             if oid not in seen:
-                seen[oid] = f"#{len(seen)}"
+                seen[oid] = _position(len(seen), oid)
     # orders only a transaction names (an engine that lists no orders)
     for day in columns.get("transactions", {}).get("values") or []:
         for rec in day or []:
             oid = rec.get("order_id")
             if oid not in seen:
-                seen[oid] = f"#{len(seen)}"
+                seen[oid] = _position(len(seen), oid)
     return seen
 
 
