@@ -16,10 +16,14 @@ Data: the bars of the rustybt bench bundle are exported once per bundle content 
 gets a custom csvdir bundle ingested once into ``$RUSTYBT_ROOT/peers/zipline`` (its
 ZIPLINE_ROOT). Nothing is downloaded but the pip packages.
 
-Timing: each side times its backtests only: data already ingested, opening it counted (a
-peer's run loads its feeds / opens its bundle inside the clock; rustybt's ``open_s`` is
-reported beside), interpreter start-up and imports not. Every result is appended to the
-bench history (harness's JSON-lines format; ``engine`` names the peer).
+Timing: data already ingested; interpreter start-up and imports never timed. Every engine
+reports ``load s`` (opening its data: rustybt's bundle open, zipline's ``bundles.load`` +
+``DataPortal``, backtrader's feeds, backtesting.py's ``Backtest``, vectorbt's frames) apart
+from ``run s`` (the backtests) where the library lets the two be separated; zipline runs
+both ways its users can run it — ``run_algorithm`` (which loads the bundle inside, so its
+``run s`` includes that) and ``TradingAlgorithm(...).run()`` on a bundle loaded beforehand —
+and the ratios against the targets use the faster of the two. Every result is appended to
+the bench history (harness's JSON-lines format; ``engine`` names the peer).
 """
 
 from __future__ import annotations
@@ -42,9 +46,10 @@ PEERS = {
     "vectorbt": (("vectorbt==1.0.0", "plotly<6"), "vectorbt", "vectorbt"),
     "backtesting": (("backtesting==0.6.6",), "backtesting", "backtesting.py"),
 }
-#: which workloads each peer runs
+#: which workloads each peer runs (R1 is backtesting.py's own sweep, next-open fills:
+#: zipline fills at the next close and would need a custom slippage model to match)
 PEER_WORKLOADS = {
-    "zipline": ("W1", "M1", "G1", "R1", "P1", "P2"),
+    "zipline": ("W1", "M1", "G1", "P1", "P2"),
     "backtrader": ("W1", "M1", "G1", "R1"),
     "vectorbt": ("G1", "B1", "R1"),
     "backtesting": ("R1",),
@@ -55,10 +60,16 @@ RUSTYBT_RUNS = {
     "M1": (("M1", "decimal"),),
     "G1": (("G1", "decimal"), ("G1-batch", "decimal"), ("G1-batch", "float")),
     "B1": (("B1", "decimal"), ("B1", "float")),
-    "R1": (("R1", "decimal"),),
+    "R1": (("R1", "decimal"), ("R1-array", "decimal")),
     "P1": (("P1", "decimal"),),
     "P2": (("P2", "decimal"),),
 }
+#: zipline's two ways: (way, engine name in the history and the tables)
+ZIPLINE_WAYS = (
+    ("run_algorithm", "zipline-reloaded"),
+    ("preloaded", "zipline-reloaded-preloaded"),
+)
+ZIPLINE_ENGINES = tuple(e for _, e in ZIPLINE_WAYS)
 QUICK_COMBOS = 4
 PEER_TIMEOUT_S = 3600
 SCRIPTS = Path(__file__).resolve().parent / "peer_scripts"
@@ -72,9 +83,11 @@ class PeersUnavailable(Exception):
 
 
 def default_venv() -> Path:
+    """``$RUSTYBT_PEERS_VENV``, else ``$RUSTYBT_ROOT/peers-venv``."""
     from rustybt.bundles import root
 
-    return root() / "peers-venv"
+    env = os.environ.get("RUSTYBT_PEERS_VENV")
+    return Path(env) if env else root() / "peers-venv"
 
 
 def peers_dir() -> Path:
@@ -359,14 +372,18 @@ def run_peers(
             bundle = r1.ensure_bundle(sc.bundle_name(1), venv)
         else:
             bundle = harness.ensure_bundle(sc, n)
+        ours: dict[str, dict] = {}
         for name, ledger in RUSTYBT_RUNS[workload]:
             say(f"{workload}: rustybt {name} ({n} assets, {ledger}) ...")
+            scenario = r1.ARRAY_SCENARIO if name == "R1-array" else SCENARIOS[name]
             try:
-                r = harness.run_one(SCENARIOS[name], n, ledger, "rust", repeats, quick)
+                r = harness.run_one(scenario, n, ledger, "rust", repeats, quick)
             except RuntimeError as exc:
                 say(f"  failed: {_tail(str(exc))}")
                 continue
-            record({**r, "workload": workload})
+            for rec in rustybt_records(r, workload):
+                record(rec)
+                ours[rec["scenario"]] = rec
         if not runners:
             continue
         dest = export_bundle(bundle)
@@ -422,13 +439,33 @@ def run_peers(
                     say(f"{workload}: zipline-reloaded not run: {why}")
                     failed.append({"peer": p, "workload": workload, "error": why})
                     continue
-            say(f"{workload}: {PEERS[p][2]} ({n} assets, {reps} repeat(s)) ...")
-            out = _run_peer(venv, {**base, "engine": p, "repeats": reps})
-            if "error" in out:
-                say(f"  {p} failed on {workload}: {out['error']}")
-                failed.append({"peer": p, "workload": workload, "error": out["error"]})
-                continue
-            results = out.get("results") or {PEERS[p][2]: out}
+            ways = (
+                ZIPLINE_WAYS
+                if p == "zipline" and workload in ("W1", "M1", "G1")
+                else [(None, None)]
+            )
+            results: dict[str, dict] = {}
+            for way, engine_name in ways:
+                how = f", {way}" if way else ""
+                say(f"{workload}: {PEERS[p][2]} ({n} assets, {reps} repeat(s){how}) ...")
+                out = _run_peer(venv, {**base, "engine": p, "repeats": reps, "way": way})
+                if "error" in out:
+                    say(f"  {p}{how} failed on {workload}: {out['error']}")
+                    failed.append({"peer": p, "workload": workload, "error": out["error"]})
+                    continue
+                results.update(out.get("results") or {engine_name or PEERS[p][2]: out})
+            if p == "backtesting" and "R1" in ours:
+                check = _run_peer(venv, {**base, "engine": p, "mode": "trades"})
+                verdict = (
+                    compare_fills(
+                        ours["R1"].get("reference_fills") or [], check["cells"][0]["fills"]
+                    )
+                    if "error" not in check
+                    else {"error": check["error"]}
+                )
+                for res in results.values():
+                    res["trades_vs_rustybt"] = verdict
+                say(f"  R1 {tuple(base['reference_combo'])} trades: {describe_fills(verdict)}")
             for engine, res in results.items():
                 scenario = workload
                 if p == "vectorbt" and workload == "G1":
@@ -445,13 +482,90 @@ def run_peers(
                         "quick": quick,
                         "sessions": sessions,
                         "open_s": None,
+                        "load_s": None,
+                        "load_inside": res.get("load_s") is None,
                         **res,
                     }
                 )
     return {"rows": rows, "skipped": skipped, "failed": failed}
 
 
+def rustybt_records(r: dict, workload: str) -> list[dict]:
+    """The history records of one rustybt scenario run: ``load_s`` is its bundle open; an
+    R1 run gives two, the cold sweeps (scenario ``R1`` / ``R1-array``) and the warm ones
+    (``R1-warm`` / ``R1-array-warm``)."""
+    rec = {**r, "workload": workload, "load_s": r.get("open_s"), "load_inside": False}
+    if r["scenario"] not in ("R1", "R1-array"):
+        return [rec]
+    cold = {**rec, "way": "cold", "mode": "GridSearch, 2 workers, cold pool"}
+    warm = {
+        **rec,
+        "scenario": f"{r['scenario']}-warm",
+        "way": "warm",
+        "median_wall_s": r["median_warm_s"],
+        "wall_s": r["warm_wall_s"],
+        "cpu_s": r["warm_cpu_s"],
+        "median_cpu_s": None,
+        "asset_bars_per_s": r["asset_bars"] / r["median_warm_s"],
+        "mode": "GridSearch, 2 workers, warm pool",
+    }
+    warm.pop("reference_fills", None)
+    return [cold, warm]
+
+
+def compare_fills(ours: list, theirs: list, tol: float = 1e-6) -> dict:
+    """Two runs' fills (``[[session, shares, price], ...]``, one per session) compared:
+    the same sessions, the same prices; shares are compared apart (sizing rules differ)."""
+    a = {d: (q, px) for d, q, px in ours}
+    b = {d: (q, px) for d, q, px in theirs}
+    only_ours, only_theirs = sorted(set(a) - set(b)), sorted(set(b) - set(a))
+    both = sorted(set(a) & set(b))
+    price_diff = [[d, a[d][1], b[d][1]] for d in both if abs(a[d][1] - b[d][1]) > tol]
+    side_diff = [[d, a[d][0], b[d][0]] for d in both if (a[d][0] > 0) != (b[d][0] > 0)]
+    size_diff = [d for d in both if a[d][0] != b[d][0]]
+    return {
+        "ours": len(a),
+        "theirs": len(b),
+        "only_ours": only_ours,
+        "only_theirs": only_theirs,
+        "price_differs": price_diff,
+        "side_differs": side_diff,
+        "shares_differ": len(size_diff),
+        "same_sessions_and_prices": not (only_ours or only_theirs or price_diff or side_diff),
+    }
+
+
+def describe_fills(verdict: dict) -> str:
+    if "error" in verdict:
+        return f"not compared: {verdict['error']}"
+    if verdict["same_sessions_and_prices"]:
+        return (
+            f"the same {verdict['ours']} fill sessions, sides and prices as backtesting.py "
+            f"(share counts differ on {verdict['shares_differ']}: rustybt sizes at the "
+            "decision bar's close, backtesting.py at the fill's open net of commission)"
+        )
+    return (
+        f"DIFFER: rustybt {verdict['ours']} fill sessions, backtesting.py {verdict['theirs']}; "
+        f"only rustybt {verdict['only_ours'][:3]}, only backtesting.py "
+        f"{verdict['only_theirs'][:3]}, prices {verdict['price_differs'][:3]}, "
+        f"sides {verdict['side_differs'][:3]}"
+    )
+
+
 # ---- comparison --------------------------------------------------------------------------------
+
+#: what a row's ``run s`` is (the figure its ratios use), by engine
+_FIGURE = {
+    "zipline-reloaded": "zipline run_algorithm run (load inside)",
+    "zipline-reloaded-preloaded": "zipline TradingAlgorithm.run run (load apart)",
+}
+
+
+def figure(row: dict) -> str:
+    """The figure of ``row`` a ratio uses, in words."""
+    if row["engine"] == "rust":
+        return f"rustybt {row['scenario']} run"
+    return _FIGURE.get(row["engine"], f"{row['engine']} run")
 
 
 def _find(rows, scenario, engine, assets=None, ledger=None):
@@ -466,10 +580,24 @@ def _find(rows, scenario, engine, assets=None, ledger=None):
     return None
 
 
+def zipline_fastest(rows, scenario, assets=None):
+    """zipline's faster way on ``scenario``: the row of least ``run s`` among
+    ``run_algorithm`` and ``TradingAlgorithm.run`` on the preloaded bundle."""
+    found = [
+        r
+        for r in rows
+        if r["scenario"] == scenario
+        and r["engine"] in ZIPLINE_ENGINES
+        and (assets is None or r["assets"] == assets)
+    ]
+    return min(found, key=lambda r: r["median_wall_s"]) if found else None
+
+
 def comparisons(rows: list[dict]) -> list[dict]:
     """Ratios against the targets (docs/performance/workloads.md) from one invocation's rows:
-    ``{"what", "rustybt_s", "peer_s", "ratio", "target", "met"}`` (ratio = peer time /
-    rustybt time)."""
+    ``{"what", "rustybt_s", "peer_s", "ratio", "target", "met", "uses"}``, ratio = the
+    peer's ``run s`` ÷ rustybt's (``uses`` names both figures). Against zipline the target
+    ratio uses its faster way; the slower way is shown beside it without a target."""
     out = []
 
     def add(what, ours, theirs, target=None, kind="ratio"):
@@ -479,38 +607,47 @@ def comparisons(rows: list[dict]) -> list[dict]:
         ratio = b / a
         met = None
         if target is not None:
-            met = ratio >= target if kind == "ratio" else a <= b
+            met = {"ratio": ratio >= (target or 0), "faster": b > a, "abs": a <= b}[kind]
         out.append(
             {
                 "what": what,
                 "rustybt_s": a,
                 "peer_s": b,
                 "ratio": ratio,
-                "target": target if kind == "ratio" else "rustybt ≤ peer",
+                "target": {"ratio": target, "faster": "rustybt < peer", "abs": "rustybt ≤ peer"}[
+                    kind
+                ]
+                if target is not None
+                else None,
                 "met": met,
+                "uses": f"{figure(theirs)} ÷ {figure(ours)}",
             }
         )
 
+    def vs_zipline(label, mine, scenario, assets, target):
+        fast = zipline_fastest(rows, scenario, assets)
+        if fast is None:
+            return
+        add(f"{label} vs zipline-reloaded (its faster way)", mine, fast, target)
+        for eng in ZIPLINE_ENGINES:
+            other = _find(rows, scenario, eng, assets)
+            if other is not None and other is not fast:
+                add(f"{label} vs zipline-reloaded (its slower way)", mine, other)
+
     for n in sorted({r["assets"] for r in rows if r["scenario"] == "W1"}):
-        z = _find(rows, "W1", "zipline-reloaded", n)
         b = _find(rows, "W1", "backtrader", n)
         for ours in ("W1", "W1-array"):
             mine = _find(rows, ours, "rust", n, "decimal")
-            add(f"{ours}-{n} vs zipline-reloaded", mine, z, 100)
+            vs_zipline(f"{ours}-{n}", mine, "W1", n, 100)
             add(f"{ours}-{n} vs backtrader", mine, b)
     mine = _find(rows, "M1", "rust", 10, "decimal")
-    add("M1 vs zipline-reloaded", mine, _find(rows, "M1", "zipline-reloaded"), 50)
+    vs_zipline("M1", mine, "M1", None, 50)
     add("M1 vs backtrader", mine, _find(rows, "M1", "backtrader"))
     g1 = _find(rows, "G1", "rust", 10, "decimal")
-    zg1 = _find(rows, "G1", "zipline-reloaded")
-    add("G1 (2 workers) vs zipline-reloaded (serial)", g1, zg1, 100)
+    vs_zipline("G1 (2 workers)", g1, "G1", None, 100)
     if g1 is not None and "wall_1_worker_s" in g1:
-        add(
-            "G1 (1 worker) vs zipline-reloaded (serial)",
-            {"median_wall_s": g1["wall_1_worker_s"]},
-            zg1,
-            100,
-        )
+        one = {**g1, "scenario": "G1 (1 worker)", "median_wall_s": g1["wall_1_worker_s"]}
+        vs_zipline("G1 (1 worker)", one, "G1", None, 100)
     add(
         "G1 (2 workers) vs backtrader (optstrategy, 2 procs)",
         g1,
@@ -529,9 +666,38 @@ def comparisons(rows: list[dict]) -> list[dict]:
             )
         mine = _find(rows, "B1", "rust", 50, led)
         add(f"B1 ({led}) vs vectorbt warm", mine, _find(rows, "B1", "vectorbt"))
+    bpy = _find(rows, "R1", "backtesting.py")
+    r1_targets = (
+        ("R1", "cold pool, pandas history", None, "faster"),
+        ("R1-warm", "warm pool, pandas history", 2, "ratio"),
+        ("R1-array", "cold pool, array history", 2, "ratio"),
+        ("R1-array-warm", "warm pool, array history", 2, "ratio"),
+    )
+    for scenario, how, target, kind in r1_targets:
+        mine = _find(rows, scenario, "rust", 1, "decimal")
+        add(
+            f"R1 ({how}) vs backtesting.py optimize",
+            mine,
+            bpy,
+            target if kind == "ratio" else 1,
+            kind,
+        )
+    for scenario in ("R1", "R1-array-warm"):
+        mine = _find(rows, scenario, "rust", 1, "decimal")
+        for eng in ("backtrader", "vectorbt"):
+            add(f"{scenario} vs {eng}", mine, _find(rows, "R1", eng))
     mine = _find(rows, "R1", "rust", 1, "decimal")
-    for eng in ("zipline-reloaded", "backtrader", "vectorbt", "backtesting.py"):
-        add(f"R1 grid vs {eng}", mine, _find(rows, "R1", eng))
+    if (
+        mine is not None
+        and bpy is not None
+        and mine.get("single_run_s")
+        and bpy.get("single_run_s")
+    ):
+        add(
+            "R1, one backtest of the reference cell vs backtesting.py's",
+            {**mine, "scenario": "R1 one backtest", "median_wall_s": mine["single_run_s"]},
+            {**bpy, "engine": "backtesting.py one backtest", "median_wall_s": bpy["single_run_s"]},
+        )
     for workload, target in (("P1", 20), ("P2", 50)):
         mine = _find(rows, workload, "rust", 500, "decimal")
         theirs = _find(rows, workload, "zipline-reloaded")
@@ -541,57 +707,141 @@ def comparisons(rows: list[dict]) -> list[dict]:
             # engine can gain is zipline's whole time over that work alone
             add(
                 "P1 ceiling: zipline-reloaded vs the CustomFactor's own NumPy",
-                {"median_wall_s": mine["custom_factor_s"]},
+                {
+                    **mine,
+                    "scenario": "P1 CustomFactor NumPy",
+                    "median_wall_s": mine["custom_factor_s"],
+                },
                 theirs,
                 target,
             )
     return out
 
 
+#: the rustybt row a peer row of each scenario is compared with (decimal ledger)
+_REFERENCE = {"W1": "W1", "M1": "M1", "G1": "G1", "G1-batch": "G1-batch", "B1": "B1", "R1": "R1"}
+
+
+def scenario_tables(rows: list[dict]) -> dict[str, list[dict]]:
+    """One table per workload: every row with ``load_s``, ``run_s``, ``total_s`` and, for a
+    peer, ``ratio`` = its ``run s`` ÷ the ``run s`` of rustybt's row of the same scenario
+    (decimal ledger) and ``uses`` naming those two figures."""
+    tables: dict[str, list[dict]] = {}
+    for r in rows:
+        load = r.get("load_s")
+        run = r["median_wall_s"]
+        inside = bool(r.get("load_inside"))
+        entry = {
+            "scenario": r["scenario"],
+            "engine": r["engine"] + (f" {r['peer_version']}" if r.get("peer_version") else ""),
+            "mode": _mode(r),
+            "runs": r.get("runs", 1),
+            "load_s": load,
+            "load_inside": inside,
+            "run_s": run,
+            "total_s": run + (load or 0.0),
+            "first_call_s": r.get("first_call_s"),
+            "final_value": r.get("final_value"),
+            "ratio": None,
+            "uses": "",
+        }
+        if r["engine"] != "rust":
+            ref_scenario = _REFERENCE.get(r["scenario"], r["scenario"])
+            ours = _find(rows, ref_scenario, "rust", r["assets"], "decimal")
+            if ours is not None:
+                entry["ratio"] = run / ours["median_wall_s"]
+                entry["uses"] = f"{figure(r)} ÷ {figure(ours)}"
+        tables.setdefault(r.get("workload", r["scenario"]), []).append(entry)
+        if r["scenario"] in ("R1", "R1-array") and r.get("single_run_s"):
+            # one backtest of the reference cell, in-process, beside the sweeps
+            ours = _find(rows, "R1", "rust", 1, "decimal")
+            one = {
+                **entry,
+                "scenario": f"{r['scenario']} one run",
+                "mode": "one backtest (reference cell)",
+                "runs": 1,
+                "load_s": None,
+                "load_inside": False,
+                "run_s": r["single_run_s"],
+                "total_s": r["single_run_s"],
+                "first_call_s": None,
+                "ratio": None,
+                "uses": "",
+            }
+            if r["engine"] != "rust" and ours is not None and ours.get("single_run_s"):
+                one["ratio"] = r["single_run_s"] / ours["single_run_s"]
+                one["uses"] = f"{r['engine']} one run ÷ rustybt R1 one run"
+            tables[r.get("workload", r["scenario"])].append(one)
+    return tables
+
+
+def _mode(r: dict) -> str:
+    if r["engine"] != "rust":
+        return r.get("mode") or ""
+    mode = r["ledger"]
+    if r.get("mode"):
+        mode += f", {r['mode']}"
+    if "wall_1_worker_s" in r:
+        mode += f", 1 worker {r['wall_1_worker_s']:.2f} s"
+    return mode
+
+
 def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> None:
     from rich.table import Table
 
-    t = Table(title="rustybt bench peers (median wall s of the repeats; same bars)")
-    for col in (
-        "workload",
-        "scenario",
-        "assets",
-        "engine",
-        "mode",
-        "runs",
-        "wall s",
-        "asset-bars/s",
-        "first call s",
-        "final value",
-    ):
-        t.add_column(col, justify="right" if col not in ("engine", "mode") else "left")
-    for r in rows:
-        mode = r.get("mode") or (r["ledger"] if r["engine"] == "rust" else "")
-        if r["engine"] == "rust":
-            mode = r["ledger"] + (
-                f", 1 worker {r['wall_1_worker_s']:.2f} s" if "wall_1_worker_s" in r else ""
+    console.print(
+        "load s: opening the data (rustybt: the bundle; zipline preloaded: bundles.load + "
+        "DataPortal; backtrader: its feeds; backtesting.py: the Backtest; vectorbt: its "
+        "frames), 'inside' where the library does it inside the run. run s: the median of "
+        "the repeats. ratio: the row's run s ÷ rustybt's run s, as 'ratio uses' says "
+        "(> 1: rustybt is faster).",
+        markup=False,
+    )
+    for workload, entries in scenario_tables(rows).items():
+        t = Table(title=f"{workload} (wall seconds; same bars)")
+        for col in (
+            "scenario",
+            "engine",
+            "mode",
+            "runs",
+            "load s",
+            "run s",
+            "total s",
+            "ratio",
+            "ratio uses",
+            "first call s",
+            "final value",
+        ):
+            left = col in ("engine", "mode", "ratio uses")
+            t.add_column(col, justify="left" if left else "right")
+        for e in entries:
+            load = (
+                "inside"
+                if e["load_inside"]
+                else (f"{e['load_s']:.4f}" if e["load_s"] is not None else "—")
             )
-        t.add_row(
-            r.get("workload", ""),
-            r["scenario"],
-            str(r["assets"]),
-            r["engine"] + (f" {r['peer_version']}" if r.get("peer_version") else ""),
-            mode,
-            str(r.get("runs", 1)),
-            f"{r['median_wall_s']:.4f}",
-            f"{r['asset_bars_per_s']:,.0f}" if r.get("asset_bars_per_s") else "",
-            f"{r['first_call_s']:.2f}" if r.get("first_call_s") is not None else "",
-            f"{r['final_value']:,.0f}" if r.get("final_value") is not None else "",
-        )
-    console.print(t)
+            t.add_row(
+                e["scenario"],
+                e["engine"],
+                e["mode"],
+                str(e["runs"]),
+                load,
+                f"{e['run_s']:.4f}",
+                f"{e['total_s']:.4f}",
+                f"{e['ratio']:.1f}x" if e["ratio"] is not None else "",
+                e["uses"],
+                f"{e['first_call_s']:.2f}" if e["first_call_s"] is not None else "",
+                f"{e['final_value']:,.0f}" if e["final_value"] is not None else "",
+            )
+        console.print(t)
     comp = comparisons(rows)
     if comp:
         t = Table(
-            title="ratios (peer wall / rustybt wall) against the targets "
-            "(docs/performance/workloads.md)"
+            title="ratios against the targets (docs/performance/workloads.md); against "
+            "zipline-reloaded the target uses its faster way"
         )
-        for col in ("comparison", "rustybt s", "peer s", "ratio", "target", "met"):
-            t.add_column(col, justify="left" if col == "comparison" else "right")
+        for col in ("comparison", "rustybt s", "peer s", "ratio", "target", "met", "ratio uses"):
+            t.add_column(col, justify="left" if col in ("comparison", "ratio uses") else "right")
         for c in comp:
             target = c["target"]
             t.add_row(
@@ -601,8 +851,16 @@ def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> Non
                 f"{c['ratio']:.1f}x",
                 f"≥{target}x" if isinstance(target, (int, float)) else (target or "—"),
                 {True: "yes", False: "NO", None: "—"}[c["met"]],
+                c["uses"],
             )
         console.print(t)
+    for r in rows:
+        if r.get("trades_vs_rustybt"):
+            console.print(
+                f"R1 reference cell, rustybt vs backtesting.py: "
+                f"{describe_fills(r['trades_vs_rustybt'])}",
+                markup=False,
+            )
     for p, why in skipped.items():
         console.print(f"skipped {p}: {why}", markup=False)
     for f in failed:
@@ -676,7 +934,10 @@ def register_cli(bench_sub) -> None:
         default=list(PEERS),
         help="zipline,backtrader,vectorbt,backtesting (default all)",
     )
-    p.add_argument("--venv", help="the peers virtualenv (default $RUSTYBT_ROOT/peers-venv)")
+    p.add_argument(
+        "--venv",
+        help="the peers virtualenv (default $RUSTYBT_PEERS_VENV, else $RUSTYBT_ROOT/peers-venv)",
+    )
     p.add_argument(
         "--no-install",
         action="store_true",

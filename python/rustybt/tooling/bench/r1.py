@@ -1,16 +1,30 @@
-"""Workload R1 (docs/performance/workloads.md): real data, GOOG daily 2004-08-19 ..
-2013-03-01 (2,148 bars) as shipped inside the ``backtesting`` package, an SMA(n1/n2)
-crossover all-in / all-out, and the grid n1 in 5..25 step 5 × n2 in 10..65 step 5 with
-n1 < n2 (50 combos).
+"""Workload R1 (docs/performance/workloads.md): backtesting.py's quick-start sweep as its
+users run it, and the same sweep written in the zipline idiom on rustybt.
 
-The CSV is read from the installed package (never copied into the repository) and
-ingested into a rustybt bundle through the csvdir ingest. The ``backtesting`` package may
-live in rustybt's own environment or in the peers virtualenv that ``rustybt bench peers``
-builds (``$RUSTYBT_ROOT/peers-venv``); without either, R1 does not run.
+Data: GOOG daily 2004-08-19 .. 2013-03-01 (2,148 bars), the CSV shipped inside the
+``backtesting`` package, read from an installed copy (never copied into the repository)
+and ingested into a rustybt bundle through the csvdir ingest. The ``backtesting`` package
+may live in rustybt's own environment or in the peers virtualenv (``--venv``,
+``$RUSTYBT_PEERS_VENV`` or ``$RUSTYBT_ROOT/peers-venv``); without it, R1 does not run.
+
+Strategy (backtesting.py's ``SmaCross``): when SMA(n1) crosses above SMA(n2) at a close,
+go all in long; when it crosses below, go all in short; orders fill at the next bar's
+open; commission 0.2% of traded value; cash 10,000 (``Backtest``'s default). The grid:
+n1 in 5, 10, ..., 25 × n2 in 10, 15, ..., 65, all 60 cells (backtesting.py's quick start
+sweeps these ranges; it also passes ``constraint=n1 < n2``, which leaves 50 — the workload
+keeps all 60, so the 10 cells with n1 >= n2 run too: equal lengths never cross, longer
+fast ones trade the inverse rule).
+
+rustybt's side: ``GridSearch`` over the 60 cells on the process backend with 2 workers,
+the objective the final portfolio value (the quick start's ``maximize='Equity Final
+[$]'``), timed from a cold start (the process's worker pool not started: the first
+``run()`` of the process, and again after ``shutdown_pool()``) and with the warm pool;
+``R1-array`` is the same with ``return_type="array"`` history.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import statistics
@@ -19,14 +33,23 @@ from pathlib import Path
 
 import rustybt
 from rustybt.finance import commission, slippage
+from rustybt.tooling.bench.scenarios import SCENARIOS
 
 SPAN = ("2004-08-19", "2013-03-01")
 SYMBOL = "GOOG"
-#: n1 in 5..25 step 5 × n2 in 10..65 step 5, n1 < n2: 50 combinations
-R1_GRID = [(n1, n2) for n1 in range(5, 30, 5) for n2 in range(10, 70, 5) if n1 < n2]
+N1S = list(range(5, 30, 5))
+N2S = list(range(10, 70, 5))
+#: n1 in 5..25 step 5 × n2 in 10..65 step 5: all 60 cells, no n1 < n2 constraint
+R1_GRID = [(n1, n2) for n1 in N1S for n2 in N2S]
+#: backtesting.py's SmaCross defaults (its quick start's single run)
 REFERENCE_COMBO = (10, 20)
-#: backtesting.py's own example costs: 0.2% of traded value
+#: backtesting.py's quick-start commission: 0.2% of traded value, at entry and at exit
 COMMISSION = 0.002
+#: backtesting.py's ``Backtest(cash=10_000)`` default
+CAPITAL = 10_000.0
+#: the objective (backtesting.py's quick start maximizes 'Equity Final [$]')
+OBJECTIVE = "final_portfolio_value"
+WORKERS = 2
 
 
 def goog_csv(venv: str | os.PathLike | None = None) -> Path:
@@ -78,79 +101,158 @@ def ensure_bundle(name: str, venv: str | os.PathLike | None = None) -> rustybt.B
 
 
 class R1SmaCross(rustybt.TradingAlgorithm):
-    """All-in when SMA(n1) crosses above SMA(n2), all-out when it crosses below."""
+    """backtesting.py's SmaCross in the zipline idiom: at each bar one
+    ``data.history`` window of closes, the two SMAs now and one bar earlier; a cross
+    up targets +100% of the portfolio, a cross down -100%, filled at the next open."""
 
     n1 = 10
     n2 = 20
+    #: "pandas": ``data.history(...).values`` (zipline's idiom); "array": ``return_type="array"``
+    history = "pandas"
 
     def initialize(self, context):
         context.asset = self.symbol(SYMBOL)
         context.bars_seen = 0
+        context.window = max(self.n1, self.n2) + 1
         self.set_commission(commission.PerDollar(cost=COMMISSION))
         self.set_slippage(slippage.FixedSlippage(spread=0.0))
+        self.set_fill_model("next_open")
 
     def handle_data(self, context, data):
         context.bars_seen += 1
-        if context.bars_seen <= self.n2:
-            return
-        closes = data.history(context.asset, "close", self.n2 + 1, "1d").values
+        if context.bars_seen < context.window:
+            return  # both SMAs need a value at the previous bar
+        if self.history == "array":
+            closes = data.history(context.asset, "close", context.window, "1d", "array")
+        else:
+            closes = data.history(context.asset, "close", context.window, "1d").values
         n1, n2 = self.n1, self.n2
         f_now, s_now = closes[-n1:].mean(), closes[-n2:].mean()
         f_prev, s_prev = closes[-n1 - 1 : -1].mean(), closes[-n2 - 1 : -1].mean()
         if f_prev < s_prev and f_now > s_now:
             self.order_target_percent(context.asset, 1.0)
         elif f_prev > s_prev and f_now < s_now:
-            self.order_target_percent(context.asset, 0.0)
+            self.order_target_percent(context.asset, -1.0)
 
 
-def sharpe(values) -> float:
-    """The Sharpe ratio of a value curve's returns, as every rustybt statistic is
-    computed (``_core.final_risk``)."""
-    import numpy as np
+class R1SmaCrossArray(R1SmaCross):
+    """R1SmaCross reading its window with ``return_type="array"``."""
 
-    from rustybt import _core
+    history = "array"
 
-    v = np.asarray(values, dtype=float)
-    r = v[1:] / v[:-1] - 1.0
-    return _core.final_risk(r.tolist())[2] if len(r) > 1 else float("nan")
+
+def run_reference(bundle, combo=REFERENCE_COMBO, history: str = "pandas", ledger="decimal"):
+    """One backtest of ``combo`` (serial, this process): ``(perf, seconds)``."""
+    algo = R1SmaCrossArray if history == "array" else R1SmaCross
+    t = time.perf_counter()
+    perf = rustybt.run_algorithm(
+        algorithm=algo,
+        bundle=bundle,
+        start=bundle.sessions[0],
+        end=bundle.sessions[-1],
+        capital_base=CAPITAL,
+        ledger=ledger,
+        params={"n1": combo[0], "n2": combo[1]},
+    )
+    return perf, time.perf_counter() - t
+
+
+def fills_of(perf) -> list[list]:
+    """``[[session "YYYY-MM-DD", shares, price], ...]`` of a perf frame, in fill order."""
+    out = []
+    for when, txns in perf["transactions"].items():
+        for t in txns:
+            out.append([str(when.date()), float(t["amount"]), float(t["price"])])
+    return out
+
+
+def _search(algo, bundle, start, end, ledger: str, combos):
+    from rustybt.optimize import GridSearch
+
+    return GridSearch(
+        algo,
+        {"n1": sorted({a for a, _ in combos}), "n2": sorted({b for _, b in combos})},
+        bundle=bundle,
+        start=start,
+        end=end,
+        capital_base=CAPITAL,
+        ledger=ledger,
+        objective=OBJECTIVE,
+        n_jobs=WORKERS,
+        backend="process",
+        progress=False,
+    )
+
+
+#: R1 with ``return_type="array"`` history (``rustybt bench peers`` runs it beside R1)
+ARRAY_SCENARIO = dataclasses.replace(
+    SCENARIOS["R1"],
+    name="R1-array",
+    params={"history": "array"},
+    description="R1 with return_type='array' history",
+)
 
 
 def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
-    """Inside the harness's child process: the grid, serially in this one process,
-    ``repeats`` times (each timed whole)."""
+    """Inside the harness's child process (a fresh interpreter; no pool started yet):
+
+    * cold: ``repeats`` sweeps each starting the worker pool (the first is the process's
+      first sweep; before each later one ``shutdown_pool()`` ends the pool);
+    * warm: ``repeats`` sweeps on the pool the last cold sweep left running;
+    * the reference combination once, serially in this process (its fills and time).
+
+    ``median_wall_s`` is the cold figure; ``median_warm_s`` the warm one."""
+    from rustybt.optimize import shutdown_pool
     from rustybt.tooling.bench.harness import _multi_run_result
 
+    algo = R1SmaCrossArray if config["params"].get("history") == "array" else R1SmaCross
     combos = R1_GRID[:4] if config.get("quick") else R1_GRID
-    walls, cpus, rows = [], [], []
-    for _ in range(config["repeats"]):
+    repeats = max(1, config["repeats"])
+
+    def sweep():
         w, c = time.perf_counter(), time.process_time()
-        rows = []
-        for n1, n2 in combos:
-            perf = rustybt.run_algorithm(
-                algorithm=R1SmaCross,
-                bundle=bundle,
-                start=start,
-                end=end,
-                capital_base=1_000_000,
-                ledger=config["ledger"],
-                params={"n1": n1, "n2": n2},
-            )
-            rows.append((n1, n2, sharpe(perf["portfolio_value"]), perf))
-        walls.append(time.perf_counter() - w)
-        cpus.append(time.process_time() - c)
-    best = max(rows, key=lambda r: float("-inf") if r[2] != r[2] else r[2])
-    ref = next((r for r in rows if (r[0], r[1]) == REFERENCE_COMBO), rows[0])
+        res = _search(algo, bundle, start, end, config["ledger"], combos).run()
+        return time.perf_counter() - w, time.process_time() - c, res
+
+    cold, cold_cpu, warm, warm_cpu = [], [], [], []
+    res = None
+    for i in range(repeats):
+        if i:
+            shutdown_pool()
+        w, c, res = sweep()
+        cold.append(w)
+        cold_cpu.append(c)
+    for _ in range(repeats):
+        w, c, res = sweep()
+        warm.append(w)
+        warm_cpu.append(c)
+    shutdown_pool()
+    table = res.table
+    failed = int(table["error"].notna().sum()) if "error" in table else 0
+    best = res.best
+    perf, single_s = run_reference(bundle, history=algo.history, ledger=config["ledger"])
     bars = int(bundle._core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
     return _multi_run_result(
         open_s,
-        walls,
-        cpus,
+        cold,
+        cold_cpu,
         bars,
         1,
-        len(rows),
-        final_value=float(ref[3]["portfolio_value"].iloc[-1]),
-        fills=int(ref[3]["transactions"].map(len).sum()),
-        best={"fast": best[0], "slow": best[1], "sharpe": best[2]},
-        trial_mean_s=statistics.median(walls) / len(rows),
-        mode="serial, one process",
+        len(table),
+        cold_wall_s=cold,
+        warm_wall_s=warm,
+        warm_cpu_s=warm_cpu,
+        median_warm_s=statistics.median(warm),
+        trial_mean_s=float(table["seconds"].mean()),
+        failed_trials=failed,
+        single_run_s=single_s,
+        final_value=float(perf["portfolio_value"].iloc[-1]),
+        fills=len(fills_of(perf)),
+        reference_fills=fills_of(perf),
+        best={
+            "fast": int(best["n1"]),
+            "slow": int(best["n2"]),
+            "final_value": float(best[OBJECTIVE]),
+        },
+        mode=f"GridSearch, process pool, {WORKERS} workers",
     )

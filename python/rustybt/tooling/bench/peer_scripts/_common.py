@@ -3,9 +3,10 @@ backtrader, vectorbt, backtesting.py), never in rustybt's: they must not import 
 
 Every runner reads the bars that ``rustybt bench peers`` exported from a rustybt bundle
 (``bars.npz``: ``times`` = bar close instants, ns UTC; ``sessions`` = session labels, ns;
-``symbols``; ``open, high, low, close, volume`` as ``[bars, assets]`` float64), times only
-the backtest itself (opening the data counted; interpreter start-up and imports not) and
-prints one JSON object on its last stdout line.
+``symbols``; ``open, high, low, close, volume`` as ``[bars, assets]`` float64), times the
+loading of its data (``load_s``: building the library's data objects) apart from the
+backtests (``wall_s``) where the library lets the two be separated, never interpreter
+start-up or imports, and prints one JSON object on its last stdout line.
 """
 
 from __future__ import annotations
@@ -75,6 +76,21 @@ def timed(fn, repeats: int):
         walls.append(time.perf_counter() - w)
         cpus.append(time.process_time() - c)
     return walls, cpus, out
+
+
+def timed_split(load, run, repeats: int):
+    """``repeats`` times: ``x = load()`` then ``run(x)``, each timed apart. Load walls, run
+    walls, run CPU seconds, and the last run's result."""
+    loads, walls, cpus, out = [], [], [], None
+    for _ in range(max(1, repeats)):
+        w = time.perf_counter()
+        loaded = load()
+        loads.append(time.perf_counter() - w)
+        w, c = time.perf_counter(), time.process_time()
+        out = run(loaded)
+        walls.append(time.perf_counter() - w)
+        cpus.append(time.process_time() - c)
+    return loads, walls, cpus, out
 
 
 def result(walls, cpus, bars: int, assets: int, runs: int = 1, **extra) -> dict:
