@@ -212,7 +212,11 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
     def sweep():
         w, c = time.perf_counter(), time.process_time()
         res = _search(algo, bundle, start, end, config["ledger"], combos).run()
-        return time.perf_counter() - w, time.process_time() - c, res
+        wall, cpu = time.perf_counter() - w, time.process_time() - c
+        errors = res.table["error"].dropna()
+        if len(errors):  # a failed trial is fast: its sweep's time would flatter us
+            raise RuntimeError(f"{len(errors)} R1 trials failed, the first: {errors.iloc[0]}")
+        return wall, cpu, res
 
     cold, cold_cpu, warm, warm_cpu = [], [], [], []
     res = None
@@ -228,7 +232,6 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
         warm_cpu.append(c)
     shutdown_pool()
     table = res.table
-    failed = int(table["error"].notna().sum()) if "error" in table else 0
     best = res.best
     perf, single_s = run_reference(bundle, history=algo.history, ledger=config["ledger"])
     bars = int(bundle._core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
@@ -244,7 +247,6 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
         warm_cpu_s=warm_cpu,
         median_warm_s=statistics.median(warm),
         trial_mean_s=float(table["seconds"].mean()),
-        failed_trials=failed,
         single_run_s=single_s,
         final_value=float(perf["portfolio_value"].iloc[-1]),
         fills=len(fills_of(perf)),
