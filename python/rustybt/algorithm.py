@@ -39,7 +39,7 @@ from rustybt.finance.cancel_policy import CancelPolicy
 from rustybt.finance.commission import CommissionModel
 from rustybt.finance.execution import ExecutionStyle
 from rustybt.finance.slippage import SlippageModel
-from rustybt.protocol import Account, Order, Portfolio, Position, Positions
+from rustybt.protocol import ORDER_STATUS, Account, Order, Portfolio, Position, Positions
 
 #: zipline's names of the bar sizes zipline has (``get_environment("data_frequency")``).
 _ZIPLINE_FREQUENCY = {"1d": "daily", "1m": "minute"}
@@ -52,13 +52,17 @@ def _is_real(value) -> bool:
     )
 
 
-def _order_id(order_id, what: str) -> int:
-    """An order id: an int (an :class:`Order` is taken by ``cancel_order`` before this)."""
-    if type(order_id) is int:
+def _order_id(order_id, what: str):
+    """An order id: the text ``order()`` returned (32 hex digits, as zipline's uuid hex
+    ids), or the integer it encodes (an :class:`Order` is taken by ``cancel_order``
+    before this)."""
+    if type(order_id) is str or type(order_id) is int:
         return order_id
     if isinstance(order_id, numbers.Integral) and not isinstance(order_id, bool):
         return int(order_id)
-    raise BadOrderParameters(f"{what} needs an order id (an int), got {order_id!r}")
+    if isinstance(order_id, str):
+        return str(order_id)
+    raise BadOrderParameters(f"{what} needs an order id (a str), got {order_id!r}")
 
 
 def _bad_price(name: str, value):
@@ -289,44 +293,39 @@ class TradingAlgorithm:
         return self._place("target_percent", asset, target, limit_price, stop_price, style)
 
     def cancel_order(self, order) -> None:
-        """Cancel an open order: its id (an int) or the :class:`~rustybt.protocol.Order`.
-        Anything else (a float, a str, ...) and unknown ids raise
-        :class:`~rustybt.errors.BadOrderParameters`."""
+        """Cancel an open order: its id (the str ``order()`` returned) or the
+        :class:`~rustybt.protocol.Order`. Anything else (a float, a list, ...) and unknown
+        ids raise :class:`~rustybt.errors.BadOrderParameters`."""
         if type(order) is Order:
             order_id = order.id
-        elif type(order) is int:
+        elif type(order) is str:
             order_id = order
         else:
             order_id = order.id if isinstance(order, Order) else _order_id(order, "cancel_order")
-        try:
-            self._sim.cancel_order(order_id)
-        except OverflowError:  # beyond the engine's id type: negative or ≥ 2**64
-            raise BadOrderParameters(f"unknown order id {order_id}") from None
+        self._sim.cancel_order(order_id)
 
     def get_order(self, order_id) -> Order | None:
-        """The order with this id (an int), or ``None`` for an id no order has (as
-        zipline's ``get_order``); :class:`~rustybt.errors.BadOrderParameters` for an id
-        that is not an int."""
-        if type(order_id) is not int:
+        """The order with this id (the str ``order()`` returned), or ``None`` for an id no
+        order has (as zipline's ``get_order``); :class:`~rustybt.errors.BadOrderParameters`
+        for something that is no id at all (a float, a list, ...)."""
+        if type(order_id) is not str:
             order_id = _order_id(order_id, "get_order")
         try:
             o = self._sim.order_info(order_id)
-        except OverflowError:  # beyond the engine's id type: negative or ≥ 2**64
-            return None
         except BadOrderParameters as exc:
             if str(exc).startswith("unknown order id"):  # the ledger's UnknownOrder
                 return None
             raise
         times = self._bundle.bar_times
         return Order(
-            order_id,
+            f"{int(order_id, 16) if type(order_id) is str else order_id:032x}",
             self._bundle.asset_list[o.sid],
             o.amount,
             o.filled,
             o.commission,
             o.limit,
             o.stop,
-            o.status,
+            ORDER_STATUS(o.status),
             o.reason,
             times[o.created_bar],
             times[o.updated_bar],

@@ -4,10 +4,22 @@ orders. Built from the Rust ledger on access."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import IntEnum
 
 import pandas as pd
 
-ORDER_STATUS = {0: "open", 1: "filled", 2: "cancelled", 3: "rejected"}
+
+class ORDER_STATUS(IntEnum):
+    """zipline's order states, with its codes: orders' ``status`` is one of these (an
+    ``int`` too, so ``status == 1`` still holds). ``HELD`` and ``TRIGGERED`` exist for
+    zipline's code that names them; no rustybt order reaches them."""
+
+    OPEN = 0
+    FILLED = 1
+    CANCELLED = 2
+    REJECTED = 3
+    HELD = 4
+    TRIGGERED = 5
 
 
 @dataclass(frozen=True)
@@ -133,14 +145,14 @@ class Account:
 class Order:
     """An order as the strategy sees it."""
 
-    id: int
+    id: str
     asset: object
     amount: int
     filled: int
     commission: float
     limit: float | None
     stop: float | None
-    status: int
+    status: ORDER_STATUS
     reason: str | None
     created: pd.Timestamp
     dt: pd.Timestamp
@@ -159,4 +171,4 @@ class Order:
 
     @property
     def status_name(self) -> str:
-        return ORDER_STATUS[self.status]
+        return ORDER_STATUS(self.status).name.lower()

@@ -14,7 +14,7 @@ import pandas as pd
 
 from rustybt import _core
 from rustybt.errors import RustyBTError
-from rustybt.stats import STATS, stats_from_perf, symbol_groups
+from rustybt.stats import STATS, fill_commissions, stats_from_perf, symbol_groups
 
 #: The entry-point group of renderers of a :class:`Results`: the entry point ``tearsheet``
 #: names the function behind :meth:`Results.tearsheet` (``write_tearsheet(results, path)``
@@ -55,10 +55,13 @@ def renderer(name: str):
 
 
 def transactions_frame(perf: pd.DataFrame) -> pd.DataFrame:
+    """Every fill, one row each, with its commission (which zipline's perf records keep on
+    the order: the fill's own is read from the run's exact values)."""
+    fills = [t for ts in perf["transactions"] for t in ts]
     rows = [
         {"dt": t["dt"], "symbol": t["sid"].symbol, "sid": t["sid"].sid, "amount": t["amount"],
-         "price": t["price"], "commission": t["commission"], "order_id": t["order_id"]}
-        for ts in perf["transactions"] for t in ts
+         "price": t["price"], "commission": c, "order_id": t["order_id"]}
+        for t, c in zip(fills, fill_commissions(perf, fills))
     ]  # fmt: skip
     return pd.DataFrame(
         rows, columns=["dt", "symbol", "sid", "amount", "price", "commission", "order_id"]

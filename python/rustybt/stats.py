@@ -118,6 +118,17 @@ def symbol_groups(symbols) -> tuple[np.ndarray, np.ndarray]:
     return unique, group.astype(np.uint32)
 
 
+def fill_commissions(perf: pd.DataFrame, fills: list[dict]) -> list[float]:
+    """The commission of each of ``fills`` (the perf frame's transaction dicts, in order).
+    zipline's records keep commissions on the orders (a fill's ``commission`` is None), so
+    they come from the run's exact fills; a frame without them gives what the dicts hold,
+    NaN where that is None (never a silent zero)."""
+    exact = perf.attrs.get("rustybt", {}).get("exact", {}).get("transactions")
+    if exact is not None and len(exact) == len(fills):
+        return [float(f[4]) for f in exact]
+    return [math.nan if t["commission"] is None else float(t["commission"]) for t in fills]
+
+
 def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> dict[str, float]:
     """The :data:`STATS` row of a ``run_algorithm`` perf frame (plus ``fills``, the number
     of transactions): :func:`stats_from_returns` of its returns, alpha and beta of the whole
@@ -131,7 +142,7 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
             group.tolist(),
             [t["amount"] for t in fills],
             [t["price"] for t in fills],
-            [t["commission"] for t in fills],
+            fill_commissions(perf, fills),
         )["pnl"]
     else:
         pnl = trips["pnl"].to_numpy(dtype=float)

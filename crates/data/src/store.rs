@@ -75,6 +75,9 @@ pub struct BarStore {
     last_close_bars: Column<u32>,
     /// Aggregations to coarser bar sizes, built on first use.
     resampled: Mutex<HashMap<BarSize, Arc<Resampled>>>,
+    /// Whether every stored price has at most zipline's 3 decimal places (so rounding a
+    /// window that no adjustment touched changes nothing), found on first use.
+    prices_fit_3_places: std::sync::OnceLock<bool>,
     /// Per asset, its price adjustments in ex-date order (empty for most bundles).
     adjustment_factors: Vec<Vec<AdjustmentFactor>>,
     /// This version's lease: while the store lives, no clean or prune removes it.
@@ -180,6 +183,7 @@ impl BarStore {
             volume_f,
             last_close_bars,
             resampled: Mutex::new(HashMap::new()),
+            prices_fit_3_places: std::sync::OnceLock::new(),
             adjustment_factors: Vec::new(),
             _lease: lease,
         }
@@ -243,7 +247,7 @@ impl BarStore {
     /// rescaled some of its rows. (Stored prices `m / 10^s` with `s <= places` round to
     /// themselves, so the zero-copy path stays valid for them.)
     pub fn window_needs_rounding(&self, sids: &[u32], end_bar: usize, places: u32) -> bool {
-        if self.manifest.price_scale > places {
+        if !self.prices_fit_places(places) {
             return true;
         }
         let now = self.bar_session.get(end_bar).copied().unwrap_or(u32::MAX);
@@ -251,6 +255,25 @@ impl BarStore {
             self.adjustment_factors(sid)
                 .first()
                 .is_some_and(|f| f.session <= now)
+        })
+    }
+
+    /// Whether every stored price has at most `places` decimal places: trivially when the
+    /// bundle's price scale is no finer, else by a scan of the mantissas (cached for
+    /// zipline's 3 places; other rounding is assumed to be needed).
+    fn prices_fit_places(&self, places: u32) -> bool {
+        let scale = self.manifest.price_scale;
+        if scale <= places {
+            return true;
+        }
+        if places != 3 {
+            return false;
+        }
+        *self.prices_fit_3_places.get_or_init(|| {
+            let unit = 10i64.pow(scale - places);
+            [&self.open, &self.high, &self.low, &self.close]
+                .iter()
+                .all(|col| col.iter().all(|&m| m % unit == 0))
         })
     }
 

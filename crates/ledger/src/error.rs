@@ -7,7 +7,7 @@ pub enum LedgerError {
     NonFiniteAmount(String),
     #[error("{kind} price must be a positive finite number, got {value}")]
     BadPrice { kind: &'static str, value: String },
-    #[error("unknown order id {0}")]
+    #[error("unknown order id {0:032x}")]
     UnknownOrder(u64),
     #[error("asset sid {sid} is outside this ledger's {n_assets} assets")]
     UnknownAsset { sid: u32, n_assets: usize },

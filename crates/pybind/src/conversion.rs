@@ -51,6 +51,25 @@ pub fn commission<N: Money>(model: &Bound<'_, PyAny>) -> Result<Commission<N>> {
 }
 
 /// Sids of a sequence of `Asset`s or integers, read without a Python-level loop.
+/// An order id as strategies see it: 32 hex digits, the shape of zipline's `uuid4().hex`
+/// ids (sequence numbers here, so that runs repeat exactly).
+pub fn order_id_text(id: u64) -> String {
+    format!("{id:032x}")
+}
+
+/// The engine's id of an order id a strategy passed: the 32-hex-digit text (or the
+/// integer it encodes). Anything that is no id of any order is an unknown order.
+pub fn order_id_of(id: &Bound<'_, PyAny>) -> Result<u64> {
+    if let Ok(text) = id.extract::<&str>() {
+        return u64::from_str_radix(text, 16)
+            .ok()
+            .filter(|_| !text.is_empty() && text.len() <= 32 && !text.starts_with('+'))
+            .ok_or_else(|| crate::errors::unknown_order(format!("\"{text}\"")));
+    }
+    id.extract::<u64>()
+        .map_err(|_| crate::errors::unknown_order(id.to_string()))
+}
+
 pub fn sids_of(assets: &Bound<'_, PyAny>) -> Result<Vec<u32>> {
     let one = |item: Bound<'_, PyAny>| -> Result<u32> {
         if let Ok(a) = item.cast::<Asset>() {

@@ -151,6 +151,13 @@ fn engine_err(e: EngineError) -> PyErr {
     }
 }
 
+/// An order id that names no order: `BadOrderParameters`, as the ledger's `UnknownOrder`.
+pub fn unknown_order(shown: String) -> Error {
+    Error::Py(BadOrderParameters::new_err(format!(
+        "unknown order id {shown}"
+    )))
+}
+
 /// Arguments that do not fit together (lengths, ranges): a `ValueError`.
 pub fn bad_value(msg: String) -> Error {
     Error::Py(PyValueError::new_err(msg))

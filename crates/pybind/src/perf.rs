@@ -9,6 +9,7 @@ use pyo3::types::{PyDict, PyList};
 use rustybt_engine::{PerfTable, Simulation};
 use rustybt_ledger::{Money, Order};
 
+use crate::conversion::order_id_text;
 use crate::errors::Result;
 
 /// One Python timestamp per bar, looked up in the caller's index once and reused
@@ -62,10 +63,11 @@ fn order_dict<'py, N: Money>(
     py: Python<'py>,
     o: &Order<N>,
     assets: &Bound<'py, PyList>,
+    statuses: &Bound<'py, PyList>,
     times: &mut BarTimes<'_, 'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
-    d.set_item(intern!(py, "id"), o.id)?;
+    d.set_item(intern!(py, "id"), order_id_text(o.id))?;
     d.set_item(intern!(py, "dt"), times.get(o.updated_bar)?)?;
     d.set_item(intern!(py, "created"), times.get(o.created_bar)?)?;
     d.set_item(intern!(py, "reason"), o.reason.as_deref())?;
@@ -77,7 +79,10 @@ fn order_dict<'py, N: Money>(
     d.set_item(intern!(py, "limit_reached"), o.limit_reached)?;
     d.set_item(intern!(py, "stop_reached"), o.stop_reached)?;
     d.set_item(intern!(py, "sid"), assets.get_item(o.sid as usize)?)?;
-    d.set_item(intern!(py, "status"), o.status.code())?;
+    d.set_item(
+        intern!(py, "status"),
+        statuses.get_item(usize::from(o.status.code()))?,
+    )?;
     Ok(d)
 }
 
@@ -109,6 +114,12 @@ pub fn perf_columns<'py, N: Money>(
         needed.extend(p.orders.iter().flat_map(|o| [o.updated_bar, o.created_bar]));
     }
     times.prefetch(py, needed)?;
+    // zipline's ORDER_STATUS members (IntEnum), indexed by status code
+    let enum_type = py.import("rustybt.protocol")?.getattr("ORDER_STATUS")?;
+    let statuses = PyList::empty(py);
+    for code in 0..4u8 {
+        statuses.append(enum_type.call1((code,))?)?;
+    }
     let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
     for p in perf {
         let tl = PyList::empty(py);
@@ -117,15 +128,16 @@ pub fn perf_columns<'py, N: Money>(
             d.set_item(intern!(py, "amount"), t.amount)?;
             d.set_item(intern!(py, "dt"), times.get(t.bar)?)?;
             d.set_item(intern!(py, "price"), t.price.to_f64())?;
-            d.set_item(intern!(py, "order_id"), t.order_id)?;
+            d.set_item(intern!(py, "order_id"), t.order_id.map(order_id_text))?;
             d.set_item(intern!(py, "sid"), assets.get_item(t.sid as usize)?)?;
-            d.set_item(intern!(py, "commission"), t.commission.to_f64())?;
+            // zipline records commissions on orders; its transaction dicts carry None
+            d.set_item(intern!(py, "commission"), py.None())?;
             tl.append(d)?;
         }
         t_col.push(tl);
         let ol = PyList::empty(py);
         for o in &p.orders {
-            ol.append(order_dict(py, o, assets, &mut times)?)?;
+            ol.append(order_dict(py, o, assets, &statuses, &mut times)?)?;
         }
         o_col.push(ol);
         let pl = PyList::empty(py);

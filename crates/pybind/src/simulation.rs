@@ -16,7 +16,9 @@ use rustybt_ledger::{CancelPolicy, Money};
 
 use crate::bar_data::PyBarData;
 use crate::bundle::PyBundle;
-use crate::conversion::{commission, named, named_or_default, slippage};
+use crate::conversion::{
+    commission, named, named_or_default, order_id_of, order_id_text, slippage,
+};
 use crate::errors::{guard_at, strategy_error, Result};
 use crate::perf::perf_columns;
 
@@ -137,8 +139,8 @@ impl PySimulation {
     }
 
     /// Place an order. `kind` is one of shares, value, percent, target, target_value,
-    /// target_percent (zipline's order functions). Returns the order id, or None when the
-    /// computed amount is zero.
+    /// target_percent (zipline's order functions). Returns the order id (32 hex digits),
+    /// or None when the computed amount is zero.
     #[pyo3(signature = (kind, sid, value, limit = None, stop = None))]
     fn order(
         slf: &Bound<'_, Self>,
@@ -147,7 +149,7 @@ impl PySimulation {
         value: f64,
         limit: Option<f64>,
         stop: Option<f64>,
-    ) -> Result<Option<u64>> {
+    ) -> Result<Option<String>> {
         guard_at("Simulation.order", || {
             let (placed, warnings) = {
                 let mut me = slf.borrow_mut();
@@ -167,7 +169,7 @@ impl PySimulation {
                     logger.call_method1("warning", (w,))?;
                 }
             }
-            placed
+            Ok(placed?.map(order_id_text))
         })
     }
 
@@ -210,25 +212,32 @@ impl PySimulation {
         })
     }
 
-    fn cancel_order(&mut self, order_id: u64) -> Result<()> {
+    /// Cancel the order with this id (its 32-hex-digit text, or the integer it encodes).
+    fn cancel_order(&mut self, order_id: &Bound<'_, PyAny>) -> Result<()> {
         guard_at("Simulation.cancel_order", || {
-            Ok(with_sim!(&mut self.sim, s => s.cancel_order(order_id))?)
+            let id = order_id_of(order_id)?;
+            Ok(with_sim!(&mut self.sim, s => s.cancel_order(id))?)
         })
     }
 
     /// Ids of open orders (of one asset, or all).
     #[pyo3(signature = (sid = None))]
-    fn open_orders(&self, sid: Option<u32>) -> Result<Vec<(u32, u64)>> {
+    fn open_orders(&self, sid: Option<u32>) -> Result<Vec<(u32, String)>> {
         guard_at("Simulation.open_orders", || {
-            Ok(with_sim!(&self.sim, s => s.open_order_ids(sid)))
+            let ids = with_sim!(&self.sim, s => s.open_order_ids(sid));
+            Ok(ids
+                .into_iter()
+                .map(|(sid, id)| (sid, order_id_text(id)))
+                .collect())
         })
     }
 
-    /// The order with this id.
-    fn order_info(&self, order_id: u64) -> Result<OrderRecord> {
+    /// The order with this id (its 32-hex-digit text, or the integer it encodes).
+    fn order_info(&self, order_id: &Bound<'_, PyAny>) -> Result<OrderRecord> {
         guard_at("Simulation.order_info", || {
+            let id = order_id_of(order_id)?;
             with_sim!(&self.sim, s => {
-                let o = s.ledger().order(order_id)?;
+                let o = s.ledger().order(id)?;
                 Ok(OrderRecord {
                     sid: o.sid,
                     amount: o.amount,

@@ -25,7 +25,6 @@ engine checks) and Rust panics (``InternalError``).
 from __future__ import annotations
 
 import bisect
-
 import copy
 import functools
 import json
@@ -55,6 +54,7 @@ from rustybt.errors import (
     SymbolNotFound,
     TradingControlViolation,
 )
+from rustybt.protocol import ORDER_STATUS
 from rustybt.reference.ledger import (
     DECIMAL_MAX,
     MAX_NOTIONAL,
@@ -95,6 +95,21 @@ class OrderRecord:
     reason: str | None
     created_bar: int
     updated_bar: int
+
+
+def _id_text(order_id: int) -> str:
+    """An order id as strategies see it: 32 hex digits (zipline's ids are uuid4 hex)."""
+    return f"{order_id:032x}"
+
+
+def _id_of(order_id) -> int:
+    """The ledger's id of an id a strategy passed (the hex text, or its integer)."""
+    if isinstance(order_id, str):
+        text = order_id
+        if text and len(text) <= 32 and all(c in "0123456789abcdefABCDEF" for c in text):
+            return int(text, 16)
+        raise BadOrderParameters(f'unknown order id "{text}"')
+    return order_id
 
 
 def format_timestamp(ns: int) -> str:
@@ -315,9 +330,7 @@ class ReferenceSimulation:
             if day in m.days:
                 pay = None if pay_day is None else bisect.bisect_left(m.days, pay_day)
                 pay = None if pay is not None and pay >= len(m.days) else pay
-                self._adjustments.setdefault(m.days.index(day), []).append(
-                    (kind, sid, value, pay)
-                )
+                self._adjustments.setdefault(m.days.index(day), []).append((kind, sid, value, pay))
         self._ledger = Ledger(num, len(m.symbols), capital)
         self._sessions = range(first_session, last_session + 1)
         self._bar = m.first_bar[first_session]
@@ -553,9 +566,10 @@ class ReferenceSimulation:
         self._check_controls(sid, amount)
         order_id = ledger.place_order(sid, amount, limit, stop, self._bar)
         self._orders_today += 1
-        if order_id is not None:
-            self._touched.append(order_id)
-        return order_id
+        if order_id is None:
+            return None
+        self._touched.append(order_id)
+        return _id_text(order_id)
 
     def _percent_of_portfolio(self, percent):
         """``percent`` of the portfolio value; in decimal mode refused beyond a decimal's
@@ -621,19 +635,24 @@ class ReferenceSimulation:
                 self._warnings.append(msg)
 
     def cancel_order(self, order_id) -> None:
+        order_id = _id_of(order_id)
         self._ledger.close_order(order_id, OrderStatus.CANCELLED, self._bar)
         self._touched.append(order_id)
 
-    def open_orders(self, sid=None) -> list[tuple[int, int]]:
+    def open_orders(self, sid=None) -> list[tuple[int, str]]:
         """(sid, order id) of the open orders of one asset, or of all."""
         ledger = self._ledger
         if sid is None:
-            return [(s, i) for s in ledger.assets_with_orders for i in ledger.open_by_asset[s]]
-        return [(sid, i) for i in ledger.open_by_asset[sid]] if sid < ledger.n_assets else []
+            return [
+                (s, _id_text(i)) for s in ledger.assets_with_orders for i in ledger.open_by_asset[s]
+            ]
+        if sid >= ledger.n_assets:
+            return []
+        return [(sid, _id_text(i)) for i in ledger.open_by_asset[sid]]
 
     def order_info(self, order_id) -> OrderRecord:
         """The order with this id, as ``_core.OrderRecord`` shows it."""
-        o, f = self._ledger.order(order_id), self._num.to_f64
+        o, f = self._ledger.order(_id_of(order_id)), self._num.to_f64
         limit, stop = (None if p is None else f(p) for p in (o.limit, o.stop))
         return OrderRecord(
             o.sid,
@@ -777,9 +796,9 @@ class ReferenceSimulation:
                     "amount": t.amount,
                     "dt": dt(t.bar),
                     "price": f(t.price),
-                    "order_id": t.order_id,
+                    "order_id": None if t.order_id is None else _id_text(t.order_id),
                     "sid": assets[t.sid],
-                    "commission": f(t.commission),
+                    "commission": None,  # zipline records commissions on orders
                 }
                 for t in txns[p.transactions.start : p.transactions.stop]
             ]
@@ -788,7 +807,7 @@ class ReferenceSimulation:
         out["orders"] = [
             [
                 {
-                    "id": o.id,
+                    "id": _id_text(o.id),
                     "dt": dt(o.updated_bar),
                     "created": dt(o.created_bar),
                     "reason": o.reason,
@@ -800,7 +819,7 @@ class ReferenceSimulation:
                     "limit_reached": o.limit_reached,
                     "stop_reached": o.stop_reached,
                     "sid": assets[o.sid],
-                    "status": o.status.value,
+                    "status": ORDER_STATUS(o.status.value),
                 }
                 for o in p.orders
             ]

@@ -534,7 +534,7 @@ class Ledger:
     # -- reading ------------------------------------------------------------------------
     def order(self, order_id: int) -> Order:
         if not 0 <= order_id < len(self.orders):
-            raise BadOrderParameters(f"unknown order id {order_id}")
+            raise BadOrderParameters(f"unknown order id {order_id:032x}")
         return self.orders[order_id]
 
     def positions_value(self):
