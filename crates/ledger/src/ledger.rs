@@ -4,7 +4,7 @@ use crate::error::LedgerError;
 use crate::models::{Commission, Quote, Slippage, SlippageOutcome};
 use crate::num::{beyond_notional, saturated_shares, Money, MAX_NOTIONAL};
 use crate::order::{Order, OrderId, OrderStatus, OrderStyle};
-use crate::position::Position;
+use crate::position::{python_round, Position};
 
 /// When unfilled orders are cancelled by the ledger itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -468,14 +468,18 @@ impl<N: Money> Ledger<N> {
     pub fn apply_split(&mut self, sid: u32, split: N, bar: usize) -> N {
         let cash = self.positions[sid as usize].apply_split(split);
         self.cash += cash;
-        let scale = |v: i64| (N::from_i64(v) * split).trunc().to_i64();
+        // zipline's `Order.handle_split`, in its floats (ratio 1 / split): amounts
+        // truncated, limit and stop prices rounded to cents by Python's `round`
+        let ratio = 1.0 / split.to_f64();
+        let scale = |v: i64| (v as f64 / ratio) as i64;
+        let price = |p: N| N::from_f64(python_round(p.to_f64() * ratio, 2)).unwrap_or(p);
         let mut emptied = Vec::new();
         for &id in &self.open_by_asset[sid as usize] {
             let o = &mut self.orders[id as usize];
             o.amount = scale(o.amount);
             o.filled = scale(o.filled);
-            o.limit = o.limit.map(|p| p.div_q(split).round_dp(2));
-            o.stop = o.stop.map(|p| p.div_q(split).round_dp(2));
+            o.limit = o.limit.map(price);
+            o.stop = o.stop.map(price);
             // an order the split rounded away (1 share after a 1-for-2) or whose price
             // rounded to 0.00 can never fill: cancel it rather than leave it open forever
             let zero_price =

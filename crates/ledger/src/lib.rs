@@ -21,5 +21,5 @@ pub use num::{
     MAX_SHARES,
 };
 pub use order::{Order, OrderId, OrderStatus, OrderStyle};
-pub use position::Position;
+pub use position::{python_round, Position};
 pub use rust_decimal::Decimal;

@@ -96,12 +96,19 @@ impl<N: Money> Position<N> {
         if self.amount == 0 {
             return N::zero();
         }
-        let raw = N::from_i64(self.amount) * split;
-        let full = raw.floor();
+        // zipline's `Position.handle_split`, in its floats: the ratio is 1 / split, whole
+        // shares truncate toward zero (a short keeps its whole shares too), the basis and
+        // the fraction's cash are rounded to cents by Python's `round` (half to even on
+        // the binary value: 209 × 31.095 pays 31.09, not the decimal tie's 31.10). The
+        // results enter the ledger as every float input does (`Money::from_f64`).
+        let ratio = 1.0 / split.to_f64();
+        let raw = self.amount as f64 / ratio;
+        let full = raw.trunc();
         let fraction = raw - full;
-        let new_basis = self.cost_basis.div_q(split).round_dp(2);
+        let basis_f = python_round(self.cost_basis.to_f64() * ratio, 2);
+        let new_basis = N::from_f64(basis_f).unwrap_or(self.cost_basis);
         self.cost_basis = new_basis;
-        self.amount = full.to_i64();
+        self.amount = full as i64;
         self.last_sale_price = self.last_sale_price.div_q(split);
         // Lots carry over as one lot at the new basis: after a split, P&L decomposition is
         // exact only up to the quantization of prices divided by the split.
@@ -109,7 +116,7 @@ impl<N: Money> Position<N> {
         if self.amount != 0 {
             self.lots.push_back((self.amount, new_basis));
         }
-        let cash = (fraction * new_basis).round_dp(2);
+        let cash = N::from_f64(python_round(fraction * basis_f, 2)).unwrap_or_else(N::zero);
         self.realized_pnl += cash;
         cash
     }
@@ -160,5 +167,18 @@ mod tests {
         assert_eq!(p.realized_pnl, Decimal::from(300));
         p.last_sale_price = Decimal::from(25);
         assert_eq!(p.unrealized_pnl(), Decimal::from(50)); // short 10 from 30, now 25
+    }
+}
+
+/// Python's `round(x, places)` for a float: the exact binary value rounded half to even at
+/// `places` decimals, back to the nearest double (what zipline's float arithmetic does).
+pub fn python_round(x: f64, places: u32) -> f64 {
+    use rust_decimal::{Decimal, RoundingStrategy};
+    match Decimal::from_f64_retain(x) {
+        Some(d) => {
+            let r = d.round_dp_with_strategy(places, RoundingStrategy::MidpointNearestEven);
+            <Decimal as Money>::to_f64(r)
+        }
+        None => x, // NaN, infinities, beyond a decimal's range: nothing to round
     }
 }

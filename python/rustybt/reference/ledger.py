@@ -450,19 +450,24 @@ class Position:
             self.cost_basis = num.div_q(cost, num.from_int(self.amount))
 
     def apply_split(self, num, split):
-        """zipline's ``handle_split`` for ``split`` new shares per old one: whole shares are
-        kept (floor), the basis is divided by the split and rounded to cents, and the
-        fractional share is paid in cash at the new basis, rounded to cents (returned).
-        Unlike zipline the last sale price is divided too, so the position's value does
-        not jump before the next mark."""
+        """zipline's ``handle_split`` for ``split`` new shares per old one, in its floats:
+        the ratio is 1 / split; whole shares truncate toward zero; the basis × ratio and the
+        fraction's cash are rounded to cents by Python's ``round`` (half to even on the
+        binary value), and enter the ledger as every float input does (``num.from_f64``).
+        Unlike zipline the last sale price is divided too, so the position's value does not
+        jump before the next mark."""
         if self.amount == 0:
             return num.zero
-        raw = num.from_int(self.amount) * split
-        whole = num.floor(raw)
-        self.cost_basis = num.round_dp(num.div_q(self.cost_basis, split), 2)
-        self.amount = num.to_int(whole)
+        ratio = 1.0 / num.to_f64(split)
+        raw = self.amount / ratio
+        whole = math.trunc(raw)
+        basis = round(num.to_f64(self.cost_basis) * ratio, 2)
+        new_basis = num.from_f64(basis)
+        self.cost_basis = self.cost_basis if new_basis is None else new_basis
+        self.amount = saturate(whole)
         self.last_sale_price = num.div_q(self.last_sale_price, split)
-        return num.round_dp((raw - whole) * self.cost_basis, 2)
+        cash = num.from_f64(round((raw - whole) * basis, 2))
+        return num.zero if cash is None else cash
 
     def market_value(self, num):
         return num.from_int(self.amount) * self.last_sale_price
@@ -691,11 +696,17 @@ class Ledger:
         cash = self.positions[sid].apply_split(num, split)
         self.cash += cash
 
+        # zipline's ``Order.handle_split`` in its floats (ratio 1 / split)
+        ratio = 1.0 / num.to_f64(split)
+
         def scale(n: int) -> int:
-            return num.to_int(num.trunc(num.from_int(n) * split))
+            return f64_to_i64(n / ratio)
 
         def divide(p):
-            return None if p is None else num.round_dp(num.div_q(p, split), 2)
+            if p is None:
+                return None
+            q = num.from_f64(round(num.to_f64(p) * ratio, 2))
+            return p if q is None else q
 
         emptied = []
         for order_id in self.open_by_asset[sid]:
