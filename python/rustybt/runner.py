@@ -414,6 +414,11 @@ def _asset_benchmark(bundle: Bundle, asset, first: int, last: int) -> np.ndarray
     return np.where(np.isfinite(returns), returns, 0.0)
 
 
+_MINUTE_NS = 60_000_000_000
+#: the cumulative risk columns zipline writes as None where they are not finite
+_NONE_WHEN_UNDEFINED = ("alpha", "beta", "sharpe", "sortino", "algo_volatility", "max_drawdown")
+
+
 def _perf_frame(
     bundle: Bundle, sim, snapshots: list[dict], benchmark: np.ndarray | None = None
 ) -> pd.DataFrame:
@@ -430,8 +435,19 @@ def _perf_frame(
         cols.update(_core.cumulative_benchmark_risk(cols["returns"].tolist(), benchmark.tolist()))
     exact = cols.pop("exact")
     index = pd.DatetimeIndex(cols.pop("period_close"), tz="UTC")
-    period_open = pd.DatetimeIndex(cols.pop("period_open"), tz="UTC")
+    # zipline's period_open is the session's first minute, which ends a minute after the open
+    period_open = pd.DatetimeIndex(cols.pop("period_open") + _MINUTE_NS, tz="UTC")
+    for name in ("longs_count", "shorts_count"):  # counts, int64 as zipline's
+        cols[name] = cols[name].astype(np.int64)
     frame = pd.DataFrame(cols, index=index)
+    # zipline's constant columns ("Please kill these!", its source says)
+    frame["excess_return"] = 0.0
+    frame["treasury_period_return"] = 0.0
+    # zipline records a risk figure that is not finite as None: a column with no finite
+    # value at all (alpha and beta without a benchmark) is then a column of None
+    for name in _NONE_WHEN_UNDEFINED:
+        if name in frame and not np.isfinite(frame[name].to_numpy()).any():
+            frame[name] = pd.Series([None] * len(frame), index=index, dtype=object)
     frame["period_open"] = period_open
     frame["period_close"] = index
     frame["period_label"] = index.strftime("%Y-%m")

@@ -118,6 +118,11 @@ def symbol_groups(symbols) -> tuple[np.ndarray, np.ndarray]:
     return unique, group.astype(np.uint32)
 
 
+def _figure(value) -> float:
+    """A perf-frame risk figure as a float: zipline's None (undefined) is NaN."""
+    return math.nan if value is None else float(value)
+
+
 def fill_commissions(perf: pd.DataFrame, fills: list[dict]) -> list[float]:
     """The commission of each of ``fills`` (the perf frame's transaction dicts, in order).
     zipline's records keep commissions on the orders (a fill's ``commission`` is None), so
@@ -153,8 +158,8 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
         fills=len(fills),
         pnl=pnl,
         invested=int((perf["positions"].map(len) > 0).sum()),
-        alpha=float(last["alpha"]) if "alpha" in perf else math.nan,
-        beta=float(last["beta"]) if "beta" in perf else math.nan,
+        alpha=_figure(last["alpha"]) if "alpha" in perf else math.nan,
+        beta=_figure(last["beta"]) if "beta" in perf else math.nan,
     )
 
 

@@ -73,7 +73,11 @@ fn order_dict<'py, N: Money>(
     d.set_item(intern!(py, "reason"), o.reason.as_deref())?;
     d.set_item(intern!(py, "amount"), o.amount)?;
     d.set_item(intern!(py, "filled"), o.filled)?;
-    d.set_item(intern!(py, "commission"), o.commission.to_f64())?;
+    if o.filled == 0 && o.commission.is_zero() {
+        d.set_item(intern!(py, "commission"), 0i64)?; // zipline's int 0 until a fill
+    } else {
+        d.set_item(intern!(py, "commission"), o.commission.to_f64())?;
+    }
     d.set_item(intern!(py, "limit"), o.limit.map(Money::to_f64))?;
     d.set_item(intern!(py, "stop"), o.stop.map(Money::to_f64))?;
     d.set_item(intern!(py, "limit_reached"), o.limit_reached)?;

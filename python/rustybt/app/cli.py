@@ -96,8 +96,10 @@ def summarize(perf, wall: float) -> dict:
         "sessions": len(perf),
         "final value": float(last["portfolio_value"]),
         "total return": float(last["algorithm_period_return"]),
-        "sharpe": float(last["sharpe"]),
-        "max drawdown": float(last["max_drawdown"]),
+        "sharpe": float("nan") if last["sharpe"] is None else float(last["sharpe"]),
+        "max drawdown": (
+            float("nan") if last["max_drawdown"] is None else float(last["max_drawdown"])
+        ),
         "fills": fills,
         "wall time (s)": wall,
     }

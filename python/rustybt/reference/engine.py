@@ -813,7 +813,8 @@ class ReferenceSimulation:
                     "reason": o.reason,
                     "amount": o.amount,
                     "filled": o.filled,
-                    "commission": f(o.commission),
+                    # zipline's int 0 until a fill
+                    "commission": 0 if o.filled == 0 and o.commission == 0 else f(o.commission),
                     "limit": None if o.limit is None else f(o.limit),
                     "stop": None if o.stop is None else f(o.stop),
                     "limit_reached": o.limit_reached,
