@@ -103,12 +103,16 @@ def _id_text(order_id: int) -> str:
 
 
 def _id_of(order_id) -> int:
-    """The ledger's id of an id a strategy passed (the hex text, or its integer)."""
+    """The ledger's id of an id a strategy passed (the hex text, or its integer); one no
+    order can have (beyond 64 bits, not hex digits) is an unknown order, as in Rust."""
     if isinstance(order_id, str):
         text = order_id
-        if text and len(text) <= 32 and all(c in "0123456789abcdefABCDEF" for c in text):
+        hex_digits = bool(text) and all(c in "0123456789abcdefABCDEF" for c in text)
+        if hex_digits and len(text) <= 32 and int(text, 16) < 2**64:
             return int(text, 16)
         raise BadOrderParameters(f'unknown order id "{text}"')
+    if not 0 <= order_id < 2**64:
+        raise BadOrderParameters(f"unknown order id {order_id}")
     return order_id
 
 

@@ -59,35 +59,6 @@ _CSVDIR_NO_PAY = (
 )
 
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    # ---- every strategy: the perf frame's shape ----
-    **_each(
-        ALL,
-        ["period_open"],
-        "rustybt: zipline's period_open is the session's first minute (the open plus one "
-        "minute: zipline labels a minute by its end), rustybt's the open itself",
-    ),
-    **_each(
-        ALL,
-        ["longs_count", "shorts_count"],
-        "rustybt: float64 counts (zipline: int64)",
-    ),
-    **_each(
-        ALL,
-        ["excess_return", "treasury_period_return"],
-        "rustybt: the column is missing",
-    ),
-    **_each(
-        ALL,
-        ["orders"],
-        "rustybt: an order's commission is a float from the start (zipline's Order starts "
-        "with the int 0 and holds a float from its first fill)",
-    ),
-    **_each(
-        [s for s in ALL if s != "benchmark_split_dividend"],
-        ["alpha", "beta"],
-        "rustybt: with no benchmark (zero benchmark returns) alpha and beta are NaN floats "
-        "(float64); zipline's are None (an object column)",
-    ),
     # ---- runs rustybt cannot make today ----
     ("custom_models", "run"): (
         "rustybt: a user's own SlippageModel / CommissionModel subclass is refused"
@@ -112,14 +83,6 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
         "rustybt: daily returns quantized to 12 places (see buyapple); a Sortino ratio of "
         "a few hundred moves just past 1e-9 relative"
     ),
-    **_each(
-        ["rebalance_percent"],
-        [*_VALUE_COLUMNS, "account_leverage"],
-        "rustybt: AMD's 3-for-2 split leaves 0.5 share of 209, paid in cash at the new cost "
-        "basis: zipline computes round(0.5 * 62.19, 2) in binary floats (31.095 is stored "
-        "just below, 31.09), rustybt rounds the exact 31.095 (31.10); the 0.01 stays in the "
-        "cash from 2022-03-01",
-    ),
     # ---- dividends ----
     **_each(["dividends_csvdir"], _VALUE_COLUMNS, _CSVDIR_NO_PAY),
     **_each(
@@ -130,8 +93,10 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
         "from then, and with it the order sizes",
     ),
     ("dividends_paydates", "starting_cash"): (
-        "rustybt: zipline pays a dividend at the start of its pay date (in that session's "
-        "starting_cash), rustybt during the session"
+        "zipline: it pays a dividend before it records the pay date's starting_cash, so "
+        "that session's starting cash plus starting value counts the dividend twice (as "
+        "cash and as still owed) and its pnl leaves the dividend out; rustybt's "
+        "starting_cash is the previous ending_cash and the payment is part of the session"
     ),
     ("dividends_paydates", "pnl"): (
         "zipline: on a pay date its pnl leaves out the dividend paid (the dividend owed is "
