@@ -102,6 +102,8 @@ CALLS = {
     "BarData._current": lambda o: o.bar_data._current(0, "close"),
     "BarData._history": lambda o: o.bar_data._history([0], "close", 2),
     "BarData._set_bar": lambda o: o.bar_data._set_bar(0),
+    "Simulation.add_restrictions": lambda o: o.sim.add_restrictions([]),
+    "Simulation.set_min_leverage": lambda o: o.sim.set_min_leverage(0.0, 0),
     "BarData._round_places": lambda o: o.bar_data._round_places,
     "BarData._set_round_places": lambda o: o.bar_data._set_round_places(3),
     "BarData._can_trade": lambda o: o.bar_data._can_trade(0),

@@ -223,3 +223,159 @@ def test_pay_date_refusals(tmp_path):
     path.write_text("symbol,date,open,high,low,close,volume,pay_date\nA,2022-03-01,1,1,1,1,1,\n")
     with pytest.raises(IngestError, match="a pay_date column needs a dividend column"):
         rustybt.ingest_table(path, "nodiv")
+
+
+# -- restrictions, min leverage, the rest of zipline.api ----------------------------------
+
+
+def test_api_has_every_name_of_zipline_api():
+    import rustybt.api as api
+
+    # zipline-reloaded 3.2's dir(zipline.api), public names
+    zipline_names = [
+        "EODCancel",
+        "FixedBasisPointsSlippage",
+        "FixedSlippage",
+        "HistoricalRestrictions",
+        "NeverCancel",
+        "RESTRICTION_STATES",
+        "Restriction",
+        "StaticRestrictions",
+        "VolumeShareSlippage",
+        "attach_pipeline",
+        "batch_market_order",
+        "calendars",
+        "cancel_order",
+        "cancel_policy",
+        "commission",
+        "continuous_future",
+        "date_rules",
+        "events",
+        "execution",
+        "fetch_csv",
+        "future_symbol",
+        "get_datetime",
+        "get_environment",
+        "get_open_orders",
+        "get_order",
+        "math_utils",
+        "order",
+        "order_percent",
+        "order_target",
+        "order_target_percent",
+        "order_target_value",
+        "order_value",
+        "pipeline_output",
+        "record",
+        "schedule_function",
+        "set_asset_restrictions",
+        "set_benchmark",
+        "set_cancel_policy",
+        "set_commission",
+        "set_do_not_order_list",
+        "set_long_only",
+        "set_max_leverage",
+        "set_max_order_count",
+        "set_max_order_size",
+        "set_max_position_size",
+        "set_min_leverage",
+        "set_slippage",
+        "set_symbol_lookup_date",
+        "sid",
+        "slippage",
+        "symbol",
+        "symbols",
+        "time_rules",
+    ]
+    assert [n for n in zipline_names if not hasattr(api, n)] == []
+    assert api.math_utils.round_if_near_integer(2.99995) == 3
+    assert api.events.date_rules is api.date_rules
+
+
+class _Restricted(rustybt.TradingAlgorithm):
+    on_error = "fail"
+    kind = "historical"
+
+    def initialize(self, context):
+        from rustybt.api import (
+            RESTRICTION_STATES,
+            HistoricalRestrictions,
+            Restriction,
+            StaticRestrictions,
+        )
+
+        ben, odd = self.symbol("BEN"), self.symbol("ODD")
+        context.assets = [ben, odd]
+        context.seen = []
+        if self.kind == "historical":
+            frozen = HistoricalRestrictions(
+                [
+                    Restriction(ben, pd.Timestamp(DATES[3], tz="UTC"), RESTRICTION_STATES.FROZEN),
+                    Restriction(ben, pd.Timestamp(DATES[6], tz="UTC"), RESTRICTION_STATES.ALLOWED),
+                ]
+            )
+            self.set_asset_restrictions(frozen | StaticRestrictions([]), on_error=self.on_error)
+        else:
+            self.set_do_not_order_list([odd], on_error=self.on_error)
+
+    def handle_data(self, context, data):
+        context.seen.append(tuple(bool(data.can_trade(a)) for a in context.assets))
+        for a in context.assets:
+            self.order(a, 1)
+
+    def analyze(self, context, perf):
+        type(self).seen = context.seen
+
+
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+def test_restrictions_refuse_orders_and_can_trade(actions_bundle, engine):
+    from rustybt.errors import TradingControlViolation
+
+    run = rustybt.run_algorithm if engine == "rust" else reference.run_algorithm
+    algo = type("R", (_Restricted,), {})
+    with pytest.raises(
+        TradingControlViolation, match=r"BEN at 2022-01-06.*RestrictedListOrder\(\{\}\)"
+    ):
+        run(algorithm=algo, bundle=actions_bundle)
+    logged = type("L", (_Restricted,), {"on_error": "log"})
+    perf = run(algorithm=logged, bundle=actions_bundle)
+    # frozen from session 3 until session 6: can_trade says so; "log" still places orders
+    assert [s[0] for s in logged.seen] == [i not in (3, 4, 5) for i in range(len(DATES))]
+    placed = {o["id"] for orders in perf["orders"] for o in orders}
+    assert len(placed) == 2 * len(DATES)
+    dnol = type("D", (_Restricted,), {"kind": "do_not_order", "on_error": "log"})
+    run(algorithm=dnol, bundle=actions_bundle)
+    assert [s[1] for s in dnol.seen] == [False] * len(DATES)
+
+
+def test_restrictions_of_ones_own_are_refused(actions_bundle):
+    from rustybt.finance.asset_restrictions import Restrictions
+
+    class Mine(Restrictions):
+        def is_restricted(self, assets, dt):
+            return False
+
+    class Algo(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            self.set_asset_restrictions(Mine())
+
+    with pytest.raises(InvalidRunParameters, match="Mine is a Restrictions subclass of your own"):
+        rustybt.run_algorithm(algorithm=Algo, bundle=actions_bundle)
+
+
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+def test_min_leverage_fails_after_the_grace_period(actions_bundle, engine):
+    from rustybt.errors import AccountControlViolation
+
+    class Idle(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            self.set_min_leverage(0.5, pd.Timedelta(days=3))
+
+    run = rustybt.run_algorithm if engine == "rust" else reference.run_algorithm
+    # the deadline is 2022-01-06 00:00; the first bar after it is that session's close
+    with pytest.raises(
+        AccountControlViolation,
+        match=r"MinLeverage\(min_leverage=0.5, deadline=2022-01-06T00:00:00Z\) at "
+        r"2022-01-06T21:00:00Z: gross leverage 0.000000",
+    ):
+        run(algorithm=Idle, bundle=actions_bundle)

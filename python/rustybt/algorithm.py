@@ -577,6 +577,64 @@ class TradingAlgorithm:
             )
         self._sim.set_max_leverage(float(max_leverage))
 
+    def set_min_leverage(self, min_leverage, grace_period) -> None:
+        """zipline's ``set_min_leverage``: once ``grace_period`` (a ``pd.Timedelta``) has
+        passed since the first session, gross leverage below ``min_leverage`` after any bar
+        fails the run (:class:`~rustybt.errors.AccountControlViolation`). An account
+        control: call it in ``initialize``."""
+        self._require_initialize("set_min_leverage", RegisterAccountControlPostInit)
+        if not _is_real(min_leverage):
+            raise InvalidRunParameters(
+                f"min_leverage must be a finite, non-negative number, got {min_leverage!r}"
+            )
+        try:
+            grace = pd.Timedelta(grace_period)
+        except (TypeError, ValueError):
+            raise InvalidRunParameters(
+                f"grace_period must be a pandas Timedelta, got {grace_period!r}"
+            ) from None
+        first = self._bundle.sessions[self._span[0]]
+        deadline = (first + grace).tz_localize(None).tz_localize("UTC")
+        self._sim.set_min_leverage(float(min_leverage), int(deadline.value))
+
+    def set_asset_restrictions(self, restrictions, on_error: str = "fail") -> None:
+        """zipline's ``set_asset_restrictions``: an order for an asset ``restrictions``
+        (:mod:`rustybt.finance.asset_restrictions`) freeze at the order's time breaks the
+        ``RestrictedListOrder`` control — refused with
+        :class:`~rustybt.errors.TradingControlViolation`, or with ``on_error="log"`` placed
+        with a warning — and ``data.can_trade`` is False for it. Call in ``initialize``."""
+        from rustybt.finance.asset_restrictions import compile_restrictions
+
+        self._require_initialize("set_asset_restrictions")
+        rules = []
+        for asset, component, at, frozen in compile_restrictions(restrictions):
+            sid = getattr(asset, "sid", None)
+            if type(sid) is not int or sid >= len(self._bundle.asset_list):
+                raise InvalidRunParameters(
+                    f"restrictions name {asset!r}, not an Asset of bundle '{self._bundle.name}' "
+                    "(use symbol())"
+                )
+            rules.append((sid, component, at, frozen))
+        self._sim.add_restrictions(rules, on_error)
+        self._data._restrictions.append(restrictions)
+
+    def set_do_not_order_list(self, restricted_list, on_error: str = "fail") -> None:
+        """zipline's ``set_do_not_order_list``: the assets of ``restricted_list`` may never
+        be ordered (``set_asset_restrictions(StaticRestrictions(restricted_list))``)."""
+        from rustybt.finance.asset_restrictions import StaticRestrictions
+
+        self.set_asset_restrictions(StaticRestrictions(restricted_list), on_error)
+
+    def set_symbol_lookup_date(self, dt) -> None:
+        """zipline's ``set_symbol_lookup_date`` (which date ``symbol()`` resolves a ticker
+        as of, for tickers reused over time). A bundle here maps each ticker to one asset,
+        so every date resolves the same way: the date is checked and kept
+        (``get_environment``-style, as ``self.symbol_lookup_date``) and changes nothing."""
+        try:
+            self.symbol_lookup_date = pd.Timestamp(dt)
+        except (TypeError, ValueError):
+            raise InvalidRunParameters(f"set_symbol_lookup_date needs a date, got {dt!r}") from None
+
     # -- state --------------------------------------------------------------------------------
     @property
     def portfolio(self) -> Portfolio:

@@ -16,7 +16,10 @@ Example::
         order_target_percent(context.asset, 0.5)
         record(price=data.current(context.asset, "price"))
 
-Also exported, as from ``zipline.api``: ``calendars``, ``date_rules``, ``time_rules``,
+Also exported, as from ``zipline.api``: the asset restrictions (``Restriction``,
+``StaticRestrictions``, ``HistoricalRestrictions``, ``RESTRICTION_STATES``, for
+``set_asset_restrictions``), ``math_utils``, ``events`` (:mod:`rustybt.schedule`),
+``calendars``, ``date_rules``, ``time_rules``,
 the cancel policies ``EODCancel`` and ``NeverCancel`` (for ``set_cancel_policy``), the
 modules ``slippage``, ``commission``, ``execution`` and ``cancel_policy``, and the
 slippage models ``FixedSlippage``, ``FixedBasisPointsSlippage`` and
@@ -29,9 +32,17 @@ from __future__ import annotations
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from rustybt import math_utils
+from rustybt import schedule as events
 from rustybt.algorithm import TradingAlgorithm
 from rustybt.errors import RustyBTError
 from rustybt.finance import cancel_policy, commission, execution, slippage
+from rustybt.finance.asset_restrictions import (
+    RESTRICTION_STATES,
+    HistoricalRestrictions,
+    Restriction,
+    StaticRestrictions,
+)
 from rustybt.finance.cancel_policy import EODCancel, NeverCancel
 from rustybt.finance.slippage import FixedBasisPointsSlippage, FixedSlippage, VolumeShareSlippage
 from rustybt.schedule import calendars, date_rules, time_rules
@@ -63,16 +74,22 @@ _API_NAMES = (
     "pipeline_output",
     "record",
     "schedule_function",
+    "set_asset_restrictions",
     "set_benchmark",
     "set_cancel_policy",
     "set_commission",
+    "set_do_not_order_list",
     "set_fill_model",
+    "set_history_before_data",
+    "set_history_rounding",
     "set_long_only",
     "set_max_leverage",
     "set_max_order_count",
     "set_max_order_size",
     "set_max_position_size",
+    "set_min_leverage",
     "set_slippage",
+    "set_symbol_lookup_date",
     "sid",
     "symbol",
     "symbols",
@@ -128,16 +145,22 @@ order_value = _make("order_value")
 pipeline_output = _make("pipeline_output")
 record = _make("record")
 schedule_function = _make("schedule_function")
+set_asset_restrictions = _make("set_asset_restrictions")
 set_benchmark = _make("set_benchmark")
 set_cancel_policy = _make("set_cancel_policy")
 set_commission = _make("set_commission")
+set_do_not_order_list = _make("set_do_not_order_list")
 set_fill_model = _make("set_fill_model")
+set_history_before_data = _make("set_history_before_data")
+set_history_rounding = _make("set_history_rounding")
 set_long_only = _make("set_long_only")
 set_max_leverage = _make("set_max_leverage")
 set_max_order_count = _make("set_max_order_count")
 set_max_order_size = _make("set_max_order_size")
 set_max_position_size = _make("set_max_position_size")
+set_min_leverage = _make("set_min_leverage")
 set_slippage = _make("set_slippage")
+set_symbol_lookup_date = _make("set_symbol_lookup_date")
 sid = _make("sid")
 symbol = _make("symbol")
 symbols = _make("symbols")
@@ -147,8 +170,14 @@ __all__ = [
     "EODCancel",
     "FixedBasisPointsSlippage",
     "FixedSlippage",
+    "HistoricalRestrictions",
     "NeverCancel",
+    "RESTRICTION_STATES",
+    "Restriction",
+    "StaticRestrictions",
     "VolumeShareSlippage",
+    "events",
+    "math_utils",
     "cancel_policy",
     "commission",
     "execution",

@@ -98,6 +98,8 @@ class BarData(_core.BarData):
         #: TradingAlgorithm.set_history_before_data
         self.before_data = os.environ.get("RUSTYBT_HISTORY_BEFORE_DATA", "warn")
         self._warned_before_data = False
+        #: set_asset_restrictions: the Restrictions objects can_trade consults
+        self._restrictions: list = []
 
     def __new__(cls, bundle):
         return super().__new__(cls, bundle._core)
@@ -277,10 +279,20 @@ class BarData(_core.BarData):
         return index
 
     def can_trade(self, assets):
-        """Whether each asset has a price now and its data has not ended."""
+        """Whether each asset has a price now, its data has not ended and no restriction
+        of ``set_asset_restrictions`` freezes it now (zipline's rule)."""
         if _is_single(assets):
-            return self._can_trade(self._sid(assets))
-        return pd.Series([self._can_trade(self._sid(a)) for a in assets], index=list(assets))
+            return self._can_trade(self._sid(assets)) and not self._restricted(assets)
+        return pd.Series(
+            [self._can_trade(self._sid(a)) and not self._restricted(a) for a in assets],
+            index=list(assets),
+        )
+
+    def _restricted(self, asset) -> bool:
+        if not self._restrictions:
+            return False
+        now = pd.Timestamp(int(self._times_ns[self.current_bar]), tz="UTC")
+        return any(r.is_restricted(asset, now) for r in self._restrictions)
 
     def is_stale(self, assets):
         """Whether each asset has traded before but has no bar now."""

@@ -39,6 +39,33 @@ pub enum Control<N> {
     MaxOrderCount { max_count: u32, on_error: OnError },
     /// No order may leave a short position.
     LongOnly { on_error: OnError },
+    /// zipline's `RestrictedListOrder`: no order for an asset its restrictions freeze now.
+    Restricted {
+        /// Per sid, `(component, effective ns, frozen)` sorted by component then time: an
+        /// asset is frozen at `t` when, in any component (one `Restrictions` of a union),
+        /// its last entry effective at or before `t` says so.
+        rules: Vec<Vec<(u32, i64, bool)>>,
+        on_error: OnError,
+    },
+}
+
+/// Whether `rules` (one sid's, as [`Control::Restricted`] holds them) freeze it at `now`.
+pub fn frozen_at(rules: &[(u32, i64, bool)], now: i64) -> bool {
+    let mut frozen = false;
+    let mut component = None;
+    for &(c, at, state) in rules {
+        if component != Some(c) {
+            if frozen {
+                return true;
+            }
+            component = Some(c);
+            frozen = false;
+        }
+        if at <= now {
+            frozen = state;
+        }
+    }
+    frozen
 }
 
 /// The control kinds by zipline's function names (without `set_`).
@@ -177,6 +204,7 @@ impl<N: Money> Control<N> {
                 format!("MaxOrderCount(max_count={max_count})")
             }
             Control::LongOnly { .. } => "LongOnly()".to_string(),
+            Control::Restricted { .. } => "RestrictedListOrder({})".to_string(),
         }
     }
 
@@ -185,11 +213,13 @@ impl<N: Money> Control<N> {
             Control::MaxOrderSize { on_error, .. }
             | Control::MaxPositionSize { on_error, .. }
             | Control::MaxOrderCount { on_error, .. }
-            | Control::LongOnly { on_error } => *on_error,
+            | Control::LongOnly { on_error }
+            | Control::Restricted { on_error, .. } => *on_error,
         }
     }
 
-    /// Whether an order of `amount` shares of `sid` breaks this control.
+    /// Whether an order of `amount` shares of `sid` at `now` (ns) breaks this control.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn violated(
         &self,
         sid: u32,
@@ -197,6 +227,7 @@ impl<N: Money> Control<N> {
         current: i64,
         price: Option<N>,
         orders_today: u32,
+        now: i64,
     ) -> bool {
         let applies = |s: &Option<u32>| s.is_none_or(|x| x == sid);
         let too_big = |shares: i64, max_shares: &Option<i64>, max_notional: &Option<N>| {
@@ -218,6 +249,27 @@ impl<N: Money> Control<N> {
             } => applies(s) && too_big(current + amount, max_shares, max_notional),
             Control::MaxOrderCount { max_count, .. } => orders_today >= *max_count,
             Control::LongOnly { .. } => current + amount < 0,
+            Control::Restricted { rules, .. } => {
+                rules.get(sid as usize).is_some_and(|r| frozen_at(r, now))
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::frozen_at;
+
+    #[test]
+    fn restrictions_freeze_by_their_latest_state_in_any_component() {
+        // component 0: frozen from 10, allowed again from 20; component 1: frozen from 30
+        let rules = [(0, 10, true), (0, 20, false), (1, 30, true)];
+        assert!(!frozen_at(&rules, 9));
+        assert!(frozen_at(&rules, 10));
+        assert!(frozen_at(&rules, 19));
+        assert!(!frozen_at(&rules, 20));
+        assert!(frozen_at(&rules, 30));
+        assert!(!frozen_at(&[], 30));
+        assert!(frozen_at(&[(0, i64::MIN, true)], i64::MIN));
     }
 }

@@ -217,6 +217,9 @@ pub struct Simulation<N: Money> {
     perf: Vec<SessionPerf<N>>,
     controls: Vec<Control<N>>,
     max_leverage: Option<N>,
+    /// zipline's `MinLeverage`: (minimum gross leverage, deadline ns) checked after bars
+    /// later than the deadline.
+    min_leverage: Option<(N, i64)>,
     orders_today: u32,
     warnings: Vec<String>,
     /// The last float order parameter and its value as `N` (strategies repeat weights).
@@ -313,6 +316,7 @@ impl<N: Money> Simulation<N> {
             perf: Vec::new(),
             controls: Vec::new(),
             max_leverage: None,
+            min_leverage: None,
             orders_today: 0,
             warnings: Vec::new(),
             last_param: (0f64.to_bits(), N::zero()),
@@ -424,6 +428,13 @@ impl<N: Money> Simulation<N> {
         Ok(())
     }
 
+    /// zipline's `set_min_leverage`: after `deadline_ns` (the first session plus the grace
+    /// period), gross leverage below `min` fails the run after any bar.
+    pub fn set_min_leverage_f64(&mut self, min: f64, deadline_ns: i64) -> Result<(), EngineError> {
+        self.min_leverage = Some((param("min_leverage", min)?, deadline_ns));
+        Ok(())
+    }
+
     /// (sid, order id) of the open orders of `sid`, or of every asset.
     pub fn open_order_ids(&self, sid: Option<u32>) -> Vec<(u32, OrderId)> {
         let l = &self.ledger;
@@ -455,6 +466,30 @@ impl<N: Money> Simulation<N> {
     /// Check account controls (max leverage); the clock calls it after the strategy
     /// handles a bar.
     fn check_account_controls(&self) -> Result<(), EngineError> {
+        if let Some((min, deadline)) = self.min_leverage {
+            let pv = self.ledger.portfolio_value();
+            let now = self.store.timestamps[self.bar];
+            // zipline's account.leverage: gross exposure over net liquidation (0 when the
+            // book is empty or worth nothing)
+            let gross = self.ledger.exposure().gross();
+            let below = if pv > N::zero() {
+                gross < min * pv
+            } else {
+                min > N::zero()
+            };
+            if now > deadline && below {
+                let leverage = if pv > N::zero() {
+                    gross.to_f64() / pv.to_f64()
+                } else {
+                    0.0
+                };
+                return Err(EngineError::AccountControl(format!(
+                    "account violates account constraint MinLeverage(min_leverage={min}, deadline={}) at {}: gross leverage {leverage:.6}",
+                    format_timestamp(deadline),
+                    self.when(),
+                )));
+            }
+        }
         let Some(max) = self.max_leverage else {
             return Ok(());
         };
@@ -710,8 +745,9 @@ impl<N: Money> Simulation<N> {
         }
         let current = self.ledger.position(sid).amount;
         let price = self.price(sid);
+        let now = self.store.timestamps[self.bar];
         for c in &self.controls {
-            if c.violated(sid, amount, current, price, self.orders_today) {
+            if c.violated(sid, amount, current, price, self.orders_today, now) {
                 let msg = format!(
                     "order for {amount} shares of {} at {} violates trading constraint {}",
                     self.store.assets[sid as usize].symbol,

@@ -133,6 +133,19 @@ impl<N: Money> Position<N> {
     }
 }
 
+/// Python's `round(x, places)` for a float: the exact binary value rounded half to even at
+/// `places` decimals, back to the nearest double (what zipline's float arithmetic does).
+pub fn python_round(x: f64, places: u32) -> f64 {
+    use rust_decimal::{Decimal, RoundingStrategy};
+    match Decimal::from_f64_retain(x) {
+        Some(d) => {
+            let r = d.round_dp_with_strategy(places, RoundingStrategy::MidpointNearestEven);
+            <Decimal as Money>::to_f64(r)
+        }
+        None => x, // NaN, infinities, beyond a decimal's range: nothing to round
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,18 +180,5 @@ mod tests {
         assert_eq!(p.realized_pnl, Decimal::from(300));
         p.last_sale_price = Decimal::from(25);
         assert_eq!(p.unrealized_pnl(), Decimal::from(50)); // short 10 from 30, now 25
-    }
-}
-
-/// Python's `round(x, places)` for a float: the exact binary value rounded half to even at
-/// `places` decimals, back to the nearest double (what zipline's float arithmetic does).
-pub fn python_round(x: f64, places: u32) -> f64 {
-    use rust_decimal::{Decimal, RoundingStrategy};
-    match Decimal::from_f64_retain(x) {
-        Some(d) => {
-            let r = d.round_dp_with_strategy(places, RoundingStrategy::MidpointNearestEven);
-            <Decimal as Money>::to_f64(r)
-        }
-        None => x, // NaN, infinities, beyond a decimal's range: nothing to round
     }
 }

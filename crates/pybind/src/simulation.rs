@@ -204,6 +204,45 @@ impl PySimulation {
         })
     }
 
+    /// zipline's `set_asset_restrictions`: `rules` are `(sid, component, effective ns,
+    /// frozen)`; an order for an asset frozen now (in any component) breaks the control.
+    #[pyo3(signature = (rules, on_error = None))]
+    fn add_restrictions(
+        &mut self,
+        rules: Vec<(u32, u32, i64, bool)>,
+        on_error: Option<&str>,
+    ) -> Result<()> {
+        guard_at("Simulation.add_restrictions", || {
+            let on_error = named_or_default::<OnError>(on_error)?;
+            let n = with_sim!(&self.sim, s => s.store().n_assets());
+            let mut per_sid: Vec<Vec<(u32, i64, bool)>> = vec![Vec::new(); n];
+            for (sid, component, at, frozen) in rules {
+                per_sid
+                    .get_mut(sid as usize)
+                    .ok_or_else(|| {
+                        crate::errors::bad_value(format!(
+                            "restriction for sid {sid}: the bundle has {n} assets"
+                        ))
+                    })?
+                    .push((component, at, frozen));
+            }
+            for r in &mut per_sid {
+                r.sort_by_key(|&(c, at, _)| (c, at));
+            }
+            with_sim!(&mut self.sim, s => s.add_control(Control::Restricted { rules: per_sid, on_error }));
+            Ok(())
+        })
+    }
+
+    /// zipline's `set_min_leverage`: after `deadline_ns`, gross leverage below `min_leverage`
+    /// fails the run after any bar.
+    fn set_min_leverage(&mut self, min_leverage: f64, deadline_ns: i64) -> Result<()> {
+        guard_at("Simulation.set_min_leverage", || {
+            with_sim!(&mut self.sim, s => s.set_min_leverage_f64(min_leverage, deadline_ns))?;
+            Ok(())
+        })
+    }
+
     /// zipline's `set_max_leverage`: gross leverage is checked after every bar.
     fn set_max_leverage(&mut self, max_leverage: f64) -> Result<()> {
         guard_at("Simulation.set_max_leverage", || {

@@ -188,8 +188,12 @@ class Control:
     max_shares: int | None = None
     max_notional: object = None
     max_count: int | None = None
+    #: restricted: per sid, (component, effective ns, frozen), sorted
+    rules: tuple = ()
 
-    def violated(self, num, sid, amount, held, price, orders_today) -> bool:
+    def violated(self, num, sid, amount, held, price, orders_today, now=0) -> bool:
+        if self.kind == "restricted":
+            return sid < len(self.rules) and _frozen_at(self.rules[sid], now)
         if self.kind == "max_order_count":
             return orders_today >= self.max_count
         if self.kind == "long_only":
@@ -205,6 +209,8 @@ class Control:
         )
 
     def describe(self, num, symbols) -> str:
+        if self.kind == "restricted":
+            return "RestrictedListOrder({})"
         if self.kind == "max_order_count":
             return f"MaxOrderCount(max_count={self.max_count})"
         if self.kind == "long_only":
@@ -213,6 +219,18 @@ class Control:
         asset = "all" if self.sid is None else symbols[self.sid]
         notional = None if self.max_notional is None else num.to_str(self.max_notional)
         return f"{name}(asset={asset}, max_shares={self.max_shares}, max_notional={notional})"
+
+
+def _frozen_at(rules, now: int) -> bool:
+    """Whether one sid's restriction rules freeze it at ``now``: in any component, its last
+    entry effective at or before ``now`` says frozen."""
+    states: dict[int, bool] = {}
+    for component, at, frozen in rules:
+        if at <= now:
+            states[component] = frozen
+        else:
+            states.setdefault(component, False)
+    return any(states.values())
 
 
 # ---------------------------------------------------------------------------------------
@@ -343,6 +361,7 @@ class ReferenceSimulation:
         self._fill_at = m.close  # or m.open: the "next_open" fill model
         self._controls: list[Control] = []
         self._max_leverage = None
+        self._min_leverage = None
         self._warnings: list[str] = []
         self._touched: list[int] = []  # orders placed or changed this session
         self._perf: list[SessionPerf] = []
@@ -478,8 +497,23 @@ class ReferenceSimulation:
 
     @exact
     def _check_leverage(self) -> None:
-        """zipline's ``MaxLeverage``: gross exposure above ``max_leverage`` × portfolio
+        """zipline's ``MinLeverage``: after its deadline, gross leverage below the minimum
+        fails the run; ``MaxLeverage``: gross exposure above ``max_leverage`` × portfolio
         value (a positive one) after a bar fails the run."""
+        if self._min_leverage is not None:
+            low, deadline = self._min_leverage
+            pv = self._ledger.portfolio_value()
+            gross = self._ledger.exposure().gross
+            zero = self._num.zero
+            below = gross < low * pv if pv > zero else low > zero
+            if self._market.timestamps[self._bar] > deadline and below:
+                f = self._num.to_f64
+                leverage = f(gross) / f(pv) if pv > zero else 0.0
+                raise AccountControlViolation(
+                    f"account violates account constraint MinLeverage(min_leverage="
+                    f"{self._num.to_str(low)}, deadline={format_timestamp(deadline)}) at "
+                    f"{self._when()}: gross leverage {leverage:.6f}"
+                )
         if self._max_leverage is None:
             return
         pv = self._ledger.portfolio_value()
@@ -629,7 +663,8 @@ class ReferenceSimulation:
         breaks refuses it; those set to "log" only warn."""
         held, price = self._ledger.positions[sid].amount, self._price(sid)
         for c in self._controls:
-            if c.violated(self._num, sid, amount, held, price, self._orders_today):
+            now = self._market.timestamps[self._bar]
+            if c.violated(self._num, sid, amount, held, price, self._orders_today, now):
                 msg = (
                     f"order for {amount} shares of {self._market.symbols[sid]} at {self._when()} "
                     f"violates trading constraint {c.describe(self._num, self._market.symbols)}"
@@ -769,6 +804,20 @@ class ReferenceSimulation:
         elif kind != "long_only":
             raise InvalidRunParameters(f"unknown trading control '{kind}'")
         self._controls.append(Control(kind, on_error, sid, max_shares, max_notional, max_count))
+
+    def add_restrictions(self, rules, on_error="fail") -> None:
+        """zipline's ``set_asset_restrictions``: ``rules`` are (sid, component, effective
+        ns, frozen)."""
+        if on_error not in ("fail", "log"):
+            raise InvalidRunParameters(f"on_error must be 'fail' or 'log', got '{on_error}'")
+        per_sid: list[list] = [[] for _ in self._market.symbols]
+        for sid, component, at, frozen in rules:
+            per_sid[sid].append((component, at, frozen))
+        rules_by_sid = tuple(tuple(sorted(r, key=lambda e: (e[0], e[1]))) for r in per_sid)
+        self._controls.append(Control("restricted", on_error, rules=rules_by_sid))
+
+    def set_min_leverage(self, min_leverage, deadline_ns: int) -> None:
+        self._min_leverage = (_param(self._num, "min_leverage", min_leverage), deadline_ns)
 
     # -- results ------------------------------------------------------------------------
     def perf(self, assets, bar_times, risk: bool = True) -> dict:

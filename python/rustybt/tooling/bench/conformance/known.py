@@ -63,14 +63,6 @@ KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
     ("custom_models", "run"): (
         "rustybt: a user's own SlippageModel / CommissionModel subclass is refused"
     ),
-    ("restrictions", "run"): (
-        "rustybt: rustybt.api lacks RESTRICTION_STATES, Restriction, StaticRestrictions, "
-        "HistoricalRestrictions and set_asset_restrictions"
-    ),
-    ("restrictions_fail", "run"): "rustybt: rustybt.api lacks StaticRestrictions",
-    ("do_not_order_list", "run"): "rustybt: rustybt.api lacks set_do_not_order_list",
-    ("min_leverage", "run"): "rustybt: rustybt.api lacks set_min_leverage",
-    ("min_leverage_violation", "run"): "rustybt: rustybt.api lacks set_min_leverage",
     # ---- numbers ----
     **_each(
         ["buyapple"],
