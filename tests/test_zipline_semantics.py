@@ -379,3 +379,47 @@ def test_min_leverage_fails_after_the_grace_period(actions_bundle, engine):
         r"2022-01-06T21:00:00Z: gross leverage 0.000000",
     ):
         run(algorithm=Idle, bundle=actions_bundle)
+
+
+# -- run_algorithm's zipline keywords ------------------------------------------------------
+
+
+def test_run_algorithm_takes_ziplines_keywords(actions_bundle, tmp_path):
+    import os
+
+    from rustybt.bundles import bundles_dir
+
+    class Noop(rustybt.TradingAlgorithm):
+        pass
+
+    base = rustybt.run_algorithm(algorithm=Noop, bundle="zl-semantics")
+    same = rustybt.run_algorithm(
+        algorithm=Noop,
+        bundle="zl-semantics",
+        trading_calendar="XNYS",
+        bundle_timestamp=pd.Timestamp.now(tz="UTC"),
+        environ=dict(os.environ),
+        default_extension=True,
+        strict_extensions=True,
+        custom_loader=None,
+        blotter="default",
+    )
+    pd.testing.assert_series_equal(same["portfolio_value"], base["portfolio_value"])
+    refusals = {
+        "trading_calendar": ("XLON", r"trading_calendar='XLON'.*'XNYS'"),
+        "bundle_timestamp": ("2000-01-01", r"no version of bundle 'zl-semantics' was ingested"),
+        "extensions": (["ext.py"], r"extensions=\['ext.py'\]: rustybt loads no zipline"),
+        "custom_loader": (object(), "custom_loader: Pipeline columns come from the bundle"),
+        "blotter": ("mine", "blotter='mine': rustybt's engine has one blotter"),
+    }
+    for keyword, (value, message) in refusals.items():
+        with pytest.raises(InvalidRunParameters, match=message):
+            rustybt.run_algorithm(algorithm=Noop, bundle="zl-semantics", **{keyword: value})
+    # environ names the data root: a root without the bundle does not find it
+    from rustybt.errors import BundleNotFound
+
+    with pytest.raises(BundleNotFound, match=str(tmp_path)):
+        rustybt.run_algorithm(
+            algorithm=Noop, bundle="zl-semantics", environ={"RUSTYBT_ROOT": str(tmp_path)}
+        )
+    assert (bundles_dir() / "zl-semantics").is_dir()

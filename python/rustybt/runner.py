@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import gc
 import inspect
+import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -144,12 +146,20 @@ def run_algorithm(
     analyze=None,
     data_frequency=None,
     bundle=None,
+    bundle_timestamp=None,
+    trading_calendar=None,
+    metrics_set: str = "default",
+    benchmark_returns=None,
+    default_extension: bool = True,
+    extensions=(),
+    strict_extensions: bool = True,
+    environ=None,
+    custom_loader=None,
+    blotter="default",
     *,
     algorithm=None,
     params=None,
     ledger: str = "decimal",
-    benchmark_returns=None,
-    metrics_set: str = "default",
 ) -> pd.DataFrame:
     """Run a backtest and return the per-session perf DataFrame (zipline's columns plus
     ``record()``-ed names).
@@ -173,12 +183,30 @@ def run_algorithm(
     out the per-session risk and benchmark columns (faster in sweeps); end-of-run
     statistics are unaffected.
 
+    zipline's other keywords, in its order: ``bundle_timestamp`` runs on the version of the
+    bundle that was live at that time (the newest ingested at or before it);
+    ``trading_calendar`` (a name or an ``exchange_calendars`` calendar) must be the
+    bundle's own; ``environ`` is read for ``RUSTYBT_ROOT``, where named bundles live.
+    ``default_extension``, ``strict_extensions``, ``custom_loader=None`` and
+    ``blotter="default"`` are accepted as zipline's defaults; ``extensions``, a
+    ``custom_loader`` and another ``blotter`` are refused with
+    :class:`~rustybt.errors.InvalidRunParameters` saying why.
+
     Example:
         >>> import rustybt
         >>> from rustybt.app.examples.sma_crossover import SmaCross
         >>> perf = rustybt.run_algorithm(algorithm=SmaCross, bundle="demo",
         ...                              capital_base=1e6)  # doctest: +SKIP
     """
+    bundle = _zipline_keywords(
+        bundle,
+        bundle_timestamp,
+        trading_calendar,
+        extensions,
+        environ,
+        custom_loader,
+        blotter,
+    )
     return _run(
         RunConfig(
             bundle=bundle,
@@ -197,6 +225,85 @@ def run_algorithm(
             metrics_set=metrics_set,
         )
     )
+
+
+def _zipline_keywords(
+    bundle, bundle_timestamp, trading_calendar, extensions, environ, custom_loader, blotter
+):
+    """The bundle to run on after zipline's ``run_algorithm`` keywords: each is applied
+    where it has a meaning here and refused, naming it, where it has none."""
+    from rustybt.bundles import Bundle, bundles_dir
+
+    if extensions:
+        raise InvalidRunParameters(
+            f"extensions={extensions!r}: rustybt loads no zipline extension files; register "
+            "what an extension would (a bundle, a calendar) with rustybt's own APIs"
+        )
+    if custom_loader is not None:
+        raise InvalidRunParameters(
+            "custom_loader: Pipeline columns come from the bundle (rustybt.pipeline's "
+            "EquityPricing); loaders for other datasets are not supported yet"
+        )
+    if blotter != "default":
+        raise InvalidRunParameters(
+            f"blotter={blotter!r}: rustybt's engine has one blotter (zipline's default "
+            "SimulationBlotter rules); set costs with set_slippage / set_commission"
+        )
+    if bundle is None or isinstance(bundle, Bundle):
+        named = None
+    else:
+        text = os.fspath(bundle)
+        is_path = os.sep in text or text.startswith(".") or Path(text).expanduser().is_dir()
+        named = None if is_path else text
+    if environ is not None and named is not None and environ.get("RUSTYBT_ROOT"):
+        bundle = Path(environ["RUSTYBT_ROOT"]).expanduser() / "bundles" / named
+    if bundle_timestamp is not None:
+        bundle = _version_as_of(bundle, named, bundle_timestamp, bundles_dir)
+    if trading_calendar is not None:
+        from rustybt.bundles import load_bundle
+
+        name = getattr(trading_calendar, "name", trading_calendar)
+        own = load_bundle(bundle).calendar
+        if not isinstance(name, str) or name.upper() != own.upper():
+            raise InvalidRunParameters(
+                f"trading_calendar={name!r}: the bundle's sessions follow {own!r}, its own "
+                "calendar (a bundle is ingested for one calendar; ingest again with "
+                "calendar=... to run on another)"
+            )
+    return bundle
+
+
+def _version_as_of(bundle, named, when, bundles_dir):
+    """The version directory of ``bundle`` that was live at ``when``: the newest ingested
+    at or before it (versions are named ``vYYYYMMDDTHHMMSSZ-...`` by ingest time)."""
+    from rustybt.bundles import Bundle
+
+    if isinstance(bundle, Bundle):
+        raise InvalidRunParameters(
+            "bundle_timestamp needs the bundle's name or path, not an opened Bundle"
+        )
+    base = Path(bundle)
+    if named is not None and not base.is_absolute():
+        base = bundles_dir() / named
+    try:
+        ts = pd.Timestamp(when)
+    except (TypeError, ValueError):
+        raise InvalidRunParameters(f"bundle_timestamp must be a time, got {when!r}") from None
+    ts = ts.tz_localize("UTC") if ts.tz is None else ts.tz_convert("UTC")
+    versions = []
+    for d in base.glob("v*T*Z-*") if base.is_dir() else []:
+        try:
+            versions.append((pd.Timestamp(d.name[1:17]).tz_convert("UTC"), d))
+        except ValueError:
+            continue
+    before = [v for v in sorted(versions) if v[0] <= ts]
+    if not before:
+        have = ", ".join(str(t) for t, _ in sorted(versions)) or "none"
+        raise InvalidRunParameters(
+            f"bundle_timestamp={ts}: no version of bundle {base.name!r} was ingested at or "
+            f"before it (versions: {have})"
+        )
+    return before[-1][1]
 
 
 def run_trial(
