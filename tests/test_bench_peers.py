@@ -310,7 +310,11 @@ def test_rustybt_r1_record_splits_into_cold_and_warm():
 
 
 def test_r1_targets():
-    bpy = _row("R1", "backtesting.py", 3.0, assets=1, ledger="float", single_run_s=0.1)
+    """Cold sweeps against backtesting.py's first optimize of a process, warm ones against
+    its later calls."""
+    bpy = _row(
+        "R1", "backtesting.py", 3.0, assets=1, ledger="float", single_run_s=0.1, first_call_s=4.0
+    )
     rows = [
         _row("R1", "rust", 3.5, assets=1, single_run_s=0.15),
         _row("R1-warm", "rust", 1.2, assets=1, workload="R1"),
@@ -319,13 +323,39 @@ def test_r1_targets():
         bpy,
     ]
     got = {c["what"]: c for c in peers.comparisons(rows)}
-    cold = got["R1 (cold pool, pandas history) vs backtesting.py optimize"]
-    assert cold["met"] is False and cold["target"] == "rustybt < peer"
-    assert got["R1 (warm pool, pandas history) vs backtesting.py optimize"]["met"] is True
-    assert got["R1 (cold pool, array history) vs backtesting.py optimize"]["met"] is False
-    assert got["R1 (warm pool, array history) vs backtesting.py optimize"]["ratio"] == 3.0
+    cold = got["R1 (cold pool, pandas history) vs backtesting.py optimize (first call)"]
+    assert cold["peer_s"] == 4.0 and cold["met"] is True and cold["target"] == "rustybt < peer"
+    assert "first optimize of the process" in cold["uses"]
+    later = got["R1 (cold pool, pandas history) vs backtesting.py optimize (later calls)"]
+    assert later["peer_s"] == 3.0 and later["met"] is None
+    warm = got["R1 (warm pool, pandas history) vs backtesting.py optimize (later calls)"]
+    assert warm["ratio"] == pytest.approx(2.5) and warm["met"] is True
+    array_cold = got["R1 (cold pool, array history) vs backtesting.py optimize (first call)"]
+    assert array_cold["ratio"] == pytest.approx(2.5) and array_cold["met"] is True
+    array_warm = got["R1 (warm pool, array history) vs backtesting.py optimize (later calls)"]
+    assert array_warm["ratio"] == 3.0
     one = got["R1, one backtest of the reference cell vs backtesting.py's"]
     assert one["ratio"] == pytest.approx(0.1 / 0.15) and one["met"] is None
+
+
+def test_r1_cold_samples_come_one_per_process():
+    from rustybt.tooling.bench import r1
+
+    def child(cold, warm):
+        return {
+            "cold_wall_s": [cold],
+            "cpu_s": [0.01],
+            "warm_wall_s": warm,
+            "warm_cpu_s": [0.01] * len(warm),
+            "single_run_s": 0.1,
+            "open_s": 0.001,
+            "peak_rss_mb": 100.0,
+            "asset_bars": 2148 * 60,
+        }
+
+    merged = r1.merge_runs([child(3.0, [2.0, 2.2]), child(3.4, [2.1, 1.9]), child(2.9, [2.4])])
+    assert merged["cold_wall_s"] == [3.0, 3.4, 2.9] and merged["median_wall_s"] == 3.0
+    assert merged["median_warm_s"] == 2.1 and merged["processes"] == 3
 
 
 def test_compare_fills():

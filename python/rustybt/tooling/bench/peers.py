@@ -377,7 +377,14 @@ def run_peers(
             say(f"{workload}: rustybt {name} ({n} assets, {ledger}) ...")
             scenario = r1.ARRAY_SCENARIO if name == "R1-array" else SCENARIOS[name]
             try:
-                r = harness.run_one(scenario, n, ledger, "rust", repeats, quick)
+                if workload == "R1":  # one cold sweep per process: `repeats` processes
+                    runs = [
+                        harness.run_one(scenario, n, ledger, "rust", repeats, quick)
+                        for _ in range(max(1, repeats))
+                    ]
+                    r = r1.merge_runs(runs)
+                else:
+                    r = harness.run_one(scenario, n, ledger, "rust", repeats, quick)
             except RuntimeError as exc:
                 say(f"  failed: {_tail(str(exc))}")
                 continue
@@ -558,6 +565,8 @@ def describe_fills(verdict: dict) -> str:
 _FIGURE = {
     "zipline-reloaded": "zipline run_algorithm run (load inside)",
     "zipline-reloaded-preloaded": "zipline TradingAlgorithm.run run (load apart)",
+    "backtesting.py": "backtesting.py optimize run (median of the later calls)",
+    "backtesting.py first call": "backtesting.py first optimize of the process",
 }
 
 
@@ -667,21 +676,35 @@ def comparisons(rows: list[dict]) -> list[dict]:
         mine = _find(rows, "B1", "rust", 50, led)
         add(f"B1 ({led}) vs vectorbt warm", mine, _find(rows, "B1", "vectorbt"))
     bpy = _find(rows, "R1", "backtesting.py")
+    bpy_cold = None
+    if bpy is not None and bpy.get("first_call_s") is not None:
+        bpy_cold = {
+            **bpy,
+            "engine": "backtesting.py first call",
+            "median_wall_s": bpy["first_call_s"],
+        }
+    # cold against backtesting.py's first optimize of a process, warm against its later ones
     r1_targets = (
-        ("R1", "cold pool, pandas history", None, "faster"),
-        ("R1-warm", "warm pool, pandas history", 2, "ratio"),
-        ("R1-array", "cold pool, array history", 2, "ratio"),
-        ("R1-array-warm", "warm pool, array history", 2, "ratio"),
+        ("R1", "cold pool, pandas history", bpy_cold, None, "faster"),
+        ("R1-warm", "warm pool, pandas history", bpy, 2, "ratio"),
+        ("R1-array", "cold pool, array history", bpy_cold, 2, "ratio"),
+        ("R1-array-warm", "warm pool, array history", bpy, 2, "ratio"),
     )
-    for scenario, how, target, kind in r1_targets:
+    for scenario, how, theirs, target, kind in r1_targets:
         mine = _find(rows, scenario, "rust", 1, "decimal")
+        when = "first call" if theirs is bpy_cold else "later calls"
         add(
-            f"R1 ({how}) vs backtesting.py optimize",
+            f"R1 ({how}) vs backtesting.py optimize ({when})",
             mine,
-            bpy,
+            theirs,
             target if kind == "ratio" else 1,
             kind,
         )
+    add(
+        "R1 (cold pool, pandas history) vs backtesting.py optimize (later calls)",
+        _find(rows, "R1", "rust", 1, "decimal"),
+        bpy,
+    )
     for scenario in ("R1", "R1-array-warm"):
         mine = _find(rows, scenario, "rust", 1, "decimal")
         for eng in ("backtrader", "vectorbt"):

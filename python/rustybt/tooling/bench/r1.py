@@ -17,8 +17,8 @@ fast ones trade the inverse rule).
 
 rustybt's side: ``GridSearch`` over the 60 cells on the process backend with 2 workers,
 the objective the final portfolio value (the quick start's ``maximize='Equity Final
-[$]'``), timed from a cold start (the process's worker pool not started: the first
-``run()`` of the process, and again after ``shutdown_pool()``) and with the warm pool;
+[$]'``), timed from a cold start (the first ``run()`` of a fresh process: the worker
+pool starts inside it) and with the warm pool;
 ``R1-array`` is the same with ``return_type="array"`` history.
 """
 
@@ -194,12 +194,15 @@ ARRAY_SCENARIO = dataclasses.replace(
 
 
 def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
-    """Inside the harness's child process (a fresh interpreter; no pool started yet):
+    """Inside the harness's child process (a fresh interpreter that has started no worker
+    pool):
 
-    * cold: ``repeats`` sweeps each starting the worker pool (the first is the process's
-      first sweep; before each later one ``shutdown_pool()`` ends the pool);
-    * warm: ``repeats`` sweeps on the pool the last cold sweep left running;
-    * the reference combination once, serially in this process (its fills and time).
+    * cold: the process's first sweep, which starts the shared pool (its forkserver
+      imports NumPy, pandas and rustybt, then forks the workers). Only the first sweep of a
+      process is cold: ``shutdown_pool()`` stops the workers but keeps the forkserver, so
+      more cold samples need more processes (:func:`merge_runs` combines them);
+    * warm: ``repeats`` sweeps on the pool the cold one left running;
+    * the reference cell once, serially in this process (its fills and time).
 
     ``median_wall_s`` is the cold figure; ``median_warm_s`` the warm one."""
     from rustybt.optimize import shutdown_pool
@@ -207,7 +210,6 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
 
     algo = R1SmaCrossArray if config["params"].get("history") == "array" else R1SmaCross
     combos = R1_GRID[:4] if config.get("quick") else R1_GRID
-    repeats = max(1, config["repeats"])
 
     def sweep():
         w, c = time.perf_counter(), time.process_time()
@@ -218,15 +220,9 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
             raise RuntimeError(f"{len(errors)} R1 trials failed, the first: {errors.iloc[0]}")
         return wall, cpu, res
 
-    cold, cold_cpu, warm, warm_cpu = [], [], [], []
-    res = None
-    for i in range(repeats):
-        if i:
-            shutdown_pool()
-        w, c, res = sweep()
-        cold.append(w)
-        cold_cpu.append(c)
-    for _ in range(repeats):
+    cold, cold_cpu, res = sweep()
+    warm, warm_cpu = [], []
+    for _ in range(max(1, config["repeats"])):
         w, c, res = sweep()
         warm.append(w)
         warm_cpu.append(c)
@@ -237,12 +233,12 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
     bars = int(bundle._core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
     return _multi_run_result(
         open_s,
-        cold,
-        cold_cpu,
+        [cold],
+        [cold_cpu],
         bars,
         1,
         len(table),
-        cold_wall_s=cold,
+        cold_wall_s=[cold],
         warm_wall_s=warm,
         warm_cpu_s=warm_cpu,
         median_warm_s=statistics.median(warm),
@@ -251,6 +247,7 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
         final_value=float(perf["portfolio_value"].iloc[-1]),
         fills=len(fills_of(perf)),
         reference_fills=fills_of(perf),
+        reference_combo=list(REFERENCE_COMBO),
         best={
             "fast": int(best["n1"]),
             "slow": int(best["n2"]),
@@ -258,3 +255,28 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
         },
         mode=f"GridSearch, process pool, {WORKERS} workers",
     )
+
+
+def merge_runs(runs: list[dict]) -> dict:
+    """One record of several :func:`run_child` results (each a fresh process): the cold
+    samples are the processes' first sweeps, the warm ones every later sweep; medians of
+    each; the rest from the last run."""
+    out = dict(runs[-1])
+    cold = [w for r in runs for w in r["cold_wall_s"]]
+    warm = [w for r in runs for w in r["warm_wall_s"]]
+    out.update(
+        cold_wall_s=cold,
+        wall_s=cold,
+        cpu_s=[c for r in runs for c in r["cpu_s"]],
+        median_wall_s=statistics.median(cold),
+        median_cpu_s=statistics.median(c for r in runs for c in r["cpu_s"]),
+        warm_wall_s=warm,
+        warm_cpu_s=[c for r in runs for c in r["warm_cpu_s"]],
+        median_warm_s=statistics.median(warm),
+        single_run_s=statistics.median(r["single_run_s"] for r in runs),
+        open_s=statistics.median(r["open_s"] for r in runs),
+        peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
+        processes=len(runs),
+    )
+    out["asset_bars_per_s"] = out["asset_bars"] / out["median_wall_s"]
+    return out
