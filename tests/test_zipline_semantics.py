@@ -423,3 +423,48 @@ def test_run_algorithm_takes_ziplines_keywords(actions_bundle, tmp_path):
             algorithm=Noop, bundle="zl-semantics", environ={"RUSTYBT_ROOT": str(tmp_path)}
         )
     assert (bundles_dir() / "zl-semantics").is_dir()
+
+
+# -- assets and the session ---------------------------------------------------------------
+
+
+def test_assets_carry_ziplines_attributes_and_equal_their_sids(actions_bundle):
+    ben = actions_bundle.symbol("BEN")
+    assert ben == ben.sid and ben.sid == ben and hash(ben) == hash(ben.sid)
+    assert ben != ben.sid + 1 and ben < ben.sid + 1 and ben != "BEN"
+    assert {ben.sid: "x"}[ben] == "x"
+    assert ben.start_date == pd.Timestamp(DATES[0]) and ben.end_date == pd.Timestamp(DATES[-1])
+    assert ben.auto_close_date == pd.Timestamp(DATES[-1]) + pd.Timedelta(days=1)
+    assert (ben.asset_name, ben.tick_size, ben.price_multiplier, ben.first_traded) == (
+        "BEN",
+        0.01,
+        1.0,
+        None,
+    )
+    d = ben.to_dict()
+    assert d["sid"] == ben.sid and d["symbol"] == "BEN" and d["end_date"] == ben.end_date
+    assert d["auto_close_date"] == ben.auto_close_date and d["multiplier"] == 1.0
+
+
+def test_data_current_session_and_its_minutes(actions_bundle):
+    class Sessions(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            context.seen = []
+
+        def handle_data(self, context, data):
+            minutes = data.current_session_minutes
+            context.seen.append((data.current_session, minutes[0], minutes[-1], len(minutes)))
+
+        def analyze(self, context, perf):
+            type(self).seen = context.seen
+
+    rustybt.run_algorithm(algorithm=Sessions, bundle=actions_bundle)
+    first = Sessions.seen[0]
+    assert first[0] == pd.Timestamp(DATES[0])
+    # XNYS in January: 14:30-21:00 UTC, minutes labelled by their end
+    assert first[1:] == (
+        pd.Timestamp("2022-01-03 14:31", tz="UTC"),
+        pd.Timestamp("2022-01-03 21:00", tz="UTC"),
+        390,
+    )
+    assert [s[0] for s in Sessions.seen] == list(DATES)

@@ -303,3 +303,25 @@ class BarData(_core.BarData):
     @property
     def current_dt(self) -> pd.Timestamp:
         return self._bundle.bar_times[self.current_bar]
+
+    def _session_index(self) -> int:
+        closes = self._bundle._session_arrays[2]
+        return int(np.searchsorted(closes, self._times_ns[self.current_bar], side="left"))
+
+    @property
+    def current_session(self) -> pd.Timestamp:
+        """zipline's ``data.current_session``: the label (midnight, no zone) of the session
+        the current bar belongs to."""
+        return self._bundle.sessions[self._session_index()].tz_localize(None)
+
+    @property
+    def current_session_minutes(self) -> pd.DatetimeIndex:
+        """zipline's ``data.current_session_minutes``: the current session's trading
+        minutes, each labelled by its end (the open plus one minute to the close), UTC."""
+        s = self._session_index()
+        opens, closes = self._bundle._session_arrays[1], self._bundle._session_arrays[2]
+        return pd.date_range(
+            pd.Timestamp(int(opens[s]) + 60_000_000_000, tz="UTC"),
+            pd.Timestamp(int(closes[s]), tz="UTC"),
+            freq="min",
+        )

@@ -15,8 +15,9 @@ use crate::errors::{bad_value, guard_at, ingest, invalid_run, Result};
 /// `(sids, ex-date sessions, price ratios, volume ratios)`.
 type AdjustmentRatios = (Vec<u32>, Vec<u32>, Vec<f64>, Vec<f64>);
 
-/// An equity in a bundle. Hashable, ordered by sid, picklable.
-#[pyclass(frozen, module = "rustybt._core", name = "Asset", eq, ord, hash)]
+/// An equity in a bundle. Hashable, ordered by sid, picklable; as zipline's, equal to its
+/// sid (`asset == 3`) and hashed like it.
+#[pyclass(frozen, module = "rustybt._core", name = "Asset")]
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Asset {
     #[pyo3(get)]
@@ -59,6 +60,96 @@ impl Asset {
             Ok(format!("Equity({} [{}])", self.sid, self.symbol))
         })
     }
+    /// Compared by sid, with another asset or with an integer sid (zipline's rule).
+    fn __richcmp__(
+        &self,
+        other: &Bound<'_, PyAny>,
+        op: pyo3::basic::CompareOp,
+    ) -> Result<Py<PyAny>> {
+        guard_at("Asset.__richcmp__", || {
+            let py = other.py();
+            let theirs = if let Ok(a) = other.cast::<Asset>() {
+                Some(i128::from(a.get().sid))
+            } else if other.is_instance_of::<pyo3::types::PyBool>() {
+                None
+            } else {
+                other.extract::<i128>().ok()
+            };
+            let Some(theirs) = theirs else {
+                return Ok(py.NotImplemented());
+            };
+            let ours = i128::from(self.sid);
+            Ok(pyo3::types::PyBool::new(py, op.matches(ours.cmp(&theirs)))
+                .to_owned()
+                .into_any()
+                .unbind())
+        })
+    }
+    /// The sid's hash, so that an asset and its sid are one dict key (zipline's rule).
+    fn __hash__(&self) -> Result<isize> {
+        guard_at("Asset.__hash__", || Ok(self.sid as isize))
+    }
+    /// zipline's `Asset.start_date`: the first session with a bar (midnight, no zone).
+    #[getter]
+    fn start_date<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        guard_at("Asset.start_date", || day_timestamp(py, self.start_day))
+    }
+    /// zipline's `Asset.end_date`: the last session with a bar.
+    #[getter]
+    fn end_date<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        guard_at("Asset.end_date", || day_timestamp(py, self.end_day))
+    }
+    /// zipline's `auto_close_date` as its bundles set it: the day after the last session,
+    /// when open positions are closed out.
+    #[getter]
+    fn auto_close_date<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyAny>> {
+        guard_at("Asset.auto_close_date", || {
+            day_timestamp(py, self.end_day.saturating_add(1))
+        })
+    }
+    /// zipline's `first_traded`: None, as its bundles leave it.
+    #[getter]
+    #[allow(clippy::unused_self)]
+    fn first_traded(&self) -> Result<Option<i64>> {
+        guard_at("Asset.first_traded", || Ok(None))
+    }
+    /// zipline's `asset_name`: the symbol (a bundle stores no other name).
+    #[getter]
+    fn asset_name(&self) -> Result<String> {
+        guard_at("Asset.asset_name", || Ok(self.symbol.clone()))
+    }
+    /// zipline's `tick_size` of an equity: 0.01.
+    #[getter]
+    #[allow(clippy::unused_self)]
+    fn tick_size(&self) -> Result<f64> {
+        guard_at("Asset.tick_size", || Ok(0.01))
+    }
+    /// zipline's `price_multiplier` of an equity: 1.0.
+    #[getter]
+    #[allow(clippy::unused_self)]
+    fn price_multiplier(&self) -> Result<f64> {
+        guard_at("Asset.price_multiplier", || Ok(1.0))
+    }
+    /// zipline's `Asset.to_dict()`: the asset's fields by name.
+    fn to_dict<'py>(&self, py: Python<'py>) -> Result<Bound<'py, pyo3::types::PyDict>> {
+        guard_at("Asset.to_dict", || {
+            let d = pyo3::types::PyDict::new(py);
+            d.set_item("sid", self.sid)?;
+            d.set_item("symbol", &self.symbol)?;
+            d.set_item("asset_name", &self.symbol)?;
+            d.set_item("start_date", day_timestamp(py, self.start_day)?)?;
+            d.set_item("end_date", day_timestamp(py, self.end_day)?)?;
+            d.set_item("first_traded", py.None())?;
+            d.set_item(
+                "auto_close_date",
+                day_timestamp(py, self.end_day.saturating_add(1))?,
+            )?;
+            d.set_item("exchange", &self.exchange)?;
+            d.set_item("tick_size", 0.01)?;
+            d.set_item("multiplier", 1.0)?;
+            Ok(d)
+        })
+    }
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> Result<(Bound<'py, PyAny>, Bound<'py, PyTuple>)> {
         guard_at("Asset.__reduce__", || {
             let a = slf.get();
@@ -73,6 +164,13 @@ impl Asset {
             Ok((slf.get_type().into_any(), args))
         })
     }
+}
+
+/// A day number (days since 1970-01-01) as zipline's dates: a `pandas.Timestamp` at
+/// midnight, without a zone.
+fn day_timestamp(py: Python<'_>, day: i32) -> Result<Bound<'_, PyAny>> {
+    let ns = i64::from(day) * 86_400_000_000_000;
+    Ok(py.import("pandas")?.getattr("Timestamp")?.call1((ns,))?)
 }
 
 /// Bar close instants and a `[bars, assets]` matrix.

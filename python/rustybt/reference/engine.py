@@ -76,7 +76,7 @@ from rustybt.reference.ledger import (
     round_order_amount,
     saturate,
 )
-from rustybt.runner import RunConfig, _run
+from rustybt.runner import RunConfig, _run, _zipline_keywords
 
 PERIODS_PER_YEAR = 252.0
 
@@ -988,17 +988,43 @@ def run_algorithm(
     analyze=None,
     data_frequency=None,
     bundle=None,
+    bundle_timestamp=None,
+    trading_calendar=None,
+    metrics_set: str = "default",
+    benchmark_returns=None,
+    default_extension: bool = True,
+    extensions=(),
+    strict_extensions: bool = True,
+    environ=None,
+    custom_loader=None,
+    blotter="default",
     *,
     algorithm=None,
     params=None,
     ledger: str = "decimal",
-    benchmark_returns=None,
-    metrics_set: str = "default",
 ) -> pd.DataFrame:
     """:func:`rustybt.run_algorithm` on the reference engine: same arguments, same perf
     frame (``perf.attrs["rustybt"]["exact"]`` included), same exceptions."""
-    # run_algorithm's arguments are RunConfig's fields, by the same names
-    return _run(RunConfig(**locals()), simulation=ReferenceSimulation)
+    bundle = _zipline_keywords(
+        bundle, bundle_timestamp, trading_calendar, extensions, environ, custom_loader, blotter
+    )
+    config = RunConfig(
+        bundle=bundle,
+        start=start,
+        end=end,
+        capital_base=capital_base,
+        algorithm=algorithm,
+        params=params,
+        initialize=initialize,
+        handle_data=handle_data,
+        before_trading_start=before_trading_start,
+        analyze=analyze,
+        data_frequency=data_frequency,
+        ledger=ledger,
+        benchmark_returns=benchmark_returns,
+        metrics_set=metrics_set,
+    )
+    return _run(config, simulation=ReferenceSimulation)
 
 
 def exact_values(perf: pd.DataFrame) -> dict:
