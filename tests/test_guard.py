@@ -111,6 +111,7 @@ CALLS = {
     "BarData._history": lambda o: o.bar_data._history([0], "close", 2),
     "BarData._set_bar": lambda o: o.bar_data._set_bar(0),
     "Simulation.add_restrictions": lambda o: o.sim.add_restrictions([]),
+    "Simulation.set_cost_models": lambda o: o.sim.set_cost_models(o.bar_data),
     "Simulation.set_min_leverage": lambda o: o.sim.set_min_leverage(0.0, 0),
     "BarData._round_places": lambda o: o.bar_data._round_places,
     "BarData._set_round_places": lambda o: o.bar_data._set_round_places(3),

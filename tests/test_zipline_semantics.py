@@ -468,3 +468,91 @@ def test_data_current_session_and_its_minutes(actions_bundle):
         390,
     )
     assert [s[0] for s in Sessions.seen] == list(DATES)
+
+
+# -- a strategy's own cost models ---------------------------------------------------------
+
+
+def _custom_models_algo(fail_at: int | None = None, liquidity: bool = False):
+    from rustybt.finance.commission import CommissionModel
+    from rustybt.finance.slippage import LiquidityExceeded, SlippageModel
+
+    class TenthOfBarVolume(SlippageModel):
+        def process_order(self, data, order):
+            if (
+                fail_at is not None
+                and data.current_dt.normalize().tz_localize(None) == DATES[fail_at]
+            ):
+                raise ZeroDivisionError("model bug")
+            if liquidity and self.volume_for_bar > 0:
+                raise LiquidityExceeded()
+            price = data.current(order.asset, "close")
+            cap = int(data.current(order.asset, "volume") * 0.1) - self.volume_for_bar
+            shares = min(abs(order.open_amount), cap)
+            if shares < 1:
+                return None
+            return price + 0.013 * order.direction, shares * order.direction
+
+    class CentAndMinimum(CommissionModel):
+        def calculate(self, order, transaction):
+            owed = abs(transaction.amount) * 0.0125
+            return max(owed, 1.0) if order.commission == 0 else owed
+
+    class Algo(rustybt.TradingAlgorithm):
+        def initialize(self, context):
+            self.set_slippage(TenthOfBarVolume())
+            self.set_commission(CentAndMinimum())
+
+        def handle_data(self, context, data):
+            a = self.symbol("ODD")
+            if data.current_dt.normalize().tz_localize(None) in (DATES[1], DATES[7]):
+                self.order(
+                    a, 1500 if data.current_dt.normalize().tz_localize(None) == DATES[1] else -700
+                )
+                self.order(a, 300)
+
+    return Algo
+
+
+def test_custom_cost_models_in_both_engines(actions_bundle):
+    rust = rustybt.run_algorithm(algorithm=_custom_models_algo(), bundle=actions_bundle)
+    ref = reference.run_algorithm(algorithm=_custom_models_algo(), bundle=actions_bundle)
+    assert reference.exact_values(rust) == reference.exact_values(ref)
+    fills = rustybt.results.transactions_frame(rust)
+    # volume 10000 a bar: at most 1000 shares a bar, the first order's first fill 1000
+    assert fills["amount"].abs().max() == 1000 and fills["amount"].iloc[0] == 1000
+    close = ODD_CLOSES[2]
+    assert fills["price"].iloc[0] == pytest.approx(close + 0.013)
+    assert fills["commission"].iloc[0] == pytest.approx(12.5)  # 1000 × 0.0125 ≥ 1.0
+    # with LiquidityExceeded the second order of a bar never fills on it
+    rust_l = rustybt.run_algorithm(
+        algorithm=_custom_models_algo(liquidity=True), bundle=actions_bundle
+    )
+    ref_l = reference.run_algorithm(
+        algorithm=_custom_models_algo(liquidity=True), bundle=actions_bundle
+    )
+    assert reference.exact_values(rust_l) == reference.exact_values(ref_l)
+    per_bar = rustybt.results.transactions_frame(rust_l).groupby("dt").size()
+    assert per_bar.max() == 1
+
+
+def test_a_failing_custom_model_stops_the_run_naming_it(actions_bundle):
+    from rustybt.errors import StrategyError
+
+    for run in (rustybt.run_algorithm, reference.run_algorithm):
+        with pytest.raises(
+            StrategyError, match=r"a cost model raised ZeroDivisionError at 2022-01-06.*model bug"
+        ):
+            run(algorithm=_custom_models_algo(fail_at=3), bundle=actions_bundle)
+
+
+def test_run_batch_refuses_python_models(actions_bundle):
+    from rustybt.finance.slippage import SlippageModel
+
+    class Mine(SlippageModel):
+        def process_order(self, data, order):
+            return None
+
+    weights = np.zeros((len(DATES), 3))
+    with pytest.raises(InvalidRunParameters, match="run_batch computes costs in Rust only: Mine"):
+        rustybt.run_batch(bundle=actions_bundle, weights=weights, slippage=Mine())

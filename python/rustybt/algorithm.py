@@ -39,7 +39,15 @@ from rustybt.finance.cancel_policy import CancelPolicy
 from rustybt.finance.commission import CommissionModel
 from rustybt.finance.execution import ExecutionStyle
 from rustybt.finance.slippage import SlippageModel
-from rustybt.protocol import ORDER_STATUS, Account, Order, Portfolio, Position, Positions
+from rustybt.protocol import (
+    ORDER_STATUS,
+    Account,
+    Order,
+    Portfolio,
+    Position,
+    Positions,
+    Transaction,
+)
 
 #: zipline's names of the bar sizes zipline has (``get_environment("data_frequency")``).
 _ZIPLINE_FREQUENCY = {"1d": "daily", "1m": "minute"}
@@ -76,6 +84,64 @@ def _no_futures(function: str, model) -> None:
             f"{function}(us_futures={model!r}): futures are not supported yet; pass the "
             "equity model as us_equities (or positionally)"
         )
+
+
+def _engine_model(model, method: str) -> None:
+    """A model without ``method`` must be one the engine computes (a built-in or a
+    subclass of one): else it is refused, naming what it lacks."""
+    try:
+        model._spec()
+    except TypeError:
+        raise InvalidRunParameters(
+            f"{type(model).__name__} is a cost model of your own without {method}(): "
+            f"define zipline's {method} (see rustybt.finance.slippage / commission)"
+        ) from None
+
+
+def _model_order(algo, fields) -> Order:
+    """The order a cost model sees, from the engine's fields of it."""
+    oid, sid, amount, filled, commission, limit, stop, created = fields
+    times = algo._bundle.bar_times
+    return Order(
+        oid,
+        algo._bundle.asset_list[sid],
+        amount,
+        filled,
+        commission,
+        limit,
+        stop,
+        ORDER_STATUS.OPEN,
+        None,
+        times[created],
+        algo._data.current_dt,
+    )
+
+
+def _slippage_adapter(algo, model):
+    """zipline's call of a ``SlippageModel`` subclass: ``process_order(data, order)`` per
+    triggered open order; its :class:`LiquidityExceeded` stops the asset's bar."""
+    from rustybt.finance.slippage import LiquidityExceeded
+
+    def process(fields, volume_for_bar):
+        model._volume_for_bar = volume_for_bar
+        try:
+            return model.process_order(algo._data, _model_order(algo, fields))
+        except LiquidityExceeded:
+            return "liquidity"
+
+    return process
+
+
+def _commission_adapter(algo, model):
+    """zipline's call of a ``CommissionModel`` subclass: ``calculate(order, transaction)``
+    per fill."""
+
+    def calculate(fields, price, amount):
+        order = _model_order(algo, fields)
+        txn = Transaction(order.asset, amount, price, algo._data.current_dt, order.id)
+        return model.calculate(order, txn)
+
+    return calculate
 
 
 class TradingAlgorithm:
@@ -127,6 +193,9 @@ class TradingAlgorithm:
         self._scheduled: list = []
         self._pipelines: dict = {}
         self._span = span
+        #: the strategy's own cost models, as the engine calls them (set_slippage /
+        #: set_commission with a process_order / calculate of its own)
+        self._custom_costs: dict = {}
 
     # -- pipeline ---------------------------------------------------------------------------
     def attach_pipeline(self, pipeline, name, chunks=None, eager=True):
@@ -355,7 +424,15 @@ class TradingAlgorithm:
         model = us_equities
         if not isinstance(model, SlippageModel):
             raise BadOrderParameters(f"set_slippage needs a SlippageModel, got {model!r}")
+        if hasattr(type(model), "process_order"):  # a model of the strategy's own
+            self._custom_costs["slippage"] = _slippage_adapter(self, model)
+            self._sim.set_cost_models(self._data, **self._custom_costs)
+            return
+        _engine_model(model, "process_order")
+        self._custom_costs.pop("slippage", None)
         self._sim.set_slippage(model)
+        if self._custom_costs:
+            self._sim.set_cost_models(self._data, **self._custom_costs)
 
     def set_commission(self, us_equities=None, us_futures=None) -> None:
         """Choose the commission model (in ``initialize``; later:
@@ -365,7 +442,15 @@ class TradingAlgorithm:
         model = us_equities
         if not isinstance(model, CommissionModel):
             raise BadOrderParameters(f"set_commission needs a CommissionModel, got {model!r}")
+        if hasattr(type(model), "calculate"):  # a model of the strategy's own
+            self._custom_costs["commission"] = _commission_adapter(self, model)
+            self._sim.set_cost_models(self._data, **self._custom_costs)
+            return
+        _engine_model(model, "calculate")
+        self._custom_costs.pop("commission", None)
         self._sim.set_commission(model)
+        if self._custom_costs:
+            self._sim.set_cost_models(self._data, **self._custom_costs)
 
     def set_benchmark(self, benchmark) -> None:
         """Measure ``alpha``, ``beta`` and the benchmark columns against this asset of the

@@ -98,6 +98,13 @@ def run_batch(
     mats = _matrices(weights if weights is not None else orders, n_bars, len(sids), kind)
     slippage = slippage or FixedBasisPointsSlippage()
     commission = commission or PerShare()
+    for model, method in ((slippage, "process_order"), (commission, "calculate")):
+        if hasattr(type(model), method):
+            raise InvalidRunParameters(
+                f"run_batch computes costs in Rust only: {type(model).__name__} is a model "
+                f"of your own ({method} in Python); run it with run_algorithm, or use a "
+                "built-in model"
+            )
     cols = _core.run_batch(
         bundle._core,
         mats,

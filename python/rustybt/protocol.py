@@ -172,3 +172,28 @@ class Order:
     @property
     def status_name(self) -> str:
         return ORDER_STATUS(self.status).name.lower()
+
+    @property
+    def direction(self) -> int:
+        """zipline's ``Order.direction``: 1 for a buy, -1 for a sell."""
+        return 1 if self.amount >= 0 else -1
+
+    @property
+    def triggered(self) -> bool:
+        """Whether a stop (if any) has been reached: a model only sees triggered orders."""
+        return True
+
+
+@dataclass(frozen=True)
+class Transaction:
+    """A fill as zipline's ``CommissionModel.calculate`` sees it."""
+
+    asset: object
+    amount: int
+    price: float
+    dt: pd.Timestamp
+    order_id: str
+
+    @property
+    def sid(self):
+        return self.asset

@@ -234,6 +234,8 @@ pub struct Simulation<N: Money> {
     adjustment_cash: N,
     /// Dividends earned and not yet paid: (pay session, cash).
     unpaid_dividends: Vec<(usize, N)>,
+    /// A strategy's own slippage / commission models, asked in the ledger's place.
+    cost_hook: Option<Box<dyn rustybt_ledger::CostHook<N> + Send + Sync>>,
     pub fill_model: FillModel,
 }
 
@@ -324,6 +326,7 @@ impl<N: Money> Simulation<N> {
             adjustments,
             adjustment_cash: N::zero(),
             unpaid_dividends: Vec::new(),
+            cost_hook: None,
             fill_model: FillModel::NextClose,
         })
     }
@@ -426,6 +429,12 @@ impl<N: Money> Simulation<N> {
     pub fn set_max_leverage_f64(&mut self, max: f64) -> Result<(), EngineError> {
         self.set_max_leverage(param("max_leverage", max)?);
         Ok(())
+    }
+
+    /// Ask `hook` (a strategy's own slippage and/or commission models) for fills and
+    /// commissions in the ledger's place, from the next bar on.
+    pub fn set_cost_hook(&mut self, hook: Box<dyn rustybt_ledger::CostHook<N> + Send + Sync>) {
+        self.cost_hook = Some(hook);
     }
 
     /// zipline's `set_min_leverage`: after `deadline_ns` (the first session plus the grace
@@ -623,7 +632,7 @@ impl<N: Money> Simulation<N> {
             let before = self.ledger.transactions().len();
             let at_open = self.fill_model == FillModel::NextOpen;
             // the mark below revalues the book once for both
-            self.ledger.fill_open_orders_unmarked(bar, |sid| {
+            let quote = |sid| {
                 let price = if at_open {
                     store.open_mantissa(bar, sid)
                 } else {
@@ -633,7 +642,9 @@ impl<N: Money> Simulation<N> {
                     close: N::from_mantissa(m, scale),
                     volume: store.volume_at(bar, sid),
                 })
-            });
+            };
+            self.ledger
+                .fill_open_orders_with(bar, quote, self.cost_hook.as_deref_mut());
             let new = &self.ledger.transactions()[before..];
             self.touched.extend(new.iter().filter_map(|t| t.order_id));
             self.touched.extend(self.ledger.take_rejections());

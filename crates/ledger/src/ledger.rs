@@ -63,6 +63,23 @@ impl<N: Money> Exposure<N> {
     }
 }
 
+/// A strategy's own cost models (zipline's `SlippageModel` / `CommissionModel`
+/// subclasses), asked by [`Ledger::fill_open_orders_with`] in the ledger's place.
+pub trait CostHook<N> {
+    /// Whether fills are sized and priced here (else by the ledger's slippage model).
+    fn has_slippage(&self) -> bool;
+    /// Whether commissions are charged here (else by the ledger's commission model).
+    fn has_commission(&self) -> bool;
+    /// zipline's `process_order` for a triggered open order on `bar`, with the shares
+    /// already filled on this bar for the same asset (`volume_for_bar`).
+    fn slippage(&mut self, order: &Order<N>, bar: usize, volume_for_bar: i64)
+        -> SlippageOutcome<N>;
+    /// zipline's `calculate` for a fill of `amount` shares at `price`.
+    fn commission(&mut self, order: &Order<N>, price: N, amount: i64, bar: usize) -> N;
+    /// Whether a model failed (raised): filling stops, and the caller reports the error.
+    fn failed(&self) -> bool;
+}
+
 #[derive(Debug, Clone)]
 pub struct Ledger<N> {
     starting_cash: N,
@@ -348,11 +365,27 @@ impl<N: Money> Ledger<N> {
         bar: usize,
         quote: impl Fn(u32) -> Option<Quote<N>>,
     ) -> usize {
+        self.fill_open_orders_with(bar, quote, None)
+    }
+
+    /// [`Ledger::fill_open_orders_unmarked`] with a strategy's own cost models: where
+    /// `hook` has one, it sizes and prices each fill (zipline's `process_order`) or
+    /// charges its commission (`calculate`) instead of the ledger's models.
+    pub fn fill_open_orders_with(
+        &mut self,
+        bar: usize,
+        quote: impl Fn(u32) -> Option<Quote<N>>,
+        mut hook: Option<&mut (dyn CostHook<N> + Send + Sync + 'static)>,
+    ) -> usize {
         let before = self.transactions.len();
         let assets = self.assets_with_orders.clone();
+        let custom_slippage = hook.as_ref().is_some_and(|h| h.has_slippage());
         for sid in assets {
             let Some(q) = quote(sid) else { continue };
-            if self.slippage.uses_volume() && q.volume == 0 {
+            // zipline's SlippageModel.simulate: no fills on a bar without volume (every
+            // model of its own; the built-in ones as their rules say)
+            let needs_volume = custom_slippage || self.slippage.uses_volume();
+            if needs_volume && q.volume == 0 {
                 continue;
             }
             let mut volume_for_bar = 0i64;
@@ -367,11 +400,18 @@ impl<N: Money> Ledger<N> {
                 if !order.triggered() {
                     continue;
                 }
-                let (price, amount) = match slippage.process(order, q, volume_for_bar) {
+                let outcome = match hook.as_deref_mut() {
+                    Some(h) if custom_slippage => h.slippage(order, bar, volume_for_bar),
+                    _ => slippage.process(order, q, volume_for_bar),
+                };
+                let (price, amount) = match outcome {
                     SlippageOutcome::Fill { price, amount } => (price, amount),
                     SlippageOutcome::Skip => continue,
                     SlippageOutcome::LiquidityExceeded => break,
                 };
+                if hook.as_ref().is_some_and(|h| h.failed()) {
+                    break;
+                }
                 // the bounds `check_size` applies when an order is placed hold at its fill
                 // too (the price may have moved): beyond them the ledger could not stay exact
                 let after = self.positions[sid as usize].amount + amount;
@@ -384,7 +424,13 @@ impl<N: Money> Ledger<N> {
                     continue;
                 }
                 volume_for_bar += amount.abs();
-                let commission = self.commission.calculate(order, price, amount);
+                let commission = match hook.as_deref_mut() {
+                    Some(h) if h.has_commission() => h.commission(order, price, amount, bar),
+                    _ => self.commission.calculate(order, price, amount),
+                };
+                if hook.as_ref().is_some_and(|h| h.failed()) {
+                    break;
+                }
                 order.filled += amount;
                 order.commission += commission;
                 order.updated_bar = bar;

@@ -12,7 +12,7 @@ pub mod order;
 pub mod position;
 
 pub use error::LedgerError;
-pub use ledger::{CancelPolicy, Exposure, Ledger, Transaction};
+pub use ledger::{CancelPolicy, CostHook, Exposure, Ledger, Transaction};
 pub use models::{
     Commission, ModelSpec, Quote, Slippage, SlippageOutcome, COMMISSION_MODELS, SLIPPAGE_MODELS,
 };

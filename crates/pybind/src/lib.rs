@@ -9,6 +9,7 @@ mod bar_data;
 mod batch;
 mod bundle;
 mod conversion;
+mod costs;
 mod errors;
 mod metrics;
 mod perf;

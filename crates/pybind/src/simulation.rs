@@ -67,6 +67,8 @@ pub struct OrderRecord {
 #[pyclass(module = "rustybt._core", name = "Simulation")]
 pub struct PySimulation {
     sim: AnySim,
+    /// What a strategy's own cost model raised during a fill, raised by `run`.
+    cost_error: crate::costs::CostError,
 }
 
 #[pymethods]
@@ -98,7 +100,10 @@ impl PySimulation {
                     capital_base,
                 )?),
             };
-            Ok(PySimulation { sim })
+            Ok(PySimulation {
+                sim,
+                cost_error: std::sync::Arc::default(),
+            })
         })
     }
 
@@ -230,6 +235,29 @@ impl PySimulation {
                 r.sort_by_key(|&(c, at, _)| (c, at));
             }
             with_sim!(&mut self.sim, s => s.add_control(Control::Restricted { rules: per_sid, on_error }));
+            Ok(())
+        })
+    }
+
+    /// A strategy's own cost models, asked in the ledger's place from the next bar on:
+    /// `slippage(order fields, volume_for_bar)` returns None, "liquidity" or (price,
+    /// amount); `commission(order fields, price, amount)` a number. `data` is moved to the
+    /// bar being filled before either is called.
+    #[pyo3(signature = (data, slippage = None, commission = None))]
+    fn set_cost_models(
+        &mut self,
+        data: Py<PyBarData>,
+        slippage: Option<Py<PyAny>>,
+        commission: Option<Py<PyAny>>,
+    ) -> Result<()> {
+        guard_at("Simulation.set_cost_models", || {
+            let error = self.cost_error.clone();
+            with_sim!(&mut self.sim, s => s.set_cost_hook(Box::new(crate::costs::PyCostHook {
+                slippage: slippage.as_ref().map(|p| Python::attach(|py| p.clone_ref(py))),
+                commission: commission.as_ref().map(|p| Python::attach(|py| p.clone_ref(py))),
+                data: Python::attach(|py| data.clone_ref(py)),
+                error,
+            })));
             Ok(())
         })
     }
@@ -386,6 +414,16 @@ impl PySimulation {
             };
             loop {
                 let step = with_sim!(&mut slf.borrow_mut().sim, s => s.advance())?;
+                let raised = slf
+                    .borrow()
+                    .cost_error
+                    .lock()
+                    .ok()
+                    .and_then(|mut e| e.take());
+                if let Some(err) = raised {
+                    let bar = with_sim!(&slf.borrow().sim, s => s.current_bar());
+                    return Err(strategy_error(py, err, "a cost model", &when(bar)).into());
+                }
                 let Some(step) = step else { break };
                 if let Some(view) = step.view() {
                     bar_data.set_view(view);

@@ -14,7 +14,11 @@ from rustybt.finance._models import COMMISSION, EngineModel
 
 
 class CommissionModel(EngineModel):
-    """Base class of the commission models."""
+    """Base class of the commission models.
+
+    Subclass it and define zipline's ``calculate(self, order, transaction)`` for a model
+    of your own: the commission (a number) of each fill; ``order.commission`` is what the
+    order has paid so far. Both engines call it once per fill."""
 
     _table = COMMISSION
 

@@ -13,10 +13,28 @@ from dataclasses import dataclass
 from rustybt.finance._models import SLIPPAGE, EngineModel
 
 
+class LiquidityExceeded(Exception):
+    """Raised by a model's ``process_order`` when the bar's volume is used up: no later
+    order of the same asset fills on this bar (zipline's rule)."""
+
+
 class SlippageModel(EngineModel):
-    """Base class of the slippage models."""
+    """Base class of the slippage models.
+
+    Subclass it and define zipline's ``process_order(self, data, order)`` for a model of
+    your own: for each triggered open order on each bar it returns ``(price, amount)``
+    (the amount is truncated to whole shares; at least one) or ``None`` to fill nothing,
+    and may raise :class:`LiquidityExceeded`. ``self.volume_for_bar`` is the shares
+    already filled for the order's asset on this bar. Both engines call it; each call
+    costs a Python call per open order per bar (``docs/performance/results.md``)."""
 
     _table = SLIPPAGE
+    _volume_for_bar = 0
+
+    @property
+    def volume_for_bar(self) -> int:
+        """Shares of this order's asset already filled on the current bar."""
+        return self._volume_for_bar
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,7 @@ class VolumeShareSlippage(SlippageModel):
 __all__ = [
     "FixedBasisPointsSlippage",
     "FixedSlippage",
+    "LiquidityExceeded",
     "NoSlippage",
     "SlippageModel",
     "VolumeShareSlippage",

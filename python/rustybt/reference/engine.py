@@ -60,6 +60,7 @@ from rustybt.reference.ledger import (
     MAX_NOTIONAL,
     MAX_SHARES,
     NUMS,
+    CostHook,
     DecimalNum,
     FixedBasisPointsSlippage,
     FixedSlippage,
@@ -815,6 +816,32 @@ class ReferenceSimulation:
             per_sid[sid].append((component, at, frozen))
         rules_by_sid = tuple(tuple(sorted(r, key=lambda e: (e[0], e[1]))) for r in per_sid)
         self._controls.append(Control("restricted", on_error, rules=rules_by_sid))
+
+    def set_cost_models(self, data, slippage=None, commission=None) -> None:
+        """A strategy's own cost models (as the Rust engine's ``set_cost_models``); their
+        exceptions stop the run as the strategy's own do."""
+
+        def guarded(fn):
+            if fn is None:
+                return None
+
+            def call(*args):
+                try:
+                    return fn(*args)
+                except RustyBTError:
+                    raise
+                except Exception as exc:
+                    raise StrategyError(
+                        f"a cost model raised {type(exc).__name__} at {self._when()} "
+                        f"(bar {self._bar}): {exc}"
+                    ) from exc
+
+            return call
+
+        def move(bar: int) -> None:
+            data._set_bar(bar)
+
+        self._ledger.cost_hook = CostHook(guarded(slippage), guarded(commission), move)
 
     def set_min_leverage(self, min_leverage, deadline_ns: int) -> None:
         self._min_leverage = (_param(self._num, "min_leverage", min_leverage), deadline_ns)

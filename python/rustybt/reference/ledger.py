@@ -297,6 +297,78 @@ class Fill:
 SKIP, LIQUIDITY_EXCEEDED = "skip", "liquidity_exceeded"
 
 
+class CostHook:
+    """A strategy's own cost models, called with the engine's order fields (``(id, sid,
+    amount, filled, commission, limit, stop, created bar)``) as the Rust hook calls
+    them: ``slippage(fields, volume_for_bar)`` and ``commission(fields, price, amount)``.
+    ``move(bar)`` shows the strategy's ``data`` the bar being filled."""
+
+    def __init__(self, slippage, commission, move):
+        self.slippage, self.commission, self.move = slippage, commission, move
+
+    @staticmethod
+    def _fields(num, order) -> tuple:
+        f = num.to_f64
+        return (
+            f"{order.id:032x}",
+            order.sid,
+            order.amount,
+            order.filled,
+            f(order.commission),
+            None if order.limit is None else f(order.limit),
+            None if order.stop is None else f(order.stop),
+            order.created_bar,
+        )
+
+    def fill(self, num, order, bar: int, volume_for_bar: int):
+        from rustybt.errors import InvalidRunParameters
+
+        where = "a slippage model's process_order"
+        self.move(bar)
+        out = self.slippage(self._fields(num, order), volume_for_bar)
+        if out is None:
+            return SKIP
+        if isinstance(out, str) and out == "liquidity":
+            return LIQUIDITY_EXCEEDED
+        try:
+            price, amount = out
+            if price is None:  # zipline: no price, no transaction
+                return SKIP
+            amount, price = float(amount), float(price)
+        except (TypeError, ValueError):
+            raise InvalidRunParameters(
+                f"{where}: must return (price, amount) or None, got {out}"
+            ) from None
+        shares = math.trunc(amount) if math.isfinite(amount) else amount
+        if not math.isfinite(amount) or abs(shares) < 1 or abs(shares) > 9.0e15:
+            raise InvalidRunParameters(
+                f"{where}: a fill must be at least 1 share (and finite), got amount "
+                f"{f64_to_str(amount)}"
+            )
+        p = num.from_f64(price)
+        if p is None or not p > num.zero:
+            raise InvalidRunParameters(
+                f"{where}: the price must be a positive number, got {f64_to_str(price)}"
+            )
+        return Fill(p, int(shares))
+
+    def charge(self, num, order, price, amount: int):
+        from rustybt.errors import InvalidRunParameters
+
+        where = "a commission model's calculate"
+        out = self.commission(self._fields(num, order), num.to_f64(price), amount)
+        try:
+            value = float(out)
+        except (TypeError, ValueError):
+            raise InvalidRunParameters(f"{where}: must return a number, got {out}") from None
+        c = num.from_f64(value)
+        if c is None:
+            raise InvalidRunParameters(
+                f"{where}: the commission must be a finite number, got {f64_to_str(value)}"
+            )
+        return c
+
+
 @dataclass(frozen=True)
 class NoSlippage:
     """The whole open amount at the bar's price."""
@@ -535,6 +607,7 @@ class Ledger:
         # zipline's equity defaults: FixedBasisPointsSlippage(5, 0.1), PerShare(0.001, 0)
         self.slippage = FixedBasisPointsSlippage(num.from_int(5), num.from_mantissa(1, 1))
         self.commission = PerShareCommission(num.from_mantissa(1, 3), num.zero)
+        self.cost_hook: CostHook | None = None
 
     # -- reading ------------------------------------------------------------------------
     def order(self, order_id: int) -> Order:
@@ -613,9 +686,12 @@ class Ledger:
         ``None`` where the asset has no bar (its orders are not even checked). A model
         that caps fills by volume skips a bar with zero volume."""
         num, new = self.num, []
+        hook = self.cost_hook  # a strategy's own models (see the engine's set_cost_models)
+        custom_slippage = hook is not None and hook.slippage is not None
         for sid in list(self.assets_with_orders):
             q = quote(sid)
-            if q is None or (self.slippage.uses_volume and q[1] == 0):
+            needs_volume = custom_slippage or self.slippage.uses_volume
+            if q is None or (needs_volume and q[1] == 0):
                 continue
             price, volume = q
             volume_for_bar = 0
@@ -624,7 +700,10 @@ class Ledger:
                 order.check_triggers(price, bar)
                 if not order.triggered:
                     continue
-                fill = self.slippage.process(num, order, price, volume, volume_for_bar)
+                if custom_slippage:
+                    fill = hook.fill(num, order, bar, volume_for_bar)
+                else:
+                    fill = self.slippage.process(num, order, price, volume, volume_for_bar)
                 if fill is SKIP:
                     continue
                 if fill is LIQUIDITY_EXCEEDED:
@@ -642,9 +721,12 @@ class Ledger:
                     self.close_order(order_id, OrderStatus.REJECTED, bar, reason)
                     continue
                 volume_for_bar += abs(fill.amount)
-                commission = num.quantize(
-                    self.commission.calculate(num, order, fill.price, fill.amount)
-                )
+                if hook is not None and hook.commission is not None:
+                    commission = hook.charge(num, order, fill.price, fill.amount)
+                else:
+                    commission = num.quantize(
+                        self.commission.calculate(num, order, fill.price, fill.amount)
+                    )
                 order.filled += fill.amount
                 order.commission += commission
                 order.updated_bar = bar

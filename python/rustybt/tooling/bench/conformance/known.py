@@ -59,10 +59,6 @@ _CSVDIR_NO_PAY = (
 )
 
 KNOWN_DIFFERENCES: dict[tuple[str, str], str] = {
-    # ---- runs rustybt cannot make today ----
-    ("custom_models", "run"): (
-        "rustybt: a user's own SlippageModel / CommissionModel subclass is refused"
-    ),
     # ---- numbers ----
     **_each(
         ["buyapple"],

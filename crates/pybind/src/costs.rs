@@ -1,0 +1,152 @@
+//! A strategy's own cost models — zipline's `SlippageModel.process_order` and
+//! `CommissionModel.calculate` written in Python — asked by the ledger in place of its
+//! models ([`rustybt_ledger::CostHook`]). Each call builds the order's fields as a tuple
+//! for `rustybt.algorithm`'s adapter, which calls the model as zipline does. A model that
+//! raises stops the fills; the run then raises its exception.
+
+use std::sync::{Arc, Mutex};
+
+use pyo3::prelude::*;
+use rustybt_data::View;
+use rustybt_ledger::{CostHook, Money, Order, SlippageOutcome};
+
+use crate::bar_data::PyBarData;
+use crate::conversion::order_id_text;
+
+/// The error a model raised, kept for the run loop to raise.
+pub type CostError = Arc<Mutex<Option<PyErr>>>;
+
+pub struct PyCostHook {
+    /// `(order fields, volume_for_bar) -> None | "liquidity" | (price, amount)`.
+    pub slippage: Option<Py<PyAny>>,
+    /// `(order fields, price, amount) -> commission`.
+    pub commission: Option<Py<PyAny>>,
+    /// The strategy's `data`, moved to the bar being filled before a model reads it.
+    pub data: Py<PyBarData>,
+    pub error: CostError,
+}
+
+type OrderFields = (String, u32, i64, i64, f64, Option<f64>, Option<f64>, usize);
+
+fn fields<N: Money>(o: &Order<N>) -> OrderFields {
+    (
+        order_id_text(o.id),
+        o.sid,
+        o.amount,
+        o.filled,
+        o.commission.to_f64(),
+        o.limit.map(Money::to_f64),
+        o.stop.map(Money::to_f64),
+        o.created_bar,
+    )
+}
+
+impl PyCostHook {
+    fn fail(&self, err: PyErr) {
+        if let Ok(mut slot) = self.error.lock() {
+            slot.get_or_insert(err);
+        }
+    }
+
+    fn model_error(what: &str, detail: String) -> PyErr {
+        crate::errors::InvalidRunParameters::new_err(format!("{what}: {detail}"))
+    }
+}
+
+impl<N: Money> CostHook<N> for PyCostHook {
+    fn has_slippage(&self) -> bool {
+        self.slippage.is_some()
+    }
+    fn has_commission(&self) -> bool {
+        self.commission.is_some()
+    }
+    fn failed(&self) -> bool {
+        self.error.lock().map_or(true, |e| e.is_some())
+    }
+
+    fn slippage(
+        &mut self,
+        order: &Order<N>,
+        bar: usize,
+        volume_for_bar: i64,
+    ) -> SlippageOutcome<N> {
+        let Some(model) = &self.slippage else {
+            return SlippageOutcome::Skip;
+        };
+        let outcome = Python::attach(|py| -> PyResult<SlippageOutcome<N>> {
+            self.data.get().set_view(View {
+                bar,
+                before_first: false,
+            });
+            let out = model.call1(py, (fields(order), volume_for_bar))?;
+            let out = out.bind(py);
+            if out.is_none() {
+                return Ok(SlippageOutcome::Skip);
+            }
+            if out.extract::<&str>().is_ok_and(|s| s == "liquidity") {
+                return Ok(SlippageOutcome::LiquidityExceeded);
+            }
+            let bad = || {
+                Self::model_error(
+                    "a slippage model's process_order",
+                    format!("must return (price, amount) or None, got {out}"),
+                )
+            };
+            let (price, amount): (Option<f64>, Option<f64>) = out.extract().map_err(|_| bad())?;
+            // zipline: no price, no transaction
+            let Some(price) = price else {
+                return Ok(SlippageOutcome::Skip);
+            };
+            let amount = amount.ok_or_else(bad)?;
+            // zipline's create_transaction: the amount truncated, at least one share
+            let shares = amount.trunc();
+            if !shares.is_finite() || shares.abs() < 1.0 || shares.abs() > 9.0e15 {
+                return Err(Self::model_error(
+                    "a slippage model's process_order",
+                    format!("a fill must be at least 1 share (and finite), got amount {amount}"),
+                ));
+            }
+            let price = N::from_f64(price)
+                .filter(|p| *p > N::zero())
+                .ok_or_else(|| {
+                    Self::model_error(
+                        "a slippage model's process_order",
+                        format!("the price must be a positive number, got {price}"),
+                    )
+                })?;
+            Ok(SlippageOutcome::Fill {
+                price,
+                amount: shares as i64,
+            })
+        });
+        outcome.unwrap_or_else(|e| {
+            self.fail(e);
+            SlippageOutcome::Skip
+        })
+    }
+
+    fn commission(&mut self, order: &Order<N>, price: N, amount: i64, _bar: usize) -> N {
+        let Some(model) = &self.commission else {
+            return N::zero();
+        };
+        let cost = Python::attach(|py| -> PyResult<N> {
+            let out = model.call1(py, (fields(order), price.to_f64(), amount))?;
+            let value: f64 = out.extract(py).map_err(|_| {
+                Self::model_error(
+                    "a commission model's calculate",
+                    format!("must return a number, got {}", out.bind(py)),
+                )
+            })?;
+            N::from_f64(value).ok_or_else(|| {
+                Self::model_error(
+                    "a commission model's calculate",
+                    format!("the commission must be a finite number, got {value}"),
+                )
+            })
+        });
+        cost.unwrap_or_else(|e| {
+            self.fail(e);
+            N::zero()
+        })
+    }
+}
