@@ -43,3 +43,19 @@ echo "== stubtest (python/rustybt/_core.pyi matches the native module)"
 python -m mypy.stubtest rustybt._core
 echo "== pytest"
 python -m pytest
+
+# zipline users are still on pandas 2.x; the main environment has the newest pandas. The
+# API and results tests run again on pandas 2.2 (its own virtualenv, the same build of
+# rustybt._core from this checkout).
+echo "== pytest on pandas 2.2 (API and results tests)"
+if [ ! -x .venv-pandas22/bin/python ]; then
+    "$PYTHON" -m venv .venv-pandas22
+fi
+.venv-pandas22/bin/python -m pip install --quiet --upgrade "pip>=24"
+.venv-pandas22/bin/python -m pip install --quiet "pandas>=2.2,<2.3" "numpy>=1.26,<2.3" \
+    "pyarrow>=15" "exchange_calendars>=4.5" "rich>=13" "cloudpickle>=3" "scipy>=1.11" \
+    "matplotlib>=3.8" "pytest>=8" "hypothesis>=6.100" "empyrical-reloaded>=0.5.10"
+.venv-pandas22/bin/python -c 'import pandas; assert pandas.__version__.startswith("2.2"), pandas.__version__'
+PYTHONPATH="$PWD/python" .venv-pandas22/bin/python -m pytest -p no:cacheprovider \
+    tests/test_api_functions.py tests/test_api_styles.py tests/test_results.py \
+    tests/test_zipline_semantics.py tests/test_benchmark.py tests/test_vertical_slice.py

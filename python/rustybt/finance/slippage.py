@@ -26,7 +26,7 @@ class SlippageModel(EngineModel):
     (the amount is truncated to whole shares; at least one) or ``None`` to fill nothing,
     and may raise :class:`LiquidityExceeded`. ``self.volume_for_bar`` is the shares
     already filled for the order's asset on this bar. Both engines call it; each call
-    costs a Python call per open order per bar (``docs/performance/results.md``)."""
+    costs a Python call per open order per bar (``docs/performance/cost-models.md``)."""
 
     _table = SLIPPAGE
     _volume_for_bar = 0
