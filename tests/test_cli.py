@@ -196,3 +196,32 @@ def test_every_example_runs(tmp_path):
         out = tmp_path / f"{name}.csv"
         assert main(["run", str(examples / name), "--bundle", bundle, "--out", str(out)]) == 0, name
         assert pd.read_csv(out)["fills"].sum() > 0, name
+
+
+def test_a_bundle_name_that_is_also_a_folder_here_is_a_name(tmp_path, monkeypatch, capsys):
+    import pytest
+
+    import rustybt
+    from rustybt.bundles import bundles_dir
+    from rustybt.errors import BundleNotFound
+
+    monkeypatch.chdir(tmp_path)
+    daily = tmp_path / "mycsv" / "daily"
+    daily.mkdir(parents=True)
+    rows = [f"2022-01-{d:02d},10,11,9,10,1000" for d in (3, 4, 5, 6, 7)]
+    (daily / "AAA.csv").write_text("date,open,high,low,close,volume\n" + "\n".join(rows) + "\n")
+    # the folder mycsv/ is in the working directory: --bundle mycsv is still the name
+    assert main(["ingest", "csvdir", "mycsv", "--bundle", "mycsv"]) == 0
+    strategy = tmp_path / "buy.py"
+    strategy.write_text(STRATEGY.replace("S001", "AAA"))
+    assert main(["run", str(strategy), "--bundle", "mycsv"]) == 0
+    assert rustybt.load_bundle("mycsv").path.parent == bundles_dir() / "mycsv"
+    # a path is explicit: with a separator, or --bundle-path
+    assert main(["run", str(strategy), "--bundle-path", str(bundles_dir() / "mycsv")]) == 0
+    with pytest.raises(BundleNotFound, match="no bundle mycsv-typo"):
+        rustybt.load_bundle("./mycsv-typo")
+    # an unknown name whose folder is here says how to mean the folder
+    (tmp_path / "other").mkdir()
+    with pytest.raises(BundleNotFound, match=r"'other' is also a folder here.*--bundle-path"):
+        rustybt.load_bundle("other")
+    capsys.readouterr()

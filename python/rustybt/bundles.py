@@ -236,8 +236,25 @@ _OPEN: OrderedDict[str, tuple[str, Bundle]] = OrderedDict()
 OPEN_LIMIT = 8
 
 
+def is_bundle_path(name_or_path: str | os.PathLike) -> bool:
+    """Whether ``load_bundle`` takes this as a path rather than a bundle's name: a
+    ``Path`` object, or text with a path separator or starting with ``~`` or ``.``
+    (``./mycsv``, ``/data/b``, ``~/b``). Anything else is a name, even where a folder of
+    that name is in the working directory.
+
+    >>> is_bundle_path("mycsv"), is_bundle_path("./mycsv"), is_bundle_path("a/b")
+    (False, True, True)
+    """
+    if isinstance(name_or_path, os.PathLike):
+        return True
+    text = os.fspath(name_or_path)
+    seps = [os.sep, *([os.altsep] if os.altsep else [])]
+    return any(sep in text for sep in seps) or text.startswith(("~", "."))
+
+
 def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
-    """Open a bundle by name (under :func:`bundles_dir`) or by path.
+    """Open a bundle by name (under :func:`bundles_dir`) or by path (a ``Path``, or
+    text with a separator: see :func:`is_bundle_path`; a bare name is always a name).
 
     Opening goes through the bundle pool: the first open anywhere builds a columnar cache
     file keyed by the bundle's content hash (under :func:`cache_dir`); later opens, in any
@@ -249,12 +266,16 @@ def load_bundle(name_or_path: str | os.PathLike) -> Bundle:
     if isinstance(name_or_path, Bundle):
         return name_or_path
     text = os.fspath(name_or_path)
-    candidate = Path(text).expanduser()
-    looks_like_path = os.sep in text or text.startswith(".") or candidate.is_dir()
-    path = candidate if looks_like_path else bundles_dir() / text
+    looks_like_path = is_bundle_path(name_or_path)
+    path = Path(text).expanduser() if looks_like_path else bundles_dir() / text
     if not path.exists():
         available = sorted(p.name for p in bundles_dir().glob("*") if (p / "CURRENT").exists())
         hint = f"; available: {', '.join(available)}" if available else ""
+        if not looks_like_path and Path(text).is_dir():
+            hint += (
+                f"; '{text}' is also a folder here: a bundle's path is given as a path "
+                f"('./{text}', or --bundle-path on the command line)"
+            )
         where = str(path) if looks_like_path else f"'{text}' in {bundles_dir()}"
         raise BundleNotFound(f"no bundle {where}{hint}")
     pointer = path / "CURRENT"

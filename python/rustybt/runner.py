@@ -232,7 +232,7 @@ def _zipline_keywords(
 ):
     """The bundle to run on after zipline's ``run_algorithm`` keywords: each is applied
     where it has a meaning here and refused, naming it, where it has none."""
-    from rustybt.bundles import Bundle, bundles_dir
+    from rustybt.bundles import Bundle, bundles_dir, is_bundle_path
 
     if extensions:
         raise InvalidRunParameters(
@@ -252,9 +252,7 @@ def _zipline_keywords(
     if bundle is None or isinstance(bundle, Bundle):
         named = None
     else:
-        text = os.fspath(bundle)
-        is_path = os.sep in text or text.startswith(".") or Path(text).expanduser().is_dir()
-        named = None if is_path else text
+        named = None if is_bundle_path(bundle) else os.fspath(bundle)
     if environ is not None and named is not None and environ.get("RUSTYBT_ROOT"):
         bundle = Path(environ["RUSTYBT_ROOT"]).expanduser() / "bundles" / named
     if bundle_timestamp is not None:

@@ -31,7 +31,11 @@ def add_run_options(parser) -> None:
     parser.add_argument(
         "strategy", help="a .py file with a TradingAlgorithm subclass or zipline functions"
     )
-    parser.add_argument("--bundle", required=True)
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--bundle", help="a bundle's name (or a path with a separator)")
+    where.add_argument(
+        "--bundle-path", type=Path, dest="bundle", help="a bundle's directory, as a path"
+    )
     parser.add_argument("--start", type=date_text, help="first session, YYYY-MM-DD")
     parser.add_argument("--end", type=date_text, help="last session, YYYY-MM-DD")
     parser.add_argument("--capital-base", type=positive_number, default=1_000_000.0)
