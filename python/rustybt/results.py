@@ -225,7 +225,7 @@ def backtest(*args, **kwargs) -> Results:
     """``run_algorithm`` with the same arguments, returning a :class:`Results`.
 
     Example:
-        >>> res = rustybt.backtest(algorithm=SmaCross, bundle="demo")  # doctest: +SKIP
+        >>> res = rustybt.backtest(algorithm=SmaCross, bundle="rustybt-demo")  # doctest: +SKIP
         >>> res.stats[["sharpe", "max_drawdown"]]  # doctest: +SKIP
     """
     import rustybt

@@ -192,10 +192,47 @@ def run_algorithm(
     ``custom_loader`` and another ``blotter`` are refused with
     :class:`~rustybt.errors.InvalidRunParameters` saying why.
 
+    Parameters
+    ----------
+    start, end : date-like, optional
+        First and last session (default: the bundle's span).
+    initialize, handle_data, before_trading_start, analyze : callable, optional
+        zipline's function-style strategy (``initialize(context)``,
+        ``handle_data(context, data)``, ...).
+    capital_base : float
+        Starting cash (default 1,000,000).
+    data_frequency : str, optional
+        ``"daily"`` / ``"minute"``: must be the bundle's bar size.
+    bundle : str, path or Bundle
+        Required (zipline's default bundle does not exist here): a registered name, a
+        path, or an opened :class:`~rustybt.Bundle`.
+    bundle_timestamp, trading_calendar, metrics_set, benchmark_returns, environ
+        As described above.
+    algorithm : TradingAlgorithm subclass, optional
+        The class-style strategy (keyword only); ``params`` sets its class attributes.
+    ledger : {"decimal", "float"}
+        Exact books (default) or the same ledger on f64.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per session: zipline's perf columns, with ``record()``-ed names.
+
+    Raises
+    ------
+    InvalidRunParameters
+        A bad argument (the message names it).
+    BundleNotFound
+        No such bundle.
+    StrategyError
+        The strategy's code raised (the original exception is its ``__cause__``).
+    TradingControlViolation, AccountControlViolation
+        A trading or account control the strategy set was broken.
+
     Example:
         >>> import rustybt
         >>> from rustybt.app.examples.sma_crossover import SmaCross
-        >>> perf = rustybt.run_algorithm(algorithm=SmaCross, bundle="demo",
+        >>> perf = rustybt.run_algorithm(algorithm=SmaCross, bundle="rustybt-demo",
         ...                              capital_base=1e6)  # doctest: +SKIP
     """
     bundle = _zipline_keywords(
@@ -325,7 +362,7 @@ def run_trial(
 
     Example:
         >>> stats, returns = run_trial(algorithm=SmaCross, params={"fast": 5},
-        ...                            bundle="demo")  # doctest: +SKIP
+        ...                            bundle="rustybt-demo")  # doctest: +SKIP
         >>> stats["sharpe"]  # doctest: +SKIP
     """
     # a trial is always class style, on the bundle's own bar size

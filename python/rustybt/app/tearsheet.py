@@ -16,7 +16,7 @@ pandas objects (:func:`drawdown_table`, :func:`rolling_volatility`, :func:`rolli
 computed from the public :class:`~rustybt.results.Results` (so they work on saved Results).
 
 Example:
-    >>> res = rustybt.backtest(algorithm=SmaCross, bundle="demo")  # doctest: +SKIP
+    >>> res = rustybt.backtest(algorithm=SmaCross, bundle="rustybt-demo")  # doctest: +SKIP
     >>> res.tearsheet("report.html")  # doctest: +SKIP
 
 or from the command line, for Results saved by ``rustybt run ... --out DIR``::
@@ -119,7 +119,7 @@ def write_tearsheet(results: Results, path, *, log_scale: bool = False) -> Path:
 
     Examples
     --------
-    >>> write_tearsheet(rustybt.backtest(algorithm=SmaCross, bundle="demo"), "r.html")  # doctest: +SKIP
+    >>> write_tearsheet(rustybt.backtest(algorithm=SmaCross, bundle="rustybt-demo"), "r.html")  # doctest: +SKIP
     """
     path = Path(path)
     page = render_tearsheet(results, log_scale=log_scale)

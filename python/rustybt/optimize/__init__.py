@@ -16,7 +16,7 @@ Example::
     from rustybt.app.examples.sma_crossover import SmaCross
 
     search = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
-                        bundle="demo", objective="sharpe", n_jobs=2, backend="process",
+                        bundle="rustybt-demo", objective="sharpe", n_jobs=2, backend="process",
                         keep_returns=True)
     result = search.run()
     result.best, result.heatmap("fast", "slow"), result.pbo().pbo

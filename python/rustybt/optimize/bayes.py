@@ -168,7 +168,7 @@ class BayesianSearch(_Search):
     Example:
         >>> from rustybt.app.examples.sma_crossover import SmaCross
         >>> search = BayesianSearch(SmaCross, {"fast": range(3, 30), "slow": range(20, 150, 5)},
-        ...                         bundle="demo", n_trials=60, seed=1, pruner="hyperband",
+        ...                         bundle="rustybt-demo", n_trials=60, seed=1, pruner="hyperband",
         ...                         checkpoint="sma.journal", n_jobs=2, backend="process")  # doctest: +SKIP
         >>> result = search.run()  # doctest: +SKIP
         >>> result.best[["fast", "slow", "sharpe"]], result.table["state"].value_counts()  # doctest: +SKIP

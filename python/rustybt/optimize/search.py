@@ -363,7 +363,7 @@ class GridSearch(_Search):
     Example:
         >>> from rustybt.app.examples.sma_crossover import SmaCross
         >>> search = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
-        ...                     bundle="demo", objective="sharpe",
+        ...                     bundle="rustybt-demo", objective="sharpe",
         ...                     constraint=lambda p: p["fast"] < p["slow"],
         ...                     n_jobs=2, backend="process")  # doctest: +SKIP
         >>> result = search.run()  # doctest: +SKIP
@@ -387,7 +387,7 @@ class RandomSearch(_Search):
     Example:
         >>> from scipy import stats
         >>> search = RandomSearch(SmaCross, {"fast": range(3, 30), "slow": stats.randint(20, 120)},
-        ...                       bundle="demo", n_trials=40, seed=1)  # doctest: +SKIP
+        ...                       bundle="rustybt-demo", n_trials=40, seed=1)  # doctest: +SKIP
         >>> search.run().table.head()  # doctest: +SKIP
     """
 
@@ -427,7 +427,7 @@ class SearchResult:
         best: the best finished row by the objective.
 
     Example:
-        >>> result = GridSearch(SmaCross, space, bundle="demo", keep_returns=True).run()  # doctest: +SKIP
+        >>> result = GridSearch(SmaCross, space, bundle="rustybt-demo", keep_returns=True).run()  # doctest: +SKIP
         >>> result.best, result.deflated_sharpe().dsr, result.pbo().pbo  # doctest: +SKIP
         >>> result.heatmap("fast", "slow").savefig("heat.png")  # doctest: +SKIP
     """

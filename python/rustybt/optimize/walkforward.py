@@ -91,7 +91,7 @@ class WalkForward:
     Example:
         >>> from rustybt.optimize import GridSearch, WalkForward
         >>> grid = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
-        ...                   bundle="demo", n_jobs=2, backend="process")  # doctest: +SKIP
+        ...                   bundle="rustybt-demo", n_jobs=2, backend="process")  # doctest: +SKIP
         >>> wf = WalkForward(grid, train="12M", test="3M", start="2022-01-01",
         ...                  end="2023-12-31").run()  # doctest: +SKIP
         >>> wf.windows, wf.efficiency, wf.stats["sharpe"]  # doctest: +SKIP

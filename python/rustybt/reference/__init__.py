@@ -6,8 +6,8 @@ and returns the same perf frame, ``perf.attrs["rustybt"]["exact"]`` included, so
 can run one strategy through both engines and compare them exactly::
 
     import rustybt, rustybt.reference as reference
-    fast = rustybt.run_algorithm(algorithm=MyStrategy, bundle="demo")
-    slow = reference.run_algorithm(algorithm=MyStrategy, bundle="demo")
+    fast = rustybt.run_algorithm(algorithm=MyStrategy, bundle="rustybt-demo")
+    slow = reference.run_algorithm(algorithm=MyStrategy, bundle="rustybt-demo")
     assert reference.exact_values(fast) == reference.exact_values(slow)
 
 The ledger rules (numbers, orders, costs, positions) are in :mod:`rustybt.reference.ledger`;
