@@ -12,6 +12,8 @@ preloaded way's load apart). With ``--profile``, each way's last call of a proce
 (``--profile-call first``: its first, with the process's one-time costs) is profiled with
 cProfile in one more process, and the functions whose cumulative time differs most between
 the two ways are listed (the preloaded way's first call includes its load).
+``--first-vs-last WAY`` diffs that way's first call of a process against its last: the
+process's one-time costs.
 """
 
 from __future__ import annotations
@@ -103,6 +105,11 @@ def main() -> int:
         default="last",
         help="which call of a process to profile (first: with the process's one-time costs)",
     )
+    p.add_argument(
+        "--first-vs-last",
+        choices=("run_algorithm", "preloaded"),
+        help="also diff the profiles of that way's first and last call of a process",
+    )
     p.add_argument("--top", type=int, default=25)
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--way", help=argparse.SUPPRESS)
@@ -128,19 +135,38 @@ def main() -> int:
             for way in ("run_algorithm", "preloaded"):
                 paths[way] = str(Path(tmp) / f"{way}.prof")
                 _spawn(args, way, paths[way])
-            a, b = _cumulative(paths["run_algorithm"]), _cumulative(paths["preloaded"])
-            print(
-                f"cProfile of each way's {args.profile_call} call: cumulative s, run_algorithm minus "
-                "preloaded (calls in each)"
+            _print_diff(
+                f"cProfile of each way's {args.profile_call} call: cumulative s, "
+                "run_algorithm minus preloaded (calls in each)",
+                paths["run_algorithm"],
+                paths["preloaded"],
+                args.top,
             )
-            diffs = sorted(((a[k][0] - b.get(k, (0.0, 0))[0], k) for k in a), reverse=True)
-            for d, k in diffs[: args.top]:
-                name = f"{k[0].split('site-packages/')[-1]}:{k[1]}({k[2]})"
-                other = b.get(k, (0.0, 0))
-                print(
-                    f"  {d:7.3f}  {a[k][0]:7.3f} ({a[k][1]})  {other[0]:7.3f} ({other[1]})  {name}"
-                )
+    if args.first_vs_last:
+        with tempfile.TemporaryDirectory() as tmp:
+            paths = {}
+            for which in ("first", "last"):
+                paths[which] = str(Path(tmp) / f"{which}.prof")
+                args.profile_call = which
+                _spawn(args, args.first_vs_last, paths[which])
+            _print_diff(
+                f"cProfile of {args.first_vs_last}: cumulative s, the first call of a process "
+                f"minus call {args.calls} (calls in each)",
+                paths["first"],
+                paths["last"],
+                args.top,
+            )
     return 0
+
+
+def _print_diff(title: str, path_a: str, path_b: str, top: int) -> None:
+    a, b = _cumulative(path_a), _cumulative(path_b)
+    print(title)
+    diffs = sorted(((a[k][0] - b.get(k, (0.0, 0))[0], k) for k in a), reverse=True)
+    for d, k in diffs[:top]:
+        name = f"{k[0].split('site-packages/')[-1]}:{k[1]}({k[2]})"
+        other = b.get(k, (0.0, 0))
+        print(f"  {d:7.3f}  {a[k][0]:7.3f} ({a[k][1]})  {other[0]:7.3f} ({other[1]})  {name}")
 
 
 if __name__ == "__main__":
