@@ -358,6 +358,11 @@ def test_r1_cold_samples_come_one_per_process():
     assert merged["median_warm_s"] == 2.1 and merged["processes"] == 3
 
 
+def test_small_ratios_do_not_print_as_zero():
+    assert peers.format_ratio(30.49) == "30.5x"
+    assert peers.format_ratio(0.0065) == "0.007x"
+
+
 def test_compare_fills():
     ours = [["2004-11-17", -57.0, 169.02], ["2004-12-06", 108.0, 179.13]]
     same = [["2004-11-17", -59.0, 169.02], ["2004-12-06", 111.0, 179.13]]

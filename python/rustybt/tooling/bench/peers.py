@@ -798,6 +798,11 @@ def scenario_tables(rows: list[dict]) -> dict[str, list[dict]]:
     return tables
 
 
+def format_ratio(ratio: float) -> str:
+    """``30.5x``; below 0.1, three decimals (``0.003x``), so a loss never prints as 0."""
+    return f"{ratio:.1f}x" if ratio >= 0.1 else f"{ratio:.3f}x"
+
+
 def _mode(r: dict) -> str:
     if r["engine"] != "rust":
         return r.get("mode") or ""
@@ -851,7 +856,7 @@ def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> Non
                 load,
                 f"{e['run_s']:.4f}",
                 f"{e['total_s']:.4f}",
-                f"{e['ratio']:.1f}x" if e["ratio"] is not None else "",
+                format_ratio(e["ratio"]) if e["ratio"] is not None else "",
                 e["uses"],
                 f"{e['first_call_s']:.2f}" if e["first_call_s"] is not None else "",
                 f"{e['final_value']:,.0f}" if e["final_value"] is not None else "",
@@ -871,7 +876,7 @@ def _print_tables(rows: list[dict], skipped: dict, failed: list, console) -> Non
                 c["what"],
                 f"{c['rustybt_s']:.4f}",
                 f"{c['peer_s']:.4f}",
-                f"{c['ratio']:.1f}x",
+                format_ratio(c["ratio"]),
                 f"≥{target}x" if isinstance(target, (int, float)) else (target or "—"),
                 {True: "yes", False: "NO", None: "—"}[c["met"]],
                 c["uses"],
