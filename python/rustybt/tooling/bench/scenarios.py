@@ -113,7 +113,7 @@ SCENARIOS: dict[str, Scenario] = {
             "daily",
             ("2004-08-19", "2013-03-01"),
             (1,),
-            description="GOOG (backtesting package's CSV), SMA grid of 50, serial",
+            description="GOOG (backtesting package's CSV), its quick-start SmaCross grid of 60 through GridSearch, cold and warm",
         ),
         Scenario(
             "WF1",
