@@ -83,8 +83,15 @@ def test_saved_results_record_their_format_and_refuse_another(small_bundle, tmp_
     assert back.stats.equals(res.stats)
     meta["results_format"] = RESULTS_FORMAT + 1
     (saved / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(InvalidRunParameters, match=r"format 2; this rustybt reads format 1"):
+    with pytest.raises(InvalidRunParameters, match=r"format 3; this rustybt reads formats 1, 2"):
         Results.load(saved)
+    # a format-1 save (no per-session records) still loads, without those lists
+    meta["results_format"] = 1
+    (saved / "metadata.json").write_text(json.dumps(meta))
+    for column in ("orders", "transactions", "positions"):
+        (saved / f"perf_{column}.parquet").unlink()
+    old = Results.load(saved)
+    assert "orders" not in old.perf and old.stats.equals(res.stats)
     with pytest.raises(InvalidRunParameters, match="not a saved Results"):
         Results.load(tmp_path / "nothing")
 

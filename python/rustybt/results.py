@@ -122,7 +122,11 @@ def _git_commit() -> str | None:
 
 #: The layout :meth:`Results.save` writes (``results_format`` in metadata.json). 1: perf
 #: scalars, stats, transactions, positions, round trips and metadata, as Parquet + JSON.
-RESULTS_FORMAT = 1
+#: 2: also the perf frame's per-session orders, transactions and positions (long tables
+#: perf_orders / perf_transactions / perf_positions), rebuilt into its lists on load.
+RESULTS_FORMAT = 2
+#: the formats :meth:`Results.load` reads
+READABLE_FORMATS = (1, 2)
 
 
 class Results:
@@ -141,14 +145,40 @@ class Results:
         stats = pd.DataFrame([{k: row[k] for k in STATS}])
         return cls(perf, stats, txns, positions_frame(perf), trips, metadata)
 
+    def to_arrow(self) -> dict:
+        """The results as Arrow tables: ``perf`` (exact values as ``exact_<name>``
+        decimal columns), ``orders`` / ``transactions`` / ``positions`` (the perf frame's
+        per-session records, a row each), ``fills``, ``round_trips`` and ``stats``;
+        assets as ``symbol`` and ``sid`` (see :mod:`rustybt.interop`).
+
+        >>> tables = res.to_arrow()  # doctest: +SKIP
+        >>> tables["perf"].schema.field("exact_portfolio_value").type  # doctest: +SKIP
+        Decimal128Type(decimal128(38, 12))
+        """
+        from rustybt.interop import to_arrow
+
+        return to_arrow(self)
+
+    def to_polars(self) -> dict:
+        """:meth:`to_arrow`'s tables as polars DataFrames (read from Arrow, no copy)."""
+        from rustybt.interop import to_polars
+
+        return to_polars(self)
+
     def save(self, path) -> Path:
-        """A directory: perf.parquet (scalar columns), stats/transactions/positions/
-        round_trips .parquet, metadata.json (which records the layout as
-        ``results_format``)."""
+        """A directory: perf.parquet (scalar columns), perf_orders/perf_transactions/
+        perf_positions .parquet (the perf frame's per-session records, long),
+        stats/transactions/positions/round_trips .parquet, metadata.json (which records
+        the layout as ``results_format``)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        scalar = self.perf.drop(columns=["orders", "transactions", "positions"], errors="ignore")
+        from rustybt.interop import RECORD_COLUMNS, records_frame
+
+        scalar = self.perf.drop(columns=list(RECORD_COLUMNS), errors="ignore")
         scalar.to_parquet(path / "perf.parquet")
+        for column in RECORD_COLUMNS:
+            if column in self.perf:
+                records_frame(self.perf, column).to_parquet(path / f"perf_{column}.parquet")
         for name in ("stats", "transactions", "positions", "round_trips"):
             getattr(self, name).to_parquet(path / f"{name}.parquet")
         meta = {**self.metadata, "results_format": RESULTS_FORMAT}
@@ -175,14 +205,22 @@ class Results:
             raise InvalidRunParameters(f"{path}: not a saved Results ({exc})") from None
         # saves before the format was recorded have format 1's layout
         fmt = meta.pop("results_format", 1)
-        if fmt != RESULTS_FORMAT:
+        if fmt not in READABLE_FORMATS:
             raise InvalidRunParameters(
-                f"{path}: saved Results of format {fmt}; this rustybt reads format "
-                f"{RESULTS_FORMAT}. Load it with the rustybt that saved it "
+                f"{path}: saved Results of format {fmt}; this rustybt reads formats "
+                f"{', '.join(map(str, READABLE_FORMATS))}. Load it with the rustybt that saved it "
                 f"({meta.get('rustybt_version', 'unknown version')}), or run the backtest again"
             )
+        perf = read("perf")
+        if fmt >= 2:
+            from rustybt.interop import RECORD_COLUMNS, records_to_lists
+
+            for column in RECORD_COLUMNS:
+                if (path / f"perf_{column}.parquet").exists():
+                    frame = read(f"perf_{column}")
+                    perf[column] = records_to_lists(frame, perf.index, column)
         return cls(
-            read("perf"),
+            perf,
             read("stats"),
             read("transactions"),
             read("positions"),
