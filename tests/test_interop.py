@@ -90,3 +90,33 @@ def test_saved_results_keep_the_per_session_records(results, tmp_path):
                         assert ra[key] == value, (column, key)
     # the tear sheet and stats read a loaded Results as before
     assert saved.stats["sharpe"].iloc[0] == pytest.approx(results.stats["sharpe"].iloc[0])
+
+
+def test_bundle_bars_raw_adjusted_and_as_tables(tmp_path):
+
+    dates = ["2022-01-03", "2022-01-04", "2022-01-05", "2022-01-06"]
+    lines = [f"{d},{c},{c},{c},{c},100,0,{s}" for d, c, s in zip(dates, [20, 21, 11, 12], "1121")]
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    header = "date,open,high,low,close,volume,dividend,split\n"
+    (daily / "A.csv").write_text(header + "\n".join(lines) + "\n")
+    volume_7 = [ln.replace(",100,", ",7,") for ln in lines]
+    (daily / "B.csv").write_text(header + "\n".join(volume_7) + "\n")
+    root = tmp_path
+    b = rustybt.ingest_csvdir(root, "bars-test")
+    raw = b.bars(["close", "volume"])
+    assert list(raw.times) == list(b.sessions) and [a.symbol for a in raw.assets] == ["A", "B"]
+    np.testing.assert_array_equal(raw.fields["close"][:, 0], [20, 21, 11, 12])
+    assert not raw.fields["close"].flags.writeable  # a view of the bundle, no copy
+    adj = b.bars(["close", "volume"], assets=["B"], adjusted=True)
+    # the 2-for-1 on 01-05: earlier closes halved, volumes doubled, as of the end
+    np.testing.assert_array_equal(adj.fields["close"][:, 0], [10, 10.5, 11, 12])
+    np.testing.assert_array_equal(adj.fields["volume"][:, 0], [14, 14, 7, 7])
+    # as of an end before the split: nothing to adjust
+    early = b.bars("close", end="2022-01-04", adjusted=True)
+    np.testing.assert_array_equal(early.fields["close"][:, 0], [20, 21])
+    table = b.bars(["close"], output="arrow")
+    assert table.num_rows == 8 and table.column("symbol").to_pylist()[:2] == ["A", "B"]
+    pl = pytest.importorskip("polars")
+    frame = b.bars(["close"], start="2022-01-05", output="polars")
+    assert isinstance(frame, pl.DataFrame) and frame["close"].to_list() == [11, 11, 12, 12]

@@ -22,6 +22,7 @@ import re
 from collections import OrderedDict
 from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -60,6 +61,14 @@ def cache_dir() -> Path:
 
 def _days_to_index(days: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.asarray(days, dtype=np.int64) * _NS_PER_DAY, tz="UTC")
+
+
+class BundleBars(NamedTuple):
+    """:meth:`Bundle.bars`: ``fields[name]`` is a ``[len(times), len(assets)]`` array."""
+
+    times: pd.DatetimeIndex
+    assets: list
+    fields: dict
 
 
 class Bundle:
@@ -183,6 +192,81 @@ class Bundle:
         if i > j:
             raise InvalidRunParameters(f"no trading session between {s.date()} and {e.date()}")
         return i, j
+
+    def bars(
+        self,
+        fields=("open", "high", "low", "close", "volume"),
+        assets=None,
+        start=None,
+        end=None,
+        adjusted: bool = False,
+        output: str = "numpy",
+    ):
+        """The bundle's bars as matrices, for ``run_batch`` weights and research: for each
+        of ``fields``, a ``[bars, assets]`` float64 array aligned to the bundle's bars from
+        ``start`` to ``end`` (sessions for a daily bundle; default its whole span) and to
+        ``assets`` (default all, in sid order). NaN where an asset has no bar (volume: 0).
+
+        ``adjusted=False`` (default) gives the prices as stored; ``adjusted=True`` rescales
+        the bars before each split or dividend up to ``end`` by zipline's ratios (as
+        ``data.history`` on the last bar sees them, not rounded). ``output="numpy"``
+        returns :class:`BundleBars` (``times``, ``assets``, ``fields``; raw matrices of the
+        whole bundle are read-only views, no copy); ``"arrow"`` / ``"polars"`` a long
+        table (``dt``, ``sid``, ``symbol``, one column per field).
+
+        >>> b = rustybt.load_bundle("rustybt-demo")  # doctest: +SKIP
+        >>> closes = b.bars(["close"], adjusted=True).fields["close"]  # doctest: +SKIP
+        """
+        if isinstance(fields, str):
+            fields = [fields]
+        if output not in ("numpy", "arrow", "polars"):
+            raise InvalidRunParameters(
+                f"output must be 'numpy', 'arrow' or 'polars', got {output!r}"
+            )
+        asset_list = self.asset_list if assets is None else [self._asset(a) for a in assets]
+        sids = [a.sid for a in asset_list]
+        first, last = self.session_range(
+            self.start if start is None else start, self.end if end is None else end
+        )
+        bounds = self._core.session_first_bar()
+        lo, hi = int(bounds[first]), int(bounds[last + 1])
+        times = self.bar_times[lo:hi]
+        if self.frequency == "1d":
+            times = self.sessions[first : last + 1]
+        data = {}
+        for f in fields:
+            if adjusted:
+                data[f] = self._core.history(f, sids, hi - 1, hi - lo)
+            else:
+                whole = self._core.field_matrix(f)
+                block = whole[lo:hi]
+                data[f] = block if assets is None else block[:, sids]
+        if output == "numpy":
+            return BundleBars(times, asset_list, data)
+        import pyarrow as pa
+
+        n, k = len(times), len(asset_list)
+        ns = pd.DatetimeIndex(times).tz_convert("UTC").asi8
+        table = pa.table(
+            {
+                "dt": pa.array(np.repeat(ns, k), type=pa.timestamp("ns", tz="UTC")),
+                "sid": pa.array(np.tile(np.asarray(sids, dtype=np.int64), n)),
+                "symbol": pa.array(np.tile(np.array([a.symbol for a in asset_list]), n)),
+                **{f: pa.array(np.ascontiguousarray(v).reshape(-1)) for f, v in data.items()},
+            }
+        )
+        if output == "arrow":
+            return table
+        import polars as pl
+
+        return pl.from_arrow(table)
+
+    def _asset(self, a) -> _core.Asset:
+        if isinstance(a, str):
+            return self.symbol(a)
+        if isinstance(a, _core.Asset):
+            return self.sid(a.sid)
+        return self.sid(a)
 
     def resample(self, frequency: str, field: str = "close") -> pd.DataFrame:
         """Every completed bar of ``field`` aggregated to a coarser ``frequency`` (``"1d"``,
