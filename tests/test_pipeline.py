@@ -340,6 +340,14 @@ def test_polars_output(split_bundle):
     assert out.columns == ["date", "asset", "sid", "close"]
     pdf = run_pipeline(pipe, DATES[2], DATES[6], bundle=split_bundle)
     assert out["close"].to_list() == pdf["close"].tolist()
+    # built per chunk straight from the kernels' arrays: the same rows in any chunking
+    chunked = run_pipeline(
+        pipe, DATES[2], DATES[6], bundle=split_bundle, output="polars", chunksize=2
+    )
+    assert chunked.equals(out)
+    assert out["sid"].to_list() == [a.sid for a in pdf.index.get_level_values(1)]
+    dates = pdf.index.get_level_values(0)
+    assert out["date"].to_list() == list(dates.tz_localize(None) if dates.tz else dates)
 
 
 # -- in a backtest -------------------------------------------------------------------------------

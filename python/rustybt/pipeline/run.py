@@ -43,25 +43,34 @@ def run_pipeline(
     for lo in range(first, last + 1, step):
         hi = min(lo + step - 1, last)
         columns, keep = engine.compute(pipeline, lo, hi)
-        parts.append(frame(engine, columns, keep, lo))
-    out = pd.concat(parts) if len(parts) > 1 else parts[0]
+        if output == "polars":
+            parts.append(_polars_part(engine, columns, keep, lo))
+        else:
+            parts.append(frame(engine, columns, keep, lo))
     if output == "polars":
-        return _to_polars(out)
-    return out
+        import polars as pl
+
+        return pl.concat(parts) if len(parts) > 1 else parts[0]
+    return pd.concat(parts) if len(parts) > 1 else parts[0]
 
 
-def _to_polars(out: pd.DataFrame):
+def _polars_part(engine, columns: dict, keep, first: int):
+    """The kept rows of one chunk as a polars frame, straight from the kernels' arrays
+    (no pandas frame in between): ``date``, ``asset`` (symbol), ``sid``, the columns."""
     import numpy as np
     import polars as pl
 
-    dates, assets = out.index.get_level_values(0), out.index.get_level_values(1)
+    rows, cols = np.nonzero(keep)
+    sessions = engine.sessions
+    days = np.asarray(sessions.tz_localize(None) if sessions.tz else sessions)[first + rows]
+    symbols = np.array([a.symbol for a in engine.bundle.asset_list], dtype=object)
     data = {
-        "date": pl.Series("date", np.asarray(dates.tz_localize(None) if dates.tz else dates)),
-        "asset": pl.Series("asset", [a.symbol for a in assets], dtype=pl.Utf8),
-        "sid": pl.Series("sid", np.fromiter((a.sid for a in assets), np.int64, len(assets))),
+        "date": pl.Series("date", days),
+        "asset": pl.Series("asset", symbols[cols].tolist(), dtype=pl.Utf8),
+        "sid": pl.Series("sid", cols.astype(np.int64)),
     }
-    for name in out.columns:
-        data[name] = pl.Series(name, out[name].to_numpy())
+    for name, values in columns.items():
+        data[name] = pl.Series(name, values[rows, cols])
     return pl.DataFrame(data)
 
 
