@@ -143,6 +143,7 @@ CALLS = {
     "CsvDir.parse": lambda o: _core.CsvDir.parse(o.root, "1d", 4),
     "CsvDir.parse_long": lambda o: _core.CsvDir.parse_long(o.root / "x.csv", "1d", 4),
     "CsvDir.date_range": lambda o: o.csv.date_range(),
+    "CsvDir.rounded": lambda o: o.csv.rounded,
     "CsvDir.symbols": lambda o: o.csv.symbols(),
     "CsvDir.write": lambda o: o.csv.write(o.tmp, "x", "XNYS", [], [], []),
     "Simulation.__new__": lambda o: _core.Simulation(o.bundle, 0, 4, 1000.0),

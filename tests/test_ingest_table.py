@@ -50,9 +50,9 @@ def test_parquet_long_table_and_cli(tmp_path):
 
 
 def test_long_table_errors_name_the_place(tmp_path):
-    bad = [*ROWS[:3], ("AAA", "2022-01-02", 10, 11, 9, 10, 5)]  # AAA goes back in time
-    with pytest.raises(IngestError, match=r"t.csv:5: column 'date': timestamps not sorted"):
-        rustybt.ingest_table(_csv(tmp_path / "t.csv", bad), "bad1")
+    dup = [*ROWS[:3], (*ROWS[0][:2], 10, 11, 9, 10, 5)]  # AAA's first date again
+    with pytest.raises(IngestError, match=r"t.csv:5: column 'date': duplicate timestamp"):
+        rustybt.ingest_table(_csv(tmp_path / "t.csv", dup), "bad1")
     with pytest.raises(IngestError, match="column 'symbol': missing required column"):
         rustybt.ingest_table(
             _csv(
@@ -71,3 +71,81 @@ def test_long_table_errors_name_the_place(tmp_path):
         rustybt.ingest_table(tmp_path / "b.parquet", "bad3")
     with pytest.raises(rustybt.errors.BundleNotFound):
         rustybt.load_bundle("bad3")
+
+
+# -- what vendors ship ------------------------------------------------------------------
+
+
+def _vendor_frame(n_days: int = 30, symbols=("AAA", "BBB"), dates=None):
+    """Float32-derived prices (100.12999725341797), as a vendor's Parquet has them."""
+    dates = pd.bdate_range("2022-03-01", periods=n_days) if dates is None else dates
+    rows = []
+    for k, sym in enumerate(symbols):
+        for i, d in enumerate(dates):
+            c = float(np.float32(100.13 + k + 0.07 * i))
+            rows.append((sym, d, c, c + 0.5, c - 0.5, c, 1000 + i))
+    return pd.DataFrame(rows, columns=["symbol", "date", "open", "high", "low", "close", "volume"])
+
+
+def test_float32_prices_round_on_request(tmp_path):
+    frame = _vendor_frame()
+    assert repr(float(frame["close"].iloc[0])) == "100.12999725341797"
+    frame.to_parquet(tmp_path / "v.parquet")
+    with pytest.raises(IngestError, match=r"price scale of 4: round them with round_prices=True"):
+        rustybt.ingest_table(tmp_path / "v.parquet", "vendor")
+    b = rustybt.ingest_table(tmp_path / "v.parquet", "vendor", round_prices=True)
+    # the open/high/low/close values with more than 4 places, counted independently
+    prices = frame[["open", "high", "low", "close"]].to_numpy().ravel()
+    longer = sum(-Decimal(repr(float(p))).normalize().as_tuple().exponent > 4 for p in prices)
+    assert longer > 0.9 * len(prices)
+    assert b.ingest_report == {"rounded_prices": longer, "dropped_rows": 0}
+    closes = b.bars("close").fields["close"][:, 0]
+    expected = [
+        float(Decimal(repr(float(c))).quantize(Decimal("0.0001"))) for c in frame["close"][:30]
+    ]
+    np.testing.assert_array_equal(closes, expected)
+    # at the maximum scale the advice is rounding, not a larger scale
+    with pytest.raises(IngestError, match=r"round_prices=True \(--round-prices\)"):
+        rustybt.ingest_table(tmp_path / "v.parquet", "vendor12", price_scale=12)
+
+
+def test_a_shuffled_long_table_is_the_same_bundle(tmp_path):
+    frame = _vendor_frame().round(2)
+    frame.to_csv(tmp_path / "sorted.csv", index=False)
+    frame.sample(frac=1.0, random_state=7).to_csv(tmp_path / "shuffled.csv", index=False)
+    a = rustybt.ingest_table(tmp_path / "sorted.csv", "sorted")
+    b = rustybt.ingest_table(tmp_path / "shuffled.csv", "shuffled")
+    assert a.content_hash == b.content_hash
+
+
+def test_holidays_are_all_named_at_once_or_dropped(tmp_path):
+    # business days of 2022 include ten XNYS holidays (New Year's observed is not one)
+    dates = pd.bdate_range("2022-01-03", "2022-12-30")
+    frame = _vendor_frame(dates=dates, symbols=("AAA",)).round(2)
+    frame.to_csv(tmp_path / "h.csv", index=False)
+    with pytest.raises(IngestError) as info:
+        rustybt.ingest_table(tmp_path / "h.csv", "holidays")
+    msg = str(info.value)
+    assert "2022-01-17 is not a XNYS trading session" in msg
+    assert "9 rows in all are off the calendar" in msg or "10 rows in all" in msg
+    n_off = int(msg.split(" rows in all")[0].rsplit("; ", 1)[-1])
+    assert "drop_non_sessions=True (--drop-non-sessions)" in msg
+    b = rustybt.ingest_table(tmp_path / "h.csv", "holidays", drop_non_sessions=True)
+    assert b.ingest_report["dropped_rows"] == n_off
+    assert len(b.sessions) == len(dates) - n_off
+
+
+def test_polars_and_pyarrow_tables_ingest_in_one_call(tmp_path):
+    frame = _vendor_frame().round(2)
+    frame.to_csv(tmp_path / "f.csv", index=False)
+    reference = rustybt.ingest_table(tmp_path / "f.csv", "from-csv")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    assert rustybt.ingest_table(table, "from-arrow").content_hash == reference.content_hash
+    assert rustybt.ingest_table(frame, "from-pandas").content_hash == reference.content_hash
+    pl = pytest.importorskip("polars")
+    polars_frame = pl.from_pandas(frame)
+    assert rustybt.ingest_table(polars_frame, "from-polars").content_hash == reference.content_hash
+    bad = frame.copy()
+    bad.loc[3, "close"] = 1000.0  # above its high
+    with pytest.raises(IngestError, match=r"the pandas table row 4: column 'close'"):
+        rustybt.ingest_table(bad, "bad-pandas")

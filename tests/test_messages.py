@@ -104,8 +104,9 @@ def test_a_missing_argument_names_it_on_one_usage_line(capsys):
     err = usage_error(["run", "s.py"], capsys)
     lines = err.strip().splitlines()
     assert lines == [
-        "usage: rustybt run STRATEGY --bundle BUNDLE [options]  (`rustybt run -h` for help)",
-        "rustybt run: error: the following arguments are required: --bundle",
+        "usage: rustybt run STRATEGY --bundle BUNDLE|--bundle-path DIR [options]  "
+        "(`rustybt run -h` for help)",
+        "rustybt run: error: one of the arguments --bundle --bundle-path is required",
     ]
 
 

@@ -145,11 +145,18 @@ class CsvDir:
         price_scale: int,
         progress: Callable[[int, int], object] | None = None,
         allow_gaps: bool = False,
+        round_prices: bool = False,
     ) -> CsvDir: ...
     @staticmethod
     def parse_long(
-        path: str | PathLike[str], frequency: str, price_scale: int, allow_gaps: bool = False
+        path: str | PathLike[str],
+        frequency: str,
+        price_scale: int,
+        allow_gaps: bool = False,
+        round_prices: bool = False,
     ) -> CsvDir: ...
+    @property
+    def rounded(self) -> int: ...
     def date_range(self) -> tuple[int, int]: ...
     def symbols(self) -> list[str]: ...
     def write(
@@ -160,7 +167,8 @@ class CsvDir:
         dates: Sequence[int],
         opens: Sequence[int],
         closes: Sequence[int],
-    ) -> str: ...
+        drop_non_sessions: bool = False,
+    ) -> tuple[str, int]: ...
 
 def clean_bundle(bundle_dir: str | PathLike[str], remove: bool) -> dict[str, list[str]]: ...
 def clean_cache_leftovers(cache_dir: str | PathLike[str]) -> list[str]: ...

@@ -522,25 +522,36 @@ def ingest_csvdir(
     calendar: str = "XNYS",
     price_scale: int = 4,
     allow_gaps: bool = False,
+    round_prices: bool = False,
+    drop_non_sessions: bool = False,
 ) -> Bundle:
     """Ingest zipline's csvdir layout (``PATH/daily/SYM.csv`` or ``PATH/minute/SYM.csv``,
-    columns ``date,open,high,low,close,volume[,dividend,split]``). Every row is validated;
-    a rejected ingest raises :class:`~rustybt.errors.IngestError` naming file, line, column
-    and reason, and writes nothing. Refused besides bad values: symbols (file names) that
-    are not UTF-8, hold control characters or equal another when case is ignored; a
-    dividend not below the previous close; a split ratio that is not positive; rows of a
-    symbol more than a year apart (a stray row of another decade), unless ``allow_gaps``.
+    columns ``date,open,high,low,close,volume[,dividend,split,pay_date]``). Every row is
+    validated; a rejected ingest raises :class:`~rustybt.errors.IngestError` naming file,
+    line, column and reason, and writes nothing. Refused besides bad values: symbols (file
+    names) that are not UTF-8, hold control characters or equal another when case is
+    ignored; a dividend not below the previous close; a split ratio that is not positive;
+    rows of a symbol more than a year apart (a stray row of another decade), unless
+    ``allow_gaps``; prices with more places than ``price_scale``, unless ``round_prices``
+    (half to even, counted); rows on dates that are not the calendar's sessions (all of
+    them named at once), unless ``drop_non_sessions`` (counted). The counts are in the
+    returned bundle's ``ingest_report``.
     """
     freq = _normalize_frequency(frequency)
     files = list((Path(path) / ("daily" if freq == "1d" else "minute")).glob("*.csv"))
     with _IngestProgress(f"reading {len(files)} files", len(files) >= 50) as progress:
         parsed = _core.CsvDir.parse(
-            Path(path), freq, int(price_scale), progress, allow_gaps=bool(allow_gaps)
+            Path(path),
+            freq,
+            int(price_scale),
+            progress,
+            allow_gaps=bool(allow_gaps),
+            round_prices=bool(round_prices),
         )
-    return _write_parsed(parsed, name, calendar)
+    return _write_parsed(parsed, name, calendar, drop_non_sessions)
 
 
-def _write_parsed(parsed, name: str, calendar: str) -> Bundle:
+def _write_parsed(parsed, name: str, calendar: str, drop_non_sessions: bool = False) -> Bundle:
     from rustybt.calendars import sessions
 
     lo, hi = parsed.date_range()
@@ -548,8 +559,19 @@ def _write_parsed(parsed, name: str, calendar: str) -> Bundle:
     first = pd.Timestamp(lo * _NS_PER_DAY) - day
     last = pd.Timestamp(hi * _NS_PER_DAY) + day
     dates, opens, closes = sessions(calendar, first, last)
-    parsed.write(bundles_dir(), name, calendar, dates.tolist(), opens.tolist(), closes.tolist())
-    return load_bundle(name)
+    rounded = parsed.rounded
+    _, dropped = parsed.write(
+        bundles_dir(),
+        name,
+        calendar,
+        dates.tolist(),
+        opens.tolist(),
+        closes.tolist(),
+        drop_non_sessions=bool(drop_non_sessions),
+    )
+    bundle = load_bundle(name)
+    bundle.ingest_report = {"rounded_prices": rounded, "dropped_rows": dropped}
+    return bundle
 
 
 def _parquet_message(msg: str, csv: str, path) -> str:
@@ -566,49 +588,118 @@ def _parquet_message(msg: str, csv: str, path) -> str:
 
 
 def ingest_table(
-    path: str | os.PathLike,
+    source,
     name: str,
     frequency: str = "daily",
     calendar: str = "XNYS",
     price_scale: int = 4,
     allow_gaps: bool = False,
+    round_prices: bool = False,
+    drop_non_sessions: bool = False,
 ) -> Bundle:
-    """Ingest a long table: CSV or Parquet with columns ``symbol``, ``timestamp`` (or
-    ``date``), ``open, high, low, close, volume`` and optionally ``dividend, split`` and
-    ``pay_date`` (a dividend's pay date, ``YYYY-MM-DD``; empty on other rows: the dividend
-    is earned on its ex-date, the row's date, and paid on the first session on or after
-    its pay date, as zipline pays; without one it is paid on the ex-date); rows of
-    different symbols may interleave. Validated like csvdir; errors name the file, the line
-    (CSV) or row (Parquet, counted from 1), the column and the reason.
+    """Ingest a long table: a CSV or Parquet file, or an in-memory pandas, polars or
+    pyarrow table, with columns ``symbol``, ``timestamp`` (or ``date``), ``open, high,
+    low, close, volume`` and optionally ``dividend, split`` and ``pay_date`` (a
+    dividend's pay date, ``YYYY-MM-DD``; empty on other rows: the dividend is earned on its
+    ex-date, the row's date, and paid on the first session on or after its pay date, as
+    zipline pays; without one it is paid on the ex-date). Rows may come in any order
+    (each symbol's are sorted by time). Validated like csvdir (``round_prices`` and
+    ``drop_non_sessions`` as there); errors name the file, the line (CSV) or row
+    (Parquet and in-memory tables, counted from 1), the column and the reason.
+
+    >>> import pandas as pd, rustybt  # doctest: +SKIP
+    >>> frame = pd.DataFrame({"symbol": ["A", "A"], "date": ["2022-01-03", "2022-01-04"],
+    ...     "open": [10.0, 10.5], "high": [11.0, 11], "low": [9.5, 10], "close": [10.5, 10.8],
+    ...     "volume": [1000, 1200]})  # doctest: +SKIP
+    >>> rustybt.ingest_table(frame, "mine").ingest_report  # doctest: +SKIP
+    {'rounded_prices': 0, 'dropped_rows': 0}
     """
     import tempfile
 
     from rustybt.errors import IngestError
 
-    path = Path(path)
     freq = _normalize_frequency(frequency)
-    if path.suffix.lower() != ".parquet":
-        parsed = _core.CsvDir.parse_long(path, freq, int(price_scale), bool(allow_gaps))
-        return _write_parsed(parsed, name, calendar)
-    import pyarrow.parquet as pq
+    options = {"allow_gaps": bool(allow_gaps), "round_prices": bool(round_prices)}
+    if isinstance(source, (str, os.PathLike)):
+        path = Path(source)
+        if path.suffix.lower() != ".parquet":
+            parsed = _core.CsvDir.parse_long(path, freq, int(price_scale), **options)
+            return _write_parsed(parsed, name, calendar, drop_non_sessions)
+        import pyarrow.parquet as pq
 
-    try:
-        frame = pq.read_table(path).to_pandas()
-    except Exception as exc:
-        raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
-    for col in frame.columns:  # timestamps as plain UTC text, pay dates as dates
-        if pd.api.types.is_datetime64_any_dtype(frame[col]):
-            ts = frame[col]
-            ts = ts.dt.tz_convert("UTC") if ts.dt.tz is not None else ts
-            frame[col] = ts.dt.strftime("%Y-%m-%d" if col == "pay_date" else "%Y-%m-%d %H:%M:%S")
+        try:
+            table = pq.read_table(path)
+        except Exception as exc:
+            raise IngestError(f"{path}: not a readable Parquet file ({exc})") from None
+        where = str(path)
+    else:
+        table = _arrow_table(source)
+        where = f"the {type(source).__module__.split('.')[0]} table"
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "table.csv"
+        _write_table_csv(table, csv, where)
         try:
-            frame.to_csv(csv, index=False)
-        except Exception as exc:  # pyarrow reads invalid UTF-8 strings without a word
-            raise IngestError(f"{path}: a value cannot be read as text ({exc})") from None
-        try:
-            parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale), bool(allow_gaps))
+            parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale), **options)
+            return _write_parsed(parsed, name, calendar, drop_non_sessions)
         except IngestError as exc:
-            raise IngestError(_parquet_message(str(exc), str(csv), path)) from None
-        return _write_parsed(parsed, name, calendar)
+            raise IngestError(_parquet_message(str(exc), str(csv), where)) from None
+
+
+def _arrow_table(frame):
+    """A pandas, polars or pyarrow table as a pyarrow Table (polars and pyarrow without a
+    copy; pandas through Arrow's conversion)."""
+    import pyarrow as pa
+
+    from rustybt.errors import IngestError
+
+    if isinstance(frame, pa.Table):
+        return frame
+    if isinstance(frame, pa.RecordBatch):
+        return pa.Table.from_batches([frame])
+    module = type(frame).__module__.split(".")[0]
+    if module == "polars":
+        return frame.to_arrow()
+    if isinstance(frame, pd.DataFrame):
+        return pa.Table.from_pandas(frame, preserve_index=False)
+    raise IngestError(
+        f"ingest_table takes a file path or a pandas, polars or pyarrow table, got "
+        f"{type(frame).__name__}"
+    )
+
+
+def _write_table_csv(table, csv: Path, where: str) -> None:
+    """An Arrow table as the CSV the Rust parser reads: timestamps as UTC text (pay
+    dates as dates), floats as their shortest round-trip digits (Arrow's writer)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pacsv
+
+    from rustybt.errors import IngestError
+
+    columns = []
+    for field, column in zip(table.schema, table.columns):
+        t = field.type
+        if pa.types.is_timestamp(t) or pa.types.is_date(t):
+            zone = "UTC" if pa.types.is_timestamp(t) and t.tz is not None else None
+            try:  # whole seconds (a bar stamped within a second is refused, not cut)
+                column = pc.cast(column, pa.timestamp("s", zone))
+            except pa.ArrowInvalid as exc:
+                raise IngestError(
+                    f"{where}: column {field.name!r} has times finer than a second ({exc})"
+                ) from None
+            day = field.name == "pay_date" or pa.types.is_date(t)
+            column = pc.strftime(column, format="%Y-%m-%d" if day else "%Y-%m-%d %H:%M:%S")
+        elif pa.types.is_dictionary(t):
+            column = pc.cast(column, pa.string())
+        columns.append(column)
+    table = pa.table(columns, names=table.column_names)
+    bad = [n for n in table.column_names if any(c in n for c in ',"\r\n')]
+    if bad:
+        raise IngestError(f"{where}: column name {bad[0]!r} holds a comma, quote or newline")
+    csv.write_text(",".join(table.column_names) + "\n")  # Arrow would quote the names
+    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
+    try:
+        with open(csv, "ab") as out:
+            pacsv.write_csv(table, out, write_options=options)
+    except Exception as exc:  # e.g. a symbol holding a comma or a quote
+        raise IngestError(f"{where}: a value cannot be written as a table row ({exc})") from None

@@ -44,6 +44,8 @@ pub struct ParsedCsvDir {
     pub frequency: BarSize,
     pub price_scale: u32,
     pub assets: Vec<CsvAsset>,
+    /// Prices rounded to the price scale (with `round_prices`; else 0).
+    pub rounded: usize,
 }
 
 /// The first and last day a bundle holds (1678-01-01 and 2261-12-31, days since the
@@ -95,8 +97,19 @@ pub fn parse_fixed(text: &str, scale: u32) -> Result<i64, String> {
     }
     let frac_trimmed = frac_part.trim_end_matches('0');
     if frac_trimmed.len() > scale as usize {
+        let advice = if frac_trimmed.len() > 12 || scale >= 12 {
+            "round them with round_prices=True (--round-prices): half to even, at the price \
+             scale, counted in the ingest report"
+                .to_string()
+        } else {
+            format!(
+                "pass a price scale of {} (--price-scale), or round with round_prices=True \
+                 (--round-prices)",
+                frac_trimmed.len()
+            )
+        };
         return Err(format!(
-            "'{t}' has {} decimal places, more than the bundle's price scale of {scale} (pass a larger --price-scale)",
+            "'{t}' has {} decimal places, more than the bundle's price scale of {scale}: {advice}",
             frac_trimmed.len()
         ));
     }
@@ -126,6 +139,33 @@ pub fn parse_fixed(text: &str, scale: u32) -> Result<i64, String> {
     Ok(if neg { -mantissa } else { mantissa })
 }
 
+/// [`parse_fixed`], rounding a value with more places than `scale` half to even (on its
+/// decimal digits, as written) instead of refusing it; the flag says it was rounded.
+pub fn parse_fixed_rounding(text: &str, scale: u32) -> Result<(i64, bool), String> {
+    match parse_fixed(text, scale) {
+        Ok(m) => Ok((m, false)),
+        Err(reason) if reason.contains("decimal places") => {
+            let t = text.trim();
+            let (neg, body) = match t.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, t.strip_prefix('+').unwrap_or(t)),
+            };
+            let (int_part, frac_part) = body.split_once('.').unwrap_or((body, ""));
+            let (kept, rest) = frac_part.split_at(scale as usize);
+            let mut m = parse_fixed(&format!("{int_part}.{kept}"), scale)?.unsigned_abs();
+            let first = rest.as_bytes()[0];
+            let beyond = rest[1..].bytes().any(|b| b != b'0');
+            let up = first > b'5' || (first == b'5' && (beyond || m % 2 == 1));
+            if up {
+                m += 1;
+            }
+            let m = i64::try_from(m).map_err(|_| format!("'{t}' is too large"))?;
+            Ok((if neg { -m } else { m }, true))
+        }
+        Err(reason) => Err(reason),
+    }
+}
+
 fn bad_row(file: &Path, line: usize, column: &str, reason: impl Into<String>) -> DataError {
     DataError::BadRow {
         file: file.to_path_buf(),
@@ -135,16 +175,125 @@ fn bad_row(file: &Path, line: usize, column: &str, reason: impl Into<String>) ->
     }
 }
 
+/// The checks of a row against the one before it of the same symbol, in time order:
+/// `cur` is (line, timestamp, the date as written). Duplicates, rows out of order, gaps
+/// over a year (unless allowed) and a dividend not below the previous close are refused.
+fn check_after(
+    path: &Path,
+    prev: &CsvRow,
+    cur: (usize, i64, &str),
+    dividend: Option<&str>,
+    scale: u32,
+    allow_gaps: bool,
+) -> Result<(), DataError> {
+    let (line, ts, date_text) = cur;
+    if ts == prev.ts {
+        return Err(bad_row(
+            path,
+            line,
+            "date",
+            format!(
+                "duplicate timestamp {date_text} (also on line {})",
+                prev.line
+            ),
+        ));
+    }
+    if ts < prev.ts {
+        return Err(bad_row(
+            path,
+            line,
+            "date",
+            format!(
+                "timestamps not sorted: {date_text} comes after {} (line {})",
+                format_timestamp(prev.ts),
+                prev.line
+            ),
+        ));
+    }
+    let gap_days = (ts - prev.ts) / NANOS_PER_DAY;
+    if !allow_gaps && gap_days > MAX_GAP_DAYS {
+        return Err(bad_row(
+            path,
+            line,
+            "date",
+            format!(
+                "{date_text} is {gap_days} days after the previous row ({}, line {}): \
+                 a stray row? If the data really has a gap of over a year, allow it \
+                 with allow_gaps=True (--allow-gaps)",
+                format_timestamp(prev.ts),
+                prev.line
+            ),
+        ));
+    }
+    if let Some(d) = dividend {
+        // zipline's ratio 1 - dividend / previous close must stay positive
+        let d_m = i128::from(parse_fixed(d, 12).unwrap_or(0));
+        let close_m = i128::from(prev.ohlcv[3]) * 10i128.pow(12 - scale);
+        if d_m >= close_m {
+            return Err(bad_row(
+                path,
+                line,
+                "dividend",
+                format!(
+                    "dividend {d} is not below the previous close {} (line {}): \
+                     adjusted prices before it would be zero or negative",
+                    fixed_text(prev.ohlcv[3], scale),
+                    prev.line
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A long table's rows of one symbol in time order (any order in the file), then checked
+/// pair by pair as a csvdir file's are.
+fn sort_and_check(
+    path: &Path,
+    rows: &mut [CsvRow],
+    frequency: BarSize,
+    scale: u32,
+    allow_gaps: bool,
+) -> Result<(), DataError> {
+    rows.sort_by_key(|r| (r.ts, r.line));
+    for i in 1..rows.len() {
+        let (before, after) = rows.split_at(i);
+        let cur = &after[0];
+        let text = match frequency {
+            BarSize::Daily => format_date(cur.ts.div_euclid(NANOS_PER_DAY) as i32),
+            BarSize::Minutes(_) => format_timestamp(cur.ts),
+        };
+        // the later line of a duplicate is the one refused, wherever it sorts
+        let (prev, cur) = if before[i - 1].ts == cur.ts && before[i - 1].line > cur.line {
+            (cur, &before[i - 1])
+        } else {
+            (&before[i - 1], cur)
+        };
+        check_after(
+            path,
+            prev,
+            (cur.line, cur.ts, &text),
+            cur.dividend.as_deref(),
+            scale,
+            allow_gaps,
+        )?;
+    }
+    Ok(())
+}
+
 /// Parse one file. With `long`, the file is a long table: a `symbol` column says whose
 /// row it is (`timestamp` may name the date column) and rows of different symbols may
 /// interleave; ordering and duplicates are checked per symbol. Returns rows per symbol in
 /// order of first appearance (one unnamed group for a csvdir file).
+#[allow(clippy::too_many_arguments)]
 fn parse_file(
     path: &Path,
     frequency: BarSize,
     scale: u32,
     long: bool,
     allow_gaps: bool,
+    round_prices: bool,
+    rounded: &mut usize,
 ) -> Result<Vec<(String, Vec<CsvRow>)>, DataError> {
     let bytes = fs::read(path).map_err(DataError::io(path))?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -267,8 +416,14 @@ fn parse_file(
         let mut ohlcv = [0i64; 5];
         for k in 0..4 {
             let name = REQUIRED[k + 1];
-            let v = parse_fixed(fields[cols[k + 1]], scale)
-                .map_err(|r| bad_row(path, line, name, r))?;
+            let v = if round_prices {
+                let (v, was) = parse_fixed_rounding(fields[cols[k + 1]], scale)
+                    .map_err(|r| bad_row(path, line, name, r))?;
+                *rounded += usize::from(was);
+                v
+            } else {
+                parse_fixed(fields[cols[k + 1]], scale).map_err(|r| bad_row(path, line, name, r))?
+            };
             if v <= 0 {
                 return Err(bad_row(
                     path,
@@ -411,62 +566,17 @@ fn parse_file(
             groups.len() - 1
         });
         let rows = &mut groups[g].1;
-        if let Some(prev) = rows.last() {
-            if ts == prev.ts {
-                return Err(bad_row(
+        if !long {
+            // a csvdir file must be in time order; a long table is sorted below
+            if let Some(prev) = rows.last() {
+                check_after(
                     path,
-                    line,
-                    "date",
-                    format!(
-                        "duplicate timestamp {date_text} (also on line {})",
-                        prev.line
-                    ),
-                ));
-            }
-            if ts < prev.ts {
-                return Err(bad_row(
-                    path,
-                    line,
-                    "date",
-                    format!(
-                        "timestamps not sorted: {date_text} comes after {} (line {})",
-                        format_timestamp(prev.ts),
-                        prev.line
-                    ),
-                ));
-            }
-            let gap_days = (ts - prev.ts) / NANOS_PER_DAY;
-            if !allow_gaps && gap_days > MAX_GAP_DAYS {
-                return Err(bad_row(
-                    path,
-                    line,
-                    "date",
-                    format!(
-                        "{date_text} is {gap_days} days after the previous row ({}, line {}): \
-                         a stray row? If the data really has a gap of over a year, allow it \
-                         with allow_gaps=True (--allow-gaps)",
-                        format_timestamp(prev.ts),
-                        prev.line
-                    ),
-                ));
-            }
-            if let Some(d) = &dividend {
-                // zipline's ratio 1 - dividend / previous close must stay positive
-                let d_m = i128::from(parse_fixed(d, 12).unwrap_or(0));
-                let close_m = i128::from(prev.ohlcv[3]) * 10i128.pow(12 - scale);
-                if d_m >= close_m {
-                    return Err(bad_row(
-                        path,
-                        line,
-                        "dividend",
-                        format!(
-                            "dividend {d} is not below the previous close {} (line {}): \
-                             adjusted prices before it would be zero or negative",
-                            fixed_text(prev.ohlcv[3], scale),
-                            prev.line
-                        ),
-                    ));
-                }
+                    prev,
+                    (line, ts, date_text),
+                    dividend.as_deref(),
+                    scale,
+                    allow_gaps,
+                )?;
             }
         }
         rows.push(CsvRow {
@@ -483,6 +593,11 @@ fn parse_file(
             file: path.to_path_buf(),
             reason: "no data rows after the header".into(),
         });
+    }
+    if long {
+        for (_, rows) in &mut groups {
+            sort_and_check(path, rows, frequency, scale, allow_gaps)?;
+        }
     }
     Ok(groups)
 }
@@ -532,15 +647,18 @@ impl ParsedCsvDir {
         frequency: BarSize,
         price_scale: u32,
     ) -> Result<ParsedCsvDir, DataError> {
-        Self::parse_with_progress(dir, frequency, price_scale, false, &mut |_, _| true)
+        Self::parse_with_progress(dir, frequency, price_scale, false, false, &mut |_, _| true)
     }
 
-    /// [`ParsedCsvDir::parse`], reporting `(files done, files)` after each file.
+    /// [`ParsedCsvDir::parse`], reporting `(files done, files)` after each file. With
+    /// `round_prices`, prices with more places than the scale are rounded (half to even)
+    /// and counted instead of refused.
     pub fn parse_with_progress(
         dir: &Path,
         frequency: BarSize,
         price_scale: u32,
         allow_gaps: bool,
+        round_prices: bool,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
@@ -590,6 +708,7 @@ impl ParsedCsvDir {
             });
         }
         let mut assets = Vec::with_capacity(files.len());
+        let mut rounded = 0usize;
         let total = files.len();
         let mut seen = HashMap::new();
         for (done, file) in files.into_iter().enumerate() {
@@ -605,9 +724,17 @@ impl ParsedCsvDir {
                 }
             };
             check_symbol(&symbol, &file, None, &mut seen)?;
-            let (_, rows) = parse_file(&file, frequency, price_scale, false, allow_gaps)?
-                .pop()
-                .expect("a parsed file has rows");
+            let (_, rows) = parse_file(
+                &file,
+                frequency,
+                price_scale,
+                false,
+                allow_gaps,
+                round_prices,
+                &mut rounded,
+            )?
+            .pop()
+            .expect("a parsed file has rows");
             assets.push(CsvAsset { symbol, file, rows });
             if !progress(done + 1, total) {
                 return Err(DataError::Interrupted);
@@ -617,17 +744,19 @@ impl ParsedCsvDir {
             frequency,
             price_scale,
             assets,
+            rounded,
         })
     }
 
     /// Read a long table: one CSV with a `symbol` column (`timestamp` or `date`, OHLCV,
-    /// optional dividend and split), rows of any assets in any interleaving but each
-    /// asset's rows in time order. Sids follow symbol order.
+    /// optional dividend, split and pay date), rows in any order (each asset's are sorted
+    /// by time here, then checked as a csvdir file's). Sids follow symbol order.
     pub fn parse_long(
         path: &Path,
         frequency: BarSize,
         price_scale: u32,
         allow_gaps: bool,
+        round_prices: bool,
     ) -> Result<ParsedCsvDir, DataError> {
         if price_scale > 12 {
             return Err(DataError::BadRequest(format!(
@@ -635,7 +764,16 @@ impl ParsedCsvDir {
                  decimal places (a price with more digits is refused unless they are zeros)"
             )));
         }
-        let groups = parse_file(path, frequency, price_scale, true, allow_gaps)?;
+        let mut rounded = 0usize;
+        let groups = parse_file(
+            path,
+            frequency,
+            price_scale,
+            true,
+            allow_gaps,
+            round_prices,
+            &mut rounded,
+        )?;
         let mut seen = HashMap::new();
         for (symbol, rows) in &groups {
             check_symbol(symbol, path, rows.first().map(|r| r.line), &mut seen)?;
@@ -654,6 +792,7 @@ impl ParsedCsvDir {
             frequency,
             price_scale,
             assets,
+            rounded,
         })
     }
 
@@ -676,11 +815,16 @@ impl ParsedCsvDir {
     }
 
     /// Place every row on the bar grid of `sessions` (restricted to the data's span).
+    /// Rows on dates (or minutes) that are not the calendar's are all reported at once,
+    /// the first ten by place with the total; with `drop_non_sessions` they are left out
+    /// instead (a dropped row may not carry a split or dividend), and counted: the second
+    /// value returned.
     pub fn into_content(
         self,
         sessions: &[Session],
         calendar: &str,
-    ) -> Result<BundleContent, DataError> {
+        drop_non_sessions: bool,
+    ) -> Result<(BundleContent, usize), DataError> {
         let (lo, hi) = self.date_range();
         // minute timestamps are UTC and can fall on the next UTC day of their session
         let sessions: Vec<Session> = sessions
@@ -692,6 +836,9 @@ impl ParsedCsvDir {
         let mut rows = BarRows::default();
         let mut assets = Vec::new();
         let mut adjustments = Vec::new();
+        // every row off the calendar: (file, line, what it is)
+        let mut off: Vec<(&Path, usize, String)> = Vec::new();
+        let mut off_with_action = None;
         for (sid, asset) in self.assets.iter().enumerate() {
             let sid32 = sid as u32;
             let mut first_bar = None;
@@ -701,26 +848,23 @@ impl ParsedCsvDir {
                     BarSize::Daily => {
                         let date = r.ts.div_euclid(NANOS_PER_DAY) as i32;
                         let i = sessions.partition_point(|s| s.date < date);
-                        if i >= sessions.len() || sessions[i].date != date {
-                            return Err(bad_row(
-                                &asset.file,
-                                r.line,
-                                "date",
-                                format!(
-                                    "{} is not a {calendar} trading session",
-                                    format_date(date)
-                                ),
-                            ));
-                        }
-                        i
+                        (i < sessions.len() && sessions[i].date == date).then_some(i)
                     }
                     BarSize::Minutes(_) => {
                         let i = timestamps.partition_point(|&t| t < r.ts);
-                        if i >= timestamps.len() || timestamps[i] != r.ts {
-                            return Err(bad_row(&asset.file, r.line, "date", format!("{} is not a minute of a {calendar} session (minute bars are stamped with their close, UTC)", format_timestamp(r.ts))));
-                        }
-                        i
+                        (i < timestamps.len() && timestamps[i] == r.ts).then_some(i)
                     }
+                };
+                let Some(bar) = bar else {
+                    let what = match self.frequency {
+                        BarSize::Daily => format_date(r.ts.div_euclid(NANOS_PER_DAY) as i32),
+                        BarSize::Minutes(_) => format_timestamp(r.ts),
+                    };
+                    if off_with_action.is_none() && (r.dividend.is_some() || r.split.is_some()) {
+                        off_with_action = Some((asset.file.as_path(), r.line, what.clone()));
+                    }
+                    off.push((asset.file.as_path(), r.line, what));
+                    continue;
                 };
                 first_bar.get_or_insert(bar);
                 last_bar = bar;
@@ -758,6 +902,16 @@ impl ParsedCsvDir {
                     .date
                 }
             };
+            if first_bar.is_none() && drop_non_sessions {
+                return Err(DataError::BadFile {
+                    file: asset.file.clone(),
+                    reason: format!(
+                        "every row of {} is off the {calendar} calendar: dropping them would \
+                         leave the asset with no bars",
+                        asset.symbol
+                    ),
+                });
+            }
             assets.push(AssetInfo {
                 sid: sid32,
                 symbol: asset.symbol.clone(),
@@ -766,6 +920,57 @@ impl ParsedCsvDir {
                 end_date: date_of(last_bar),
             });
         }
+        if let Some((file, line, what)) = off_with_action.filter(|_| drop_non_sessions) {
+            return Err(bad_row(
+                file,
+                line,
+                "date",
+                format!(
+                    "{what} is not a {calendar} session and the row carries a split or \
+                     dividend, which dropping it would lose: move it to the next session"
+                ),
+            ));
+        }
+        if !off.is_empty() && !drop_non_sessions {
+            let (file, line, what) = &off[0];
+            let kind = match self.frequency {
+                BarSize::Daily => format!("a {calendar} trading session"),
+                BarSize::Minutes(_) => format!(
+                    "a minute of a {calendar} session (minute bars are stamped with their close, UTC)"
+                ),
+            };
+            let mut reason = format!("{what} is not {kind}");
+            if off.len() > 1 {
+                use std::fmt::Write as _;
+                let shown: Vec<String> = off
+                    .iter()
+                    .take(10)
+                    .map(|(f, l, w)| {
+                        let name = f.file_name().map_or_else(
+                            || f.display().to_string(),
+                            |n| n.to_string_lossy().into_owned(),
+                        );
+                        format!("{name}:{l} {w}")
+                    })
+                    .collect();
+                let _ = write!(
+                    reason,
+                    "; {} rows in all are off the calendar (first {}: {}): the calendar's \
+                     sessions are the bundle's, so drop them with drop_non_sessions=True \
+                     (--drop-non-sessions) or ingest with the calendar the data follows",
+                    off.len(),
+                    shown.len(),
+                    shown.join(", ")
+                );
+            }
+            return Err(bad_row(file, *line, "date", reason));
+        }
+        if rows.is_empty() {
+            return Err(DataError::BadRequest(format!(
+                "no row of the data is on a {calendar} session: is it the right calendar?"
+            )));
+        }
+        let dropped = off.len();
         // keep only sessions from the first to the last with data
         let used_first = rows.bar.iter().min().copied().unwrap_or(0) as usize;
         let used_last = rows.bar.iter().max().copied().unwrap_or(0) as usize;
@@ -782,17 +987,20 @@ impl ParsedCsvDir {
         for b in &mut rows.bar {
             *b -= offset;
         }
-        Ok(BundleContent {
-            frequency: self.frequency,
-            calendar: calendar.to_string(),
-            price_scale: self.price_scale,
-            source: "csvdir".to_string(),
-            sessions: kept,
-            timestamps: new_ts,
-            assets,
-            rows,
-            adjustments,
-        })
+        Ok((
+            BundleContent {
+                frequency: self.frequency,
+                calendar: calendar.to_string(),
+                price_scale: self.price_scale,
+                source: "csvdir".to_string(),
+                sessions: kept,
+                timestamps: new_ts,
+                assets,
+                rows,
+                adjustments,
+            },
+            dropped,
+        ))
     }
 }
 
@@ -890,11 +1098,61 @@ mod tests {
             })
             .collect();
         let e = parsed
-            .into_content(&sessions, "XNYS")
+            .clone()
+            .into_content(&sessions, "XNYS", false)
             .unwrap_err()
             .to_string();
         assert!(
             e.contains("AAA.csv:3: column 'date': 2022-01-08 is not a XNYS trading session"),
+            "{e}"
+        );
+        // dropped instead, and counted
+        let (content, dropped) = parsed.into_content(&sessions, "XNYS", true).unwrap();
+        assert_eq!((dropped, content.rows.len()), (1, 1));
+    }
+
+    #[test]
+    fn prices_round_half_to_even_on_request() {
+        assert_eq!(
+            parse_fixed_rounding("100.12999725341797", 4),
+            Ok((1_001_300, true))
+        );
+        assert_eq!(parse_fixed_rounding("1.00005", 4), Ok((10_000, true)));
+        assert_eq!(parse_fixed_rounding("1.00015", 4), Ok((10_002, true)));
+        assert_eq!(parse_fixed_rounding("1.000050001", 4), Ok((10_001, true)));
+        assert_eq!(parse_fixed_rounding("-2.5", 0), Ok((-2, true)));
+        assert_eq!(parse_fixed_rounding("1.25", 4), Ok((12_500, false)));
+        assert!(parse_fixed_rounding("abc", 4).is_err());
+        let refused = parse_fixed("100.12999725341797", 12).unwrap_err();
+        assert!(refused.contains("round_prices=True"), "{refused}");
+    }
+
+    #[test]
+    fn long_tables_are_sorted_per_symbol() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.csv");
+        std::fs::write(
+            &path,
+            "symbol,date,open,high,low,close,volume\nB,2022-01-04,1,1,1,1,1\nA,2022-01-04,2,2,2,2,2\nB,2022-01-03,3,3,3,3,3\nA,2022-01-03,4,4,4,4,4\n",
+        )
+        .unwrap();
+        let parsed = ParsedCsvDir::parse_long(&path, BarSize::Daily, 4, false, false).unwrap();
+        let lines: Vec<Vec<usize>> = parsed
+            .assets
+            .iter()
+            .map(|a| a.rows.iter().map(|r| r.line).collect())
+            .collect();
+        assert_eq!(lines, vec![vec![5, 3], vec![4, 2]]);
+        std::fs::write(
+            &path,
+            "symbol,date,open,high,low,close,volume\nA,2022-01-04,1,1,1,1,1\nA,2022-01-03,1,1,1,1,1\nA,2022-01-04,1,1,1,1,1\n",
+        )
+        .unwrap();
+        let e = ParsedCsvDir::parse_long(&path, BarSize::Daily, 4, false, false)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("t.csv:4: column 'date': duplicate timestamp 2022-01-04 (also on line 2)"),
             "{e}"
         );
     }

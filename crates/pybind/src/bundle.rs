@@ -595,7 +595,7 @@ impl PyCsvDir {
     /// Read and validate every file of `path/daily/` (or `path/minute/`). With
     /// `allow_gaps`, consecutive rows of a symbol may be more than a year apart.
     #[staticmethod]
-    #[pyo3(signature = (path, frequency, price_scale, progress = None, allow_gaps = false))]
+    #[pyo3(signature = (path, frequency, price_scale, progress = None, allow_gaps = false, round_prices = false))]
     fn parse(
         py: Python<'_>,
         path: PathBuf,
@@ -603,38 +603,54 @@ impl PyCsvDir {
         price_scale: u32,
         progress: Option<Py<PyAny>>,
         allow_gaps: bool,
+        round_prices: bool,
     ) -> Result<Self> {
         guard_at("CsvDir.parse", || {
             let bar = parse_bar_size(frequency)?;
             let stop = Stop::default();
             let mut report = progress_fn(progress, stop.clone());
             let parsed = stop.result(py.detach(|| {
-                ParsedCsvDir::parse_with_progress(&path, bar, price_scale, allow_gaps, &mut report)
+                ParsedCsvDir::parse_with_progress(
+                    &path,
+                    bar,
+                    price_scale,
+                    allow_gaps,
+                    round_prices,
+                    &mut report,
+                )
             }))?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),
             })
         })
     }
-    /// Read and validate a long table (CSV with a `symbol` column).
+    /// Read and validate a long table (CSV with a `symbol` column; rows in any order).
     #[staticmethod]
-    #[pyo3(signature = (path, frequency, price_scale, allow_gaps = false))]
+    #[pyo3(signature = (path, frequency, price_scale, allow_gaps = false, round_prices = false))]
     fn parse_long(
         py: Python<'_>,
         path: PathBuf,
         frequency: &str,
         price_scale: u32,
         allow_gaps: bool,
+        round_prices: bool,
     ) -> Result<Self> {
         guard_at("CsvDir.parse_long", || {
             let bar = parse_bar_size(frequency)?;
             let parsed = py
-                .detach(|| ParsedCsvDir::parse_long(&path, bar, price_scale, allow_gaps))
+                .detach(|| {
+                    ParsedCsvDir::parse_long(&path, bar, price_scale, allow_gaps, round_prices)
+                })
                 .map_err(crate::errors::Error::from)?;
             Ok(PyCsvDir {
                 parsed: Some(parsed),
             })
         })
+    }
+    /// Prices rounded to the price scale while parsing (with `round_prices`).
+    #[getter]
+    fn rounded(&self) -> Result<usize> {
+        guard_at("CsvDir.rounded", || Ok(self.get()?.rounded))
     }
     /// (first, last) date in the files, as days since the epoch.
     fn date_range(&self) -> Result<(i32, i32)> {
@@ -651,8 +667,11 @@ impl PyCsvDir {
                 .collect())
         })
     }
-    /// Place rows on the calendar's bars and write the bundle atomically.
-    #[pyo3(signature = (bundles_dir, name, calendar, dates, opens, closes))]
+    /// Place rows on the calendar's bars and write the bundle atomically: `(its path,
+    /// rows dropped)`; rows off the calendar are refused, all named, unless
+    /// `drop_non_sessions`.
+    #[pyo3(signature = (bundles_dir, name, calendar, dates, opens, closes, drop_non_sessions = false))]
+    #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,
         py: Python<'_>,
@@ -662,7 +681,8 @@ impl PyCsvDir {
         dates: Vec<i32>,
         opens: Vec<i64>,
         closes: Vec<i64>,
-    ) -> Result<PathBuf> {
+        drop_non_sessions: bool,
+    ) -> Result<(PathBuf, usize)> {
         guard_at("CsvDir.write", || {
             let sessions = sessions_from(&dates, &opens, &closes)?;
             let parsed = self
@@ -671,8 +691,10 @@ impl PyCsvDir {
                 .ok_or_else(|| ingest("this CsvDir was already written".into()))?;
             let stop = Stop::default();
             stop.result(py.detach(|| {
-                let content = parsed.into_content(&sessions, &calendar)?;
+                let (content, dropped) =
+                    parsed.into_content(&sessions, &calendar, drop_non_sessions)?;
                 rustybt_data::write_bundle_unless(&bundles_dir, &name, &content, &|| stop.now())
+                    .map(|path| (path, dropped))
             }))
         })
     }

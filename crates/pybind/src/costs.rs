@@ -49,7 +49,7 @@ impl PyCostHook {
     }
 
     fn model_error(what: &str, detail: String) -> PyErr {
-        crate::errors::InvalidRunParameters::new_err(format!("{what}: {detail}"))
+        crate::errors::invalid_run(format!("{what}: {detail}")).into()
     }
 }
 

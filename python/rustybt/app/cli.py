@@ -183,6 +183,8 @@ def cmd_ingest(args) -> int:
             calendar=args.calendar,
             price_scale=args.price_scale,
             allow_gaps=args.allow_gaps,
+            round_prices=args.round_prices,
+            drop_non_sessions=args.drop_non_sessions,
         )
     else:
         bundle = rustybt.ingest_csvdir(
@@ -192,8 +194,16 @@ def cmd_ingest(args) -> int:
             calendar=args.calendar,
             price_scale=args.price_scale,
             allow_gaps=args.allow_gaps,
+            round_prices=args.round_prices,
+            drop_non_sessions=args.drop_non_sessions,
         )
     console.print(f"ingested {bundle!r} in {time.perf_counter() - t:.2f} s at {bundle.path}")
+    report = getattr(bundle, "ingest_report", None)
+    if report and any(report.values()):
+        console.print(
+            f"  {report['rounded_prices']} prices rounded to {args.price_scale} places, "
+            f"{report['dropped_rows']} rows on non-session dates dropped"
+        )
     return 0
 
 
@@ -305,7 +315,21 @@ class _Parser(argparse.ArgumentParser):
 
     def short_usage(self) -> str:
         positionals, required, optional = [], [], False
+        # a required choice between options (--bundle NAME | --bundle-path DIR) shows as one
+        grouped = {}
+        for group in self._mutually_exclusive_groups:
+            if group.required:
+                names = [
+                    f"{a.option_strings[-1]} {a.metavar or a.dest.upper()}"
+                    for a in group._group_actions
+                ]
+                for a in group._group_actions:
+                    grouped[id(a)] = "|".join(names)
         for action in self._actions:
+            if id(action) in grouped:
+                if grouped[id(action)] not in required:
+                    required.append(grouped[id(action)])
+                continue
             if isinstance(action, argparse._SubParsersAction):
                 positionals.append("{" + ",".join(action.choices) + "} ...")
             elif not action.option_strings:
@@ -358,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
     csv.add_argument("--calendar", default="XNYS")
     csv.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
     csv.add_argument("--allow-gaps", action="store_true", help=ALLOW_GAPS_HELP)
+    csv.add_argument(
+        "--round-prices",
+        action="store_true",
+        help="round prices with more places than --price-scale, half to even (counted)",
+    )
+    csv.add_argument(
+        "--drop-non-sessions",
+        action="store_true",
+        help="leave out rows on dates that are not the calendar's sessions (counted)",
+    )
     tab = isub.add_parser("table", help="a long table (CSV or Parquet) with a symbol column")
     tab.add_argument("path")
     tab.add_argument("--bundle", required=True)
@@ -365,6 +399,16 @@ def build_parser() -> argparse.ArgumentParser:
     tab.add_argument("--calendar", default="XNYS")
     tab.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
     tab.add_argument("--allow-gaps", action="store_true", help=ALLOW_GAPS_HELP)
+    tab.add_argument(
+        "--round-prices",
+        action="store_true",
+        help="round prices with more places than --price-scale, half to even (counted)",
+    )
+    tab.add_argument(
+        "--drop-non-sessions",
+        action="store_true",
+        help="leave out rows on dates that are not the calendar's sessions (counted)",
+    )
     ing.set_defaults(func=cmd_ingest)
 
     sub.add_parser("bundles", help="list bundles").set_defaults(func=cmd_bundles)

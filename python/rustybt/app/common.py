@@ -32,9 +32,15 @@ def add_run_options(parser) -> None:
         "strategy", help="a .py file with a TradingAlgorithm subclass or zipline functions"
     )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--bundle", help="a bundle's name (or a path with a separator)")
     where.add_argument(
-        "--bundle-path", type=Path, dest="bundle", help="a bundle's directory, as a path"
+        "--bundle", metavar="BUNDLE", help="a bundle's name (or a path with a separator)"
+    )
+    where.add_argument(
+        "--bundle-path",
+        type=Path,
+        dest="bundle",
+        metavar="DIR",
+        help="a bundle's directory, as a path",
     )
     parser.add_argument("--start", type=date_text, help="first session, YYYY-MM-DD")
     parser.add_argument("--end", type=date_text, help="last session, YYYY-MM-DD")
