@@ -235,33 +235,24 @@ def run_algorithm(
         >>> perf = rustybt.run_algorithm(algorithm=SmaCross, bundle="rustybt-demo",
         ...                              capital_base=1e6)  # doctest: +SKIP
     """
+    return _run(_zipline_config(locals()))
+
+
+def _zipline_config(args: dict) -> RunConfig:
+    """The run ``run_algorithm``'s arguments (its ``locals()``) ask for: zipline's keywords
+    applied (:func:`_zipline_keywords`), the rest into a :class:`RunConfig` (the reference
+    engine's ``run_algorithm`` takes the same arguments and calls this too)."""
     bundle = _zipline_keywords(
-        bundle,
-        bundle_timestamp,
-        trading_calendar,
-        extensions,
-        environ,
-        custom_loader,
-        blotter,
+        args["bundle"],
+        args["bundle_timestamp"],
+        args["trading_calendar"],
+        args["extensions"],
+        args["environ"],
+        args["custom_loader"],
+        args["blotter"],
     )
-    return _run(
-        RunConfig(
-            bundle=bundle,
-            start=start,
-            end=end,
-            capital_base=capital_base,
-            algorithm=algorithm,
-            params=params,
-            initialize=initialize,
-            handle_data=handle_data,
-            before_trading_start=before_trading_start,
-            analyze=analyze,
-            data_frequency=data_frequency,
-            ledger=ledger,
-            benchmark_returns=benchmark_returns,
-            metrics_set=metrics_set,
-        )
-    )
+    fields = {f.name for f in dataclasses.fields(RunConfig)}
+    return RunConfig(**{**{k: v for k, v in args.items() if k in fields}, "bundle": bundle})
 
 
 def _zipline_keywords(

@@ -77,7 +77,7 @@ from rustybt.reference.ledger import (
     round_order_amount,
     saturate,
 )
-from rustybt.runner import RunConfig, _run, _zipline_keywords
+from rustybt.runner import _run, _zipline_config
 
 PERIODS_PER_YEAR = 252.0
 
@@ -1032,26 +1032,7 @@ def run_algorithm(
 ) -> pd.DataFrame:
     """:func:`rustybt.run_algorithm` on the reference engine: same arguments, same perf
     frame (``perf.attrs["rustybt"]["exact"]`` included), same exceptions."""
-    bundle = _zipline_keywords(
-        bundle, bundle_timestamp, trading_calendar, extensions, environ, custom_loader, blotter
-    )
-    config = RunConfig(
-        bundle=bundle,
-        start=start,
-        end=end,
-        capital_base=capital_base,
-        algorithm=algorithm,
-        params=params,
-        initialize=initialize,
-        handle_data=handle_data,
-        before_trading_start=before_trading_start,
-        analyze=analyze,
-        data_frequency=data_frequency,
-        ledger=ledger,
-        benchmark_returns=benchmark_returns,
-        metrics_set=metrics_set,
-    )
-    return _run(config, simulation=ReferenceSimulation)
+    return _run(_zipline_config(locals()), simulation=ReferenceSimulation)
 
 
 def exact_values(perf: pd.DataFrame) -> dict:
