@@ -80,6 +80,47 @@ def run_batch(
     asset by sid). NaN means no order for that asset on that bar. Costs default to zipline's
     (``FixedBasisPointsSlippage()``, ``PerShare()``). A run that fails reports its error in
     ``stats.error``; the others go on.
+
+    Parameters
+    ----------
+    bundle : str, path or Bundle
+        The bundle.
+    weights, orders : array-like
+        Target weights (``order_target_percent``) or share orders (``order``), one of them.
+    assets : list of Asset or str, optional
+        The matrices' columns (default every asset).
+    start, end : date-like, optional
+        The run's span (default the bundle's).
+    capital_base : float
+        Starting cash.
+    ledger : {"decimal", "float"}
+        Exact books (default) or f64.
+    slippage, commission : built-in models, optional
+        The engine's models; a Python model of your own is refused (use
+        :func:`rustybt.run_algorithm`).
+    cancel_policy : {"never", "eod"}
+    fill_model : {"next_close", "next_open"}
+    perf : bool
+        Also keep each run's per-session portfolio values.
+
+    Returns
+    -------
+    BatchResults
+        ``stats`` (a row per run) and, with ``perf``, the per-session values.
+
+    Raises
+    ------
+    InvalidRunParameters
+        Matrices of the wrong shape, a bad argument or a Python cost model.
+
+    Examples
+    --------
+    >>> import numpy as np, rustybt
+    >>> b = rustybt.ingest_synthetic("doc-batch", assets=2, start="2022-01-03", end="2022-03-31")
+    >>> n = len(b.sessions)
+    >>> runs = rustybt.run_batch(b, [np.full((n, 2), 0.5), np.full((n, 2), 0.25)])
+    >>> len(runs.stats), bool(runs.stats["error"].isna().all())
+    (2, True)
     """
     if (weights is None) == (orders is None):
         raise InvalidRunParameters("pass exactly one of weights= or orders=")

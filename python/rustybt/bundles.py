@@ -483,6 +483,40 @@ def ingest_synthetic(
     """Write a deterministic synthetic bundle (GBM per asset, realistic OHLCV, prices with
     two decimals; symbols ``S000``, ``S001``, ...). The same arguments give the same bars
     and content hash on every machine.
+
+    Parameters
+    ----------
+    name : str
+        The bundle's name (a new version replaces an older one atomically).
+    assets : int
+        How many assets (at least 1).
+    start, end : date-like
+        The first and last date; the bars are on the calendar's sessions between them.
+    frequency : str
+        ``"daily"`` (default), ``"minute"`` or a bar size such as ``"5m"``.
+    seed : int
+        The generator's seed (0 to 2**64 - 1).
+    calendar : str
+        An ``exchange_calendars`` name (default ``"XNYS"``).
+    price_scale : int
+        Decimal places stored (2 to 8).
+
+    Returns
+    -------
+    Bundle
+        The bundle, opened.
+
+    Raises
+    ------
+    InvalidRunParameters
+        A bad argument (the message names it).
+
+    Examples
+    --------
+    >>> import rustybt
+    >>> b = rustybt.ingest_synthetic("doc-synth", assets=3, start="2022-01-03", end="2022-01-31")
+    >>> [a.symbol for a in b.asset_list], len(b.sessions)
+    (['S000', 'S001', 'S002'], 20)
     """
     from rustybt.calendars import sessions
 
@@ -536,6 +570,38 @@ def ingest_csvdir(
     (half to even, counted); rows on dates that are not the calendar's sessions (all of
     them named at once), unless ``drop_non_sessions`` (counted). The counts are in the
     returned bundle's ``ingest_report``.
+
+    Parameters
+    ----------
+    path : str or path
+        The folder holding ``daily/`` (or ``minute/``).
+    name : str
+        The bundle's name.
+    frequency, calendar, price_scale : as for :func:`ingest_synthetic` (scale 0 to 12)
+    allow_gaps, round_prices, drop_non_sessions : bool
+        The options above, all off by default.
+
+    Returns
+    -------
+    Bundle
+        The bundle, opened, with ``ingest_report``.
+
+    Raises
+    ------
+    IngestError
+        A row, file or name that cannot be read right (file, line, column, reason).
+    KeyboardInterrupt
+        Ctrl-C: nothing is published.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, rustybt
+    >>> root = pathlib.Path(tempfile.mkdtemp()); (root / "daily").mkdir()
+    >>> _ = (root / "daily" / "AAA.csv").write_text(
+    ...     "date,open,high,low,close,volume\\n2022-01-03,10,11,9,10.5,100\\n"
+    ...     "2022-01-04,10.5,11,10,10.75,120\\n")
+    >>> rustybt.ingest_csvdir(root, "doc-csvdir").ingest_report
+    {'rounded_prices': 0, 'dropped_rows': 0}
     """
     freq = _normalize_frequency(frequency)
     files = list((Path(path) / ("daily" if freq == "1d" else "minute")).glob("*.csv"))
@@ -607,12 +673,33 @@ def ingest_table(
     ``drop_non_sessions`` as there); errors name the file, the line (CSV) or row
     (Parquet and in-memory tables, counted from 1), the column and the reason.
 
-    >>> import pandas as pd, rustybt  # doctest: +SKIP
-    >>> frame = pd.DataFrame({"symbol": ["A", "A"], "date": ["2022-01-03", "2022-01-04"],
+    Parameters
+    ----------
+    source : str, path, or a pandas / polars / pyarrow table
+        The table.
+    name, frequency, calendar, price_scale, allow_gaps, round_prices, drop_non_sessions
+        As for :func:`ingest_csvdir`.
+
+    Returns
+    -------
+    Bundle
+        The bundle, opened, with ``ingest_report``.
+
+    Raises
+    ------
+    IngestError
+        As for :func:`ingest_csvdir`; rows of a Parquet or in-memory table are counted
+        from 1.
+
+    Examples
+    --------
+    >>> import pandas as pd, rustybt
+    >>> frame = pd.DataFrame({"symbol": ["A", "A"], "date": ["2022-01-04", "2022-01-03"],
     ...     "open": [10.0, 10.5], "high": [11.0, 11], "low": [9.5, 10], "close": [10.5, 10.8],
-    ...     "volume": [1000, 1200]})  # doctest: +SKIP
-    >>> rustybt.ingest_table(frame, "mine").ingest_report  # doctest: +SKIP
-    {'rounded_prices': 0, 'dropped_rows': 0}
+    ...     "volume": [1000, 1200]})
+    >>> b = rustybt.ingest_table(frame, "doc-table")
+    >>> b.ingest_report, b.bars("close").fields["close"][:, 0].tolist()
+    ({'rounded_prices': 0, 'dropped_rows': 0}, [10.8, 10.5])
     """
     import tempfile
 
