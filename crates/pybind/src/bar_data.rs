@@ -135,15 +135,17 @@ impl PyBarData {
             let view = me.view();
             let all_assets = sids.len() == me.store.n_assets()
                 && sids.iter().enumerate().all(|(i, &s)| s as usize == i);
-            let places = me.rounding();
-            let exact = places.is_none_or(|p| !me.store.window_needs_rounding(&sids, view.bar, p));
-            if all_assets && target.is_none() && !view.before_first && exact {
+            // decimal places to round to, where rounding can change the window
+            let round = me
+                .rounding()
+                .filter(|&p| me.store.window_needs_rounding(&sids, view.bar, p));
+            if all_assets && target.is_none() && !view.before_first && round.is_none() {
                 if let Some(block) = me.store.raw_block(f, view.bar, count) {
                     // zero-copy: a read-only view of the store's rows, kept alive by this object
                     return read_only_view(block, count, sids.len(), slf.clone().into_any());
                 }
             }
-            window_array(py, &me.store, view, f, &sids, count, target, places)
+            window_array(py, &me.store, view, f, &sids, count, target, round)
         })
     }
     /// True while `before_trading_start` runs for the bundle's first session (no bar yet).
@@ -168,9 +170,10 @@ impl PyBarData {
 }
 
 /// A fresh `[count, len(sids)]` array of the window ending at `view` (see
-/// [`BarStore::window_into`]), rounded to `places` decimals as zipline rounds history
+/// [`BarStore::window_into`]), rounded to `round` decimals as zipline rounds history
 /// (every row but the current aggregated bar, which zipline builds from the finer bars
-/// unrounded).
+/// unrounded). Callers pass `round` only where rounding can change the window
+/// ([`BarStore::window_needs_rounding`]).
 #[allow(clippy::too_many_arguments)]
 pub fn window_array<'py>(
     py: Python<'py>,
@@ -180,7 +183,7 @@ pub fn window_array<'py>(
     sids: &[u32],
     count: usize,
     target: Option<rustybt_data::BarSize>,
-    places: Option<u32>,
+    round: Option<u32>,
 ) -> Result<Bound<'py, PyArray2<f64>>> {
     store.check_window(sids, view.bar)?;
     // SAFETY: every element is written by `window_into` before the array is returned
@@ -189,7 +192,7 @@ pub fn window_array<'py>(
         let mut rw = arr.readwrite();
         let out = rw.as_slice_mut().map_err(|e| Error::Py(e.into()))?;
         store.window_into(view, field, sids, count, target, out)?;
-        if let Some(p) = places.filter(|&p| store.window_needs_rounding(sids, view.bar, p)) {
+        if let Some(p) = round {
             let rows = if target.is_some() { count - 1 } else { count };
             rustybt_data::round_like_numpy(&mut out[..rows * sids.len()], p);
         }

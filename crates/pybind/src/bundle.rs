@@ -428,7 +428,7 @@ impl PyBundle {
                 &sids,
                 count,
                 target,
-                round_places,
+                round_places.filter(|&p| self.store.window_needs_rounding(&sids, end_bar, p)),
             )
         })
     }
