@@ -536,6 +536,28 @@ def test_custom_cost_models_in_both_engines(actions_bundle):
     assert per_bar.max() == 1
 
 
+@pytest.mark.parametrize("engine", ["rust", "reference"])
+def test_a_builtin_model_replaces_ones_own(actions_bundle, engine):
+    from rustybt.finance.commission import PerShare
+    from rustybt.finance.slippage import FixedSlippage
+
+    base = _custom_models_algo()
+
+    class Replaced(base):
+        def initialize(self, context):
+            super().initialize(context)
+            self.set_slippage(FixedSlippage(spread=0.0))
+            self.set_commission(PerShare(cost=0.0, min_trade_cost=0.0))
+
+    run = rustybt.run_algorithm if engine == "rust" else reference.run_algorithm
+    fills = rustybt.results.transactions_frame(run(algorithm=Replaced, bundle=actions_bundle))
+    # the engine's models fill whole orders at the close, free
+    closes = dict(zip(DATES, ODD_CLOSES))
+    assert fills["amount"].tolist() == [1500, 300, -700, 300]
+    assert fills["price"].tolist() == [closes[d] for d in (DATES[2], DATES[2], DATES[8], DATES[8])]
+    assert fills["commission"].tolist() == [0.0] * 4
+
+
 def test_a_failing_custom_model_stops_the_run_naming_it(actions_bundle):
     from rustybt.errors import StrategyError
 

@@ -424,15 +424,7 @@ class TradingAlgorithm:
         model = us_equities
         if not isinstance(model, SlippageModel):
             raise BadOrderParameters(f"set_slippage needs a SlippageModel, got {model!r}")
-        if hasattr(type(model), "process_order"):  # a model of the strategy's own
-            self._custom_costs["slippage"] = _slippage_adapter(self, model)
-            self._sim.set_cost_models(self._data, **self._custom_costs)
-            return
-        _engine_model(model, "process_order")
-        self._custom_costs.pop("slippage", None)
-        self._sim.set_slippage(model)
-        if self._custom_costs:
-            self._sim.set_cost_models(self._data, **self._custom_costs)
+        self._set_costs("slippage", model, "process_order", self._sim.set_slippage)
 
     def set_commission(self, us_equities=None, us_futures=None) -> None:
         """Choose the commission model (in ``initialize``; later:
@@ -442,14 +434,21 @@ class TradingAlgorithm:
         model = us_equities
         if not isinstance(model, CommissionModel):
             raise BadOrderParameters(f"set_commission needs a CommissionModel, got {model!r}")
-        if hasattr(type(model), "calculate"):  # a model of the strategy's own
-            self._custom_costs["commission"] = _commission_adapter(self, model)
-            self._sim.set_cost_models(self._data, **self._custom_costs)
-            return
-        _engine_model(model, "calculate")
-        self._custom_costs.pop("commission", None)
-        self._sim.set_commission(model)
-        if self._custom_costs:
+        self._set_costs("commission", model, "calculate", self._sim.set_commission)
+
+    def _set_costs(self, kind: str, model, method: str, set_engine_model) -> None:
+        """A cost model of the strategy's own (it defines zipline's ``method``) is called
+        through the engine's cost hook; any other is one the engine computes. The hook is
+        set anew each time, so a built-in model replacing one's own takes effect."""
+        had_own = bool(self._custom_costs)
+        if hasattr(type(model), method):
+            adapter = _slippage_adapter if kind == "slippage" else _commission_adapter
+            self._custom_costs[kind] = adapter(self, model)
+        else:
+            _engine_model(model, method)
+            self._custom_costs.pop(kind, None)
+            set_engine_model(model)
+        if had_own or self._custom_costs:
             self._sim.set_cost_models(self._data, **self._custom_costs)
 
     def set_benchmark(self, benchmark) -> None:

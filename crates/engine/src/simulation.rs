@@ -432,9 +432,13 @@ impl<N: Money> Simulation<N> {
     }
 
     /// Ask `hook` (a strategy's own slippage and/or commission models) for fills and
-    /// commissions in the ledger's place, from the next bar on.
-    pub fn set_cost_hook(&mut self, hook: Box<dyn rustybt_ledger::CostHook<N> + Send + Sync>) {
-        self.cost_hook = Some(hook);
+    /// commissions in the ledger's place, from the next bar on (`None`: the ledger's own
+    /// models again).
+    pub fn set_cost_hook(
+        &mut self,
+        hook: Option<Box<dyn rustybt_ledger::CostHook<N> + Send + Sync>>,
+    ) {
+        self.cost_hook = hook;
     }
 
     /// zipline's `set_min_leverage`: after `deadline_ns` (the first session plus the grace

@@ -242,7 +242,8 @@ impl PySimulation {
     /// A strategy's own cost models, asked in the ledger's place from the next bar on:
     /// `slippage(order fields, volume_for_bar)` returns None, "liquidity" or (price,
     /// amount); `commission(order fields, price, amount)` a number. `data` is moved to the
-    /// bar being filled before either is called.
+    /// bar being filled before either is called. With neither, the ledger's own models
+    /// are back.
     #[pyo3(signature = (data, slippage = None, commission = None))]
     fn set_cost_models(
         &mut self,
@@ -251,13 +252,16 @@ impl PySimulation {
         commission: Option<Py<PyAny>>,
     ) -> Result<()> {
         guard_at("Simulation.set_cost_models", || {
-            let error = self.cost_error.clone();
-            with_sim!(&mut self.sim, s => s.set_cost_hook(Box::new(crate::costs::PyCostHook {
-                slippage: slippage.as_ref().map(|p| Python::attach(|py| p.clone_ref(py))),
-                commission: commission.as_ref().map(|p| Python::attach(|py| p.clone_ref(py))),
-                data: Python::attach(|py| data.clone_ref(py)),
-                error,
-            })));
+            let hook =
+                (slippage.is_some() || commission.is_some()).then(|| crate::costs::PyCostHook {
+                    slippage,
+                    commission,
+                    data,
+                    error: self.cost_error.clone(),
+                });
+            with_sim!(&mut self.sim, s => s.set_cost_hook(
+                hook.map(|h| Box::new(h) as Box<dyn rustybt_ledger::CostHook<_> + Send + Sync>)
+            ));
             Ok(())
         })
     }

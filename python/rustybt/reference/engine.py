@@ -841,6 +841,9 @@ class ReferenceSimulation:
         def move(bar: int) -> None:
             data._set_bar(bar)
 
+        if slippage is None and commission is None:  # the ledger's own models again
+            self._ledger.cost_hook = None
+            return
         self._ledger.cost_hook = CostHook(guarded(slippage), guarded(commission), move)
 
     def set_min_leverage(self, min_leverage, deadline_ns: int) -> None:
