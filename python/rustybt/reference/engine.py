@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import copy
 import functools
+import inspect
 import json
 import logging
 import math
@@ -77,7 +78,11 @@ from rustybt.reference.ledger import (
     round_order_amount,
     saturate,
 )
+from rustybt.reference.ledger import (
+    order_id_text as _id_text,
+)
 from rustybt.runner import _run, _zipline_config
+from rustybt.runner import run_algorithm as _rust_run_algorithm
 
 PERIODS_PER_YEAR = 252.0
 
@@ -96,11 +101,6 @@ class OrderRecord:
     reason: str | None
     created_bar: int
     updated_bar: int
-
-
-def _id_text(order_id: int) -> str:
-    """An order id as strategies see it: 32 hex digits (zipline's ids are uuid4 hex)."""
-    return f"{order_id:032x}"
 
 
 def _id_of(order_id) -> int:
@@ -1008,34 +1008,17 @@ def cumulative_risk(returns: list[float]) -> list[dict[str, float]]:
 # ---------------------------------------------------------------------------------------
 
 
-def run_algorithm(
-    start=None,
-    end=None,
-    initialize=None,
-    capital_base=1_000_000.0,
-    handle_data=None,
-    before_trading_start=None,
-    analyze=None,
-    data_frequency=None,
-    bundle=None,
-    bundle_timestamp=None,
-    trading_calendar=None,
-    metrics_set: str = "default",
-    benchmark_returns=None,
-    default_extension: bool = True,
-    extensions=(),
-    strict_extensions: bool = True,
-    environ=None,
-    custom_loader=None,
-    blotter="default",
-    *,
-    algorithm=None,
-    params=None,
-    ledger: str = "decimal",
-) -> pd.DataFrame:
+def run_algorithm(*args, **kwargs) -> pd.DataFrame:
     """:func:`rustybt.run_algorithm` on the reference engine: same arguments, same perf
     frame (``perf.attrs["rustybt"]["exact"]`` included), same exceptions."""
-    return _run(_zipline_config(locals()), simulation=ReferenceSimulation)
+    call = _RUN_ALGORITHM.bind(*args, **kwargs)
+    call.apply_defaults()
+    return _run(_zipline_config(call.arguments), simulation=ReferenceSimulation)
+
+
+# the arguments are rustybt.run_algorithm's, by construction (help() shows them)
+_RUN_ALGORITHM = inspect.signature(_rust_run_algorithm)
+run_algorithm.__signature__ = _RUN_ALGORITHM
 
 
 def exact_values(perf: pd.DataFrame) -> dict:

@@ -297,6 +297,11 @@ class Fill:
 SKIP, LIQUIDITY_EXCEEDED = "skip", "liquidity_exceeded"
 
 
+def order_id_text(order_id: int) -> str:
+    """An order id as strategies see it: 32 hex digits (zipline's ids are uuid4 hex)."""
+    return f"{order_id:032x}"
+
+
 class CostHook:
     """A strategy's own cost models, called with the engine's order fields (``(id, sid,
     amount, filled, commission, limit, stop, created bar)``) as the Rust hook calls
@@ -310,7 +315,7 @@ class CostHook:
     def _fields(num, order) -> tuple:
         f = num.to_f64
         return (
-            f"{order.id:032x}",
+            order_id_text(order.id),
             order.sid,
             order.amount,
             order.filled,
@@ -612,7 +617,7 @@ class Ledger:
     # -- reading ------------------------------------------------------------------------
     def order(self, order_id: int) -> Order:
         if not 0 <= order_id < len(self.orders):
-            raise BadOrderParameters(f"unknown order id {order_id:032x}")
+            raise BadOrderParameters(f"unknown order id {order_id_text(order_id)}")
         return self.orders[order_id]
 
     def positions_value(self):
