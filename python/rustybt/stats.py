@@ -118,7 +118,7 @@ def symbol_groups(symbols) -> tuple[np.ndarray, np.ndarray]:
     return unique, group.astype(np.uint32)
 
 
-def _figure(value) -> float:
+def figure(value) -> float:
     """A perf-frame risk figure as a float: zipline's None (undefined) is NaN."""
     return math.nan if value is None else float(value)
 
@@ -158,8 +158,8 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
         fills=len(fills),
         pnl=pnl,
         invested=int((perf["positions"].map(len) > 0).sum()),
-        alpha=_figure(last["alpha"]) if "alpha" in perf else math.nan,
-        beta=_figure(last["beta"]) if "beta" in perf else math.nan,
+        alpha=figure(last["alpha"]) if "alpha" in perf else math.nan,
+        beta=figure(last["beta"]) if "beta" in perf else math.nan,
     )
 
 

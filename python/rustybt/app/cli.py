@@ -41,6 +41,7 @@ from rustybt.app.common import (
     load_strategy_file,
 )
 from rustybt.errors import InternalError, RustyBTError, StrategyError
+from rustybt.stats import figure
 
 __all__ = [
     "COMMANDS_GROUP",
@@ -66,7 +67,7 @@ COMMANDS_GROUP = "rustybt.commands"
 TOOLING_COMMANDS = ("bench", "profile", "fuzz")
 
 ALLOW_GAPS_HELP = "accept rows of a symbol more than a year apart (refused by default)"
-PRICE_SCALE_HELP = "decimal places kept (0..12; more than the data has is refused)"
+PRICE_SCALE_HELP = "decimal places kept (0..12); a price with more is refused unless --round-prices"
 
 #: Set to 1 for the full traceback of every error (as ``--traceback`` does).
 TRACEBACK_ENV = "RUSTYBT_TRACEBACK"
@@ -96,10 +97,8 @@ def summarize(perf, wall: float) -> dict:
         "sessions": len(perf),
         "final value": float(last["portfolio_value"]),
         "total return": float(last["algorithm_period_return"]),
-        "sharpe": float("nan") if last["sharpe"] is None else float(last["sharpe"]),
-        "max drawdown": (
-            float("nan") if last["max_drawdown"] is None else float(last["max_drawdown"])
-        ),
+        "sharpe": figure(last["sharpe"]),
+        "max drawdown": figure(last["max_drawdown"]),
         "fills": fills,
         "wall time (s)": wall,
     }
@@ -175,19 +174,9 @@ def cmd_ingest(args) -> int:
             calendar=args.calendar,
             price_scale=args.price_scale,
         )
-    elif args.source == "table":
-        bundle = rustybt.bundles.ingest_table(
-            args.path,
-            args.bundle,
-            frequency=args.frequency,
-            calendar=args.calendar,
-            price_scale=args.price_scale,
-            allow_gaps=args.allow_gaps,
-            round_prices=args.round_prices,
-            drop_non_sessions=args.drop_non_sessions,
-        )
     else:
-        bundle = rustybt.ingest_csvdir(
+        ingest = rustybt.ingest_table if args.source == "table" else rustybt.ingest_csvdir
+        bundle = ingest(
             args.path,
             args.bundle,
             frequency=args.frequency,
@@ -376,39 +365,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     syn.set_defaults(_span_parser=syn)
     csv = isub.add_parser("csvdir", help="zipline's csvdir layout (daily/SYM.csv, minute/SYM.csv)")
-    csv.add_argument("path")
-    csv.add_argument("--bundle", required=True)
-    csv.add_argument("--frequency", default="daily", help="daily|minute")
-    csv.add_argument("--calendar", default="XNYS")
-    csv.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
-    csv.add_argument("--allow-gaps", action="store_true", help=ALLOW_GAPS_HELP)
-    csv.add_argument(
-        "--round-prices",
-        action="store_true",
-        help="round prices with more places than --price-scale, half to even (counted)",
-    )
-    csv.add_argument(
-        "--drop-non-sessions",
-        action="store_true",
-        help="leave out rows on dates that are not the calendar's sessions (counted)",
-    )
     tab = isub.add_parser("table", help="a long table (CSV or Parquet) with a symbol column")
-    tab.add_argument("path")
-    tab.add_argument("--bundle", required=True)
-    tab.add_argument("--frequency", default="daily", help="daily|minute|1h|...")
-    tab.add_argument("--calendar", default="XNYS")
-    tab.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
-    tab.add_argument("--allow-gaps", action="store_true", help=ALLOW_GAPS_HELP)
-    tab.add_argument(
-        "--round-prices",
-        action="store_true",
-        help="round prices with more places than --price-scale, half to even (counted)",
-    )
-    tab.add_argument(
-        "--drop-non-sessions",
-        action="store_true",
-        help="leave out rows on dates that are not the calendar's sessions (counted)",
-    )
+    for parser, frequencies in ((csv, "daily|minute"), (tab, "daily|minute|1h|...")):
+        parser.add_argument("path")
+        parser.add_argument("--bundle", required=True)
+        parser.add_argument("--frequency", default="daily", help=frequencies)
+        parser.add_argument("--calendar", default="XNYS")
+        parser.add_argument("--price-scale", type=integer(0, 12), default=4, help=PRICE_SCALE_HELP)
+        parser.add_argument("--allow-gaps", action="store_true", help=ALLOW_GAPS_HELP)
+        parser.add_argument(
+            "--round-prices",
+            action="store_true",
+            help="round prices with more places than --price-scale, half to even (counted)",
+        )
+        parser.add_argument(
+            "--drop-non-sessions",
+            action="store_true",
+            help="leave out rows on dates that are not the calendar's sessions (counted)",
+        )
     ing.set_defaults(func=cmd_ingest)
 
     sub.add_parser("bundles", help="list bundles").set_defaults(func=cmd_bundles)
