@@ -230,9 +230,8 @@ class Bundle:
         )
         bounds = self._core.session_first_bar()
         lo, hi = int(bounds[first]), int(bounds[last + 1])
-        times = self.bar_times[lo:hi]
-        if self.frequency == "1d":
-            times = self.sessions[first : last + 1]
+        daily = self.frequency == "1d"
+        times = self.sessions[first : last + 1] if daily else self.bar_times[lo:hi]
         data = {}
         for f in fields:
             if adjusted:

@@ -61,7 +61,7 @@ class Restrictions:
         return self._restricted(assets, _ns(dt))
 
     def _restricted(self, asset, now: int) -> bool:
-        return any(_frozen([r for r in self._rules() if r[0] == asset], now))
+        return _frozen([r for r in self._rules() if r[0] == asset], now)
 
     def _rules(self) -> list[tuple]:
         """``(asset, effective ns, frozen)`` of one component, in effective order."""
@@ -76,13 +76,15 @@ class Restrictions:
         return _UnionRestrictions([*self._components(), *other._components()])
 
 
-def _frozen(rules: list[tuple], now: int) -> list[bool]:
+def _frozen(rules: list[tuple], now: int) -> bool:
+    """Whether the last of ``rules`` (one asset's, in effective order) effective at or
+    before ``now`` freezes it."""
     state = False
     for _, at, frozen in rules:
         if at > now:
             break
         state = frozen
-    return [state]
+    return state
 
 
 class NoRestrictions(Restrictions):
