@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use criterion::{criterion_group, criterion_main, BatchSize, BenchmarkId, Criterion, Throughput};
 use rustybt_data::{BarSize, BarStore};
-use rustybt_engine::{cumulative_benchmark_risk, cumulative_risk, Simulation, Step};
+use rustybt_engine::{
+    cumulative_benchmark_risk, cumulative_risk, Simulation, Step, PERIODS_PER_YEAR,
+};
 use rustybt_ledger::{Decimal, Money, OrderStyle};
 
 /// Daily returns of about ±1%, deterministic.
@@ -31,7 +33,7 @@ fn risk(c: &mut Criterion) {
         let r = returns(n, 1);
         g.throughput(Throughput::Elements(n as u64));
         g.bench_with_input(BenchmarkId::new("cumulative_risk", n), &r, |b, r| {
-            b.iter(|| cumulative_risk(black_box(r)));
+            b.iter(|| cumulative_risk(black_box(r), PERIODS_PER_YEAR));
         });
     }
     // O(n^2): empyrical's alpha and beta recomputed over each prefix
@@ -41,7 +43,11 @@ fn risk(c: &mut Criterion) {
         g.bench_with_input(
             BenchmarkId::new("cumulative_benchmark_risk", n),
             &(r, bench),
-            |b, (r, bench)| b.iter(|| cumulative_benchmark_risk(black_box(r), black_box(bench))),
+            |b, (r, bench)| {
+                b.iter(|| {
+                    cumulative_benchmark_risk(black_box(r), black_box(bench), PERIODS_PER_YEAR)
+                });
+            },
         );
     }
     g.finish();

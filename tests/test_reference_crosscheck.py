@@ -138,8 +138,9 @@ def csv_rows(draw, dates: list[str], actions: bool, span: bool) -> list[str]:
 
 
 @st.composite
-def bundles(draw) -> tuple[rustybt.Bundle, int]:
-    """A fresh csvdir bundle; returns it and its number of bars."""
+def bundles(draw, lots: bool = False) -> tuple[rustybt.Bundle, int]:
+    """A fresh csvdir bundle; returns it and its number of bars. With ``lots``, assets
+    trade in lots of 10^-k (k from 0 to 8, each asset its own)."""
     n_assets = draw(st.integers(1, 3))
     # A few spans only, each held by the first asset: every new span costs a new
     # exchange_calendars calendar at ingest (~0.4 s). Other assets start late, stop early.
@@ -152,7 +153,8 @@ def bundles(draw) -> tuple[rustybt.Bundle, int]:
         d.mkdir()
         for symbol, lines in files.items():
             (d / f"{symbol}.csv").write_text("\n".join([header, *lines]) + "\n")
-        bundle = rustybt.ingest_csvdir(tmp, f"xcheck{next(_names)}")
+        lot_size = {sym: 10.0 ** -draw(st.integers(0, 8)) for sym in files} if lots else None
+        bundle = rustybt.ingest_csvdir(tmp, f"xcheck{next(_names)}", lot_size=lot_size)
     return bundle, len(bundle.bar_times)
 
 
@@ -256,6 +258,9 @@ counts = st.one_of(
     st.integers(-3000, 3000),
     st.integers(-50, 50),
     hundredths(-300_000, 300_000),
+    # fractions of a share: whole lots where an asset trades in 10^-k, rounded away else
+    st.integers(-3_000_000, 3_000_000).map(lambda v: v / 100_000),
+    st.integers(-9_999, 9_999).map(lambda v: v / 10**8),
     # zipline's rounding: within 0.0001 of an integer is that integer
     st.tuples(
         st.integers(-500, 500),
@@ -355,8 +360,8 @@ def controls(draw, n_assets: int):
 
 
 @st.composite
-def scenarios(draw, minute: bool = False):
-    bundle, n_bars = draw(minute_bundles() if minute else bundles())
+def scenarios(draw, minute: bool = False, lots: bool = False):
+    bundle, n_bars = draw(minute_bundles() if minute else bundles(lots))
     n_assets = len(bundle.asset_list)
     if minute:  # orders at a few of the 780 bars
         plan = draw(
@@ -540,6 +545,8 @@ def assert_same_run(scenario, ledger: str = "decimal"):
         return
     assert fast.attrs["rustybt"]["exact"].keys() == ref.attrs["rustybt"]["exact"].keys()
     fast_exact, ref_exact = reference.exact_values(fast), reference.exact_values(ref)
+    if any(isinstance(t[2], str) for t in fast.attrs["rustybt"]["exact"]["transactions"]):
+        event("fills of fractional quantities")
     assert fast_exact["transactions"] == ref_exact["transactions"]
     for key in fast_exact:
         assert fast_exact[key] == ref_exact[key], key
@@ -569,6 +576,20 @@ def test_rust_engine_matches_reference_on_minute_bars(scenario):
 @settings(max_examples=40, deadline=None, suppress_health_check=SLOW_OK)
 @given(scenarios())
 def test_float_ledgers_agree_bit_for_bit(scenario):
+    assert_same_run(scenario, "float")
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=SLOW_OK)
+@given(scenarios(lots=True))
+def test_fractional_lots_match_the_reference_exactly(scenario):
+    """Assets traded in lots of 10^-k (a bundle's ``lot_size``): orders round to whole lots,
+    fills, costs, splits and dividends on fractional quantities, to the last digit."""
+    assert_same_run(scenario, "decimal")
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=SLOW_OK)
+@given(scenarios(lots=True))
+def test_fractional_lots_float_ledgers_agree_bit_for_bit(scenario):
     assert_same_run(scenario, "float")
 
 

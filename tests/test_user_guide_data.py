@@ -1,5 +1,5 @@
 """docs/user-guide/data.md runs as written: its setup script, each command with the output
-the page shows (times and paths aside), and its polars block."""
+the page shows (times and paths aside), and its Python blocks."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def _normalise(text: str) -> str:
 
 def test_the_data_guide_runs_as_written(tmp_path):
     env = {**os.environ, "RUSTYBT_ROOT": str(tmp_path / "root"), "COLUMNS": "150"}
-    setup, polars_block = _blocks("python")
+    setup, polars_block, lots_block = _blocks("python")
     subprocess.run([sys.executable, "-c", setup], cwd=tmp_path, env=env, check=True)
     for block in _blocks("console"):
         for part in block.split("$ ")[1:]:
@@ -42,6 +42,11 @@ def test_the_data_guide_runs_as_written(tmp_path):
             printed = proc.stdout + proc.stderr
             assert _normalise(printed) == _normalise(shown), command
             assert (proc.returncode == 0) == (not shown.startswith("error")), command
+    out = subprocess.run(
+        [sys.executable, "-c", lots_block], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == re.search(r"\n# (.*)\n", lots_block).group(1)
     pytest.importorskip("polars")
     out = subprocess.run(
         [sys.executable, "-c", polars_block], cwd=tmp_path, env=env, capture_output=True, text=True

@@ -20,6 +20,7 @@ import numbers
 import os
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import NamedTuple
@@ -555,8 +556,9 @@ def ingest_csvdir(
     calendar: str = "XNYS",
     price_scale: int = 4,
     allow_gaps: bool = False,
-    round_prices: bool = False,
+    round_prices=False,
     drop_non_sessions: bool = False,
+    lot_size=None,
 ) -> Bundle:
     """Ingest zipline's csvdir layout (``PATH/daily/SYM.csv`` or ``PATH/minute/SYM.csv``,
     columns ``date,open,high,low,close,volume[,dividend,split,pay_date]``). Every row is
@@ -577,8 +579,20 @@ def ingest_csvdir(
     name : str
         The bundle's name.
     frequency, calendar, price_scale : as for :func:`ingest_synthetic` (scale 0 to 12)
-    allow_gaps, round_prices, drop_non_sessions : bool
-        The options above, all off by default.
+    allow_gaps, drop_non_sessions : bool
+        The options above, off by default.
+    round_prices : bool, number, str or mapping
+        ``True``: prices with more places than ``price_scale`` are rounded half to even
+        at the scale (counted). A tick size (``0.25``; or a mapping of symbol to tick, the
+        others rounded to the scale only) rounds every open, high, low and close half to
+        even to a whole number of ticks, after rounding to the scale; a tick must be a
+        whole number of the scale's units. Off (refuse) by default.
+    lot_size : number, str or mapping, optional
+        The smallest quantity an asset trades in, a power of ten from 1 down to 1e-8
+        (``0.0001`` for a coin traded in ten-thousandths): one size for every asset, or a
+        mapping of symbol to size (the others trade whole shares, the default). Orders are
+        rounded to whole lots; the price scale and the lot's places together may be at
+        most 12.
 
     Returns
     -------
@@ -611,12 +625,102 @@ def ingest_csvdir(
             int(price_scale),
             progress,
             allow_gaps=bool(allow_gaps),
-            round_prices=bool(round_prices),
+            round_prices=round_prices is not False and round_prices is not None,
         )
-    return _write_parsed(parsed, name, calendar, drop_non_sessions)
+    _round_to_ticks(parsed, round_prices, int(price_scale))
+    return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
 
 
-def _write_parsed(parsed, name: str, calendar: str, drop_non_sessions: bool = False) -> Bundle:
+def _round_to_ticks(parsed, round_prices, price_scale: int) -> None:
+    """Round ``parsed``'s prices to the tick sizes ``round_prices`` names, if it names any
+    (a tick for every symbol, or a mapping of symbol to tick)."""
+    from decimal import Decimal, InvalidOperation
+
+    from rustybt.errors import IngestError
+
+    if isinstance(round_prices, bool) or round_prices is None:
+        return
+    symbols = parsed.symbols()
+    if isinstance(round_prices, Mapping):
+        unknown = sorted(set(map(str, round_prices)) - set(symbols))
+        if unknown:
+            raise IngestError(f"round_prices names symbols the data does not hold: {unknown}")
+        sizes = {str(k): v for k, v in round_prices.items()}
+    else:
+        sizes = dict.fromkeys(symbols, round_prices)
+    ticks = []
+    for symbol in symbols:
+        size = sizes.get(symbol)
+        if size is None:
+            ticks.append(0)
+            continue
+        try:
+            d = Decimal(repr(size) if isinstance(size, float) else str(size))
+            units = d.scaleb(price_scale)
+            ok = d.is_finite() and d > 0 and units == units.to_integral_value()
+        except (InvalidOperation, ValueError):
+            ok = False
+        if not ok:
+            raise IngestError(
+                f"{symbol}: a tick size must be a positive whole number of the price scale's "
+                f"units (1e-{price_scale}), got {size!r}"
+            )
+        ticks.append(int(units))
+    parsed.round_to_ticks(ticks)
+
+
+def lot_scale(size) -> int:
+    """The lot scale ``k`` of a lot size ``10^-k`` (``0.0001`` → 4), for ``k`` from 0 to
+    8; anything else is refused with :class:`~rustybt.errors.IngestError` naming it.
+
+    >>> lot_scale(0.0001), lot_scale("1"), lot_scale(1e-8)
+    (4, 0, 8)
+    """
+    from decimal import Decimal, InvalidOperation
+
+    from rustybt.errors import IngestError
+
+    try:
+        d = Decimal(repr(size) if isinstance(size, float) else str(size)).normalize()
+    except (InvalidOperation, ValueError):
+        d = None
+    if d is not None and d.is_finite() and d > 0 and d.as_tuple().digits == (1,):
+        k = -d.as_tuple().exponent
+        if 0 <= k <= 8:
+            return k
+    raise IngestError(
+        f"lot_size must be a power of ten from 1 down to 1e-8 (e.g. 0.0001), got {size!r}"
+    )
+
+
+def _lot_scales(lot_size, symbols: list[str]) -> list[int] | None:
+    """One lot scale per symbol (sid order) from ``lot_size`` (one size, or a mapping of
+    symbol to size), or None for whole shares everywhere."""
+    from rustybt.errors import IngestError
+
+    if lot_size is None:
+        return None
+    if isinstance(lot_size, Mapping):
+        unknown = sorted(set(map(str, lot_size)) - set(symbols))
+        if unknown:
+            raise IngestError(f"lot_size names symbols the data does not hold: {unknown}")
+        scales = {str(sym): _named_lot_scale(sym, size) for sym, size in lot_size.items()}
+        return [scales.get(sym, 0) for sym in symbols]
+    return [lot_scale(lot_size)] * len(symbols)
+
+
+def _named_lot_scale(symbol, size) -> int:
+    from rustybt.errors import IngestError
+
+    try:
+        return lot_scale(size)
+    except IngestError as exc:
+        raise IngestError(f"{symbol}: {exc}") from None
+
+
+def _write_parsed(
+    parsed, name: str, calendar: str, drop_non_sessions: bool = False, lot_size=None
+) -> Bundle:
     from rustybt.calendars import sessions
 
     lo, hi = parsed.date_range()
@@ -633,6 +737,7 @@ def _write_parsed(parsed, name: str, calendar: str, drop_non_sessions: bool = Fa
         opens.tolist(),
         closes.tolist(),
         drop_non_sessions=bool(drop_non_sessions),
+        lot_scales=_lot_scales(lot_size, parsed.symbols()),
     )
     bundle = load_bundle(name)
     bundle.ingest_report = {"rounded_prices": rounded, "dropped_rows": dropped}
@@ -659,8 +764,9 @@ def ingest_table(
     calendar: str = "XNYS",
     price_scale: int = 4,
     allow_gaps: bool = False,
-    round_prices: bool = False,
+    round_prices=False,
     drop_non_sessions: bool = False,
+    lot_size=None,
 ) -> Bundle:
     """Ingest a long table: a CSV or Parquet file, or an in-memory pandas, polars or
     pyarrow table, with columns ``symbol``, ``timestamp`` (or ``date``), ``open, high,
@@ -678,6 +784,9 @@ def ingest_table(
         The table.
     name, frequency, calendar, price_scale, allow_gaps, round_prices, drop_non_sessions
         As for :func:`ingest_csvdir`.
+    lot_size : number, str or mapping, optional
+        As for :func:`ingest_csvdir`: e.g. ``{"BTC": 0.0001}`` on a ``calendar="24/7"``
+        bundle trades fractional coins.
 
     Returns
     -------
@@ -705,12 +814,14 @@ def ingest_table(
     from rustybt.errors import IngestError
 
     freq = _normalize_frequency(frequency)
-    options = {"allow_gaps": bool(allow_gaps), "round_prices": bool(round_prices)}
+    to_scale = round_prices is not False and round_prices is not None
+    options = {"allow_gaps": bool(allow_gaps), "round_prices": to_scale}
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if path.suffix.lower() != ".parquet":
             parsed = _core.CsvDir.parse_long(path, freq, int(price_scale), **options)
-            return _write_parsed(parsed, name, calendar, drop_non_sessions)
+            _round_to_ticks(parsed, round_prices, int(price_scale))
+            return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
         import pyarrow.parquet as pq
 
         try:
@@ -726,7 +837,8 @@ def ingest_table(
         _write_table_csv(table, csv, where)
         try:
             parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale), **options)
-            return _write_parsed(parsed, name, calendar, drop_non_sessions)
+            _round_to_ticks(parsed, round_prices, int(price_scale))
+            return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
         except IngestError as exc:
             raise IngestError(_parquet_message(str(exc), str(csv), where)) from None
 

@@ -12,9 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from rustybt import _core
 from rustybt.errors import RustyBTError
-from rustybt.stats import STATS, fill_commissions, stats_from_perf, symbol_groups
+from rustybt.stats import STATS, fill_commissions, round_trips_of, stats_from_perf, symbol_groups
 
 #: The entry-point group of renderers of a :class:`Results`: the entry point ``tearsheet``
 #: names the function behind :meth:`Results.tearsheet` (``write_tearsheet(results, path)``
@@ -82,15 +81,21 @@ def positions_frame(perf: pd.DataFrame) -> pd.DataFrame:
 TRIP_COLUMNS = ["symbol", "open_dt", "close_dt", "shares", "entry", "exit", "pnl"]
 
 
-def round_trips(transactions: pd.DataFrame) -> pd.DataFrame:
+def round_trips(transactions: pd.DataFrame, lot_scales: dict | None = None) -> pd.DataFrame:
     """Closed round trips, first in first out per asset: each closing fill matched against
     the oldest open lots. ``pnl`` is at fill prices, less the commissions of both sides
-    (pro rata per share). Symbols in sorted order, each one's trips in time order."""
+    (pro rata per share). Symbols in sorted order, each one's trips in time order.
+    ``lot_scales`` maps the symbols of assets traded in lots finer than a share to their
+    ``lot_scale`` (their fills are matched in whole lots)."""
     t = transactions
-    symbols, group = symbol_groups(t["symbol"].to_numpy(dtype=object))
-    trips = _core.fifo_round_trips(
+    symbol_col = t["symbol"].to_numpy(dtype=object)
+    symbols, group = symbol_groups(symbol_col)
+    scales = [(lot_scales or {}).get(s, 0) for s in symbol_col]
+    amounts = t["amount"].to_numpy(dtype=float if any(scales) else np.int64).tolist()
+    trips = round_trips_of(
         group.tolist(),
-        t["amount"].to_numpy(dtype=np.int64).tolist(),
+        scales,
+        amounts,
         t["price"].to_numpy(dtype=float).tolist(),
         t["commission"].to_numpy(dtype=float).tolist(),
     )
@@ -140,7 +145,13 @@ class Results:
     @classmethod
     def from_perf(cls, perf: pd.DataFrame, metadata: dict) -> Results:
         txns = transactions_frame(perf)
-        trips = round_trips(txns)
+        lots = {
+            t["sid"].symbol: t["sid"].lot_scale
+            for ts in perf["transactions"]
+            for t in ts
+            if t["sid"].lot_scale
+        }
+        trips = round_trips(txns, lots)
         row = stats_from_perf(perf, trips)
         stats = pd.DataFrame([{k: row[k] for k in STATS}])
         return cls(perf, stats, txns, positions_frame(perf), trips, metadata)

@@ -54,6 +54,7 @@ class RunConfig:
     ledger: str = "decimal"
     benchmark_returns: pd.Series | None = None
     metrics_set: str = "default"
+    periods_per_year: float | None = None
 
     def replace(self, **changes) -> RunConfig:
         """A copy with ``changes``."""
@@ -160,6 +161,7 @@ def run_algorithm(
     algorithm=None,
     params=None,
     ledger: str = "decimal",
+    periods_per_year: float | None = None,
 ) -> pd.DataFrame:
     """Run a backtest and return the per-session perf DataFrame (zipline's columns plus
     ``record()``-ed names).
@@ -212,6 +214,10 @@ def run_algorithm(
         The class-style strategy (keyword only); ``params`` sets its class attributes.
     ledger : {"decimal", "float"}
         Exact books (default) or the same ledger on f64.
+    periods_per_year : float, optional
+        What the risk metrics (volatility, Sharpe, Sortino, alpha) annualise with: by
+        default the calendar's nominal count, 252 sessions for an exchange calendar and
+        365 days for a 24/7 one.
 
     Returns
     -------
@@ -413,6 +419,13 @@ def _run(config: RunConfig, simulation=_core.Simulation, output: str = "perf") -
         bundle.start if c.start is None else c.start, bundle.end if c.end is None else c.end
     )
     sim = simulation(bundle._core, first, last, capital, ledger)
+    if c.periods_per_year is not None:
+        try:
+            sim.set_periods_per_year(float(c.periods_per_year))
+        except (TypeError, ValueError) as exc:
+            raise InvalidRunParameters(
+                f"periods_per_year must be a number of at least 1, got {c.periods_per_year!r}"
+            ) from exc
     data = BarData(bundle)
     algo._attach(bundle, sim, data, (first, last))
     algo._environment = {
@@ -424,6 +437,7 @@ def _run(config: RunConfig, simulation=_core.Simulation, output: str = "perf") -
         "capital_base": capital,
         "ledger": ledger,
         "bundle": bundle.name,
+        "periods_per_year": sim.periods_per_year,
     }
     with running(algo):
         _call_user(algo.initialize, "initialize", algo)
@@ -463,6 +477,7 @@ def _trial_stats(bundle: Bundle, sim, benchmark: np.ndarray | None) -> tuple[dic
         invested=s["invested"],
         alpha=s["alpha"],
         beta=s["beta"],
+        periods_per_year=sim.periods_per_year,
     )
     return row, s["returns"]
 
@@ -565,7 +580,11 @@ def _perf_frame(
         if gc_was_enabled:
             gc.enable()
     if benchmark is not None:
-        cols.update(_core.cumulative_benchmark_risk(cols["returns"].tolist(), benchmark.tolist()))
+        cols.update(
+            _core.cumulative_benchmark_risk(
+                cols["returns"].tolist(), benchmark.tolist(), sim.periods_per_year
+            )
+        )
     exact = cols.pop("exact")
     index = pd.DatetimeIndex(cols.pop("period_close"), tz="UTC")
     # zipline's period_open is the session's first minute, which ends a minute after the open
@@ -595,6 +614,7 @@ def _perf_frame(
         ledger=sim.ledger,
         bundle=bundle.name,
         content_hash=bundle.content_hash,
+        periods_per_year=sim.periods_per_year,
         exact={k: (v if k == "transactions" else tuple(v)) for k, v in exact.items()},
     )
     return frame

@@ -1,6 +1,6 @@
 """End-of-run statistics of a perf frame, with empyrical's definitions (252 periods a year,
-risk-free 0, standard deviations with ddof=1, drawdowns of the wealth curve). The names
-are the ones used everywhere (objectives, tables, reports)."""
+365 on a 24/7 calendar; risk-free 0, standard deviations with ddof=1, drawdowns of the
+wealth curve). The names are the ones used everywhere (objectives, tables, reports)."""
 
 from __future__ import annotations
 
@@ -71,18 +71,24 @@ def trade_stats(pnl, sessions: int, sessions_invested: int) -> dict[str, float]:
     }
 
 
-def stats_from_returns(returns: np.ndarray, final_value: float, fills: int) -> dict[str, float]:
+def stats_from_returns(
+    returns: np.ndarray,
+    final_value: float,
+    fills: int,
+    periods_per_year: float = PERIODS_PER_YEAR,
+) -> dict[str, float]:
     """Headline statistics of a daily return series. Total return, volatility, Sharpe,
     Sortino and max drawdown are the engine's (``_core.final_risk``: empyrical's
     definitions, operation by operation), the same figures as the last row of the perf
-    frame's cumulative columns and the batch runner's."""
+    frame's cumulative columns and the batch runner's. ``periods_per_year`` annualises
+    (252 sessions; 365 days on a 24/7 calendar)."""
     r = np.asarray(returns, dtype=float)
     n = len(r)
     if n:
-        total, volatility, sharpe, sortino, mdd = _core.final_risk(r.tolist())
+        total, volatility, sharpe, sortino, mdd = _core.final_risk(r.tolist(), periods_per_year)
     else:
         total, volatility, sharpe, sortino, mdd = 0.0, math.nan, math.nan, math.nan, math.nan
-    years = n / PERIODS_PER_YEAR
+    years = n / periods_per_year
     cagr = (1.0 + total) ** (1.0 / years) - 1.0 if n and total > -1 else math.nan
     calmar = cagr / abs(mdd) if n and mdd < 0 else math.nan
     return {
@@ -143,8 +149,9 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
     fills = [t for ts in perf["transactions"] for t in ts]
     if trips is None:  # only the pnl is needed: straight from the fills, no frames
         _, group = symbol_groups([t["sid"].symbol for t in fills])
-        pnl = _core.fifo_round_trips(
-            group.tolist(),
+        pnl = round_trips_of(
+            group,
+            [t["sid"].lot_scale for t in fills],
             [t["amount"] for t in fills],
             [t["price"] for t in fills],
             fill_commissions(perf, fills),
@@ -160,16 +167,51 @@ def stats_from_perf(perf: pd.DataFrame, trips: pd.DataFrame | None = None) -> di
         invested=int((perf["positions"].map(len) > 0).sum()),
         alpha=figure(last["alpha"]) if "alpha" in perf else math.nan,
         beta=figure(last["beta"]) if "beta" in perf else math.nan,
+        periods_per_year=periods_per_year(perf),
     )
 
 
+def periods_per_year(perf: pd.DataFrame) -> float:
+    """What a run's risk metrics annualised with (``perf.attrs["rustybt"]``; 252 for a
+    frame without it)."""
+    return float(perf.attrs.get("rustybt", {}).get("periods_per_year", PERIODS_PER_YEAR))
+
+
+def round_trips_of(group, scales, amounts, prices, commissions) -> dict:
+    """``_core.fifo_round_trips`` of fills given column-wise, in their assets' lots: a fill
+    of an asset traded in lots of ``10^-k`` (``scales[i]``, the asset's ``lot_scale``) is
+    matched in whole lots at its price per lot, so fractional quantities match exactly;
+    ``shares``, ``entry`` and ``exit`` come back in the asset's units."""
+    if not any(scales):
+        return _core.fifo_round_trips(list(group), list(amounts), list(prices), list(commissions))
+    per = [10**k for k in scales]
+    lots = [round(a * m) if m > 1 else a for a, m in zip(amounts, per)]
+    trips = _core.fifo_round_trips(
+        list(group), lots, [p / m for p, m in zip(prices, per)], list(commissions)
+    )
+    closing = np.asarray(trips["close"], dtype=np.int64)
+    unit = np.asarray(per, dtype=float)[closing] if len(closing) else np.ones(0)
+    trips["shares"] = np.asarray(trips["shares"], dtype=float) / unit
+    trips["entry"] = np.asarray(trips["entry"], dtype=float) * unit
+    trips["exit"] = np.asarray(trips["exit"], dtype=float) * unit
+    return trips
+
+
 def stats_row(
-    returns, *, final_value: float, fills: int, pnl, invested: int, alpha: float, beta: float
+    returns,
+    *,
+    final_value: float,
+    fills: int,
+    pnl,
+    invested: int,
+    alpha: float,
+    beta: float,
+    periods_per_year: float = PERIODS_PER_YEAR,
 ) -> dict[str, float]:
     """The :data:`STATS` row (plus ``fills``) of a run given what it is made of: daily
     ``returns``, the final portfolio value, the number of fills, the round trips' ``pnl``,
     the number of sessions that ended ``invested``, and alpha / beta of the whole run."""
-    base = stats_from_returns(returns, final_value, fills)
+    base = stats_from_returns(returns, final_value, fills, periods_per_year)
     row = {
         **base,
         "alpha": alpha,

@@ -44,6 +44,15 @@ pub struct AssetInfo {
     /// First and last session (day numbers) with a bar.
     pub start_date: i32,
     pub end_date: i32,
+    /// Quantities trade in lots of `10^-lot_scale` (0: whole shares, zipline's rule; 4: a
+    /// coin in ten-thousandths). Absent from manifests of whole-share bundles.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub lot_scale: u32,
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's skip_serializing_if passes a reference
+fn is_zero(v: &u32) -> bool {
+    *v == 0
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -146,7 +155,46 @@ pub struct BundleContent {
     pub adjustments: Vec<Adjustment>,
 }
 
+/// Finest lot a bundle may give an asset (`10^-8`), and the most places a price and a
+/// lot may carry together: a price times a quantity must keep at most the ledger's 12.
+pub const MAX_LOT_SCALE: u32 = 8;
+const MAX_PRICE_TIMES_LOT_SCALE: u32 = 12;
+
 impl BundleContent {
+    /// Give each asset its lot scale (`scales[sid]`: quantities in lots of `10^-scale`).
+    /// Refused, naming the asset, above [`MAX_LOT_SCALE`] or where the price scale and the
+    /// lot scale together exceed 12 places.
+    pub fn set_lot_scales(&mut self, scales: &[u32]) -> Result<(), DataError> {
+        if scales.len() != self.assets.len() {
+            return Err(DataError::BadRequest(format!(
+                "{} lot sizes for {} assets",
+                scales.len(),
+                self.assets.len()
+            )));
+        }
+        for (asset, &scale) in self.assets.iter_mut().zip(scales) {
+            if scale > MAX_LOT_SCALE {
+                return Err(DataError::BadRequest(format!(
+                    "{}: a lot size of 1e-{scale} is finer than the finest supported (1e-{MAX_LOT_SCALE})",
+                    asset.symbol
+                )));
+            }
+            if self.price_scale + scale > MAX_PRICE_TIMES_LOT_SCALE {
+                return Err(DataError::BadRequest(format!(
+                    "{}: a lot size of 1e-{scale} with prices at {} places makes values of {} \
+                     places, more than the ledger's {MAX_PRICE_TIMES_LOT_SCALE}: use a price \
+                     scale of at most {} (with round_prices) or a coarser lot",
+                    asset.symbol,
+                    self.price_scale,
+                    self.price_scale + scale,
+                    MAX_PRICE_TIMES_LOT_SCALE - scale
+                )));
+            }
+            asset.lot_scale = scale;
+        }
+        Ok(())
+    }
+
     /// sha256 over the canonical logical content.
     pub fn content_hash(&self) -> String {
         let mut h = Sha256::new();
@@ -167,6 +215,11 @@ impl BundleContent {
             h.update(a.symbol.as_bytes());
             h.update((a.exchange.len() as u64).to_le_bytes());
             h.update(a.exchange.as_bytes());
+            if a.lot_scale != 0 {
+                // whole-share bundles keep the hash they had before lots existed
+                h.update(b"lot");
+                h.update(a.lot_scale.to_le_bytes());
+            }
         }
         let r = &self.rows;
         for i in 0..r.len() {

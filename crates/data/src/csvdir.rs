@@ -54,6 +54,17 @@ pub struct ParsedCsvDir {
 const FIRST_DAY: i64 = -106_650;
 const LAST_DAY: i64 = 106_650;
 
+/// `v` rounded half to even to a whole multiple of `tick` (> 0), in integers.
+fn round_half_even_to(v: i64, tick: i64) -> i64 {
+    let (q, r) = (v.div_euclid(tick), v.rem_euclid(tick));
+    let up = match (2 * i128::from(r)).cmp(&i128::from(tick)) {
+        std::cmp::Ordering::Less => false,
+        std::cmp::Ordering::Greater => true,
+        std::cmp::Ordering::Equal => q % 2 != 0,
+    };
+    (q + i64::from(up)).saturating_mul(tick)
+}
+
 /// Consecutive rows of one symbol further apart than this (days) are refused unless
 /// gaps are allowed: most often one stray row of another decade, which would otherwise
 /// stretch the bundle's sessions over the years between without a word.
@@ -796,6 +807,57 @@ impl ParsedCsvDir {
         })
     }
 
+    /// Round each asset's open, high, low and close half to even to a whole number of its
+    /// tick (`ticks[sid]`, a mantissa at the price scale; 0 leaves the asset as it is).
+    /// Counted in [`ParsedCsvDir::rounded`]; returns how many prices changed. A price the
+    /// tick would round to zero is refused, naming its place.
+    pub fn round_to_ticks(&mut self, ticks: &[i64]) -> Result<usize, DataError> {
+        if ticks.len() != self.assets.len() {
+            return Err(DataError::BadRequest(format!(
+                "{} tick sizes for {} symbols",
+                ticks.len(),
+                self.assets.len()
+            )));
+        }
+        if let Some((asset, _)) = self.assets.iter().zip(ticks).find(|(_, &t)| t < 0) {
+            return Err(DataError::BadRequest(format!(
+                "{}: a tick size must be positive",
+                asset.symbol
+            )));
+        }
+        let mut changed = 0usize;
+        for (asset, &tick) in self.assets.iter_mut().zip(ticks) {
+            if tick <= 1 {
+                continue; // none, or one unit of the price scale: nothing to round
+            }
+            for row in &mut asset.rows {
+                for (k, name) in ["open", "high", "low", "close"].iter().enumerate() {
+                    let v = row.ohlcv[k];
+                    let r = round_half_even_to(v, tick);
+                    if r == v {
+                        continue;
+                    }
+                    if r <= 0 {
+                        return Err(DataError::BadRow {
+                            file: asset.file.clone(),
+                            line: row.line,
+                            column: (*name).to_string(),
+                            reason: format!(
+                                "{}'s price rounds to 0 at its tick size (a price must be \
+                                 positive)",
+                                asset.symbol
+                            ),
+                        });
+                    }
+                    row.ohlcv[k] = r;
+                    changed += 1;
+                }
+            }
+        }
+        self.rounded += changed;
+        Ok(changed)
+    }
+
     /// First and last date (day numbers) found in any file.
     pub fn date_range(&self) -> (i32, i32) {
         let day = |ts: i64| ts.div_euclid(NANOS_PER_DAY) as i32;
@@ -918,6 +980,7 @@ impl ParsedCsvDir {
                 exchange: calendar.to_string(),
                 start_date: date_of(first_bar.unwrap_or(0)),
                 end_date: date_of(last_bar),
+                lot_scale: 0,
             });
         }
         if let Some((file, line, what)) = off_with_action.filter(|_| drop_non_sessions) {
@@ -1020,6 +1083,43 @@ mod tests {
         assert!(parse_fixed("NaN", 4).unwrap_err().contains("not a number"));
         assert!(parse_fixed("", 4).unwrap_err().contains("empty"));
         assert!(parse_fixed("1e5", 4).is_err());
+    }
+
+    #[test]
+    fn prices_round_half_to_even_to_a_tick() {
+        // ticks of 0.25 at 2 places: mantissa 25
+        assert_eq!(round_half_even_to(1012, 25), 1000);
+        assert_eq!(round_half_even_to(1013, 25), 1025);
+        assert_eq!(round_half_even_to(1037, 25), 1025); // 1037.5 would tie; 1037 is below
+        assert_eq!(round_half_even_to(50, 100), 0); // a tie: to the even multiple
+        assert_eq!(round_half_even_to(150, 100), 200);
+        assert_eq!(round_half_even_to(250, 100), 200);
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "AAA.csv",
+            "date,open,high,low,close,volume\n2022-01-03,10.12,10.40,10.01,10.13,100\n",
+        );
+        write(
+            dir.path(),
+            "BBB.csv",
+            "date,open,high,low,close,volume\n2022-01-03,0.04,0.05,0.04,0.05,100\n",
+        );
+        let mut parsed = ParsedCsvDir::parse(dir.path(), BarSize::Daily, 2).unwrap();
+        assert_eq!(parsed.round_to_ticks(&[25, 0]).unwrap(), 4);
+        assert_eq!(parsed.rounded, 4);
+        assert_eq!(
+            parsed.assets[0].rows[0].ohlcv[..4],
+            [1000, 1050, 1000, 1025]
+        );
+        // BBB at 0.10 ticks: 0.04 rounds to nothing, refused with its place
+        let mut parsed = ParsedCsvDir::parse(dir.path(), BarSize::Daily, 2).unwrap();
+        let e = parsed.round_to_ticks(&[0, 10]).unwrap_err().to_string();
+        assert!(
+            e.contains("BBB.csv:2: column 'open'") && e.contains("rounds to 0"),
+            "{e}"
+        );
+        assert!(parsed.round_to_ticks(&[1]).is_err());
     }
 
     fn write(dir: &Path, name: &str, body: &str) {

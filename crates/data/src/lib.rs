@@ -15,6 +15,7 @@ pub mod view;
 
 pub use bundle::{
     write_bundle, write_bundle_unless, Adjustment, AssetInfo, BarRows, BundleContent, Manifest,
+    MAX_LOT_SCALE,
 };
 pub use calendar::{BarSize, Session};
 pub use csvdir::ParsedCsvDir;

@@ -765,6 +765,7 @@ mod tests {
                     exchange: "XNYS".into(),
                     start_date: first,
                     end_date: last,
+                    lot_scale: 0,
                 })
                 .collect(),
             sessions,

@@ -112,6 +112,7 @@ pub fn generate_with_progress(
             exchange: spec.calendar.clone(),
             start_date: spec.sessions[bar_session[0] as usize].date,
             end_date: spec.sessions[bar_session[n_bars - 1] as usize].date,
+            lot_scale: 0,
         });
         if !progress(sid + 1, spec.n_assets) {
             return Err(DataError::Interrupted);

@@ -95,11 +95,14 @@ impl<N: Money> Strategy<N> for MatrixStrategy<'_> {
             })?;
             match self.kind {
                 BatchKind::TargetWeights => sim.order_target_percent(sid, x, OrderStyle::Market)?,
-                BatchKind::OrderQuantities => sim.order(
-                    sid,
-                    rustybt_ledger::round_order_amount(x),
-                    OrderStyle::Market,
-                )?,
+                BatchKind::OrderQuantities => {
+                    let scale = sim.ledger().lot_scale(sid);
+                    sim.order(
+                        sid,
+                        crate::simulation::lots_of(x, scale),
+                        OrderStyle::Market,
+                    )?
+                }
             };
         }
         Ok(())
@@ -136,7 +139,7 @@ fn one<N: Money>(
     };
     run(&mut sim, &mut strategy)?;
     let returns: Vec<f64> = sim.perf().iter().map(|p| p.returns.to_f64()).collect();
-    let last = final_risk(&returns);
+    let last = final_risk(&returns, sim.periods_per_year());
     let final_value = sim.ledger().portfolio_value();
     Ok(BatchResult {
         final_value: final_value.to_f64(),

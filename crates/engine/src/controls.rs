@@ -218,21 +218,24 @@ impl<N: Money> Control<N> {
         }
     }
 
-    /// Whether an order of `amount` shares of `sid` at `now` (ns) breaks this control.
+    /// Whether an order of `amount` lots of `10^-scale` (shares where `scale` is 0) of
+    /// `sid` at `now` (ns) breaks this control. `max_shares` counts whole units.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn violated(
         &self,
         sid: u32,
         amount: i64,
         current: i64,
+        scale: u32,
         price: Option<N>,
         orders_today: u32,
         now: i64,
     ) -> bool {
         let applies = |s: &Option<u32>| s.is_none_or(|x| x == sid);
-        let too_big = |shares: i64, max_shares: &Option<i64>, max_notional: &Option<N>| {
-            max_shares.is_some_and(|m| shares.abs() > m)
-                || matches!((max_notional, price), (Some(m), Some(p)) if (N::from_i64(shares) * p).abs() > *m)
+        let per_unit = rustybt_ledger::lots_per_unit(scale);
+        let too_big = |lots: i64, max_shares: &Option<i64>, max_notional: &Option<N>| {
+            max_shares.is_some_and(|m| lots.abs() > m.saturating_mul(per_unit))
+                || matches!((max_notional, price), (Some(m), Some(p)) if p.mul_qty(lots, scale).abs() > *m)
         };
         match self {
             Control::MaxOrderSize {

@@ -14,8 +14,8 @@ pub use clock::{Phase, Step};
 pub use controls::{Control, ControlKind, OnError};
 pub use error::EngineError;
 pub use metrics::{
-    alpha_beta, cumulative_benchmark_risk, cumulative_risk, fifo_round_trips, final_risk,
-    BenchmarkRow, RiskRow, RoundTrip,
+    alpha_beta, check_periods, cumulative_benchmark_risk, cumulative_risk, fifo_round_trips,
+    final_risk, periods_per_year, BenchmarkRow, RiskRow, RoundTrip, PERIODS_PER_YEAR,
 };
 pub use report::{PerfTable, TrialSummary};
 pub use simulation::{

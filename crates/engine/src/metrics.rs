@@ -1,8 +1,36 @@
-//! Risk metrics with empyrical's definitions (252 periods a year, risk-free 0,
+//! Risk metrics with empyrical's definitions (`periods` a year: 252 for an exchange
+//! calendar's sessions, 365 for a 24/7 calendar's days; risk-free 0,
 //! standard deviation with ddof = 1, Sortino on downside deviation, drawdown of the
 //! wealth curve starting at 1), computed cumulatively: row `i` uses returns `0..=i`.
 
+/// Sessions a year of an exchange calendar (empyrical's `DAILY` annualization).
 pub const PERIODS_PER_YEAR: f64 = 252.0;
+
+/// Days a year of a calendar that never closes (24/7).
+pub const PERIODS_PER_YEAR_ALWAYS_OPEN: f64 = 365.0;
+
+/// `periods` as an annualisation: refused unless a finite number of at least 1.
+pub fn check_periods(periods: f64) -> Result<f64, crate::error::EngineError> {
+    if periods.is_finite() && periods >= 1.0 {
+        Ok(periods)
+    } else {
+        Err(crate::error::EngineError::BadParameter {
+            name: "periods_per_year",
+            value: periods.to_string(),
+            reason: "must be a finite number of at least 1".into(),
+        })
+    }
+}
+
+/// The nominal periods a year of daily returns on `calendar`: 365 for a 24/7 calendar
+/// (rustybt's `24/7`, zipline's `ALWAYS_OPEN`), 252 for an exchange's sessions.
+#[must_use]
+pub fn periods_per_year(calendar: &str) -> f64 {
+    match calendar {
+        "24/7" | "ALWAYS_OPEN" | "always_open" => PERIODS_PER_YEAR_ALWAYS_OPEN,
+        _ => PERIODS_PER_YEAR,
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct RiskRow {
@@ -66,8 +94,8 @@ impl Running {
     }
 
     /// empyrical's statistics of `window`, the returns pushed so far.
-    fn row(&self, window: &[f64], scratch: &mut Vec<f64>) -> RiskRow {
-        let ann = PERIODS_PER_YEAR.sqrt();
+    fn row(&self, window: &[f64], scratch: &mut Vec<f64>, periods: f64) -> RiskRow {
+        let ann = periods.sqrt();
         #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
         let n = window.len() as f64;
         let (mean, std) = mean_std(window, scratch);
@@ -94,7 +122,7 @@ impl Running {
             sortino: if n < 2.0 {
                 f64::NAN
             } else {
-                mean * PERIODS_PER_YEAR / downside
+                mean * periods / downside
             },
             max_drawdown: self.max_dd,
         }
@@ -106,7 +134,7 @@ impl Running {
 /// deviation), so a nearly constant series gives empyrical's answer too. O(n^2) over
 /// sessions: 10 years of sessions take milliseconds. For the whole run alone, use
 /// [`final_risk`].
-pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
+pub fn cumulative_risk(returns: &[f64], periods: f64) -> Vec<RiskRow> {
     let mut scratch = Vec::with_capacity(returns.len());
     let mut running = Running::new();
     returns
@@ -114,7 +142,7 @@ pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
         .enumerate()
         .map(|(i, &r)| {
             running.push(r);
-            running.row(&returns[..=i], &mut scratch)
+            running.row(&returns[..=i], &mut scratch, periods)
         })
         .collect()
 }
@@ -122,7 +150,7 @@ pub fn cumulative_risk(returns: &[f64]) -> Vec<RiskRow> {
 /// The last row of [`cumulative_risk`] (the whole run's statistics), in O(n); the
 /// default row for no returns.
 #[must_use]
-pub fn final_risk(returns: &[f64]) -> RiskRow {
+pub fn final_risk(returns: &[f64], periods: f64) -> RiskRow {
     if returns.is_empty() {
         return RiskRow::default();
     }
@@ -130,7 +158,7 @@ pub fn final_risk(returns: &[f64]) -> RiskRow {
     for &r in returns {
         running.push(r);
     }
-    running.row(returns, &mut Vec::with_capacity(returns.len()))
+    running.row(returns, &mut Vec::with_capacity(returns.len()), periods)
 }
 
 /// Benchmark-relative metrics after each period.
@@ -138,7 +166,7 @@ pub fn final_risk(returns: &[f64]) -> RiskRow {
 pub struct BenchmarkRow {
     pub benchmark_period_return: f64,
     pub benchmark_volatility: f64,
-    /// empyrical's `alpha_aligned`: `(mean(r - beta * b) + 1)^252 - 1`.
+    /// empyrical's `alpha_aligned`: `(mean(r - beta * b) + 1)^periods - 1`.
     pub alpha: f64,
     /// empyrical's `beta_aligned`: `mean((b - mean(b)) * r) / mean((b - mean(b))^2)`, NaN
     /// below two observations or where the benchmark's variance is below 1e-30.
@@ -156,7 +184,11 @@ pub struct BenchmarkRow {
 ///
 /// # Panics
 /// If the two series differ in length.
-pub fn cumulative_benchmark_risk(returns: &[f64], benchmark: &[f64]) -> Vec<BenchmarkRow> {
+pub fn cumulative_benchmark_risk(
+    returns: &[f64],
+    benchmark: &[f64],
+    periods: f64,
+) -> Vec<BenchmarkRow> {
     assert_eq!(
         returns.len(),
         benchmark.len(),
@@ -165,7 +197,7 @@ pub fn cumulative_benchmark_risk(returns: &[f64], benchmark: &[f64]) -> Vec<Benc
     let mut out = Vec::with_capacity(returns.len());
     let (mut n, mut mean_b, mut m2_b) = (0f64, 0f64, 0f64);
     let mut wealth = 1f64;
-    let ann = PERIODS_PER_YEAR.sqrt();
+    let ann = periods.sqrt();
     for i in 0..returns.len() {
         let b = benchmark[i];
         n += 1.0;
@@ -173,7 +205,7 @@ pub fn cumulative_benchmark_risk(returns: &[f64], benchmark: &[f64]) -> Vec<Benc
         mean_b += delta_b / n;
         m2_b += delta_b * (b - mean_b);
         wealth *= 1.0 + b;
-        let (alpha, beta) = alpha_beta(&returns[..=i], &benchmark[..=i]);
+        let (alpha, beta) = alpha_beta(&returns[..=i], &benchmark[..=i], periods);
         out.push(BenchmarkRow {
             benchmark_period_return: wealth - 1.0,
             benchmark_volatility: if n > 1.0 {
@@ -188,10 +220,10 @@ pub fn cumulative_benchmark_risk(returns: &[f64], benchmark: &[f64]) -> Vec<Benc
     out
 }
 
-/// empyrical's `alpha_beta_aligned` (risk-free 0, 252 periods a year) of one window: the
+/// empyrical's `alpha_beta_aligned` (risk-free 0, `periods` a year) of one window: the
 /// last row of [`cumulative_benchmark_risk`] without the rows before it.
 #[must_use]
-pub fn alpha_beta(returns: &[f64], benchmark: &[f64]) -> (f64, f64) {
+pub fn alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> (f64, f64) {
     if returns.len() < 2 {
         return (f64::NAN, f64::NAN);
     }
@@ -211,7 +243,7 @@ pub fn alpha_beta(returns: &[f64], benchmark: &[f64]) -> (f64, f64) {
     }));
     let beta = if var < 1.0e-30 { f64::NAN } else { cov / var };
     let excess = mean(&mut returns.iter().zip(benchmark).map(|(r, b)| r - beta * b));
-    ((excess + 1.0).powf(PERIODS_PER_YEAR) - 1.0, beta)
+    ((excess + 1.0).powf(periods) - 1.0, beta)
 }
 
 /// A closed round trip: fill `close` (an index into the fills) closing `shares` of the lot
@@ -302,14 +334,32 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_24_7_calendar_annualises_with_365_days() {
+        assert_eq!(periods_per_year("24/7"), 365.0);
+        assert_eq!(periods_per_year("XNYS"), 252.0);
+        let r = [0.01, -0.02, 0.005, 0.03];
+        let (a, b) = (
+            final_risk(&r, 252.0),
+            final_risk(&r, periods_per_year("24/7")),
+        );
+        // volatility and Sharpe scale with the square root of the periods, Sortino too
+        let k = (365.0f64 / 252.0).sqrt();
+        assert!((b.algo_volatility / a.algo_volatility - k).abs() < 1e-12);
+        assert!((b.sharpe / a.sharpe - k).abs() < 1e-12);
+        assert!((b.sortino / a.sortino - k).abs() < 1e-12);
+        assert_eq!(a.max_drawdown, b.max_drawdown);
+        assert!(check_periods(0.5).is_err() && check_periods(f64::NAN).is_err());
+    }
+
+    #[test]
     fn final_risk_is_the_last_cumulative_row() {
         let returns = [0.01, -0.02, 0.005, 0.0, 0.03, -0.01, 0.01, 0.01, -0.004];
         for n in 0..=returns.len() {
-            let want = cumulative_risk(&returns[..n])
+            let want = cumulative_risk(&returns[..n], PERIODS_PER_YEAR)
                 .last()
                 .copied()
                 .unwrap_or_default();
-            let got = final_risk(&returns[..n]);
+            let got = final_risk(&returns[..n], PERIODS_PER_YEAR);
             assert_eq!(format!("{got:?}"), format!("{want:?}"), "{n} returns"); // NaN-equal
         }
     }
@@ -348,7 +398,7 @@ mod tests {
     fn benchmark_metrics_match_two_pass_definitions() {
         let r = [0.01, -0.02, 0.03, 0.005];
         let b = [0.002, -0.01, 0.015, 0.001];
-        let last = cumulative_benchmark_risk(&r, &b)[3];
+        let last = cumulative_benchmark_risk(&r, &b, PERIODS_PER_YEAR)[3];
         let n = 4.0;
         let mb = b.iter().sum::<f64>() / n;
         let mr = r.iter().sum::<f64>() / n;
@@ -363,7 +413,7 @@ mod tests {
         let wealth: f64 = b.iter().map(|x| 1.0 + x).product();
         assert!((last.benchmark_period_return - (wealth - 1.0)).abs() < 1e-15);
         // no benchmark (zeros): beta and alpha undefined
-        let flat = cumulative_benchmark_risk(&r, &[0.0; 4]);
+        let flat = cumulative_benchmark_risk(&r, &[0.0; 4], PERIODS_PER_YEAR);
         assert!(flat[3].beta.is_nan() && flat[3].alpha.is_nan());
         assert!(flat[0].benchmark_volatility.is_nan());
         assert!(flat[3].benchmark_volatility.abs() < 1e-300);
@@ -372,7 +422,7 @@ mod tests {
     #[test]
     fn matches_hand_computed_values() {
         let r = [0.01, -0.02, 0.03];
-        let rows = cumulative_risk(&r);
+        let rows = cumulative_risk(&r, PERIODS_PER_YEAR);
         let last = rows[2];
         let mean: f64 = 0.02 / 3.0;
         let var =

@@ -9,8 +9,9 @@ use crate::error::EngineError;
 use crate::metrics::{alpha_beta, cumulative_risk, fifo_round_trips};
 use crate::simulation::{SessionPerf, Simulation};
 
-/// A fill in exact terms: (order id, sid, shares, price text, commission text, bar).
-pub type ExactFill = (Option<u64>, u32, i64, String, String, usize);
+/// A fill in exact terms: (order id, sid, (lots, lot scale), price text, commission text,
+/// bar).
+pub type ExactFill = (Option<u64>, u32, (i64, u32), String, String, usize);
 
 /// The perf frame's per-session columns, one value per session of the run.
 #[derive(Debug, Clone, Default)]
@@ -89,7 +90,7 @@ impl PerfTable {
         ));
         if risk {
             let returns = &columns[1].1;
-            let rows = cumulative_risk(returns);
+            let rows = cumulative_risk(returns, sim.periods_per_year());
             columns.extend([
                 (
                     "algorithm_period_return",
@@ -149,7 +150,7 @@ impl PerfTable {
                     (
                         t.order_id,
                         t.sid,
-                        t.amount,
+                        (t.amount, sim.ledger().lot_scale(t.sid)),
                         t.price.to_exact_string(),
                         t.commission.to_exact_string(),
                         t.bar,
@@ -196,12 +197,20 @@ impl TrialSummary {
                 })
             })
             .collect::<Result<Vec<u32>, _>>()?;
+        // in lots, priced per lot: a round trip's pnl is lots × price per lot
         let amount: Vec<i64> = txns.iter().map(|t| t.amount).collect();
-        let price: Vec<f64> = txns.iter().map(|t| t.price.to_f64()).collect();
+        #[allow(clippy::cast_precision_loss)] // a power of ten up to 10^8
+        let price: Vec<f64> = txns
+            .iter()
+            .map(|t| match sim.ledger().lot_scale(t.sid) {
+                0 => t.price.to_f64(),
+                scale => t.price.to_f64() / rustybt_ledger::lots_per_unit(scale) as f64,
+            })
+            .collect();
         let commission: Vec<f64> = txns.iter().map(|t| t.commission.to_f64()).collect();
         let trips = fifo_round_trips(&group, &amount, &price, &commission);
         let (alpha, beta) = match benchmark {
-            Some(b) if b.len() == returns.len() => alpha_beta(&returns, b),
+            Some(b) if b.len() == returns.len() => alpha_beta(&returns, b, sim.periods_per_year()),
             Some(b) => {
                 return Err(EngineError::BadConfig(format!(
                     "the run has {} sessions but benchmark has {}",

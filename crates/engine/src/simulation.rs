@@ -228,6 +228,9 @@ pub struct Simulation<N: Money> {
     /// bits, and the product. Within a bar nothing moves the book, so a strategy weighting
     /// asset after asset by the same percent multiplies once.
     last_percent_value: Option<([u128; 3], N)>,
+    /// Periods a year the risk metrics annualise with (the calendar's nominal count:
+    /// [`crate::metrics::periods_per_year`]), unless set.
+    periods_per_year: f64,
     /// Adjustments by session index.
     adjustments: Vec<Vec<Adjust<N>>>,
     /// Cash moved by splits and dividends this session (part of capital_used).
@@ -302,10 +305,16 @@ impl<N: Money> Simulation<N> {
                 });
             }
         }
+        let periods_per_year = crate::metrics::periods_per_year(&store.manifest.calendar);
+        let mut ledger = Ledger::new(n, capital_base);
+        if store.assets.iter().any(|a| a.lot_scale != 0) {
+            let scales: Vec<u32> = store.assets.iter().map(|a| a.lot_scale).collect();
+            ledger.set_lot_scales(&scales)?;
+        }
         Ok(Simulation {
             store,
             clock: Clock::Initialize,
-            ledger: Ledger::new(n, capital_base),
+            ledger,
             first_session,
             last_session,
             bar: first_bar,
@@ -323,6 +332,7 @@ impl<N: Money> Simulation<N> {
             warnings: Vec::new(),
             last_param: (0f64.to_bits(), N::zero()),
             last_percent_value: None,
+            periods_per_year,
             adjustments,
             adjustment_cash: N::zero(),
             unpaid_dividends: Vec::new(),
@@ -390,11 +400,11 @@ impl<N: Money> Simulation<N> {
     fn check_exact_range(&self) -> Result<(), EngineError> {
         for &sid in self.ledger.held() {
             let p = self.ledger.position(sid);
-            if rustybt_ledger::beyond_notional(p.last_sale_price, p.amount, p.amount) {
+            if rustybt_ledger::beyond_notional(p.last_sale_price, p.amount, p.amount, p.scale) {
                 return Err(EngineError::BeyondExactRange(format!(
-                    "the position of {} shares of {} is worth more than {} at {}, beyond what \
+                    "the position of {} of {} is worth more than {} at {}, beyond what \
                      the exact ledger holds without rounding: the run stops here",
-                    p.amount,
+                    rustybt_ledger::qty_text(p.amount, p.scale),
                     self.store.assets[sid as usize].symbol,
                     rustybt_ledger::MAX_NOTIONAL,
                     self.when()
@@ -644,7 +654,7 @@ impl<N: Money> Simulation<N> {
                 };
                 price.map(|m| Quote {
                     close: N::from_mantissa(m, scale),
-                    volume: store.volume_at(bar, sid),
+                    volume: lots_of_volume(store, bar, sid),
                 })
             };
             self.ledger
@@ -676,7 +686,7 @@ impl<N: Money> Simulation<N> {
         let capital_used = self.ledger.transactions()[txns.clone()]
             .iter()
             .fold(self.adjustment_cash, |acc, t| {
-                acc - t.price.mul_int(t.amount) - t.commission
+                acc - t.price.mul_qty(t.amount, self.ledger.lot_scale(t.sid)) - t.commission
             });
         let pv = self.ledger.portfolio_value();
         let pnl = pv - self.starting_pv;
@@ -733,18 +743,23 @@ impl<N: Money> Simulation<N> {
 
     /// Refuse orders the exact ledger could not book without rounding (see `MAX_SHARES`).
     fn check_size(&self, sid: u32, amount: i64) -> Result<(), EngineError> {
+        let scale = self.ledger.lot_scale(sid);
         let after = self.ledger.position(sid).amount.checked_add(amount);
         let too_many = |n: i64| n.unsigned_abs() > rustybt_ledger::MAX_SHARES as u64;
-        let bad =
-            |what: String| EngineError::OrderTooLarge(format!("order for {amount} shares: {what}"));
+        let bad = |what: String| {
+            EngineError::OrderTooLarge(format!(
+                "order for {}: {what}",
+                rustybt_ledger::qty_text(amount, scale)
+            ))
+        };
         if too_many(amount) || after.is_none_or(too_many) {
             return Err(bad(format!(
-                "orders and positions are limited to {} shares",
-                rustybt_ledger::MAX_SHARES
+                "orders and positions are limited to {}",
+                rustybt_ledger::qty_text(rustybt_ledger::MAX_SHARES, scale)
             )));
         }
         if let Some(price) = self.price(sid) {
-            if rustybt_ledger::beyond_notional(price, amount, after.unwrap_or(amount)) {
+            if rustybt_ledger::beyond_notional(price, amount, after.unwrap_or(amount), scale) {
                 return Err(bad(format!(
                     "order and position values are limited to {}",
                     rustybt_ledger::MAX_NOTIONAL
@@ -759,12 +774,14 @@ impl<N: Money> Simulation<N> {
             return Ok(());
         }
         let current = self.ledger.position(sid).amount;
+        let scale = self.ledger.lot_scale(sid);
         let price = self.price(sid);
         let now = self.store.timestamps[self.bar];
         for c in &self.controls {
-            if c.violated(sid, amount, current, price, self.orders_today, now) {
+            if c.violated(sid, amount, current, scale, price, self.orders_today, now) {
                 let msg = format!(
-                    "order for {amount} shares of {} at {} violates trading constraint {}",
+                    "order for {} of {} at {} violates trading constraint {}",
+                    rustybt_ledger::qty_text(amount, scale),
                     self.store.assets[sid as usize].symbol,
                     self.when(),
                     c.describe(&self.store)
@@ -854,9 +871,17 @@ impl<N: Money> Simulation<N> {
             OrderKind::Percent => "percent",
             _ => "target",
         };
+        let lot_scale = if (sid as usize) < self.store.n_assets() {
+            self.store.assets[sid as usize].lot_scale
+        } else {
+            0
+        };
+        #[allow(clippy::cast_precision_loss)] // a bound, far from 2^53's last digits
+        let max_units =
+            rustybt_ledger::MAX_SHARES as f64 / rustybt_ledger::lots_per_unit(lot_scale) as f64;
         if matches!(kind, OrderKind::Shares | OrderKind::Target)
             && value.is_finite()
-            && value.abs() > rustybt_ledger::MAX_SHARES as f64
+            && value.abs() > max_units
         {
             // before rounding: a saturated i64 would name 9223372036854775807 shares
             let what = if matches!(kind, OrderKind::Target) {
@@ -864,24 +889,35 @@ impl<N: Money> Simulation<N> {
             } else {
                 "order for"
             };
+            let unit = if lot_scale == 0 { " shares" } else { "" };
             return Err(EngineError::OrderTooLarge(format!(
-                "{what} {value} shares: orders and positions are limited to {} shares",
-                rustybt_ledger::MAX_SHARES
+                "{what} {value}{unit}: orders and positions are limited to {}",
+                rustybt_ledger::qty_text(rustybt_ledger::MAX_SHARES, lot_scale)
             )));
         }
         let x = self
             .param(value)
             .ok_or_else(|| unrepresentable(name, value))?;
         match kind {
-            OrderKind::Shares => self.order(sid, rustybt_ledger::round_order_amount(x), style),
+            OrderKind::Shares => self.order(sid, lots_of(x, lot_scale), style),
             OrderKind::Value => self.order_value(sid, x, style),
             OrderKind::Percent => self.order_percent(sid, x, style),
-            OrderKind::Target => {
-                self.order_target(sid, rustybt_ledger::round_order_amount(x), style)
-            }
+            OrderKind::Target => self.order_target(sid, lots_of(x, lot_scale), style),
             OrderKind::TargetValue => self.order_target_value(sid, x, style),
             OrderKind::TargetPercent => self.order_target_percent(sid, x, style),
         }
+    }
+
+    /// Periods a year the risk metrics annualise with: 252 on an exchange calendar, 365
+    /// on a 24/7 one, or what [`Simulation::set_periods_per_year`] set.
+    pub fn periods_per_year(&self) -> f64 {
+        self.periods_per_year
+    }
+
+    /// Annualise the risk metrics with `periods` a year instead of the calendar's count.
+    pub fn set_periods_per_year(&mut self, periods: f64) -> Result<(), EngineError> {
+        self.periods_per_year = crate::metrics::check_periods(periods)?;
+        Ok(())
     }
 
     /// Orders are accepted only on a bar's turn (`handle_data`, scheduled functions).
@@ -892,7 +928,8 @@ impl<N: Money> Simulation<N> {
         }
     }
 
-    /// Place an order for `amount` shares (already rounded).
+    /// Place an order for `amount` lots (shares where the asset's lot is one share),
+    /// already rounded.
     pub fn order(
         &mut self,
         sid: u32,
@@ -925,7 +962,7 @@ impl<N: Money> Simulation<N> {
     ) -> Result<Option<OrderId>, EngineError> {
         self.check_trading()?;
         let price = self.require_price(sid)?;
-        let amount = shares_for_value(value, price);
+        let amount = shares_for_value(value, price, self.ledger.lot_scale(sid));
         self.order(sid, amount, style)
     }
 
@@ -941,7 +978,7 @@ impl<N: Money> Simulation<N> {
         self.order_value(sid, value, style)
     }
 
-    /// zipline's `order_target`: shares to reach `target` shares.
+    /// zipline's `order_target`: lots to reach `target` lots.
     pub fn order_target(
         &mut self,
         sid: u32,
@@ -1026,11 +1063,38 @@ impl<N: Money> Simulation<N> {
 
 /// zipline's `value / price` shares, rounded; a quotient beyond the number type's range
 /// saturates (it is far beyond [`rustybt_ledger::MAX_SHARES`] either way).
-fn shares_for_value<N: Money>(value: N, price: N) -> i64 {
+/// Lots of `10^-scale` for `value` at `price` (shares where `scale` is 0), rounded as
+/// zipline rounds share counts.
+fn shares_for_value<N: Money>(value: N, price: N, scale: u32) -> i64 {
+    let Some(value) = rustybt_ledger::in_lots(value, scale) else {
+        return rustybt_ledger::saturated_shares(value, price);
+    };
     value
         .target_shares(price, 0)
         .unwrap_or_else(|| rustybt_ledger::saturated_shares(value, price))
 }
+
+/// A quantity `x` of an asset traded in lots of `10^-scale`, as a whole number of lots
+/// rounded by zipline's share rule (within 0.0001 of a lot means that lot, otherwise
+/// toward zero). `x × 10^scale` is exact for the decimal ledger.
+pub(crate) fn lots_of<N: Money>(x: N, scale: u32) -> i64 {
+    match rustybt_ledger::in_lots(x, scale) {
+        Some(lots) => rustybt_ledger::round_order_amount(lots),
+        // beyond a decimal's range: saturated, for the size check to refuse
+        None => rustybt_ledger::saturated_shares(x, N::one()),
+    }
+}
+
+/// Bar `bar`'s volume of `sid` in the asset's lots (whole units times `10^lot_scale`).
+pub(crate) fn lots_of_volume(store: &BarStore, bar: usize, sid: u32) -> i64 {
+    let volume = store.volume_at(bar, sid);
+    match store.assets[sid as usize].lot_scale {
+        0 => volume,
+        scale => volume.saturating_mul(rustybt_ledger::lots_per_unit(scale)),
+    }
+}
+
+const _: () = assert!(rustybt_data::MAX_LOT_SCALE == rustybt_ledger::MAX_LOT_SCALE);
 
 /// A strategy written in Rust, driven by [`run`]. Python strategies are driven by the
 /// binding, which advances the same clock.

@@ -113,7 +113,7 @@ fn a_rust_strategy_through_the_clock_matches_the_python_path() {
     let fills: Vec<Value> = table
         .exact_fills
         .iter()
-        .map(|(_, sid, amount, price, fee, bar)| {
+        .map(|(_, sid, (amount, _scale), price, fee, bar)| {
             serde_json::json!({"bar": bar, "sid": sid, "amount": amount, "price": price, "commission": fee})
         })
         .collect();

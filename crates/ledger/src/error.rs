@@ -25,6 +25,8 @@ pub enum LedgerError {
         name: String,
         known: &'static str,
     },
+    #[error("{0}")]
+    BadLot(String),
     #[error("invalid {model} parameter {name} = {value}: {reason}")]
     BadModelParameter {
         model: &'static str,

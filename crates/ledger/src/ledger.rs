@@ -2,7 +2,7 @@
 
 use crate::error::LedgerError;
 use crate::models::{Commission, Quote, Slippage, SlippageOutcome};
-use crate::num::{beyond_notional, saturated_shares, Money, MAX_NOTIONAL};
+use crate::num::{beyond_notional, qty_text, saturated_shares, Money, MAX_NOTIONAL};
 use crate::order::{Order, OrderId, OrderStatus, OrderStyle};
 use crate::position::{python_round, Position};
 
@@ -96,6 +96,8 @@ pub struct Ledger<N> {
     /// Value of held positions at their last marks; refreshed whenever positions or marks
     /// change (fills, marks, close-outs), so reading it is O(1) however many orders ask.
     positions_value: N,
+    /// Whether any asset trades in lots finer than a share.
+    fractional: bool,
     /// Orders the ledger itself rejected (a split, a fill beyond the bounds) since the
     /// last [`Ledger::take_rejections`]: the driver reports them in the session's orders.
     rejections: Vec<OrderId>,
@@ -116,11 +118,51 @@ impl<N: Money> Ledger<N> {
             assets_with_orders: Vec::new(),
             transactions: Vec::new(),
             positions_value: N::zero(),
+            fractional: false,
             rejections: Vec::new(),
             slippage: Slippage::zipline_default(),
             commission: Commission::zipline_default(),
             cancel_policy: CancelPolicy::Never,
         }
+    }
+
+    /// Set each asset's lot scale (amounts of asset `sid` count lots of
+    /// `10^-scales[sid]`; 0, whole shares, is the default). Refused above
+    /// [`crate::MAX_LOT_SCALE`] or once the ledger has orders.
+    pub fn set_lot_scales(&mut self, scales: &[u32]) -> Result<(), LedgerError> {
+        if let Some((sid, &scale)) = scales
+            .iter()
+            .enumerate()
+            .find(|(_, &s)| s > crate::num::MAX_LOT_SCALE)
+        {
+            return Err(LedgerError::BadLot(format!(
+                "asset sid {sid}: a lot of 10^-{scale} is finer than the finest the ledger \
+                 keeps exactly (10^-{})",
+                crate::num::MAX_LOT_SCALE
+            )));
+        }
+        if scales.len() != self.positions.len() {
+            return Err(LedgerError::BadLot(format!(
+                "{} lot scales for a ledger of {} assets",
+                scales.len(),
+                self.positions.len()
+            )));
+        }
+        if !self.orders.is_empty() {
+            return Err(LedgerError::BadLot(
+                "lot scales are set before the first order".to_string(),
+            ));
+        }
+        for (p, &s) in self.positions.iter_mut().zip(scales) {
+            p.scale = s;
+        }
+        self.fractional = scales.iter().any(|&s| s > 0);
+        Ok(())
+    }
+
+    /// The lot scale of `sid` (amounts count lots of `10^-scale`).
+    pub fn lot_scale(&self, sid: u32) -> u32 {
+        self.positions.get(sid as usize).map_or(0, |p| p.scale)
     }
 
     pub fn n_assets(&self) -> usize {
@@ -177,6 +219,12 @@ impl<N: Money> Ledger<N> {
 
     fn refresh_positions_value(&mut self) {
         let positions = &self.positions;
+        if self.fractional {
+            self.positions_value = self.held.iter().fold(N::zero(), |acc, &sid| {
+                acc + positions[sid as usize].market_value()
+            });
+            return;
+        }
         self.positions_value = N::sum_mul_int(self.held.iter().map(|&sid| {
             let p = &positions[sid as usize];
             (p.amount, p.last_sale_price)
@@ -251,7 +299,9 @@ impl<N: Money> Ledger<N> {
             return Ok(None);
         }
         let id = self.orders.len() as OrderId;
-        self.orders.push(Order::new(id, sid, amount, style, bar));
+        let mut order = Order::new(id, sid, amount, style, bar);
+        order.scale = self.positions[sid as usize].scale;
+        self.orders.push(order);
         let queue = &mut self.open_by_asset[sid as usize];
         if queue.is_empty() {
             self.assets_with_orders.push(sid);
@@ -266,14 +316,19 @@ impl<N: Money> Ledger<N> {
         if price.is_zero() {
             return 0;
         }
-        let held = self.positions[sid as usize].amount;
+        let pos = &self.positions[sid as usize];
+        let held = pos.amount;
         if target_value.is_zero() {
             // 0 / price - held, rounded: -held exactly, without the decimal division
             return held.saturating_neg();
         }
-        target_value
+        // in lots: value × 10^scale / price lots (the value times a power of ten is exact)
+        let Some(in_lots) = crate::num::in_lots(target_value, pos.scale) else {
+            return saturated_shares(target_value, price);
+        };
+        in_lots
             .target_shares(price, held)
-            .unwrap_or_else(|| saturated_shares(target_value, price))
+            .unwrap_or_else(|| saturated_shares(in_lots, price))
     }
 
     /// Shares to order so the position in `sid` is `percent` of portfolio value at `price`.
@@ -415,10 +470,11 @@ impl<N: Money> Ledger<N> {
                 // the bounds `check_size` applies when an order is placed hold at its fill
                 // too (the price may have moved): beyond them the ledger could not stay exact
                 let after = self.positions[sid as usize].amount + amount;
-                if beyond_notional(price, amount, after) {
+                if beyond_notional(price, amount, after, order.scale) {
                     let reason = format!(
-                        "filling {amount} shares would take the order or the position beyond \
-                         {MAX_NOTIONAL} in value, where the ledger could not stay exact"
+                        "filling {} would take the order or the position beyond \
+                         {MAX_NOTIONAL} in value, where the ledger could not stay exact",
+                        qty_text(amount, order.scale)
                     );
                     let _ = self.reject_order(id, reason, bar);
                     continue;
@@ -462,7 +518,7 @@ impl<N: Money> Ledger<N> {
         pos.adjust_commission_cost_basis(commission);
         pos.realized_pnl -= commission;
         let is_held = pos.amount != 0;
-        self.cash -= price.mul_int(amount);
+        self.cash -= price.mul_qty(amount, self.positions[sid as usize].scale);
         self.cash -= commission;
         match (was_held, is_held) {
             (false, true) => self.held.push(sid),
@@ -517,7 +573,7 @@ impl<N: Money> Ledger<N> {
         // zipline's `Order.handle_split`, in its floats (ratio 1 / split): amounts
         // truncated, limit and stop prices rounded to cents by Python's `round`
         let ratio = 1.0 / split.to_f64();
-        let scale = |v: i64| (v as f64 / ratio) as i64;
+        let scale = |v: i64| (v as f64 / ratio) as i64; // in lots: whole lots are kept
         let price = |p: N| N::from_f64(python_round(p.to_f64() * ratio, 2)).unwrap_or(p);
         let mut emptied = Vec::new();
         for &id in &self.open_by_asset[sid as usize] {
@@ -549,7 +605,7 @@ impl<N: Money> Ledger<N> {
     /// moves when it is paid ([`Ledger::pay_dividend`]), as zipline accrues and pays.
     pub fn earn_dividend(&mut self, sid: u32, per_share: N) -> N {
         let pos = &mut self.positions[sid as usize];
-        let owed = N::from_i64(pos.amount) * per_share;
+        let owed = per_share.mul_qty(pos.amount, pos.scale);
         pos.realized_pnl += owed;
         owed
     }
@@ -622,6 +678,45 @@ mod tests {
         });
         assert_eq!(l.order(id).unwrap().filled, 150);
         assert_eq!(l.position(0).amount, 150);
+    }
+
+    #[test]
+    fn fractional_lots_fill_and_value_exactly() {
+        // sid 0 trades in 0.0001s: 5000 lots are half a coin
+        let mut l = Ledger::<Decimal>::new(2, d("100000"));
+        l.set_lot_scales(&[4, 0]).unwrap();
+        assert_eq!(l.lot_scale(0), 4);
+        let id = l
+            .place_order(0, 5000, OrderStyle::Market, 0)
+            .unwrap()
+            .unwrap();
+        assert_eq!(l.order(id).unwrap().scale, 4);
+        // volume in lots: 10 coins, 10% of it may fill
+        l.fill_open_orders(1, |_| {
+            Some(Quote {
+                close: d("40000.123"),
+                volume: 100_000,
+            })
+        });
+        let t = l.transactions()[0];
+        assert_eq!(t.amount, 5000);
+        // 5 bps worse, at 12 - 4 = 8 places: 40020.1230615 → 40020.12306150
+        assert_eq!(t.price, d("40020.12306150"));
+        // 0.001 per coin on half a coin
+        assert_eq!(t.commission, d("0.0005"));
+        assert_eq!(l.cash(), d("100000") - d("20010.06153075") - d("0.0005"));
+        l.mark_to_market(2, |_| Some(d("41000.01")));
+        assert_eq!(l.positions_value(), d("20500.005"));
+        let (realized, unrealized) = l.pnl();
+        assert_eq!(
+            realized + unrealized,
+            l.portfolio_value() - l.starting_cash()
+        );
+        // a share-priced asset keeps whole shares beside it; scales are set once
+        assert!(l.set_lot_scales(&[4, 0]).is_err());
+        let mut fresh = Ledger::<Decimal>::new(1, d("1"));
+        assert!(fresh.set_lot_scales(&[9]).is_err());
+        assert!(fresh.set_lot_scales(&[1, 2]).is_err());
     }
 
     #[test]

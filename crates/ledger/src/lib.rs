@@ -17,8 +17,8 @@ pub use models::{
     Commission, ModelSpec, Quote, Slippage, SlippageOutcome, COMMISSION_MODELS, SLIPPAGE_MODELS,
 };
 pub use num::{
-    beyond_notional, round_order_amount, saturated_shares, Money, DIV_SCALE, MAX_NOTIONAL,
-    MAX_SHARES,
+    beyond_notional, in_lots, lots_per_unit, qty_text, round_order_amount, saturated_shares, Money,
+    DIV_SCALE, MAX_LOT_SCALE, MAX_NOTIONAL, MAX_SHARES,
 };
 pub use order::{Order, OrderId, OrderStatus, OrderStyle};
 pub use position::{python_round, Position};

@@ -107,11 +107,13 @@ fn defaults(spec: &ModelSpec) -> Vec<f64> {
 #[derive(Debug, Clone, Copy)]
 pub struct Quote<N> {
     pub close: N,
+    /// The bar's volume in the asset's lots (shares where the lot is one share).
     pub volume: i64,
 }
 
 /// How much of an order fills at what price on one bar. Prices are quantized to
-/// [`crate::DIV_SCALE`] places (half-even).
+/// [`crate::DIV_SCALE`] places (half-even), fewer for assets traded in fractional lots
+/// ([`Money::quantize_fill`]).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum SlippageOutcome<N> {
     /// Fill `amount` (signed) shares at `price`.
@@ -185,7 +187,7 @@ impl<N: Money> Slippage<N> {
                     quote.close + spread.div_q(N::from_i64(2)) * direction
                 };
                 SlippageOutcome::Fill {
-                    price: price.quantize(),
+                    price: price.quantize_fill(order.scale),
                     amount: open,
                 }
             }
@@ -199,7 +201,8 @@ impl<N: Money> Slippage<N> {
                     return SlippageOutcome::LiquidityExceeded;
                 }
                 let pct = basis_points.div_q(N::from_i64(10_000));
-                let price = (quote.close + quote.close * (pct * direction)).quantize();
+                let price =
+                    (quote.close + quote.close * (pct * direction)).quantize_fill(order.scale);
                 SlippageOutcome::Fill {
                     price,
                     amount: shares * order.direction(),
@@ -221,7 +224,7 @@ impl<N: Money> Slippage<N> {
                 let total = N::from_i64(volume_for_bar + cur);
                 let share = total.div_q(volume).min(volume_limit);
                 let impact = share * share * price_impact * direction * quote.close;
-                let price = (quote.close + impact).quantize();
+                let price = (quote.close + impact).quantize_fill(order.scale);
                 if order.fill_worse_than_limit(price) {
                     return SlippageOutcome::Skip;
                 }
@@ -297,11 +300,11 @@ impl<N: Money> Commission<N> {
                 cost,
                 min_trade_cost,
             } => {
-                let additional = cost.mul_int(amount).abs();
+                let additional = cost.mul_qty(amount, order.scale).abs();
                 if order.commission.is_zero() {
                     min_trade_cost.max(additional)
                 } else {
-                    let per_unit_total = cost.mul_int(order.filled).abs() + additional;
+                    let per_unit_total = cost.mul_qty(order.filled, order.scale).abs() + additional;
                     if per_unit_total < min_trade_cost {
                         N::zero()
                     } else {
@@ -316,7 +319,9 @@ impl<N: Money> Commission<N> {
                     N::zero()
                 }
             }
-            Commission::PerDollar { cost } => N::from_i64(amount).abs() * (price * cost),
+            Commission::PerDollar { cost } => {
+                N::from_mantissa(amount, order.scale).abs() * (price * cost)
+            }
         }
     }
 }

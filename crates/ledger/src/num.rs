@@ -20,6 +20,39 @@ pub const DIV_SCALE: u32 = 12;
 /// the ledger never rounds silently. Larger requests are refused.
 pub const MAX_SHARES: i64 = 1_000_000_000_000_000;
 
+/// Finest lot an asset may trade in: quantities are whole multiples of `10^-MAX_LOT_SCALE`
+/// at most (a bundle's `lot_size`, e.g. 0.0001 for a coin traded in ten-thousandths).
+/// Amounts are kept as integer counts of lots; a price times such a count keeps its
+/// digits inside `rust_decimal`'s exact range (see [`Money::mul_qty`]).
+pub const MAX_LOT_SCALE: u32 = 8;
+
+/// `10^scale` for a lot scale (at most [`MAX_LOT_SCALE`]).
+#[must_use]
+pub const fn lots_per_unit(scale: u32) -> i64 {
+    10i64.pow(scale)
+}
+
+/// `x × 10^scale`: a quantity or a value counted in lots of `10^-scale` instead of whole
+/// units (exact for a decimal), or `None` beyond the number type's range.
+pub fn in_lots<N: Money>(x: N, scale: u32) -> Option<N> {
+    if scale == 0 {
+        Some(x)
+    } else {
+        x.checked_mul(N::from_i64(lots_per_unit(scale)))
+    }
+}
+
+/// A quantity of `units` lots of `10^-scale` for a message: `"150 shares"` where the lot
+/// is one share, the decimal quantity (`"0.5"`) otherwise.
+#[must_use]
+pub fn qty_text(units: i64, scale: u32) -> String {
+    if scale == 0 {
+        format!("{units} shares")
+    } else {
+        Decimal::new(units, scale.min(28)).normalize().to_string()
+    }
+}
+
 /// Largest capital base, order value or position value the ledger accepts (10^15).
 pub const MAX_NOTIONAL: i64 = 1_000_000_000_000_000;
 
@@ -98,6 +131,27 @@ pub trait Money:
     /// `n * self` (a share count times a price or cost), as `N::from_i64(n) * self`.
     fn mul_int(self, n: i64) -> Self {
         Self::from_i64(n) * self
+    }
+    /// `self` times a quantity of `units` lots of `10^-scale` (a price times an amount).
+    /// Whole shares (scale 0) are [`Money::mul_int`]; finer lots are quantized to
+    /// [`DIV_SCALE`] places, half-even (a no-op where the fill price carries at most
+    /// `DIV_SCALE - scale` places, as [`Money::quantize_fill`] leaves it).
+    fn mul_qty(self, units: i64, scale: u32) -> Self {
+        if scale == 0 {
+            self.mul_int(units)
+        } else {
+            (Self::from_mantissa(units, scale) * self).quantize()
+        }
+    }
+    /// A fill price for an asset traded in lots of `10^-scale`: [`Money::quantize`] to
+    /// `DIV_SCALE - scale` places, so a price times a whole number of lots has at most
+    /// [`DIV_SCALE`] places and every sum of money stays exact.
+    fn quantize_fill(self, scale: u32) -> Self {
+        if scale == 0 {
+            self.quantize()
+        } else {
+            self.round_dp(DIV_SCALE - scale.min(DIV_SCALE))
+        }
     }
     /// The exact value as text, as `Display` prints it.
     fn to_exact_string(self) -> String {
@@ -755,6 +809,10 @@ impl Money for f64 {
         self
     }
     #[inline]
+    fn quantize_fill(self, _scale: u32) -> Self {
+        self // the float twin rounds nothing it need not
+    }
+    #[inline]
     fn abs(self) -> Self {
         f64::abs(self)
     }
@@ -795,19 +853,22 @@ pub fn saturated_shares<N: Money>(a: N, b: N) -> i64 {
     }
 }
 
-/// Whether `price × a` or `price × b` (an order and the position after it) is beyond
-/// [`MAX_NOTIONAL`] in value, where the exact ledger could not stay exact. Estimated in
-/// `f64` first (good to ~1e-15 relative, checked against half the bound): the exact
-/// products are taken only near the bound.
-pub fn beyond_notional<N: Money>(price: N, a: i64, b: i64) -> bool {
+/// Whether `price × a` or `price × b` (an order and the position after it, in lots of
+/// `10^-scale`) is beyond [`MAX_NOTIONAL`] in value, where the exact ledger could not stay
+/// exact. Estimated in `f64` first (good to ~1e-15 relative, checked against half the
+/// bound): the exact products are taken only near the bound.
+pub fn beyond_notional<N: Money>(price: N, a: i64, b: i64, scale: u32) -> bool {
     #[allow(clippy::cast_precision_loss)] // an estimate, with a factor 2 to spare
-    let (half, p) = (MAX_NOTIONAL as f64 / 2.0, price.approx_f64().abs());
+    let (half, p) = (
+        MAX_NOTIONAL as f64 / 2.0,
+        price.approx_f64().abs() / lots_per_unit(scale) as f64,
+    );
     #[allow(clippy::cast_precision_loss)]
     if (a as f64).abs() * p < half && (b as f64).abs() * p < half {
         return false;
     }
     let max = N::from_i64(MAX_NOTIONAL);
-    price.mul_int(a).abs() > max || price.mul_int(b).abs() > max
+    price.mul_qty(a, scale).abs() > max || price.mul_qty(b, scale).abs() > max
 }
 
 /// zipline's share rounding: within 0.0001 of an integer means that integer,
@@ -840,6 +901,35 @@ pub fn round_shares_generic<N: Money>(raw: N) -> i64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn quantities_in_lots_multiply_exactly_and_name_themselves() {
+        let p = Decimal::from_str("40020.12306150").unwrap();
+        assert_eq!(
+            p.mul_qty(5000, 4),
+            Decimal::from_str("20010.06153075").unwrap()
+        );
+        assert_eq!(p.mul_qty(3, 0), p * Decimal::from(3));
+        // finer than 12 places after the product: quantized half-even
+        let q = Decimal::from_str("1.000000000005").unwrap();
+        assert_eq!(
+            q.mul_qty(1, 1),
+            Decimal::from_str("0.100000000000").unwrap()
+        );
+        assert_eq!(
+            Decimal::from_str("1.234567890123456")
+                .unwrap()
+                .quantize_fill(4),
+            Decimal::from_str("1.23456789").unwrap()
+        );
+        assert_eq!(2.5f64.quantize_fill(4), 2.5);
+        assert_eq!(qty_text(150, 0), "150 shares");
+        assert_eq!(qty_text(-1234, 4), "-0.1234");
+        assert_eq!(qty_text(5000, 4), "0.5");
+        // 10^14 coins in 0.0001s: worth 2·10^15 at 20 (beyond), 5·10^14 at 5
+        assert!(beyond_notional(Decimal::from(20), 10i64.pow(18), 0, 4));
+        assert!(!beyond_notional(Decimal::from(5), 10i64.pow(18), 0, 4));
+    }
 
     /// Whether `q` (scale [`DIV_SCALE`]) is `a / b` rounded half-even: `2·|q·b − a| <= |b|`
     /// at a common scale, with a tie only on an even last digit. In `i128`/`u128`; true

@@ -38,8 +38,12 @@ impl OrderStatus {
 pub struct Order<N> {
     pub id: OrderId,
     pub sid: u32,
-    /// Signed share count: positive buys, negative sells.
+    /// Signed quantity in lots of `10^-scale` (shares where `scale` is 0): positive buys,
+    /// negative sells.
     pub amount: i64,
+    /// The asset's lot scale ([`crate::MAX_LOT_SCALE`] at most): amounts count lots of
+    /// `10^-scale`.
+    pub scale: u32,
     pub filled: i64,
     pub commission: N,
     pub limit: Option<N>,
@@ -66,6 +70,7 @@ impl<N: Money> Order<N> {
             id,
             sid,
             amount,
+            scale: 0,
             filled: 0,
             commission: N::zero(),
             limit,

@@ -11,7 +11,10 @@ use crate::num::Money;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Position<N> {
+    /// Signed quantity in lots of `10^-scale` (shares where `scale` is 0).
     pub amount: i64,
+    /// The asset's lot scale: amounts count lots of `10^-scale`.
+    pub scale: u32,
     /// Average cost per share including commissions (zipline's definition).
     pub cost_basis: N,
     pub last_sale_price: N,
@@ -44,8 +47,9 @@ impl<N: Money> Position<N> {
                 self.cost_basis = price;
             }
         } else {
-            let total_cost = price.mul_int(amount) + self.cost_basis.mul_int(self.amount);
-            self.cost_basis = total_cost.div_q(N::from_i64(total));
+            let s = self.scale;
+            let total_cost = price.mul_qty(amount, s) + self.cost_basis.mul_qty(self.amount, s);
+            self.cost_basis = total_cost.div_q(N::from_mantissa(total, s));
         }
         if self.last_sale_bar.is_none_or(|b| bar >= b) {
             self.last_sale_price = price;
@@ -63,7 +67,7 @@ impl<N: Money> Position<N> {
                 Some(lot) if lot.0.signum() != remaining.signum() => {
                     let sign = lot.0.signum();
                     let closed = remaining.abs().min(lot.0.abs());
-                    self.realized_pnl += (price - lot.1).mul_int(closed * sign);
+                    self.realized_pnl += (price - lot.1).mul_qty(closed * sign, self.scale);
                     lot.0 -= closed * sign;
                     remaining += closed * sign;
                     if lot.0 == 0 {
@@ -83,8 +87,8 @@ impl<N: Money> Position<N> {
         if commission.is_zero() || self.amount == 0 {
             return;
         }
-        let prev = self.cost_basis.mul_int(self.amount);
-        self.cost_basis = (prev + commission).div_q(N::from_i64(self.amount));
+        let prev = self.cost_basis.mul_qty(self.amount, self.scale);
+        self.cost_basis = (prev + commission).div_q(N::from_mantissa(self.amount, self.scale));
     }
 
     /// A split giving `split` new shares per old share (2 for a 2-for-1), as zipline's
@@ -102,9 +106,11 @@ impl<N: Money> Position<N> {
         // the binary value: 209 × 31.095 pays 31.09, not the decimal tie's 31.10). The
         // results enter the ledger as every float input does (`Money::from_f64`).
         let ratio = 1.0 / split.to_f64();
+        // in lots: a coin traded in 0.0001s keeps whole lots, and the fraction of a lot
+        // is paid out (whole shares where the lot is one share, as zipline)
         let raw = self.amount as f64 / ratio;
         let full = raw.trunc();
-        let fraction = raw - full;
+        let fraction = (raw - full) / crate::num::lots_per_unit(self.scale) as f64;
         let basis_f = python_round(self.cost_basis.to_f64() * ratio, 2);
         let new_basis = N::from_f64(basis_f).unwrap_or(self.cost_basis);
         self.cost_basis = new_basis;
@@ -122,13 +128,13 @@ impl<N: Money> Position<N> {
     }
 
     pub fn market_value(&self) -> N {
-        self.last_sale_price.mul_int(self.amount)
+        self.last_sale_price.mul_qty(self.amount, self.scale)
     }
 
     /// Open lots valued at the last sale price against their fill prices.
     pub fn unrealized_pnl(&self) -> N {
         self.lots.iter().fold(N::zero(), |acc, &(q, p)| {
-            acc + (self.last_sale_price - p).mul_int(q)
+            acc + (self.last_sale_price - p).mul_qty(q, self.scale)
         })
     }
 }

@@ -31,28 +31,50 @@ pub struct Asset {
     pub start_day: i32,
     #[pyo3(get)]
     pub end_day: i32,
+    /// Quantities trade in lots of `10^-lot_scale` (0: whole shares).
+    pub lot_scale: u32,
 }
 
 #[pymethods]
 impl Asset {
     #[new]
+    #[pyo3(signature = (sid, symbol, exchange, start_day, end_day, lot_scale = 0))]
     fn new(
         sid: u32,
         symbol: String,
         exchange: String,
         start_day: i32,
         end_day: i32,
+        lot_scale: u32,
     ) -> Result<Self> {
         guard_at("Asset.__new__", || {
-            Ok({
-                Asset {
-                    sid,
-                    symbol,
-                    exchange,
-                    start_day,
-                    end_day,
-                }
+            if lot_scale > rustybt_data::MAX_LOT_SCALE {
+                return Err(crate::errors::bad_value(format!(
+                    "lot_scale must be at most {}, got {lot_scale}",
+                    rustybt_data::MAX_LOT_SCALE
+                )));
+            }
+            Ok(Asset {
+                sid,
+                symbol,
+                exchange,
+                start_day,
+                end_day,
+                lot_scale,
             })
+        })
+    }
+    /// Quantities trade in lots of `10^-lot_scale`: 0 for whole shares, 4 for 0.0001s.
+    #[getter(lot_scale)]
+    fn get_lot_scale(&self) -> Result<u32> {
+        guard_at("Asset.lot_scale", || Ok(self.lot_scale))
+    }
+    /// The smallest quantity the asset trades in (1.0: whole shares; 0.0001 for a coin
+    /// in ten-thousandths). Orders are rounded to whole lots.
+    #[getter]
+    fn lot_size(&self) -> Result<f64> {
+        guard_at("Asset.lot_size", || {
+            Ok(1.0 / rustybt_ledger::lots_per_unit(self.lot_scale) as f64)
         })
     }
     fn __repr__(&self) -> Result<String> {
@@ -159,6 +181,7 @@ impl Asset {
                 a.exchange.clone(),
                 a.start_day,
                 a.end_day,
+                a.lot_scale,
             )
                 .into_pyobject(slf.py())?;
             Ok((slf.get_type().into_any(), args))
@@ -317,6 +340,7 @@ impl PyBundle {
                         exchange: a.exchange.clone(),
                         start_day: a.start_date,
                         end_day: a.end_date,
+                        lot_scale: a.lot_scale,
                     })
                     .collect()
             })
@@ -652,6 +676,18 @@ impl PyCsvDir {
     fn rounded(&self) -> Result<usize> {
         guard_at("CsvDir.rounded", || Ok(self.get()?.rounded))
     }
+    /// Round each symbol's prices half to even to its tick (`ticks` in sid order, as
+    /// mantissas at the price scale; 0: none). Returns how many prices changed (also
+    /// counted in `rounded`).
+    fn round_to_ticks(&mut self, ticks: Vec<i64>) -> Result<usize> {
+        guard_at("CsvDir.round_to_ticks", || {
+            let parsed = self
+                .parsed
+                .as_mut()
+                .ok_or_else(|| ingest("this CsvDir was already written".into()))?;
+            Ok(parsed.round_to_ticks(&ticks)?)
+        })
+    }
     /// (first, last) date in the files, as days since the epoch.
     fn date_range(&self) -> Result<(i32, i32)> {
         guard_at("CsvDir.date_range", || Ok(self.get()?.date_range()))
@@ -670,7 +706,9 @@ impl PyCsvDir {
     /// Place rows on the calendar's bars and write the bundle atomically: `(its path,
     /// rows dropped)`; rows off the calendar are refused, all named, unless
     /// `drop_non_sessions`.
-    #[pyo3(signature = (bundles_dir, name, calendar, dates, opens, closes, drop_non_sessions = false))]
+    /// `lot_scales` (one per symbol, in sid order) gives each asset its lot of
+    /// `10^-scale` (default: whole shares).
+    #[pyo3(signature = (bundles_dir, name, calendar, dates, opens, closes, drop_non_sessions = false, lot_scales = None))]
     #[allow(clippy::too_many_arguments)]
     fn write(
         &mut self,
@@ -682,6 +720,7 @@ impl PyCsvDir {
         opens: Vec<i64>,
         closes: Vec<i64>,
         drop_non_sessions: bool,
+        lot_scales: Option<Vec<u32>>,
     ) -> Result<(PathBuf, usize)> {
         guard_at("CsvDir.write", || {
             let sessions = sessions_from(&dates, &opens, &closes)?;
@@ -691,8 +730,11 @@ impl PyCsvDir {
                 .ok_or_else(|| ingest("this CsvDir was already written".into()))?;
             let stop = Stop::default();
             stop.result(py.detach(|| {
-                let (content, dropped) =
+                let (mut content, dropped) =
                     parsed.into_content(&sessions, &calendar, drop_non_sessions)?;
+                if let Some(scales) = &lot_scales {
+                    content.set_lot_scales(scales)?;
+                }
                 rustybt_data::write_bundle_unless(&bundles_dir, &name, &content, &|| stop.now())
                     .map(|path| (path, dropped))
             }))

@@ -7,6 +7,7 @@ use std::str::FromStr;
 use numpy::{PyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
+use pyo3::IntoPyObjectExt;
 use rustybt_ledger::{Commission, Money, Slippage};
 
 use crate::bundle::Asset;
@@ -48,6 +49,19 @@ pub fn slippage<N: Money>(model: &Bound<'_, PyAny>) -> Result<Slippage<N>> {
 pub fn commission<N: Money>(model: &Bound<'_, PyAny>) -> Result<Commission<N>> {
     let (name, params) = spec(model)?;
     Ok(Commission::from_spec(&name, &params)?)
+}
+
+/// A quantity as strategies see it: an int of shares where the asset's lot is one share
+/// (zipline's amounts), else the float nearest `units × 10^-scale` (whose `repr` is that
+/// decimal quantity: `units` is far below 2^53).
+pub fn amount_py(py: Python<'_>, units: i64, scale: u32) -> PyResult<Py<PyAny>> {
+    if scale == 0 {
+        units.into_py_any(py)
+    } else {
+        #[allow(clippy::cast_precision_loss)] // see above
+        let q = units as f64 / rustybt_ledger::lots_per_unit(scale) as f64;
+        q.into_py_any(py)
+    }
 }
 
 /// Sids of a sequence of `Asset`s or integers, read without a Python-level loop.

@@ -11,7 +11,7 @@ use rustybt_data::View;
 use rustybt_ledger::{CostHook, Money, Order, SlippageOutcome};
 
 use crate::bar_data::PyBarData;
-use crate::conversion::order_id_text;
+use crate::conversion::{amount_py, order_id_text};
 
 /// The error a model raised, kept for the run loop to raise.
 pub type CostError = Arc<Mutex<Option<PyErr>>>;
@@ -26,19 +26,29 @@ pub struct PyCostHook {
     pub error: CostError,
 }
 
-type OrderFields = (String, u32, i64, i64, f64, Option<f64>, Option<f64>, usize);
+type OrderFields = (
+    String,
+    u32,
+    Py<PyAny>,
+    Py<PyAny>,
+    f64,
+    Option<f64>,
+    Option<f64>,
+    usize,
+);
 
-fn fields<N: Money>(o: &Order<N>) -> OrderFields {
-    (
+/// The order as the adapter reads it (amounts as strategies see them: [`amount_py`]).
+fn fields<N: Money>(py: Python<'_>, o: &Order<N>) -> PyResult<OrderFields> {
+    Ok((
         order_id_text(o.id),
         o.sid,
-        o.amount,
-        o.filled,
+        amount_py(py, o.amount, o.scale)?,
+        amount_py(py, o.filled, o.scale)?,
         o.commission.to_f64(),
         o.limit.map(Money::to_f64),
         o.stop.map(Money::to_f64),
         o.created_bar,
-    )
+    ))
 }
 
 impl PyCostHook {
@@ -78,7 +88,8 @@ impl<N: Money> CostHook<N> for PyCostHook {
                 bar,
                 before_first: false,
             });
-            let out = model.call1(py, (fields(order), volume_for_bar))?;
+            let volume = amount_py(py, volume_for_bar, order.scale)?;
+            let out = model.call1(py, (fields(py, order)?, volume))?;
             let out = out.bind(py);
             if out.is_none() {
                 return Ok(SlippageOutcome::Skip);
@@ -98,12 +109,15 @@ impl<N: Money> CostHook<N> for PyCostHook {
                 return Ok(SlippageOutcome::Skip);
             };
             let amount = amount.ok_or_else(bad)?;
-            // zipline's create_transaction: the amount truncated, at least one share
-            let shares = amount.trunc();
+            // zipline's create_transaction: the amount truncated, at least one share (in
+            // lots for an asset traded in finer lots: at least one lot)
+            #[allow(clippy::cast_precision_loss)] // a power of ten up to 10^8
+            let shares = (amount * rustybt_ledger::lots_per_unit(order.scale) as f64).trunc();
             if !shares.is_finite() || shares.abs() < 1.0 || shares.abs() > 9.0e15 {
+                let unit = if order.scale == 0 { "share" } else { "lot" };
                 return Err(Self::model_error(
                     "a slippage model's process_order",
-                    format!("a fill must be at least 1 share (and finite), got amount {amount}"),
+                    format!("a fill must be at least 1 {unit} (and finite), got amount {amount}"),
                 ));
             }
             let price = N::from_f64(price)
@@ -114,6 +128,12 @@ impl<N: Money> CostHook<N> for PyCostHook {
                         format!("the price must be a positive number, got {price}"),
                     )
                 })?;
+            // finer lots: the price at the places that keep price × lots exact
+            let price = if order.scale == 0 {
+                price
+            } else {
+                price.quantize_fill(order.scale)
+            };
             Ok(SlippageOutcome::Fill {
                 price,
                 amount: shares as i64,
@@ -130,7 +150,8 @@ impl<N: Money> CostHook<N> for PyCostHook {
             return N::zero();
         };
         let cost = Python::attach(|py| -> PyResult<N> {
-            let out = model.call1(py, (fields(order), price.to_f64(), amount))?;
+            let amount = amount_py(py, amount, order.scale)?;
+            let out = model.call1(py, (fields(py, order)?, price.to_f64(), amount))?;
             let value: f64 = out.extract(py).map_err(|_| {
                 Self::model_error(
                     "a commission model's calculate",

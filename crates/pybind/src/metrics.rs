@@ -9,12 +9,18 @@ use rustybt_engine::{fifo_round_trips, RoundTrip};
 use crate::errors::{bad_value, guard_at, Result};
 
 /// The engine's cumulative risk metrics of a return series (row i uses returns 0..=i):
-/// algorithm_period_return, algo_volatility, sharpe, sortino, max_drawdown.
+/// algorithm_period_return, algo_volatility, sharpe, sortino, max_drawdown; annualised
+/// with `periods_per_year` (252: an exchange's sessions; 365: a 24/7 calendar's days).
 #[pyfunction]
-#[pyo3(name = "cumulative_risk")]
-pub fn risk_metrics(py: Python<'_>, returns: Vec<f64>) -> Result<Bound<'_, PyDict>> {
+#[pyo3(name = "cumulative_risk", signature = (returns, periods_per_year = 252.0))]
+pub fn risk_metrics(
+    py: Python<'_>,
+    returns: Vec<f64>,
+    periods_per_year: f64,
+) -> Result<Bound<'_, PyDict>> {
     guard_at("cumulative_risk", || {
-        let rows = rustybt_engine::cumulative_risk(&returns);
+        let periods = rustybt_engine::check_periods(periods_per_year)?;
+        let rows = rustybt_engine::cumulative_risk(&returns, periods);
         let out = PyDict::new(py);
         let col = |f: &dyn Fn(&rustybt_engine::RiskRow) -> f64| {
             PyArray1::from_iter(py, rows.iter().map(f))
@@ -36,10 +42,12 @@ pub fn risk_metrics(py: Python<'_>, returns: Vec<f64>) -> Result<Bound<'_, PyDic
 /// runner's columns) is read from. `(total_return, annual_volatility, sharpe, sortino,
 /// max_drawdown)`.
 #[pyfunction]
-pub fn final_risk(returns: Vec<f64>) -> Result<(f64, f64, f64, f64, f64)> {
+#[pyo3(signature = (returns, periods_per_year = 252.0))]
+pub fn final_risk(returns: Vec<f64>, periods_per_year: f64) -> Result<(f64, f64, f64, f64, f64)> {
     guard_at("final_risk", || {
+        let periods = rustybt_engine::check_periods(periods_per_year)?;
         Ok({
-            let r = rustybt_engine::final_risk(&returns);
+            let r = rustybt_engine::final_risk(&returns, periods);
             (
                 r.algorithm_period_return,
                 r.algo_volatility,
@@ -54,13 +62,15 @@ pub fn final_risk(returns: Vec<f64>) -> Result<(f64, f64, f64, f64, f64)> {
 /// The engine's cumulative benchmark metrics of a return series against a benchmark's
 /// (row i uses periods 0..=i): benchmark_period_return, benchmark_volatility, alpha, beta.
 #[pyfunction]
-#[pyo3(name = "cumulative_benchmark_risk")]
+#[pyo3(name = "cumulative_benchmark_risk", signature = (returns, benchmark, periods_per_year = 252.0))]
 pub fn benchmark_metrics(
     py: Python<'_>,
     returns: Vec<f64>,
     benchmark: Vec<f64>,
+    periods_per_year: f64,
 ) -> Result<Bound<'_, PyDict>> {
     guard_at("cumulative_benchmark_risk", || {
+        let periods = rustybt_engine::check_periods(periods_per_year)?;
         if returns.len() != benchmark.len() {
             return Err(bad_value(format!(
                 "returns has {} periods but benchmark has {}",
@@ -68,7 +78,7 @@ pub fn benchmark_metrics(
                 benchmark.len()
             )));
         }
-        let rows = rustybt_engine::cumulative_benchmark_risk(&returns, &benchmark);
+        let rows = rustybt_engine::cumulative_benchmark_risk(&returns, &benchmark, periods);
         let out = PyDict::new(py);
         let col = |f: &dyn Fn(&rustybt_engine::BenchmarkRow) -> f64| {
             PyArray1::from_iter(py, rows.iter().map(f))

@@ -6,10 +6,11 @@ use numpy::PyArray1;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
+use pyo3::IntoPyObjectExt;
 use rustybt_engine::{PerfTable, Simulation};
 use rustybt_ledger::{Money, Order};
 
-use crate::conversion::order_id_text;
+use crate::conversion::{amount_py, order_id_text};
 use crate::errors::Result;
 
 /// One Python timestamp per bar, looked up in the caller's index once and reused
@@ -71,8 +72,8 @@ fn order_dict<'py, N: Money>(
     d.set_item(intern!(py, "dt"), times.get(o.updated_bar)?)?;
     d.set_item(intern!(py, "created"), times.get(o.created_bar)?)?;
     d.set_item(intern!(py, "reason"), o.reason.as_deref())?;
-    d.set_item(intern!(py, "amount"), o.amount)?;
-    d.set_item(intern!(py, "filled"), o.filled)?;
+    d.set_item(intern!(py, "amount"), amount_py(py, o.amount, o.scale)?)?;
+    d.set_item(intern!(py, "filled"), amount_py(py, o.filled, o.scale)?)?;
     if o.filled == 0 && o.commission.is_zero() {
         d.set_item(intern!(py, "commission"), 0i64)?; // zipline's int 0 until a fill
     } else {
@@ -129,7 +130,8 @@ pub fn perf_columns<'py, N: Money>(
         let tl = PyList::empty(py);
         for t in &txns[p.transactions.clone()] {
             let d = PyDict::new(py);
-            d.set_item(intern!(py, "amount"), t.amount)?;
+            let scale = sim.ledger().lot_scale(t.sid);
+            d.set_item(intern!(py, "amount"), amount_py(py, t.amount, scale)?)?;
             d.set_item(intern!(py, "dt"), times.get(t.bar)?)?;
             d.set_item(intern!(py, "price"), t.price.to_f64())?;
             d.set_item(intern!(py, "order_id"), t.order_id.map(order_id_text))?;
@@ -148,7 +150,8 @@ pub fn perf_columns<'py, N: Money>(
         for &(sid, amount, cost_basis, last) in &p.positions {
             let d = PyDict::new(py);
             d.set_item(intern!(py, "sid"), assets.get_item(sid as usize)?)?;
-            d.set_item(intern!(py, "amount"), amount)?;
+            let scale = sim.ledger().lot_scale(sid);
+            d.set_item(intern!(py, "amount"), amount_py(py, amount, scale)?)?;
             d.set_item(intern!(py, "cost_basis"), cost_basis.to_f64())?;
             d.set_item(intern!(py, "last_sale_price"), last.to_f64())?;
             pl.append(d)?;
@@ -162,7 +165,17 @@ pub fn perf_columns<'py, N: Money>(
     for (name, values) in table.exact {
         exact.set_item(name, values)?;
     }
-    exact.set_item("transactions", table.exact_fills)?;
+    // amounts: an int of shares, or the exact decimal quantity as text for finer lots
+    let fills = PyList::empty(py);
+    for (id, sid, (units, scale), price, commission, bar) in table.exact_fills {
+        let amount = if scale == 0 {
+            units.into_py_any(py)?
+        } else {
+            rustybt_ledger::qty_text(units, scale).into_py_any(py)?
+        };
+        fills.append((id, sid, amount, price, commission, bar))?;
+    }
+    exact.set_item("transactions", fills)?;
     out.set_item("exact", exact)?;
     Ok(out)
 }

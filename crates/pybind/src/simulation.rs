@@ -17,7 +17,7 @@ use rustybt_ledger::{CancelPolicy, Money};
 use crate::bar_data::PyBarData;
 use crate::bundle::PyBundle;
 use crate::conversion::{
-    commission, named, named_or_default, order_id_of, order_id_text, slippage,
+    amount_py, commission, named, named_or_default, order_id_of, order_id_text, slippage,
 };
 use crate::errors::{guard_at, strategy_error, Result};
 use crate::perf::perf_columns;
@@ -37,15 +37,19 @@ macro_rules! with_sim {
     };
 }
 
+/// An open position: (sid, amount as strategies see it, cost basis, last sale price).
+type PositionRow = (u32, Py<PyAny>, f64, f64);
+
 /// An order as the strategy's `get_order` shows it.
 #[pyclass(frozen, module = "rustybt._core", name = "OrderRecord")]
 pub struct OrderRecord {
     #[pyo3(get)]
     sid: u32,
+    /// An int of shares, or a float quantity for an asset traded in finer lots.
     #[pyo3(get)]
-    amount: i64,
+    amount: Py<PyAny>,
     #[pyo3(get)]
-    filled: i64,
+    filled: Py<PyAny>,
     #[pyo3(get)]
     commission: f64,
     #[pyo3(get)]
@@ -283,6 +287,23 @@ impl PySimulation {
         })
     }
 
+    /// Periods a year the risk metrics annualise with: the calendar's nominal count (252
+    /// for an exchange, 365 for 24/7) unless set.
+    #[getter]
+    fn periods_per_year(&self) -> Result<f64> {
+        guard_at("Simulation.periods_per_year", || {
+            Ok(with_sim!(&self.sim, s => s.periods_per_year()))
+        })
+    }
+
+    /// Annualise the risk metrics with `periods` a year instead of the calendar's count.
+    fn set_periods_per_year(&mut self, periods: f64) -> Result<()> {
+        guard_at("Simulation.set_periods_per_year", || {
+            with_sim!(&mut self.sim, s => s.set_periods_per_year(periods))?;
+            Ok(())
+        })
+    }
+
     /// Cancel the order with this id (its 32-hex-digit text, or the integer it encodes).
     fn cancel_order(&mut self, order_id: &Bound<'_, PyAny>) -> Result<()> {
         guard_at("Simulation.cancel_order", || {
@@ -307,12 +328,13 @@ impl PySimulation {
     fn order_info(&self, order_id: &Bound<'_, PyAny>) -> Result<OrderRecord> {
         guard_at("Simulation.order_info", || {
             let id = order_id_of(order_id)?;
+            let py = order_id.py();
             with_sim!(&self.sim, s => {
                 let o = s.ledger().order(id)?;
                 Ok(OrderRecord {
                     sid: o.sid,
-                    amount: o.amount,
-                    filled: o.filled,
+                    amount: amount_py(py, o.amount, o.scale)?,
+                    filled: amount_py(py, o.filled, o.scale)?,
                     commission: o.commission.to_f64(),
                     limit: o.limit.map(Money::to_f64),
                     stop: o.stop.map(Money::to_f64),
@@ -353,17 +375,21 @@ impl PySimulation {
             })
         })
     }
-    /// Open positions: (sid, amount, cost basis, last sale price).
-    fn positions(&self) -> Result<Vec<(u32, i64, f64, f64)>> {
+    /// Open positions: (sid, amount, cost basis, last sale price); the amount is an int
+    /// of shares, or a float quantity for an asset traded in finer lots.
+    fn positions(&self, py: Python<'_>) -> Result<Vec<PositionRow>> {
         guard_at("Simulation.positions", || {
-            Ok({
-                with_sim!(&self.sim, s => {
-                    let l = s.ledger();
-                    l.held().iter().map(|&sid| {
-                        let p = l.position(sid);
-                        (sid, p.amount, p.cost_basis.to_f64(), p.last_sale_price.to_f64())
-                    }).collect()
-                })
+            with_sim!(&self.sim, s => {
+                let l = s.ledger();
+                l.held().iter().map(|&sid| {
+                    let p = l.position(sid);
+                    Ok((
+                        sid,
+                        amount_py(py, p.amount, p.scale)?,
+                        p.cost_basis.to_f64(),
+                        p.last_sale_price.to_f64(),
+                    ))
+                }).collect()
             })
         })
     }

@@ -183,17 +183,40 @@ def cmd_ingest(args) -> int:
             calendar=args.calendar,
             price_scale=args.price_scale,
             allow_gaps=args.allow_gaps,
-            round_prices=args.round_prices,
+            round_prices=_round_option(args.round_prices, args.tick_size),
             drop_non_sessions=args.drop_non_sessions,
+            lot_size=_per_symbol("lot-size", args.lot_size),
         )
     console.print(f"ingested {bundle!r} in {time.perf_counter() - t:.2f} s at {bundle.path}")
     report = getattr(bundle, "ingest_report", None)
     if report and any(report.values()):
         console.print(
-            f"  {report['rounded_prices']} prices rounded to {args.price_scale} places, "
+            f"  {report['rounded_prices']} prices rounded to {args.price_scale} places"
+            f"{' and their ticks' if args.tick_size else ''}, "
             f"{report['dropped_rows']} rows on non-session dates dropped"
         )
     return 0
+
+
+def _per_symbol(option: str, values: list[str] | None):
+    """``--OPTION SIZE`` (every asset) or ``--OPTION SYMBOL=SIZE`` (repeatable): the size,
+    a mapping of symbol to size, or None."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return values[0]
+    sizes = {}
+    for v in values:
+        symbol, sep, size = v.partition("=")
+        if not sep or not symbol:
+            raise SystemExit(f"--{option} takes SIZE or SYMBOL=SIZE, got {v!r}")
+        sizes[symbol] = size
+    return sizes
+
+
+def _round_option(round_prices: bool, ticks: list[str] | None):
+    """``--round-prices`` and ``--tick-size``: what ``round_prices=`` takes."""
+    return _per_symbol("tick-size", ticks) or round_prices
 
 
 def _dir_size(path: Path) -> int:
@@ -382,6 +405,20 @@ def build_parser() -> argparse.ArgumentParser:
             "--drop-non-sessions",
             action="store_true",
             help="leave out rows on dates that are not the calendar's sessions (counted)",
+        )
+        parser.add_argument(
+            "--tick-size",
+            action="append",
+            metavar="[SYMBOL=]SIZE",
+            help="round prices half to even to this tick (after --price-scale; counted): "
+            "for every asset, or SYMBOL=SIZE (repeatable)",
+        )
+        parser.add_argument(
+            "--lot-size",
+            action="append",
+            metavar="[SYMBOL=]SIZE",
+            help="smallest tradable quantity, a power of ten (e.g. 0.0001): for every "
+            "asset, or SYMBOL=SIZE (repeatable); default whole shares",
         )
     ing.set_defaults(func=cmd_ingest)
 

@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rustybt.results import register_renderer
+from rustybt.stats import PERIODS_PER_YEAR, periods_per_year
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -52,7 +53,6 @@ if TYPE_CHECKING:
 ROLLING_WINDOW = 63
 #: Sessions in the rolling volatility and rolling beta windows (half a year of trading days).
 VOLATILITY_WINDOW = 126
-PERIODS_PER_YEAR = 252
 #: Rows of the worst-drawdowns table and of the top-holdings table.
 TOP_DRAWDOWNS, TOP_HOLDINGS = 5, 10
 
@@ -160,6 +160,7 @@ def render_tearsheet(results: Results, *, log_scale: bool = False) -> str:
     underwater = wealth / peak - 1.0
     benchmark = _benchmark(perf)
     bench_returns = benchmark_returns(results)
+    ppy = periods_per_year(perf)  # 252 sessions; 365 days on a 24/7 calendar
     stats = _stats_row(results.stats)
     meta = results.metadata or {}
     drawdowns = drawdown_table(returns)
@@ -168,7 +169,7 @@ def render_tearsheet(results: Results, *, log_scale: bool = False) -> str:
     costs = trading_costs(results)
     daily_turnover = turnover(results)
 
-    charts = _Charts()
+    charts = _Charts(ppy)
     equity = charts.equity(sessions, cumulative, benchmark)
     equity_log = charts.equity(sessions, cumulative, benchmark, log=True)
     drawdown = charts.underwater(sessions, underwater, drawdowns)
@@ -237,7 +238,7 @@ def render_tearsheet(results: Results, *, log_scale: bool = False) -> str:
     <figure class="chart" id="chart-distribution">{distribution}</figure>
   </section>
   <section class="panel">
-    <h2>Rolling Sharpe</h2><p class="note">{ROLLING_WINDOW}-session window, annualised ({PERIODS_PER_YEAR} sessions a year); dashed: whole run.</p>
+    <h2>Rolling Sharpe</h2><p class="note">{ROLLING_WINDOW}-session window, annualised ({ppy:g} periods a year); dashed: whole run.</p>
     <figure class="chart" id="chart-rolling-sharpe">{sharpe}</figure>
   </section>
   <section class="panel">
@@ -273,7 +274,7 @@ def render_tearsheet(results: Results, *, log_scale: bool = False) -> str:
   </section>
   <section class="panel">
     <h2>Against the benchmark</h2><p class="note">{_e("The same statistics of the algorithm's and of the benchmark's daily returns." if has_bench else "No benchmark: the run had none, so only the algorithm's column is shown.")}</p>
-    {_comparison_html(benchmark_comparison(returns, bench_returns), relative_statistics(returns, bench_returns), stats)}
+    {_comparison_html(benchmark_comparison(returns, bench_returns, ppy), relative_statistics(returns, bench_returns, ppy), stats)}
   </section>
 </div>
 <section class="panel">
@@ -455,9 +456,12 @@ def drawdown_table(returns: pd.Series, top: int = TOP_DRAWDOWNS) -> pd.DataFrame
     return table.astype({"drawdown": float, "sessions": np.int64})
 
 
-def rolling_volatility(returns: pd.Series, window: int = VOLATILITY_WINDOW) -> pd.Series:
+def rolling_volatility(
+    returns: pd.Series, window: int = VOLATILITY_WINDOW, periods_per_year: float = PERIODS_PER_YEAR
+) -> pd.Series:
     """Annualised rolling volatility: the standard deviation (ddof=1) of the last
-    ``window`` daily returns times sqrt(252).
+    ``window`` daily returns times sqrt(``periods_per_year``: 252, or 365 on a 24/7
+    calendar).
 
     Parameters
     ----------
@@ -471,7 +475,7 @@ def rolling_volatility(returns: pd.Series, window: int = VOLATILITY_WINDOW) -> p
     pandas.Series
         Same index as ``returns``; NaN for the first ``window - 1`` sessions.
     """
-    return returns.rolling(window).std(ddof=1) * math.sqrt(PERIODS_PER_YEAR)
+    return returns.rolling(window).std(ddof=1) * math.sqrt(periods_per_year)
 
 
 def rolling_beta(
@@ -783,7 +787,8 @@ def trading_costs(results: Results) -> pd.Series:
     -------
     pandas.Series
         ``fills``; ``traded_value`` (sum of ``|shares * price|``); ``annual_turnover``
-        (mean of :func:`turnover` times 252); ``commission`` (sum of the fills'
+        (mean of :func:`turnover` times the run's periods a year, 252 or 365 on a 24/7
+        calendar); ``commission`` (sum of the fills'
         commissions) and ``commission_bps`` (of the traded value); ``slippage`` (sum of
         :func:`slippage_fills`'s measured ``slippage``), ``slippage_fills`` (how many fills
         were measured) and ``slippage_bps`` (of the measured fills' traded value). Ratios
@@ -804,7 +809,9 @@ def trading_costs(results: Results) -> pd.Series:
         {
             "fills": len(t),
             "traded_value": traded,
-            "annual_turnover": float(daily.mean() * PERIODS_PER_YEAR) if len(daily) else np.nan,
+            "annual_turnover": (
+                float(daily.mean() * periods_per_year(results.perf)) if len(daily) else np.nan
+            ),
             "commission": commission,
             "commission_bps": commission / traded * 1e4 if traded > 0 else np.nan,
             "slippage": float(slip["slippage"].to_numpy()[measured].sum()),
@@ -825,7 +832,11 @@ COMPARED = ("total_return", "annual_return", "annual_volatility", "sharpe", "sor
             "var_95", "cvar_95", "best_day", "worst_day")  # fmt: skip
 
 
-def benchmark_comparison(returns: pd.Series, benchmark: pd.Series | None) -> pd.DataFrame:
+def benchmark_comparison(
+    returns: pd.Series,
+    benchmark: pd.Series | None,
+    periods_per_year: float = PERIODS_PER_YEAR,
+) -> pd.DataFrame:
     """The same statistics for the algorithm and its benchmark, side by side.
 
     Both columns come from :func:`rustybt.stats.stats_from_returns` (the definitions of
@@ -838,6 +849,8 @@ def benchmark_comparison(returns: pd.Series, benchmark: pd.Series | None) -> pd.
         The algorithm's daily returns.
     benchmark : pandas.Series or None
         The benchmark's daily returns; None when the run had none.
+    periods_per_year : float, default 252
+        What the statistics annualise with (365 on a 24/7 calendar).
 
     Returns
     -------
@@ -852,7 +865,9 @@ def benchmark_comparison(returns: pd.Series, benchmark: pd.Series | None) -> pd.
 
     def column(r):
         r = np.asarray(r, dtype=float)
-        row = stats_from_returns(r, final_value=math.nan, fills=0)
+        row = stats_from_returns(
+            r, final_value=math.nan, fills=0, periods_per_year=periods_per_year
+        )
         row["best_day"] = float(r.max()) if len(r) else math.nan
         row["worst_day"] = float(r.min()) if len(r) else math.nan
         return [float(row[name]) for name in COMPARED]
@@ -866,7 +881,11 @@ def benchmark_comparison(returns: pd.Series, benchmark: pd.Series | None) -> pd.
     )
 
 
-def relative_statistics(returns: pd.Series, benchmark: pd.Series | None) -> pd.Series:
+def relative_statistics(
+    returns: pd.Series,
+    benchmark: pd.Series | None,
+    periods_per_year: float = PERIODS_PER_YEAR,
+) -> pd.Series:
     """How the algorithm's daily returns relate to the benchmark's.
 
     Parameters
@@ -879,8 +898,8 @@ def relative_statistics(returns: pd.Series, benchmark: pd.Series | None) -> pd.S
     pandas.Series
         ``correlation`` (Pearson); ``beta`` (covariance over the benchmark's variance);
         ``tracking_error`` (standard deviation, ddof=1, of the daily excess return, times
-        sqrt(252)); ``information_ratio`` (mean daily excess return over its standard
-        deviation, times sqrt(252)). All NaN without a benchmark or with fewer than two
+        sqrt(periods_per_year)); ``information_ratio`` (mean daily excess return over its
+        standard deviation, times sqrt(periods_per_year): 252, or 365 on a 24/7 calendar). All NaN without a benchmark or with fewer than two
         sessions; a ratio is NaN when its denominator is 0.
     """
     import numpy as np
@@ -896,9 +915,10 @@ def relative_statistics(returns: pd.Series, benchmark: pd.Series | None) -> pd.S
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = cov[0, 1] / math.sqrt(cov[0, 0] * cov[1, 1]) if cov[0, 0] * cov[1, 1] > 0 else np.nan
         beta = cov[0, 1] / cov[1, 1] if cov[1, 1] > 0 else np.nan
-        ir = float(np.mean(excess)) / te * math.sqrt(PERIODS_PER_YEAR) if te > 0 else np.nan
+        ann = math.sqrt(periods_per_year)
+        ir = float(np.mean(excess)) / te * ann if te > 0 else np.nan
     return pd.Series(
-        [float(corr), float(beta), te * math.sqrt(PERIODS_PER_YEAR), float(ir)],
+        [float(corr), float(beta), te * ann, float(ir)],
         index=list(names),
         dtype=float,
     )
@@ -923,10 +943,11 @@ def _as_float(value) -> float | None:
 class _Charts:
     """matplotlib figures (no pyplot, so no global backend state) as inline SVG."""
 
-    def __init__(self):
+    def __init__(self, periods_per_year: float = PERIODS_PER_YEAR):
         import matplotlib
 
         self._mpl = matplotlib
+        self._ppy = periods_per_year
 
     def _figure(self, height: float = 3.0, width: float = 10.0):
         from matplotlib.figure import Figure
@@ -1051,7 +1072,7 @@ class _Charts:
         fig, ax = self._figure(3.0, 6.0)
         rolling = returns.rolling(ROLLING_WINDOW)
         std = rolling.std(ddof=1)
-        sharpe = rolling.mean() / std.where(std > 0) * math.sqrt(PERIODS_PER_YEAR)
+        sharpe = rolling.mean() / std.where(std > 0) * math.sqrt(self._ppy)
         ax.axhline(0.0, color="#94a3b8", linewidth=0.8)
         if len(dates) > 1:
             ax.set_xlim(dates[0], dates[-1])  # the same span as the other charts
@@ -1111,10 +1132,11 @@ class _Charts:
     def rolling_volatility(self, returns, benchmark) -> str:
         fig, ax = self._figure(3.0, 6.0)
         self._span(ax, returns.index)
-        algo = rolling_volatility(returns)
+        algo = rolling_volatility(returns, periods_per_year=self._ppy)
         if algo.notna().any():
             if benchmark is not None:
-                ax.plot(returns.index, rolling_volatility(benchmark).to_numpy(), color=_GREY,
+                bench = rolling_volatility(benchmark, periods_per_year=self._ppy)
+                ax.plot(returns.index, bench.to_numpy(), color=_GREY,
                         linewidth=1.3, label="benchmark")  # fmt: skip
             ax.plot(returns.index, algo.to_numpy(), color=_BLUE, linewidth=1.4, label="algorithm")
             self._legend(ax, 2)

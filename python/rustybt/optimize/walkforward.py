@@ -40,7 +40,7 @@ import pandas as pd
 
 from rustybt.errors import InvalidRunParameters
 from rustybt.optimize.search import SearchResult, _Search
-from rustybt.stats import stats_from_returns
+from rustybt.stats import periods_per_year, stats_from_returns
 
 _LENGTH = re.compile(r"^\s*(\d+)\s*([DWMQY])\s*$", re.IGNORECASE)
 _UNITS = {"D": "days", "W": "weeks", "M": "months", "Q": "months", "Y": "years"}
@@ -240,7 +240,10 @@ class WalkForward:
                 params = res.best_params
                 run, r, n_fills = self._oos_run(params, w)
                 fills += n_fills
-                oos = stats_from_returns(r.to_numpy(), float(np.prod(1 + r.to_numpy())), n_fills)
+                ppy = periods_per_year(run.perf)  # 252 sessions, 365 days on 24/7
+                oos = stats_from_returns(
+                    r.to_numpy(), float(np.prod(1 + r.to_numpy())), n_fills, ppy
+                )
                 is_ann = float(best["annual_return"])
                 rows.append(
                     {
@@ -272,6 +275,7 @@ class WalkForward:
             fills,
             searches,
             oos_runs,
+            periods_per_year=periods_per_year(oos_runs[0].perf) if oos_runs else 252.0,
         )
 
 
@@ -300,6 +304,7 @@ class WalkForwardResult:
         fills: int,
         searches: list[SearchResult] | None = None,
         oos_runs: list | None = None,
+        periods_per_year: float = 252.0,
     ):
         self.windows, self.returns, self.capital_base = windows, returns, float(capital_base)
         self.params, self.fills = params, int(fills)
@@ -307,7 +312,7 @@ class WalkForwardResult:
         r = returns.to_numpy(float)
         self.equity = pd.Series(self.capital_base * np.cumprod(1 + r), index=returns.index)
         final = float(self.equity.iloc[-1]) if len(r) else self.capital_base
-        self.stats = pd.Series(stats_from_returns(r, final, self.fills))
+        self.stats = pd.Series(stats_from_returns(r, final, self.fills, periods_per_year))
         is_ann = float(windows["is_annual_return"].mean())
         self.is_annual_return = is_ann
         self.efficiency = float(self.stats["annual_return"]) / is_ann if is_ann > 0 else math.nan

@@ -75,8 +75,11 @@ from rustybt.reference.ledger import (
     PerTradeCommission,
     VolumeShareSlippage,
     exact,
+    quantity_text,
     round_order_amount,
     saturate,
+    shown_amount,
+    times_lots,
 )
 from rustybt.reference.ledger import (
     order_id_text as _id_text,
@@ -85,6 +88,8 @@ from rustybt.runner import _run, _zipline_config
 from rustybt.runner import run_algorithm as _rust_run_algorithm
 
 PERIODS_PER_YEAR = 252.0
+#: a calendar that never closes annualises with 365 days a year
+ALWAYS_OPEN_CALENDARS = ("24/7", "ALWAYS_OPEN", "always_open")
 
 
 @dataclass(frozen=True)
@@ -144,6 +149,8 @@ class Market:
         self.bar_day = np.repeat(days, np.diff(self.first_bar)).tolist()
         assets = core.assets()
         self.symbols = [a.symbol for a in assets]
+        self.lot_scales = [a.lot_scale for a in assets]  # amounts count lots of 10^-scale
+        self.calendar = json.loads((path / "manifest.json").read_text())["calendar"]
         self.end_days = [a.end_day for a in assets]
         self.start_days = [a.start_day for a in assets]
         self.adjustments = [  # (kind, sid, ex-day, decimal text, pay day of a dividend)
@@ -192,7 +199,9 @@ class Control:
     #: restricted: per sid, (component, effective ns, frozen), sorted
     rules: tuple = ()
 
-    def violated(self, num, sid, amount, held, price, orders_today, now=0) -> bool:
+    def violated(self, num, sid, amount, held, price, orders_today, now=0, scale=0) -> bool:
+        """Whether an order of ``amount`` (lots of ``10^-scale``: shares at 0) breaks this
+        control; ``max_shares`` counts whole units."""
         if self.kind == "restricted":
             return sid < len(self.rules) and _frozen_at(self.rules[sid], now)
         if self.kind == "max_order_count":
@@ -201,11 +210,11 @@ class Control:
             return held + amount < 0
         shares = amount if self.kind == "max_order_size" else held + amount
         return self.sid in (None, sid) and (
-            (self.max_shares is not None and abs(shares) > self.max_shares)
+            (self.max_shares is not None and abs(shares) > self.max_shares * 10**scale)
             or (
                 self.max_notional is not None
                 and price is not None
-                and abs(num.from_int(shares) * price) > self.max_notional
+                and abs(times_lots(num, price, shares, scale)) > self.max_notional
             )
         )
 
@@ -354,7 +363,8 @@ class ReferenceSimulation:
                 pay = None if pay_day is None else bisect.bisect_left(m.days, pay_day)
                 pay = None if pay is not None and pay >= len(m.days) else pay
                 self._adjustments.setdefault(m.days.index(day), []).append((kind, sid, value, pay))
-        self._ledger = Ledger(num, len(m.symbols), capital)
+        self._ledger = Ledger(num, len(m.symbols), capital, lot_scales=m.lot_scales)
+        self._periods_per_year = 365.0 if m.calendar in ALWAYS_OPEN_CALENDARS else 252.0
         self._sessions = range(first_session, last_session + 1)
         self._bar = m.first_bar[first_session]
         self._session = first_session
@@ -442,7 +452,10 @@ class ReferenceSimulation:
 
         def quote(sid):  # what orders fill against: (price, volume); None: no bar
             price = self._at(self._fill_at, bar, sid)
-            return None if price is None else (price, int(m.volume[bar, sid]))
+            if price is None:
+                return None
+            # the bar's volume in the asset's lots (saturating as an i64 does)
+            return price, min(int(m.volume[bar, sid]) * 10 ** m.lot_scales[sid], 2**63 - 1)
 
         if self._ledger.assets_with_orders:
             self._touched += [t.order_id for t in self._ledger.fill_open_orders(bar, quote)]
@@ -459,7 +472,8 @@ class ReferenceSimulation:
         txns = range(self._txn_mark, len(ledger.transactions))
         capital_used = self._adjustment_cash
         for t in ledger.transactions[txns.start :]:
-            capital_used = capital_used - num.from_int(t.amount) * t.price - t.commission
+            scale = self._market.lot_scales[t.sid]
+            capital_used = capital_used - times_lots(num, t.price, t.amount, scale) - t.commission
         starting_cash, starting_value, starting_pv = self._starting
         pv = ledger.portfolio_value()
         pnl = pv - starting_pv
@@ -489,9 +503,10 @@ class ReferenceSimulation:
         num = self._num
         for sid in self._ledger.held:
             pos = self._ledger.positions[sid]
-            if abs(num.from_int(pos.amount) * pos.last_sale_price) > MAX_NOTIONAL:
+            if abs(times_lots(num, pos.last_sale_price, pos.amount, pos.scale)) > MAX_NOTIONAL:
                 raise ExactRangeExceeded(
-                    f"the position of {pos.amount} shares of {self._market.symbols[sid]} is "
+                    f"the position of {quantity_text(pos.amount, pos.scale)} of "
+                    f"{self._market.symbols[sid]} is "
                     f"worth more than {MAX_NOTIONAL} at {self._when()}, beyond what the exact "
                     "ledger holds without rounding: the run stops here"
                 )
@@ -564,24 +579,38 @@ class ReferenceSimulation:
     def _order(self, kind, sid, value, limit, stop):
         num, ledger = self._num, self._ledger
         limit, stop = _trigger(num, "limit", limit), _trigger(num, "stop", stop)
-        big = isinstance(value, (int, float)) and math.isfinite(value) and abs(value) > MAX_SHARES
+        k = self._market.lot_scales[sid] if 0 <= sid < len(self._market.lot_scales) else 0
+        per_unit = num.from_int(10**k)  # amounts count lots of 10^-k
+        big = (
+            isinstance(value, (int, float))
+            and math.isfinite(value)
+            and abs(value) > MAX_SHARES / 10**k
+        )
         if kind in ("shares", "target") and big:
             # named as asked, before rounding (as f64 text, like the Rust engine's)
             asked = FloatNum.to_str(float(value))
             what = "target of" if kind == "target" else "order for"
+            unit = " shares" if k == 0 else ""
             raise BadOrderParameters(
-                f"{what} {asked} shares: orders and positions are limited to {MAX_SHARES} shares"
+                f"{what} {asked}{unit}: orders and positions are limited to "
+                f"{quantity_text(MAX_SHARES, k)}"
             )
+
+        def lots(x):
+            return round_order_amount(num, x if k == 0 else x * per_unit)
+
         if kind == "shares":
-            amount = round_order_amount(num, _money(num, "amount", value))
+            amount = lots(_money(num, "amount", value))
         elif kind == "target":
-            target = round_order_amount(num, _money(num, "target", value))
+            target = lots(_money(num, "target", value))
             self._check_sid(sid)
             amount = saturate(target - ledger.positions[sid].amount)
         elif kind in ("value", "percent"):
             value = _money(num, kind, value)
             if kind == "percent":
                 value = self._percent_of_portfolio(value)
+            if k:
+                value = value * per_unit
             amount = round_order_amount(num, num.div_q(value, self._require_price(sid)))
         elif kind in ("target_value", "target_percent"):
             value = _money(num, "target", value)
@@ -647,27 +676,30 @@ class ReferenceSimulation:
     def _check_size(self, sid: int, amount: int) -> None:
         """Orders and the positions they leave are limited to :data:`MAX_SHARES` shares
         and, at the current price (when there is one), to :data:`MAX_NOTIONAL` in value."""
+        k = self._market.lot_scales[sid]
         after = self._ledger.positions[sid].amount + amount
         if max(abs(amount), abs(after)) > MAX_SHARES:
-            what = f"orders and positions are limited to {MAX_SHARES} shares"
+            what = f"orders and positions are limited to {quantity_text(MAX_SHARES, k)}"
         else:
             price, num = self._price(sid), self._num
             if price is None or all(
-                abs(num.from_int(n) * price) <= MAX_NOTIONAL for n in (amount, after)
+                abs(times_lots(num, price, n, k)) <= MAX_NOTIONAL for n in (amount, after)
             ):
                 return
             what = f"order and position values are limited to {MAX_NOTIONAL}"
-        raise BadOrderParameters(f"order for {amount} shares: {what}")
+        raise BadOrderParameters(f"order for {quantity_text(amount, k)}: {what}")
 
     def _check_controls(self, sid: int, amount: int) -> None:
         """In the order they were set: the first control set to "fail" that the order
         breaks refuses it; those set to "log" only warn."""
         held, price = self._ledger.positions[sid].amount, self._price(sid)
+        k = self._market.lot_scales[sid]
         for c in self._controls:
             now = self._market.timestamps[self._bar]
-            if c.violated(self._num, sid, amount, held, price, self._orders_today, now):
+            if c.violated(self._num, sid, amount, held, price, self._orders_today, now, k):
                 msg = (
-                    f"order for {amount} shares of {self._market.symbols[sid]} at {self._when()} "
+                    f"order for {quantity_text(amount, k)} of {self._market.symbols[sid]} at "
+                    f"{self._when()} "
                     f"violates trading constraint {c.describe(self._num, self._market.symbols)}"
                 )
                 if c.on_error == "fail":
@@ -696,8 +728,8 @@ class ReferenceSimulation:
         limit, stop = (None if p is None else f(p) for p in (o.limit, o.stop))
         return OrderRecord(
             o.sid,
-            o.amount,
-            o.filled,
+            shown_amount(o.amount, o.scale),
+            shown_amount(o.filled, o.scale),
             f(o.commission),
             limit,
             stop,
@@ -743,16 +775,35 @@ class ReferenceSimulation:
         """Exact (decimal string) cash and portfolio value."""
         return self._num.to_str(self._ledger.cash), self._num.to_str(self._ledger.portfolio_value())
 
-    def positions(self) -> list[tuple[int, int, float, float]]:
-        """Open positions: (sid, amount, cost basis, last sale price)."""
-        return self._positions(self._num.to_f64)
+    def positions(self) -> list[tuple[int, int | float, float, float]]:
+        """Open positions: (sid, amount, cost basis, last sale price); the amount is an int
+        of shares, or the float quantity of an asset traded in finer lots."""
+        f = self._num.to_f64
+        return [(sid, shown_amount(n, k), f(c), f(last)) for sid, n, c, last, k in self._held()]
 
     def _positions(self, f) -> list[tuple]:
+        return [(sid, n, f(c), f(last)) for sid, n, c, last, _ in self._held()]
+
+    def _held(self) -> list[tuple]:
         return [
-            (sid, p.amount, f(p.cost_basis), f(p.last_sale_price))
+            (sid, p.amount, p.cost_basis, p.last_sale_price, p.scale)
             for sid in self._ledger.held
             for p in [self._ledger.positions[sid]]
         ]
+
+    @property
+    def periods_per_year(self) -> float:
+        """What the risk metrics annualise with: 252 (exchange) or 365 (24/7) unless set."""
+        return self._periods_per_year
+
+    def set_periods_per_year(self, periods) -> None:
+        periods = float(periods)
+        if not (math.isfinite(periods) and periods >= 1.0):
+            raise InvalidRunParameters(
+                f"invalid parameter periods_per_year = {FloatNum.to_str(periods)}: must be a "
+                "finite number of at least 1"
+            )
+        self._periods_per_year = periods
 
     # -- configuration (in initialize) -----------------------------------------------------
     def set_slippage(self, model) -> None:
@@ -867,7 +918,8 @@ class ReferenceSimulation:
         out["shorts_count"] = column(lambda p: p.exposure.short_count)
         out["gross_leverage"] = column(lambda p: ratio(p.exposure.gross, p.portfolio_value))
         out["net_leverage"] = column(lambda p: ratio(p.exposure.net, p.portfolio_value))
-        risk = cumulative_risk(out["returns"].tolist()) if risk else []
+        risk = cumulative_risk(out["returns"].tolist(), self._periods_per_year) if risk else []
+        scales = m.lot_scales
         for name in risk[0] if risk else ():
             out[name] = np.array([r[name] for r in risk], np.float64)
         out["period_close"] = column(lambda p: m.closes[p.session], np.int64)
@@ -876,7 +928,7 @@ class ReferenceSimulation:
         out["transactions"] = [
             [
                 {
-                    "amount": t.amount,
+                    "amount": shown_amount(t.amount, scales[t.sid]),
                     "dt": dt(t.bar),
                     "price": f(t.price),
                     "order_id": None if t.order_id is None else _id_text(t.order_id),
@@ -894,8 +946,8 @@ class ReferenceSimulation:
                     "dt": dt(o.updated_bar),
                     "created": dt(o.created_bar),
                     "reason": o.reason,
-                    "amount": o.amount,
-                    "filled": o.filled,
+                    "amount": shown_amount(o.amount, o.scale),
+                    "filled": shown_amount(o.filled, o.scale),
                     # zipline's int 0 until a fill
                     "commission": 0 if o.filled == 0 and o.commission == 0 else f(o.commission),
                     "limit": None if o.limit is None else f(o.limit),
@@ -911,14 +963,26 @@ class ReferenceSimulation:
         ]
         out["positions"] = [
             [
-                {"sid": assets[sid], "amount": n, "cost_basis": f(c), "last_sale_price": f(last)}
+                {
+                    "sid": assets[sid],
+                    "amount": shown_amount(n, scales[sid]),
+                    "cost_basis": f(c),
+                    "last_sale_price": f(last),
+                }
                 for sid, n, c, last in p.positions
             ]
             for p in perf
         ]
         out["exact"] = {name: [num.to_str(getattr(p, name)) for p in perf] for name in EXACT}
         out["exact"]["transactions"] = [
-            (t.order_id, t.sid, t.amount, num.to_str(t.price), num.to_str(t.commission), t.bar)
+            (
+                t.order_id,
+                t.sid,
+                t.amount if scales[t.sid] == 0 else quantity_text(t.amount, scales[t.sid]),
+                num.to_str(t.price),
+                num.to_str(t.commission),
+                t.bar,
+            )
             for t in txns
         ]
         return out
@@ -953,8 +1017,11 @@ EXACT = (
 # ---------------------------------------------------------------------------------------
 
 
-def cumulative_risk(returns: list[float]) -> list[dict[str, float]]:
-    """Risk metrics after each period with empyrical's definitions: 252 periods a year,
+def cumulative_risk(
+    returns: list[float], periods_per_year: float = PERIODS_PER_YEAR
+) -> list[dict[str, float]]:
+    """Risk metrics after each period with empyrical's definitions: ``periods_per_year``
+    (252 sessions; 365 days on a 24/7 calendar),
     risk-free 0, ddof 1, Sortino on downside deviation, drawdown of the wealth curve that
     starts at 1, Sortino NaN below two observations. Each period's statistics are
     computed from scratch over the periods so far, as empyrical computes them with
@@ -966,7 +1033,7 @@ def cumulative_risk(returns: list[float]) -> list[dict[str, float]]:
     out = []
     wealth = peak = f(1.0)
     max_dd = f(0.0)
-    ann = np.sqrt(f(PERIODS_PER_YEAR))
+    ann = np.sqrt(f(periods_per_year))
     rs = [f(r) for r in returns]
     with np.errstate(divide="ignore", invalid="ignore"):
         for i, r in enumerate(rs):
@@ -990,7 +1057,7 @@ def cumulative_risk(returns: list[float]) -> list[dict[str, float]]:
                 c = min(x, f(0.0))
                 downside_sq += c * c
             downside = np.sqrt(downside_sq / n) * ann
-            sortino = mean * PERIODS_PER_YEAR / downside if n > 1.0 else f(math.nan)
+            sortino = mean * periods_per_year / downside if n > 1.0 else f(math.nan)
             out.append(
                 {
                     "algorithm_period_return": float(wealth - 1.0),
@@ -1032,7 +1099,7 @@ def exact_values(perf: pd.DataFrame) -> dict:
     exact = perf.attrs["rustybt"]["exact"]
     out = {k: [Decimal(v) for v in vs] for k, vs in exact.items() if k != "transactions"}
     out["transactions"] = [
-        (order_id, sid, amount, Decimal(price), Decimal(commission), bar)
+        (order_id, sid, Decimal(str(amount)), Decimal(price), Decimal(commission), bar)
         for order_id, sid, amount, price, commission, bar in exact["transactions"]
     ]
     return out

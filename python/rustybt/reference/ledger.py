@@ -153,6 +153,11 @@ class DecimalNum:
     from_decimal_str = staticmethod(lambda text: Decimal(text.strip()))
     div_q = staticmethod(div_q)
     quantize = staticmethod(quantize)
+    #: a fill price of an asset traded in lots of 10^-scale: at most DIV_SCALE - scale
+    #: places, so that price × lots never has more than DIV_SCALE
+    quantize_fill = staticmethod(
+        lambda x, scale: quantize(x) if scale == 0 else _round_half_even(Fraction(x), 12 - scale)
+    )
     round_dp = staticmethod(lambda x, dp: _round_half_even(Fraction(x), dp))
     round_int = staticmethod(lambda x: x.to_integral_value(rounding=ROUND_HALF_EVEN))
     trunc = staticmethod(lambda x: x.to_integral_value(rounding=ROUND_DOWN))
@@ -171,6 +176,7 @@ class FloatNum:
     from_f64 = staticmethod(lambda v: float(v) if math.isfinite(v) else None)
     div_q = staticmethod(lambda a, b: a / b)
     quantize = staticmethod(lambda x: x)
+    quantize_fill = staticmethod(lambda x, scale: x)
     round_dp = staticmethod(lambda x, dp: round(x * 10.0**dp) / 10.0**dp)  # ties to even
     round_int = staticmethod(lambda x: float(round(x)) if math.isfinite(x) else x)
     trunc = staticmethod(lambda x: float(math.trunc(x)) if math.isfinite(x) else x)
@@ -181,6 +187,27 @@ class FloatNum:
 
 
 NUMS = {"decimal": DecimalNum, "float": FloatNum}
+
+
+def times_lots(num, price, lots: int, scale: int):
+    """``price`` times ``lots`` lots of ``10^-scale`` (shares where ``scale`` is 0): the
+    plain product for shares; for finer lots the quantity ``lots × 10^-scale`` times the
+    price, quantized to 12 places (an exact no-op where the price has at most 12 - scale)."""
+    if scale == 0:
+        return num.from_int(lots) * price
+    return num.quantize(num.from_mantissa(lots, scale) * price)
+
+
+def shown_amount(lots: int, scale: int):
+    """A quantity as strategies see it: an int of shares, or the float quantity."""
+    return lots if scale == 0 else lots / 10**scale
+
+
+def quantity_text(lots: int, scale: int) -> str:
+    """A quantity for a message: ``"150 shares"``, or the decimal quantity (``"0.5"``)."""
+    if scale == 0:
+        return f"{lots} shares"
+    return format(Decimal(lots).scaleb(-scale).normalize(), "f")
 
 
 def round_order_amount(num, raw) -> int:
@@ -208,7 +235,8 @@ class OrderStatus(Enum):
 
 @dataclass
 class Order:
-    """An order for ``amount`` shares (signed: positive buys, negative sells)."""
+    """An order for ``amount`` shares (signed: positive buys, negative sells), or lots of
+    ``10^-scale`` for an asset traded in finer lots."""
 
     id: int
     sid: int
@@ -223,6 +251,7 @@ class Order:
     limit_reached: bool = False
     status: OrderStatus = OrderStatus.OPEN
     reason: str | None = None
+    scale: int = 0
 
     @property
     def open_amount(self) -> int:
@@ -317,8 +346,8 @@ class CostHook:
         return (
             order_id_text(order.id),
             order.sid,
-            order.amount,
-            order.filled,
+            shown_amount(order.amount, order.scale),
+            shown_amount(order.filled, order.scale),
             f(order.commission),
             None if order.limit is None else f(order.limit),
             None if order.stop is None else f(order.stop),
@@ -330,7 +359,8 @@ class CostHook:
 
         where = "a slippage model's process_order"
         self.move(bar)
-        out = self.slippage(self._fields(num, order), volume_for_bar)
+        volume = shown_amount(volume_for_bar, order.scale)
+        out = self.slippage(self._fields(num, order), volume)
         if out is None:
             return SKIP
         if isinstance(out, str) and out == "liquidity":
@@ -344,10 +374,12 @@ class CostHook:
             raise InvalidRunParameters(
                 f"{where}: must return (price, amount) or None, got {out}"
             ) from None
-        shares = math.trunc(amount) if math.isfinite(amount) else amount
-        if not math.isfinite(amount) or abs(shares) < 1 or abs(shares) > 9.0e15:
+        lots = amount * 10**order.scale  # whole shares, or lots of 10^-scale
+        shares = math.trunc(lots) if math.isfinite(lots) else lots
+        if not math.isfinite(lots) or abs(shares) < 1 or abs(shares) > 9.0e15:
+            unit = "share" if order.scale == 0 else "lot"
             raise InvalidRunParameters(
-                f"{where}: a fill must be at least 1 share (and finite), got amount "
+                f"{where}: a fill must be at least 1 {unit} (and finite), got amount "
                 f"{f64_to_str(amount)}"
             )
         p = num.from_f64(price)
@@ -355,13 +387,16 @@ class CostHook:
             raise InvalidRunParameters(
                 f"{where}: the price must be a positive number, got {f64_to_str(price)}"
             )
+        if order.scale:
+            p = num.quantize_fill(p, order.scale)
         return Fill(p, int(shares))
 
     def charge(self, num, order, price, amount: int):
         from rustybt.errors import InvalidRunParameters
 
         where = "a commission model's calculate"
-        out = self.commission(self._fields(num, order), num.to_f64(price), amount)
+        shown = shown_amount(amount, order.scale)
+        out = self.commission(self._fields(num, order), num.to_f64(price), shown)
         try:
             value = float(out)
         except (TypeError, ValueError):
@@ -393,7 +428,8 @@ class FixedSlippage:
 
     def process(self, num, order, price, volume, volume_for_bar):
         half = num.div_q(self.spread, num.from_int(2))
-        return Fill(num.quantize(price + half * num.from_int(order.direction)), order.open_amount)
+        fill_price = num.quantize_fill(price + half * num.from_int(order.direction), order.scale)
+        return Fill(fill_price, order.open_amount)
 
 
 @dataclass(frozen=True)
@@ -412,7 +448,9 @@ class FixedBasisPointsSlippage:
         if shares <= 0:
             return LIQUIDITY_EXCEEDED
         pct = num.div_q(self.basis_points, num.from_int(10_000))
-        fill_price = num.quantize(price + price * (pct * num.from_int(order.direction)))
+        fill_price = num.quantize_fill(
+            price + price * (pct * num.from_int(order.direction)), order.scale
+        )
         return Fill(fill_price, shares * order.direction)
 
 
@@ -437,7 +475,7 @@ class VolumeShareSlippage:
             return SKIP
         share = min(num.div_q(num.from_int(volume_for_bar + cur), vol), self.volume_limit)
         impact = share * share * self.price_impact * num.from_int(order.direction) * price
-        fill_price = num.quantize(price + impact)
+        fill_price = num.quantize_fill(price + impact, order.scale)
         if order.worse_than_limit(fill_price):
             return SKIP
         return Fill(fill_price, cur * order.direction)
@@ -465,10 +503,10 @@ class PerShareCommission:
     min_trade_cost: object
 
     def calculate(self, num, order, price, amount):
-        additional = abs(num.from_int(amount) * self.cost)
+        additional = abs(times_lots(num, self.cost, amount, order.scale))
         if order.commission == num.zero:
             return max(self.min_trade_cost, additional)
-        total = abs(num.from_int(order.filled) * self.cost) + additional
+        total = abs(times_lots(num, self.cost, order.filled, order.scale)) + additional
         return num.zero if total < self.min_trade_cost else total - order.commission
 
 
@@ -489,7 +527,7 @@ class PerDollarCommission:
     cost: object
 
     def calculate(self, num, order, price, amount):
-        return abs(num.from_int(amount)) * (price * self.cost)
+        return abs(num.from_mantissa(amount, order.scale)) * (price * self.cost)
 
 
 # ---------------------------------------------------------------------------------------
@@ -504,6 +542,8 @@ class Position:
     amount: int
     cost_basis: object
     last_sale_price: object
+    #: amounts count lots of 10^-scale (whole shares at 0)
+    scale: int = 0
 
     def apply_fill(self, num, amount: int, price) -> None:
         """Adding to a position averages the cost basis; reducing it keeps the basis;
@@ -515,16 +555,18 @@ class Position:
             if abs(amount) > abs(self.amount):
                 self.cost_basis = price  # closed and reversed
         else:
-            cost = num.from_int(amount) * price + num.from_int(self.amount) * self.cost_basis
-            self.cost_basis = num.div_q(cost, num.from_int(total))
+            cost = times_lots(num, price, amount, self.scale) + times_lots(
+                num, self.cost_basis, self.amount, self.scale
+            )
+            self.cost_basis = num.div_q(cost, num.from_mantissa(total, self.scale))
         self.last_sale_price = price
         self.amount = total
 
     def add_commission(self, num, commission) -> None:
         """zipline's ``adjust_commission_cost_basis``: fold the commission into the basis."""
         if commission != num.zero and self.amount != 0:
-            cost = self.cost_basis * num.from_int(self.amount) + commission
-            self.cost_basis = num.div_q(cost, num.from_int(self.amount))
+            cost = times_lots(num, self.cost_basis, self.amount, self.scale) + commission
+            self.cost_basis = num.div_q(cost, num.from_mantissa(self.amount, self.scale))
 
     def apply_split(self, num, split):
         """zipline's ``handle_split`` for ``split`` new shares per old one, in its floats:
@@ -543,11 +585,12 @@ class Position:
         self.cost_basis = self.cost_basis if new_basis is None else new_basis
         self.amount = saturate(whole)
         self.last_sale_price = num.div_q(self.last_sale_price, split)
-        cash = num.from_f64(round((raw - whole) * basis, 2))
+        # lots: whole lots are kept and the fraction of a lot is paid out
+        cash = num.from_f64(round((raw - whole) / 10**self.scale * basis, 2))
         return num.zero if cash is None else cash
 
     def market_value(self, num):
-        return num.from_int(self.amount) * self.last_sale_price
+        return times_lots(num, self.last_sale_price, self.amount, self.scale)
 
 
 # ---------------------------------------------------------------------------------------
@@ -604,10 +647,14 @@ class Ledger:
     #: driver last took them: it reports them in the session's orders
     rejections: list[int] = field(default_factory=list)
 
+    #: per sid, amounts count lots of 10^-scale (whole shares at 0)
+    lot_scales: list[int] | None = None
+
     def __post_init__(self):
         num = self.num
         self.starting_cash = self.cash
-        self.positions = [Position(0, num.zero, num.zero) for _ in range(self.n_assets)]
+        scales = self.lot_scales or [0] * self.n_assets
+        self.positions = [Position(0, num.zero, num.zero, k) for k in scales]
         self.open_by_asset = [[] for _ in range(self.n_assets)]
         # zipline's equity defaults: FixedBasisPointsSlippage(5, 0.1), PerShare(0.001, 0)
         self.slippage = FixedBasisPointsSlippage(num.from_int(5), num.from_mantissa(1, 1))
@@ -648,7 +695,9 @@ class Ledger:
         if amount == 0:
             return None
         order_id = len(self.orders)
-        self.orders.append(Order(order_id, sid, amount, limit, stop, bar, bar, self.num.zero))
+        order = Order(order_id, sid, amount, limit, stop, bar, bar, self.num.zero)
+        order.scale = self.positions[sid].scale
+        self.orders.append(order)
         if not self.open_by_asset[sid]:
             self.assets_with_orders.append(sid)
         self.open_by_asset[sid].append(order_id)
@@ -658,7 +707,10 @@ class Ledger:
         """zipline's ``order_target_value`` arithmetic: ``value / price − held``, rounded."""
         if price == self.num.zero:
             return 0
-        held = self.num.from_int(self.positions[sid].amount)
+        pos = self.positions[sid]
+        held = self.num.from_int(pos.amount)
+        if pos.scale:  # in lots: value × 10^scale / price lots
+            target_value = target_value * self.num.from_int(10**pos.scale)
         return round_order_amount(self.num, self.num.div_q(target_value, price) - held)
 
     def close_order(self, order_id: int, status: OrderStatus, bar: int, reason=None) -> None:
@@ -716,12 +768,15 @@ class Ledger:
                 # the bounds an order is checked against when placed hold at its fill too
                 # (the price may have moved): beyond them the Rust ledger could not stay exact
                 after = self.positions[sid].amount + fill.amount
+                k = order.scale
                 if any(
-                    abs(num.from_int(n) * fill.price) > MAX_NOTIONAL for n in (fill.amount, after)
+                    abs(times_lots(num, fill.price, n, k)) > MAX_NOTIONAL
+                    for n in (fill.amount, after)
                 ):
                     reason = (
-                        f"filling {fill.amount} shares would take the order or the position "
-                        f"beyond {MAX_NOTIONAL} in value, where the ledger could not stay exact"
+                        f"filling {quantity_text(fill.amount, k)} would take the order or the "
+                        f"position beyond {MAX_NOTIONAL} in value, where the ledger could not "
+                        "stay exact"
                     )
                     self.close_order(order_id, OrderStatus.REJECTED, bar, reason)
                     continue
@@ -749,7 +804,7 @@ class Ledger:
         was_held = pos.amount != 0
         pos.apply_fill(num, t.amount, t.price)
         pos.add_commission(num, t.commission)
-        self.cash -= num.from_int(t.amount) * t.price
+        self.cash -= times_lots(num, t.price, t.amount, pos.scale)
         self.cash -= t.commission
         if pos.amount != 0 and not was_held:
             self.held.append(t.sid)
@@ -811,7 +866,8 @@ class Ledger:
     def earn_dividend(self, sid: int, per_share):
         """A cash dividend of ``per_share`` on the position, earned on its ex-date (a short
         owes it). Returns the amount; the cash moves when it is paid (``pay_dividend``)."""
-        return self.num.from_int(self.positions[sid].amount) * per_share
+        pos = self.positions[sid]
+        return times_lots(self.num, per_share, pos.amount, pos.scale)
 
     def pay_dividend(self, cash) -> None:
         """Pay out a dividend earned earlier."""
