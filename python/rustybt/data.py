@@ -23,29 +23,35 @@ import pandas as pd
 from rustybt import _core
 from rustybt.errors import HistoryWindowError, HistoryWindowStartsBeforeData
 
+_F64 = np.dtype(np.float64)
+
 
 def _block_frame_builder():
     """``build(values, index, columns)``: the DataFrame ``pd.DataFrame(values, index=index,
     columns=columns, copy=False)`` for a 2-D float64 ``values``, built straight around it
-    as pandas' single block. ``pd.DataFrame(...)`` spends ~25 µs per call inferring and
+    as pandas' single block. ``pd.DataFrame(...)`` spends 7-25 µs per call inferring and
     checking what a history window never varies (W1 asks for 470 windows a run); this
-    takes ~9 µs. It uses pandas internals, so it is adopted only if it builds exactly the
+    takes ~2.5 µs. It uses pandas internals, so it is adopted only if it builds exactly the
     frame the public constructor builds on this pandas; otherwise (None) the public
     constructor is used."""
     try:
         from pandas._libs.internals import BlockPlacement
-        from pandas.core.internals.blocks import new_block_2d
+        from pandas.core.internals.blocks import get_block_type
         from pandas.core.internals.managers import BlockManager
 
         placements: dict[int, BlockPlacement] = {}
+        # what new_block_2d would pick (and it coerces nothing of float64) on every call
+        block = get_block_type(_F64)
+        from_mgr = pd.DataFrame._from_mgr
 
         def build(values: np.ndarray, index: pd.Index, columns: pd.Index) -> pd.DataFrame:
             n = values.shape[1]
             placement = placements.get(n)
             if placement is None:
                 placement = placements[n] = BlockPlacement(slice(0, n))
-            mgr = BlockManager((new_block_2d(values.T, placement),), [columns, index], False)
-            return pd.DataFrame._from_mgr(mgr, axes=mgr.axes)
+            blocks = (block(values.T, ndim=2, placement=placement),)
+            mgr = BlockManager(blocks, [columns, index], False)
+            return from_mgr(mgr, axes=mgr.axes)
 
         values = np.arange(6.0).reshape(3, 2)
         index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04"], tz="UTC")
@@ -58,6 +64,7 @@ def _block_frame_builder():
             and got.index.equals(want.index)
             and got.columns.equals(want.columns)
             and list(got.dtypes) == list(want.dtypes)
+            and [type(b) for b in got._mgr.blocks] == [type(b) for b in want._mgr.blocks]
             and np.shares_memory(got.values, values)
         )
         got["c"] = 1.0  # the frame is a normal one: columns can be added
@@ -66,7 +73,71 @@ def _block_frame_builder():
         return None
 
 
+def _block_series_builder():
+    """``build(values, index, name)``: the Series ``pd.Series(values, index=index,
+    name=name, copy=False)`` for a 1-D float64 ``values``, built as pandas builds the
+    Series it derives from another (``Series._constructor_from_mgr``: one block, its
+    manager, ``_from_mgr``, then the name). The public constructor spends 9-11 µs per call
+    inferring, sanitizing and validating what a history window never varies (and pandas 3
+    copies the array as well); this takes ~2 µs. Like :func:`_block_frame_builder`, it is
+    adopted only if it builds exactly the Series the public constructor builds on this
+    pandas, and one that behaves as one (it can be written to, copied, and derived from);
+    otherwise (None) the public constructor is used."""
+    try:
+        from pandas._libs.internals import BlockPlacement
+        from pandas.core.internals.blocks import get_block_type
+        from pandas.core.internals.managers import SingleBlockManager
+
+        placements: dict[int, BlockPlacement] = {}
+        block = get_block_type(_F64)  # what new_block would pick for float64, on every call
+        from_mgr = pd.Series._from_mgr
+        set_name = object.__setattr__  # as _constructor_from_mgr: no NDFrame.__setattr__
+
+        def build(values: np.ndarray, index: pd.Index, name) -> pd.Series:
+            n = len(values)
+            placement = placements.get(n)
+            if placement is None:
+                placement = placements[n] = BlockPlacement(slice(0, n))
+            mgr = SingleBlockManager(block(values, ndim=1, placement=placement), index)
+            series = from_mgr(mgr, axes=mgr.axes)
+            set_name(series, "_name", name)
+            return series
+
+        values = np.arange(4.0)
+        index = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-04", "2024-01-05"])
+        index = index.tz_localize("UTC")
+        got = build(values, index, "x")
+        want = pd.Series(values.copy(), index=index, name="x")
+        same = (
+            type(got) is pd.Series
+            and got.equals(want)
+            and got.index is index
+            and got.name == "x"
+            and got.dtype == want.dtype
+            and type(got._mgr) is type(want._mgr)
+            and [type(b) for b in got._mgr.blocks] == [type(b) for b in want._mgr.blocks]
+            and got.flags.allows_duplicate_labels
+            and got.attrs == {}
+            and np.shares_memory(got.to_numpy(), values)
+        )
+        derived = (got * 2).rename("y")
+        copied = got.copy()
+        got.iloc[0] = -1.0  # it can be written to, and only it changes
+        same = (
+            same
+            and got.iloc[0] == -1.0
+            and copied.iloc[0] == 0.0
+            and derived.iloc[0] == 0.0
+            and derived.name == "y"
+            and repr(copied) == repr(want)
+        )
+        return build if same else None
+    except Exception:  # any pandas without these internals: the public way
+        return None
+
+
 _frame_from_block = _block_frame_builder()
+_series_from_block = _block_series_builder()
 
 #: Window indexes kept per bundle (and so shared by every run of a sweep in one process)
 #: before the cache starts over.
@@ -79,6 +150,17 @@ def _is_single(x) -> bool:
     return isinstance(x, (str, _core.Asset)) or not isinstance(x, Iterable)
 
 
+def _series(values: np.ndarray, index: pd.Index, name) -> pd.Series:
+    """The history Series of a window column ``values``: around it (a fresh array, which
+    only this Series holds), or around a copy of it if it is a read-only view of the
+    bundle's rows (so the Series can be written to without touching the bundle)."""
+    if not values.flags.writeable:
+        values = values.copy()
+    if _series_from_block is not None and values.dtype is _F64:
+        return _series_from_block(values, index, name)
+    return pd.Series(values, index=index, name=name, copy=False)
+
+
 class BarData(_core.BarData):
     """The market at the current bar. Created by the engine; passed as ``data``."""
 
@@ -88,6 +170,7 @@ class BarData(_core.BarData):
         self._daily = bundle.frequency == "1d"
         times = bundle.sessions if self._daily else bundle.bar_times
         self._index = times
+        self._windows: dict[tuple, pd.Index] = bundle._windows  # shared by the bundle's runs
         self._columns: dict[tuple[int, ...], pd.Index] = {}
         self._last_assets: tuple | None = None
         self._times_ns = np.asarray(bundle._core.timestamps())
@@ -136,24 +219,41 @@ class BarData(_core.BarData):
         self._target_of[frequency] = freq
         return freq
 
-    def _assets_index(self, assets) -> tuple[list[int], pd.Index]:
-        # strategies ask for the same assets every bar: compare with the last request
-        # (a tuple comparison that short-cuts on identical elements) before looking anything up
-        key = tuple(assets)
-        last = self._last_assets
-        if last is not None and last[0] == key:
-            return last[1], last[2]
+    def _assets_index(self, assets) -> tuple[list, pd.Index]:
+        """What ``_history`` is given for a sequence of ``assets`` (the assets themselves
+        when all are rustybt Assets, which Rust reads faster than ints; else their sids),
+        and the columns of their frames.
+
+        Strategies ask for the same assets every bar: a list or tuple is compared with the
+        last request (which short-cuts on identical elements) before anything is built or
+        looked up. The columns are shared by every frame of the same assets; their name is
+        the one thing a strategy can change (``df.columns.name = ...``): a named one is
+        left to that strategy and replaced here, so no later frame inherits it."""
+        kind = type(assets)
+        if kind is list or kind is tuple:
+            last = self._last_assets
+            if (
+                last is not None
+                and type(last[0]) is kind
+                and last[0] == assets
+                and last[2].name is None
+            ):
+                return last[1], last[2]
+            key = assets[:]  # a copy of a list: the strategy may change its own later
+        else:
+            key = tuple(assets)
         sids, cols = self._assets_index_slow(key)
         self._last_assets = (key, sids, cols)
         return sids, cols
 
-    def _assets_index_slow(self, assets) -> tuple[list[int], pd.Index]:
+    def _assets_index_slow(self, assets) -> tuple[list, pd.Index]:
         sids = [self._sid(a) for a in assets]
-        key = tuple(sids)
-        cols = self._columns.get(key)
-        if cols is None:
+        cols = self._columns.get(tuple(sids))
+        if cols is None or cols.name is not None:
             cols = pd.Index(list(assets), dtype=object)
-            self._columns[key] = cols
+            self._columns[tuple(sids)] = cols
+        if all(type(a) is _core.Asset for a in assets):
+            return list(assets), cols
         return sids, cols
 
     # -- zipline API -----------------------------------------------------------------
@@ -186,7 +286,6 @@ class BarData(_core.BarData):
         days are computed once and cached for the whole bundle.
         """
         # the common shapes first, with exact type checks (ABC isinstance is slow per bar)
-        kind = type(assets)
         if (type(bar_count) is not int or bar_count < 1) and (
             not isinstance(bar_count, (int, np.integer)) or bar_count < 1
         ):
@@ -197,38 +296,41 @@ class BarData(_core.BarData):
             )
         target = self._target(frequency)
         if target is None:
-            if bar_count > self.current_bar + 1:
-                self._before_data(bar_count, frequency, self.current_bar + 1)
+            have = self.current_bar + 1
         else:
             closes = self._targets[target][0]
             have = int(np.searchsorted(closes, self._times_ns[self.current_bar], side="left")) + 1
-            if bar_count > have:
-                self._before_data(bar_count, frequency, have)
+        if bar_count > have:
+            self._before_data(bar_count, frequency, have)
+        kind = type(assets)
         single_field = type(fields) is str
-        if kind is list or kind is tuple:
-            single_asset = False
-        else:
-            single_asset = kind is _core.Asset or _is_single(assets)
-        if single_field and return_type == "array":
-            if single_asset:
-                return self._history([assets], fields, bar_count, target)[:, 0]
-            return self._history(assets, fields, bar_count, target)
-        asset_list = [assets] if single_asset else list(assets)
-        sids, cols = self._assets_index(asset_list)
+        if single_field and kind is _core.Asset:  # one asset, one field: the commonest call
+            values = self._history([assets], fields, bar_count, target)[:, 0]
+            if return_type == "array":
+                return values
+            return _series(values, self._window_index(bar_count, target, have), assets)
+        single_asset = False if kind is list or kind is tuple else _is_single(assets)
         if single_field:
-            arr = self._history(sids, fields, bar_count, target)
-            index = self._window_index(bar_count, target)
+            if return_type == "array":
+                if single_asset:
+                    return self._history([assets], fields, bar_count, target)[:, 0]
+                return self._history(assets, fields, bar_count, target)
             if single_asset:
-                return pd.Series(arr[:, 0], index=index, name=assets)
-            if _frame_from_block is not None and arr.dtype == np.float64 and arr.ndim == 2:
-                return _frame_from_block(arr, index, cols)
-            return pd.DataFrame(arr, index=index, columns=cols, copy=False)
+                values = self._history([self._sid(assets)], fields, bar_count, target)[:, 0]
+                return _series(values, self._window_index(bar_count, target, have), assets)
+            sids, cols = self._assets_index(assets)
+            values = self._history(sids, fields, bar_count, target)
+            index = self._window_index(bar_count, target, have)
+            if _frame_from_block is not None and values.dtype is _F64 and values.ndim == 2:
+                return _frame_from_block(values, index, cols)
+            return pd.DataFrame(values, index=index, columns=cols, copy=False)
+        sids, cols = self._assets_index([assets] if single_asset else assets)
         field_list = list(fields)
         arrays = [self._history(sids, f, bar_count, target) for f in field_list]
         if return_type == "array":
             stacked = np.stack(arrays)
             return stacked[:, :, 0].T if single_asset else stacked
-        index = self._window_index(bar_count, target)
+        index = self._window_index(bar_count, target, have)
         if single_asset:
             return pd.DataFrame({f: a[:, 0] for f, a in zip(field_list, arrays)}, index=index)
         multi = pd.MultiIndex.from_product([index, cols])
@@ -254,20 +356,29 @@ class BarData(_core.BarData):
                 stacklevel=3,
             )
 
-    def _window_index(self, bar_count: int, target: str | None = None) -> pd.Index:
-        if target is None:
-            labels, end = self._index, self.current_bar + 1
-        else:
-            closes, labels = self._targets[target]
-            end = int(np.searchsorted(closes, self._times_ns[self.current_bar], side="left")) + 1
+    def _window_index(
+        self, bar_count: int, target: str | None = None, end: int | None = None
+    ) -> pd.Index:
+        """The labels of the window of ``bar_count`` bars (of ``target``, or the run's own)
+        whose last is the current one; ``end``: how many bars exist up to it, if known."""
+        if end is None:
+            if target is None:
+                end = self.current_bar + 1
+            else:
+                closes = self._targets[target][0]
+                end = int(np.searchsorted(closes, self._times_ns[self.current_bar], side="left"))
+                end += 1
         start = end - bar_count
         # slicing a DatetimeIndex costs tens of microseconds; the same windows come back in
-        # every run of a sweep, and an Index is immutable, so one object serves them all
-        cache = self._bundle._windows
+        # every run of a sweep, and an Index is immutable, so one object serves them all.
+        # Its name is the one thing a strategy can change (``s.index.name = ...``): a named
+        # one is left to that strategy and replaced here, so no later window inherits it.
+        cache = self._windows
         key = (target, start, end)
         index = cache.get(key)
-        if index is not None:
+        if index is not None and index.name is None:
             return index
+        labels = self._index if target is None else self._targets[target][1]
         if start >= 0:
             index = labels[start:end]
         else:  # the window reaches before the bundle's first bar

@@ -292,6 +292,7 @@ def backtest(*args, **kwargs) -> Results:
         "bundle": info["bundle"],
         "content_hash": info["content_hash"],
         "ledger": info["ledger"],
+        "periods_per_year": info.get("periods_per_year", 252.0),
         "start": str(perf.index[0].date()),
         "end": str(perf.index[-1].date()),
         "rustybt_version": rustybt.__version__,

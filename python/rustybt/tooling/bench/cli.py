@@ -122,17 +122,39 @@ def cmd_bench_data(args) -> int:
 
     console.print("history latency (inside handle_data, W1 span, daily bars)...")
     rows = data_layer.history_latency(quick=args.quick)
-    t = Table(title="data.history(assets, 'close', bars, '1d') latency, µs")
-    for col in ("assets", "bars", "mode", "calls", "p50 µs", "p99 µs"):
+    t = Table(
+        title="data.history(asset or assets, 'close', bars, '1d') latency, µs",
+        caption="pd ctor / build: the floor of a pandas row, on the window it returned: "
+        "pd.Series / pd.DataFrame (values, index=, name= / columns=, copy=False), and the "
+        "internal pandas build history uses",
+    )
+    for col in (
+        "shape",
+        "assets",
+        "bars",
+        "mode",
+        "calls",
+        "p50 µs",
+        "p99 µs",
+        "pd ctor p50 µs",
+        "build p50 µs",
+    ):
         t.add_column(col, justify="right")
+
+    def us(v):
+        return "-" if v is None else f"{v:.1f}"
+
     for r in rows:
         t.add_row(
+            r["shape"],
             str(r["assets"]),
             str(r["bars"]),
             r["mode"],
             str(r["calls"]),
-            f"{r['p50_us']:.1f}",
-            f"{r['p99_us']:.1f}",
+            us(r["p50_us"]),
+            us(r["p99_us"]),
+            us(r["ctor_p50_us"]),
+            us(r["build_p50_us"]),
         )
     console.print(t)
     t = Table(title="minute -> coarser aggregation (M1 bundle, 10 assets)")
