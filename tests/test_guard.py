@@ -149,6 +149,7 @@ CALLS = {
     "CsvDir.date_range": lambda o: o.csv.date_range(),
     "CsvDir.rounded": lambda o: o.csv.rounded,
     "CsvDir.symbols": lambda o: o.csv.symbols(),
+    "CsvDir.parse_table": lambda o: _core.CsvDir.parse_table("t", [], [], "1d", 4),
     "CsvDir.round_to_ticks": lambda o: o.csv.round_to_ticks([0] * len(o.csv.symbols())),
     "CsvDir.write": lambda o: o.csv.write(o.tmp, "x", "XNYS", [], [], []),
     "Simulation.__new__": lambda o: _core.Simulation(o.bundle, 0, 4, 1000.0),

@@ -169,6 +169,16 @@ class CsvDir:
     def rounded(self) -> int: ...
     def date_range(self) -> tuple[int, int]: ...
     def symbols(self) -> list[str]: ...
+    @staticmethod
+    def parse_table(
+        label: str | PathLike[str],
+        names: Sequence[str],
+        columns: Sequence[tuple[str, npt.NDArray[Any], Sequence[str] | None]],
+        frequency: str,
+        price_scale: int,
+        allow_gaps: bool = False,
+        round_prices: bool = False,
+    ) -> CsvDir: ...
     def round_to_ticks(self, ticks: Sequence[int]) -> int: ...
     def write(
         self,

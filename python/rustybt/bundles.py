@@ -809,8 +809,6 @@ def ingest_table(
     >>> b.ingest_report, b.bars("close").fields["close"][:, 0].tolist()
     ({'rounded_prices': 0, 'dropped_rows': 0}, [10.8, 10.5])
     """
-    import tempfile
-
     from rustybt.errors import IngestError
 
     freq = _normalize_frequency(frequency)
@@ -832,15 +830,15 @@ def ingest_table(
     else:
         table = _arrow_table(source)
         where = f"the {type(source).__module__.split('.')[0]} table"
-    with tempfile.TemporaryDirectory() as tmp:
-        csv = Path(tmp) / "table.csv"
-        _write_table_csv(table, csv, where)
-        try:
-            parsed = _core.CsvDir.parse_long(csv, freq, int(price_scale), **options)
-            _round_to_ticks(parsed, round_prices, int(price_scale))
-            return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
-        except IngestError as exc:
-            raise IngestError(_parquet_message(str(exc), str(csv), where)) from None
+    names, columns = _table_columns(table, where)
+    try:
+        parsed = _core.CsvDir.parse_table(
+            Path(where), names, columns, freq, int(price_scale), **options
+        )
+        _round_to_ticks(parsed, round_prices, int(price_scale))
+    except IngestError as exc:
+        raise IngestError(_parquet_message(str(exc), where, where)) from None
+    return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
 
 
 def _arrow_table(frame):
@@ -865,39 +863,54 @@ def _arrow_table(frame):
     )
 
 
-def _write_table_csv(table, csv: Path, where: str) -> None:
-    """An Arrow table as the CSV the Rust parser reads: timestamps as UTC text (pay
-    dates as dates), floats as their shortest round-trip digits (Arrow's writer)."""
+def _table_columns(table, where: str) -> tuple[list[str], list[tuple]]:
+    """An Arrow table's columns as ``_core.CsvDir.parse_table`` reads them, each a
+    contiguous NumPy view of the Arrow buffer where its type allows (float64 / float32 /
+    int64 without nulls, timestamps as int64 ns, dates as int32 days): strings and
+    dictionaries by their codes, other types by Arrow's exact text (decimals). Nulls are
+    empty values, as in a CSV."""
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.csv as pacsv
 
     from rustybt.errors import IngestError
 
-    columns = []
-    for field, column in zip(table.schema, table.columns):
-        t = field.type
-        if pa.types.is_timestamp(t) or pa.types.is_date(t):
-            zone = "UTC" if pa.types.is_timestamp(t) and t.tz is not None else None
-            try:  # whole seconds (a bar stamped within a second is refused, not cut)
-                column = pc.cast(column, pa.timestamp("s", zone))
-            except pa.ArrowInvalid as exc:
-                raise IngestError(
-                    f"{where}: column {field.name!r} has times finer than a second ({exc})"
-                ) from None
-            day = field.name == "pay_date" or pa.types.is_date(t)
-            column = pc.strftime(column, format="%Y-%m-%d" if day else "%Y-%m-%d %H:%M:%S")
-        elif pa.types.is_dictionary(t):
-            column = pc.cast(column, pa.string())
+    names, columns = [], []
+    for field, chunked in zip(table.schema, table.columns):
+        t, name = field.type, field.name
+        col = chunked.combine_chunks() if chunked.num_chunks != 1 else chunked.chunk(0)
+        try:
+            if pa.types.is_timestamp(t) and name.lower() != "pay_date":
+                ns = pc.cast(col, pa.timestamp("ns", t.tz)).view(pa.int64())
+                column = ("ts", _filled(ns, pa.scalar(-(2**63), pa.int64())), None)
+            elif pa.types.is_timestamp(t) or pa.types.is_date(t):
+                days = pc.cast(pc.cast(col, pa.date32()), pa.int32())
+                column = ("date", _filled(days, pa.scalar(-(2**31), pa.int32())), None)
+            elif pa.types.is_float64(t) or pa.types.is_float32(t):
+                kind = "f64" if pa.types.is_float64(t) else "f32"
+                column = (kind, _filled(col, pa.scalar(float("nan"), t)), None)
+            elif pa.types.is_integer(t) and col.null_count == 0:
+                column = ("i64", _filled(pc.cast(col, pa.int64()), None), None)
+            elif pa.types.is_floating(t) or pa.types.is_integer(t):  # float16, nullable ints
+                as_float = pc.cast(col, pa.float64())
+                column = ("f64", _filled(as_float, pa.scalar(float("nan"))), None)
+            else:  # strings by dictionary; anything else (decimals) by Arrow's exact text
+                if not pa.types.is_dictionary(t):
+                    if not (pa.types.is_string(t) or pa.types.is_large_string(t)):
+                        col = pc.cast(col, pa.string())
+                    col = col.dictionary_encode()
+                codes = _filled(pc.cast(col.indices, pa.int32()), pa.scalar(-1, pa.int32()))
+                values = pc.cast(col.dictionary, pa.string()).to_pylist()
+                column = ("dict", codes, values)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, UnicodeDecodeError) as exc:
+            raise IngestError(f"{where}: column {name!r} cannot be read ({exc})") from None
+        names.append(name)
         columns.append(column)
-    table = pa.table(columns, names=table.column_names)
-    bad = [n for n in table.column_names if any(c in n for c in ',"\r\n')]
-    if bad:
-        raise IngestError(f"{where}: column name {bad[0]!r} holds a comma, quote or newline")
-    csv.write_text(",".join(table.column_names) + "\n")  # Arrow would quote the names
-    options = pacsv.WriteOptions(include_header=False, quoting_style="none")
-    try:
-        with open(csv, "ab") as out:
-            pacsv.write_csv(table, out, write_options=options)
-    except Exception as exc:  # e.g. a symbol holding a comma or a quote
-        raise IngestError(f"{where}: a value cannot be written as a table row ({exc})") from None
+    return names, columns
+
+
+def _filled(array, null):
+    """``array`` as a contiguous NumPy array: a view of its buffer where it has no nulls
+    (``null`` in their place, a copy, where it has)."""
+    if array.null_count:
+        array = array.fill_null(null)
+    return np.ascontiguousarray(array.to_numpy(zero_copy_only=False))

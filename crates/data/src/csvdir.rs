@@ -32,6 +32,91 @@ pub struct CsvRow {
     pub split: Option<String>,
 }
 
+/// A column of an in-memory table, as its buffers (read in place: an Arrow table's through
+/// NumPy views). Nulls are empty values, as in a CSV.
+#[derive(Debug, Clone)]
+pub enum TableColumn<'a> {
+    /// Strings by dictionary: `codes[i]` indexes `values`; a negative code is a null.
+    Dictionary {
+        codes: &'a [i32],
+        values: Vec<String>,
+    },
+    /// NaN is a null.
+    F64(&'a [f64]),
+    /// NaN is a null; read by float32's own shortest digits (`64.3`, not `64.30000305`).
+    F32(&'a [f32]),
+    I64(&'a [i64]),
+    /// Instants, ns since the epoch (UTC); `i64::MIN` is a null.
+    TimestampNs(&'a [i64]),
+    /// Days since the epoch; `i32::MIN` is a null.
+    Date(&'a [i32]),
+}
+
+impl TableColumn<'_> {
+    fn len(&self) -> usize {
+        match self {
+            TableColumn::Dictionary { codes, .. } => codes.len(),
+            TableColumn::F64(v) => v.len(),
+            TableColumn::F32(v) => v.len(),
+            TableColumn::I64(v) | TableColumn::TimestampNs(v) => v.len(),
+            TableColumn::Date(v) => v.len(),
+        }
+    }
+
+    /// Row `row` as a CSV of the table would hold it, appended to `out`.
+    fn write_text(&self, row: usize, out: &mut String) -> Result<(), String> {
+        use std::fmt::Write as _;
+        match self {
+            TableColumn::Dictionary { codes, values } => {
+                let code = codes[row];
+                if code >= 0 {
+                    let value = usize::try_from(code)
+                        .ok()
+                        .and_then(|c| values.get(c))
+                        .ok_or_else(|| format!("dictionary code {code} out of range"))?;
+                    out.push_str(value);
+                }
+            }
+            TableColumn::F64(v) if !v[row].is_nan() => {
+                let _ = write!(out, "{}", v[row]);
+            }
+            TableColumn::F32(v) if !v[row].is_nan() => {
+                let _ = write!(out, "{}", v[row]);
+            }
+            TableColumn::I64(v) => {
+                let _ = write!(out, "{}", v[row]);
+            }
+            TableColumn::TimestampNs(v) if v[row] != i64::MIN => {
+                let ns = v[row];
+                if ns.rem_euclid(1_000_000_000) != 0 {
+                    return Err(format!(
+                        "a time finer than a second ({ns} ns since 1970): bars are stamped \
+                         in whole seconds"
+                    ));
+                }
+                let days = ns.div_euclid(NANOS_PER_DAY);
+                let secs = ns.rem_euclid(NANOS_PER_DAY) / 1_000_000_000;
+                let day = i32::try_from(days).map_err(|_| format!("{ns} ns is out of range"))?;
+                let _ = write!(
+                    out,
+                    "{} {:02}:{:02}:{:02}",
+                    format_date(day),
+                    secs / 3600,
+                    secs / 60 % 60,
+                    secs % 60
+                );
+            }
+            TableColumn::Date(v) if v[row] != i32::MIN => out.push_str(&format_date(v[row])),
+            // nulls: an empty value, as in a CSV
+            TableColumn::F64(_)
+            | TableColumn::F32(_)
+            | TableColumn::TimestampNs(_)
+            | TableColumn::Date(_) => {}
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct CsvAsset {
     pub symbol: String,
@@ -292,44 +377,10 @@ fn sort_and_check(
     Ok(())
 }
 
-/// Parse one file. With `long`, the file is a long table: a `symbol` column says whose
-/// row it is (`timestamp` may name the date column) and rows of different symbols may
-/// interleave; ordering and duplicates are checked per symbol. Returns rows per symbol in
-/// order of first appearance (one unnamed group for a csvdir file).
-#[allow(clippy::too_many_arguments)]
-fn parse_file(
-    path: &Path,
-    frequency: BarSize,
-    scale: u32,
-    long: bool,
-    allow_gaps: bool,
-    round_prices: bool,
-    rounded: &mut usize,
-) -> Result<Vec<(String, Vec<CsvRow>)>, DataError> {
-    let bytes = fs::read(path).map_err(DataError::io(path))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(DataError::BadFile {
-            file: path.to_path_buf(),
-            reason: "empty file".into(),
-        });
-    }
-    // lines end in \n or \r\n; a file with \r alone (classic Mac) ends them in \r
-    let eol = if !bytes.contains(&b'\n') && bytes.contains(&b'\r') {
-        b'\r'
-    } else {
-        b'\n'
-    };
-    let mut lines = bytes.split(|&b| b == eol).enumerate();
-    let (_, header_bytes) = lines.next().expect("non-empty file has a first line");
-    let header = std::str::from_utf8(header_bytes).map_err(|e| {
-        bad_row(
-            path,
-            1,
-            "header",
-            format!("not UTF-8 (byte {})", e.valid_up_to()),
-        )
-    })?;
-    let names: Vec<String> = header
+/// The columns of a table's header, lower-cased (`timestamp` read as `date` in a long
+/// table).
+fn header_names(header: &str, long: bool) -> Vec<String> {
+    header
         .trim_end_matches('\r')
         .split(',')
         .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
@@ -340,68 +391,110 @@ fn parse_file(
                 s
             }
         })
-        .collect();
-    for n in &names {
-        let known = REQUIRED.contains(&n.as_str())
-            || OPTIONAL.contains(&n.as_str())
-            || (long && n == "symbol");
-        if !known {
-            let expected = if long {
-                "unknown column (expected symbol,date|timestamp,open,high,low,close,volume[,dividend,split,pay_date])"
-            } else {
-                "unknown column (expected date,open,high,low,close,volume[,dividend,split,pay_date])"
-            };
-            return Err(bad_row(path, 1, n, expected));
+        .collect()
+}
+
+/// Rows by symbol, in order of first appearance.
+type SymbolRows = Vec<(String, Vec<CsvRow>)>;
+
+/// Rows of one table, checked and grouped by symbol as they come: what a csvdir file's
+/// or a long table's lines and an in-memory table's rows share. Each row is its fields as
+/// text, in the header's order (an in-memory table's numbers as their shortest digits).
+struct RowParser<'a> {
+    path: &'a Path,
+    frequency: BarSize,
+    scale: u32,
+    long: bool,
+    allow_gaps: bool,
+    round_prices: bool,
+    rounded: usize,
+    cols: [usize; 6],
+    div_col: Option<usize>,
+    split_col: Option<usize>,
+    pay_col: Option<usize>,
+    symbol_col: Option<usize>,
+    groups: Vec<(String, Vec<CsvRow>)>,
+    group_of: HashMap<String, usize>,
+}
+
+impl<'a> RowParser<'a> {
+    /// Check the header's `names` (line 1 of `path`).
+    fn new(
+        path: &'a Path,
+        names: &[String],
+        frequency: BarSize,
+        scale: u32,
+        long: bool,
+        allow_gaps: bool,
+        round_prices: bool,
+    ) -> Result<Self, DataError> {
+        for n in names {
+            let known = REQUIRED.contains(&n.as_str())
+                || OPTIONAL.contains(&n.as_str())
+                || (long && n == "symbol");
+            if !known {
+                let expected = if long {
+                    "unknown column (expected symbol,date|timestamp,open,high,low,close,volume[,dividend,split,pay_date])"
+                } else {
+                    "unknown column (expected date,open,high,low,close,volume[,dividend,split,pay_date])"
+                };
+                return Err(bad_row(path, 1, n, expected));
+            }
+            if names.iter().filter(|m| *m == n).count() > 1 {
+                return Err(bad_row(path, 1, n, "column appears twice"));
+            }
         }
-        if names.iter().filter(|m| *m == n).count() > 1 {
-            return Err(bad_row(path, 1, n, "column appears twice"));
+        let index = |name: &str| names.iter().position(|n| n == name);
+        let mut cols = [0usize; 6];
+        for (k, name) in REQUIRED.iter().enumerate() {
+            cols[k] =
+                index(name).ok_or_else(|| bad_row(path, 1, name, "missing required column"))?;
         }
-    }
-    let index = |name: &str| names.iter().position(|n| n == name);
-    let mut cols = [0usize; 6];
-    for (k, name) in REQUIRED.iter().enumerate() {
-        cols[k] = index(name).ok_or_else(|| bad_row(path, 1, name, "missing required column"))?;
-    }
-    let (div_col, split_col) = (index("dividend"), index("split"));
-    let pay_col = index("pay_date");
-    if pay_col.is_some() && div_col.is_none() {
-        return Err(bad_row(
-            path,
-            1,
-            "pay_date",
-            "a pay_date column needs a dividend column",
-        ));
-    }
-    let symbol_col = if long {
-        Some(index("symbol").ok_or_else(|| bad_row(path, 1, "symbol", "missing required column"))?)
-    } else {
-        None
-    };
-    let mut groups: Vec<(String, Vec<CsvRow>)> = Vec::new();
-    let mut group_of: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for (ix, raw) in lines {
-        let line = ix + 1;
-        let text = std::str::from_utf8(raw).map_err(|e| {
-            bad_row(
-                path,
-                line,
-                "-",
-                format!("not UTF-8 (byte {} of the line)", e.valid_up_to()),
-            )
-        })?;
-        let text = text.trim_end_matches('\r');
-        if text.trim().is_empty() {
-            continue;
-        }
-        let fields: Vec<&str> = text.split(',').collect();
-        if fields.len() != names.len() {
+        let (div_col, split_col) = (index("dividend"), index("split"));
+        let pay_col = index("pay_date");
+        if pay_col.is_some() && div_col.is_none() {
             return Err(bad_row(
                 path,
-                line,
-                "-",
-                format!("{} fields, the header has {}", fields.len(), names.len()),
+                1,
+                "pay_date",
+                "a pay_date column needs a dividend column",
             ));
         }
+        let symbol_col = if long {
+            Some(
+                index("symbol")
+                    .ok_or_else(|| bad_row(path, 1, "symbol", "missing required column"))?,
+            )
+        } else {
+            None
+        };
+        Ok(RowParser {
+            path,
+            frequency,
+            scale,
+            long,
+            allow_gaps,
+            round_prices,
+            rounded: 0,
+            cols,
+            div_col,
+            split_col,
+            pay_col,
+            symbol_col,
+            groups: Vec::new(),
+            group_of: HashMap::new(),
+        })
+    }
+
+    /// Check one data row (`line`, counted from the header's 1) and add it to its symbol.
+    #[allow(clippy::too_many_lines)]
+    fn row(&mut self, line: usize, fields: &[&str]) -> Result<(), DataError> {
+        let (path, scale, frequency) = (self.path, self.scale, self.frequency);
+        let (long, allow_gaps, round_prices) = (self.long, self.allow_gaps, self.round_prices);
+        let (cols, div_col, split_col) = (self.cols, self.div_col, self.split_col);
+        let (pay_col, symbol_col) = (self.pay_col, self.symbol_col);
+        let rounded = &mut self.rounded;
+        let (groups, group_of) = (&mut self.groups, &mut self.group_of);
         let date_text = fields[cols[0]].trim();
         let ts = parse_timestamp(date_text)
             .filter(|ts| (FIRST_DAY..=LAST_DAY).contains(&ts.div_euclid(NANOS_PER_DAY)))
@@ -598,18 +691,102 @@ fn parse_file(
             pay_date,
             split,
         });
+        Ok(())
     }
-    if groups.is_empty() {
+
+    /// The rows by symbol, in order of first appearance (a long table's sorted by time and
+    /// checked), and how many prices were rounded.
+    fn finish(self) -> Result<(SymbolRows, usize), DataError> {
+        let mut groups = self.groups;
+        if groups.is_empty() {
+            return Err(DataError::BadFile {
+                file: self.path.to_path_buf(),
+                reason: "no data rows after the header".into(),
+            });
+        }
+        if self.long {
+            for (_, rows) in &mut groups {
+                sort_and_check(self.path, rows, self.frequency, self.scale, self.allow_gaps)?;
+            }
+        }
+        Ok((groups, self.rounded))
+    }
+}
+
+/// Parse one file. With `long`, the file is a long table: a `symbol` column says whose
+/// row it is (`timestamp` may name the date column) and rows of different symbols may
+/// interleave; ordering and duplicates are checked per symbol. Returns rows per symbol in
+/// order of first appearance (one unnamed group for a csvdir file).
+#[allow(clippy::too_many_arguments)]
+fn parse_file(
+    path: &Path,
+    frequency: BarSize,
+    scale: u32,
+    long: bool,
+    allow_gaps: bool,
+    round_prices: bool,
+    rounded: &mut usize,
+) -> Result<Vec<(String, Vec<CsvRow>)>, DataError> {
+    let bytes = fs::read(path).map_err(DataError::io(path))?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(DataError::BadFile {
             file: path.to_path_buf(),
-            reason: "no data rows after the header".into(),
+            reason: "empty file".into(),
         });
     }
-    if long {
-        for (_, rows) in &mut groups {
-            sort_and_check(path, rows, frequency, scale, allow_gaps)?;
+    // lines end in \n or \r\n; a file with \r alone (classic Mac) ends them in \r
+    let eol = if !bytes.contains(&b'\n') && bytes.contains(&b'\r') {
+        b'\r'
+    } else {
+        b'\n'
+    };
+    let mut lines = bytes.split(|&b| b == eol).enumerate();
+    let (_, header_bytes) = lines.next().expect("non-empty file has a first line");
+    let header = std::str::from_utf8(header_bytes).map_err(|e| {
+        bad_row(
+            path,
+            1,
+            "header",
+            format!("not UTF-8 (byte {})", e.valid_up_to()),
+        )
+    })?;
+    let names = header_names(header, long);
+    let mut parser = RowParser::new(
+        path,
+        &names,
+        frequency,
+        scale,
+        long,
+        allow_gaps,
+        round_prices,
+    )?;
+    for (ix, raw) in lines {
+        let line = ix + 1;
+        let text = std::str::from_utf8(raw).map_err(|e| {
+            bad_row(
+                path,
+                line,
+                "-",
+                format!("not UTF-8 (byte {} of the line)", e.valid_up_to()),
+            )
+        })?;
+        let text = text.trim_end_matches('\r');
+        if text.trim().is_empty() {
+            continue;
         }
+        let fields: Vec<&str> = text.split(',').collect();
+        if fields.len() != names.len() {
+            return Err(bad_row(
+                path,
+                line,
+                "-",
+                format!("{} fields, the header has {}", fields.len(), names.len()),
+            ));
+        }
+        parser.row(line, &fields)?;
     }
+    let (groups, n) = parser.finish()?;
+    *rounded += n;
     Ok(groups)
 }
 
@@ -785,11 +962,22 @@ impl ParsedCsvDir {
             round_prices,
             &mut rounded,
         )?;
+        Self::from_long_groups(path, frequency, price_scale, groups, rounded)
+    }
+
+    /// A long table's rows by symbol as a parsed table: symbols checked, sids in symbol
+    /// order.
+    fn from_long_groups(
+        path: &Path,
+        frequency: BarSize,
+        price_scale: u32,
+        mut groups: Vec<(String, Vec<CsvRow>)>,
+        rounded: usize,
+    ) -> Result<ParsedCsvDir, DataError> {
         let mut seen = HashMap::new();
         for (symbol, rows) in &groups {
             check_symbol(symbol, path, rows.first().map(|r| r.line), &mut seen)?;
         }
-        let mut groups = groups;
         groups.sort_by(|a, b| a.0.cmp(&b.0));
         let assets = groups
             .into_iter()
@@ -805,6 +993,65 @@ impl ParsedCsvDir {
             assets,
             rounded,
         })
+    }
+
+    /// Read a long table held in memory (an Arrow table's columns, read in place): the
+    /// columns `names` (as a long table's header names them) over the same rows. Each
+    /// value is read as the text a CSV of the table would hold (numbers by their shortest
+    /// digits, float32 by its own), then checked as [`ParsedCsvDir::parse_long`] checks a
+    /// file's; `label` names the table in errors, whose lines count the header as line 1
+    /// (row `i` of the table is line `i + 2`).
+    pub fn parse_table(
+        label: &Path,
+        names: &[String],
+        columns: &[TableColumn<'_>],
+        frequency: BarSize,
+        price_scale: u32,
+        allow_gaps: bool,
+        round_prices: bool,
+    ) -> Result<ParsedCsvDir, DataError> {
+        if price_scale > 12 {
+            return Err(DataError::BadRequest(format!(
+                "price scale {price_scale} is above the maximum of 12"
+            )));
+        }
+        if names.len() != columns.len() {
+            return Err(DataError::BadRequest(format!(
+                "{} column names for {} columns",
+                names.len(),
+                columns.len()
+            )));
+        }
+        let n = columns.first().map_or(0, TableColumn::len);
+        if let Some((name, c)) = names.iter().zip(columns).find(|(_, c)| c.len() != n) {
+            return Err(DataError::BadRequest(format!(
+                "column {name:?} has {} rows, the table {n}",
+                c.len()
+            )));
+        }
+        let names: Vec<String> = header_names(&names.join(","), true);
+        let mut parser = RowParser::new(
+            label,
+            &names,
+            frequency,
+            price_scale,
+            true,
+            allow_gaps,
+            round_prices,
+        )?;
+        let mut texts = vec![String::new(); columns.len()];
+        for row in 0..n {
+            for (text, column) in texts.iter_mut().zip(columns) {
+                text.clear();
+                column
+                    .write_text(row, text)
+                    .map_err(|reason| bad_row(label, row + 2, "-", reason))?;
+            }
+            let fields: Vec<&str> = texts.iter().map(String::as_str).collect();
+            parser.row(row + 2, &fields)?;
+        }
+        let (groups, rounded) = parser.finish()?;
+        Self::from_long_groups(label, frequency, price_scale, groups, rounded)
     }
 
     /// Round each asset's open, high, low and close half to even to a whole number of its
@@ -1083,6 +1330,75 @@ mod tests {
         assert!(parse_fixed("NaN", 4).unwrap_err().contains("not a number"));
         assert!(parse_fixed("", 4).unwrap_err().contains("empty"));
         assert!(parse_fixed("1e5", 4).is_err());
+    }
+
+    #[test]
+    fn table_columns_read_as_a_csv_of_the_table_would_hold_them() {
+        let text = |c: &TableColumn<'_>, row: usize| {
+            let mut out = String::new();
+            c.write_text(row, &mut out).map(|()| out)
+        };
+        let f32s = [64.3f32, f32::NAN];
+        assert_eq!(text(&TableColumn::F32(&f32s), 0).unwrap(), "64.3");
+        assert_eq!(text(&TableColumn::F32(&f32s), 1).unwrap(), "");
+        let f64s = [f64::from(64.3f32), 1e-7, 1e21];
+        assert_eq!(
+            text(&TableColumn::F64(&f64s), 0).unwrap(),
+            "64.30000305175781"
+        );
+        assert_eq!(text(&TableColumn::F64(&f64s), 1).unwrap(), "0.0000001");
+        assert_eq!(
+            text(&TableColumn::F64(&f64s), 2).unwrap(),
+            "1000000000000000000000"
+        );
+        let ts = [1_641_220_200_000_000_000i64, i64::MIN, 1];
+        let c = TableColumn::TimestampNs(&ts);
+        assert_eq!(text(&c, 0).unwrap(), "2022-01-03 14:30:00");
+        assert_eq!(text(&c, 1).unwrap(), "");
+        assert!(text(&c, 2).unwrap_err().contains("finer than a second"));
+        let codes = [1, -1, 7];
+        let c = TableColumn::Dictionary {
+            codes: &codes,
+            values: vec!["AAA".into(), "BBB".into()],
+        };
+        assert_eq!(text(&c, 0).unwrap(), "BBB");
+        assert_eq!(text(&c, 1).unwrap(), "");
+        assert!(text(&c, 2).is_err());
+        let names: Vec<String> = ["symbol", "date", "open", "high", "low", "close", "volume"]
+            .map(String::from)
+            .to_vec();
+        let (sym, day, p, v) = ([0], [19_360], [10.5], [100i64]);
+        let cols = [
+            TableColumn::Dictionary {
+                codes: &sym,
+                values: vec!["AAA".into()],
+            },
+            TableColumn::Date(&day),
+            TableColumn::F64(&p),
+            TableColumn::F64(&p),
+            TableColumn::F64(&p),
+            TableColumn::F64(&p),
+            TableColumn::I64(&v),
+        ];
+        let label = Path::new("the table");
+        let parsed =
+            ParsedCsvDir::parse_table(label, &names, &cols, BarSize::Daily, 2, false, false)
+                .unwrap();
+        assert_eq!(
+            parsed.assets[0].rows[0].ohlcv,
+            [1050, 1050, 1050, 1050, 100]
+        );
+        let short = [TableColumn::I64(&v), TableColumn::I64(&[])];
+        assert!(ParsedCsvDir::parse_table(
+            label,
+            &names[..2],
+            &short,
+            BarSize::Daily,
+            2,
+            false,
+            false
+        )
+        .is_err());
     }
 
     #[test]

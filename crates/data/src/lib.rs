@@ -18,7 +18,7 @@ pub use bundle::{
     MAX_LOT_SCALE,
 };
 pub use calendar::{BarSize, Session};
-pub use csvdir::ParsedCsvDir;
+pub use csvdir::{ParsedCsvDir, TableColumn};
 pub use error::DataError;
 pub use resample::{CacheStats, Resampled};
 pub use store::{round_like_numpy, AdjustmentFactor, BarStore, Field};

@@ -648,6 +648,83 @@ impl PyCsvDir {
             })
         })
     }
+    /// Read and validate a long table held in memory, from its columns' buffers: `names`
+    /// (as a long table's header), and per column `(kind, data, values)` with kind `dict`
+    /// (int32 codes into the strings `values`; a negative code is a null), `f64` / `f32`
+    /// (NaN: null), `i64`, `ts` (int64 ns UTC; i64 min: null) or `date` (int32 days;
+    /// i32 min: null); `data` a 1-D contiguous NumPy array, read in place. `label` names
+    /// the table in errors (its rows are lines from 2).
+    #[staticmethod]
+    #[pyo3(signature = (label, names, columns, frequency, price_scale, allow_gaps = false, round_prices = false))]
+    #[allow(clippy::too_many_arguments)]
+    fn parse_table(
+        py: Python<'_>,
+        label: PathBuf,
+        names: Vec<String>,
+        columns: Vec<(String, Bound<'_, PyAny>, Option<Vec<String>>)>,
+        frequency: &str,
+        price_scale: u32,
+        allow_gaps: bool,
+        round_prices: bool,
+    ) -> Result<Self> {
+        guard_at("CsvDir.parse_table", || {
+            let bar = parse_bar_size(frequency)?;
+            let mut f64s = Vec::new();
+            let mut f32s = Vec::new();
+            let mut i64s = Vec::new();
+            let mut i32s = Vec::new();
+            for (kind, data, _) in &columns {
+                let bad = || {
+                    ingest(format!(
+                        "a table column of kind {kind:?} has the wrong dtype"
+                    ))
+                };
+                match kind.as_str() {
+                    "f64" => f64s.push(data.cast::<PyArray1<f64>>().map_err(|_| bad())?.readonly()),
+                    "f32" => f32s.push(data.cast::<PyArray1<f32>>().map_err(|_| bad())?.readonly()),
+                    "i64" | "ts" => {
+                        i64s.push(data.cast::<PyArray1<i64>>().map_err(|_| bad())?.readonly());
+                    }
+                    "dict" | "date" => {
+                        i32s.push(data.cast::<PyArray1<i32>>().map_err(|_| bad())?.readonly());
+                    }
+                    other => return Err(ingest(format!("unknown table column kind {other:?}"))),
+                }
+            }
+            let (mut f64s, mut f32s) = (f64s.iter(), f32s.iter());
+            let (mut i64s, mut i32s) = (i64s.iter(), i32s.iter());
+            let mut table = Vec::with_capacity(columns.len());
+            for (kind, _, values) in &columns {
+                table.push(match kind.as_str() {
+                    "f64" => rustybt_data::TableColumn::F64(slice_of(f64s.next())?),
+                    "f32" => rustybt_data::TableColumn::F32(slice_of(f32s.next())?),
+                    "i64" => rustybt_data::TableColumn::I64(slice_of(i64s.next())?),
+                    "ts" => rustybt_data::TableColumn::TimestampNs(slice_of(i64s.next())?),
+                    "date" => rustybt_data::TableColumn::Date(slice_of(i32s.next())?),
+                    _ => rustybt_data::TableColumn::Dictionary {
+                        codes: slice_of(i32s.next())?,
+                        values: values.clone().unwrap_or_default(),
+                    },
+                });
+            }
+            let parsed = py
+                .detach(|| {
+                    ParsedCsvDir::parse_table(
+                        &label,
+                        &names,
+                        &table,
+                        bar,
+                        price_scale,
+                        allow_gaps,
+                        round_prices,
+                    )
+                })
+                .map_err(crate::errors::Error::from)?;
+            Ok(PyCsvDir {
+                parsed: Some(parsed),
+            })
+        })
+    }
     /// Read and validate a long table (CSV with a `symbol` column; rows in any order).
     #[staticmethod]
     #[pyo3(signature = (path, frequency, price_scale, allow_gaps = false, round_prices = false))]
@@ -740,6 +817,15 @@ impl PyCsvDir {
             }))
         })
     }
+}
+
+/// A table column's values, read in place (refused where the array is not contiguous).
+fn slice_of<'a, T: numpy::Element>(
+    array: Option<&'a numpy::PyReadonlyArray1<'_, T>>,
+) -> Result<&'a [T]> {
+    array
+        .and_then(|a| a.as_slice().ok())
+        .ok_or_else(|| ingest("a table column is not a contiguous array".into()))
 }
 
 impl PyCsvDir {
