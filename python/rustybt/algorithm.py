@@ -281,9 +281,48 @@ class TradingAlgorithm:
 
     def batch_market_order(self, share_counts) -> list:
         """zipline's ``batch_market_order``: a market order for each asset → share count of
-        ``share_counts`` (a mapping or a pandas Series) whose count is not zero; returns
-        their order ids, in order. The same orders, rules and fills as calling
-        :meth:`order` for each (unlike zipline, whose batch skips the trading controls)."""
+        ``share_counts`` whose count is not zero; returns their order ids, in order. The
+        same orders, rounding, rules and fills as calling :meth:`order` for each (unlike
+        zipline, whose batch skips the trading controls).
+
+        Parameters
+        ----------
+        share_counts : mapping, pandas.Series or iterable of (Asset, number) pairs
+            Shares to order per asset (negative sells); zero counts are skipped.
+
+        Returns
+        -------
+        list
+            One entry per non-zero count, in order: the order id (32 hex digits), or
+            None where the count rounds to zero shares (e.g. 0.5).
+
+        Raises
+        ------
+        RustyBTError
+            What :meth:`order` raises for a count (:class:`~rustybt.errors.BadOrderParameters`,
+            :class:`~rustybt.errors.TradingControlViolation`, ...); the orders placed
+            before the refused one stay placed.
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Batch(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.ids = None
+        ...     def handle_data(self, context, data):
+        ...         if context.ids is None:  # the first bar
+        ...             a, b = self.symbols("S000", "S001")
+        ...             context.ids = self.batch_market_order({a: 10, b: -5})
+        ...     def analyze(self, context, perf):
+        ...         context.orders = [self.get_order(i) for i in context.ids]
+        >>> algo = Batch()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-03",
+        ...                           end="2022-01-05")
+        >>> [(o.asset.symbol, o.amount, o.status_name) for o in algo.orders]
+        [('S000', 10, 'filled'), ('S001', -5, 'filled')]
+        """
         items = share_counts.items() if hasattr(share_counts, "items") else share_counts
         return [self.order(asset, amount) for asset, amount in items if amount]
 
@@ -331,40 +370,461 @@ class TradingAlgorithm:
             raise SymbolNotFound(f"{asset!r} is not in bundle '{self._bundle.name}'") from None
 
     def order(self, asset, amount, limit_price=None, stop_price=None, style=None):
-        """Order ``amount`` shares (negative sells). Returns the order id, or None for 0 shares.
+        """Order ``amount`` shares of ``asset`` (negative sells), as zipline's ``order``.
 
-        ``limit_price`` / ``stop_price`` (or ``style=LimitOrder(...)``, ...) make it a limit,
-        stop or stop-limit order. Amounts and prices must be numbers (not str or bool):
-        anything else raises :class:`~rustybt.errors.BadOrderParameters` naming it. Orders
-        are refused outside ``handle_data`` and scheduled functions:
-        :class:`~rustybt.errors.OrderInBeforeTradingStart` in ``before_trading_start``,
-        :class:`~rustybt.errors.OrderDuringInitialize` elsewhere."""
+        The order is placed at the current bar and fills at a later one: at the next bar's
+        close by default (zipline's rule; ``set_fill_model("next_open")`` for the open),
+        through the slippage and commission models, which may fill it over several bars.
+        It stays open until filled or cancelled (:meth:`cancel_order`,
+        :meth:`set_cancel_policy`). Orders may be placed in ``handle_data`` and scheduled
+        functions only.
+
+        ``amount`` is rounded to whole shares as zipline rounds it: an amount within 0.0001
+        of a whole number is that number (``2.99995`` → 3), any other is rounded toward
+        zero (``2.9`` → 2, ``-2.9`` → -2). An asset traded in fractional lots (its
+        ``lot_size``, e.g. ``0.0001`` for a coin: see ``lot_size`` of
+        :func:`rustybt.ingest_table`) is rounded the same way to whole lots (``0.123456``
+        → 0.1234). An amount that rounds to zero places nothing and returns None; as in
+        zipline, the call is still checked by the trading controls and counted by
+        ``set_max_order_count``.
+
+        Parameters
+        ----------
+        asset : Asset
+            An asset of the run's bundle (from :meth:`symbol`, :meth:`sid`, ...).
+        amount : int or float
+            Shares to buy (positive) or sell (negative); not a str or a bool.
+        limit_price : float, optional
+            Make it a limit order: a buy fills at or below this price, a sell at or above.
+        stop_price : float, optional
+            Make it a stop order: a market order once the price reaches it (a buy at or
+            above it, a sell at or below). With ``limit_price``: a stop-limit order.
+        style : ExecutionStyle, optional
+            zipline's alternative to the two prices (not together with them):
+            ``MarketOrder()``, ``LimitOrder(limit)``, ``StopOrder(stop)`` or
+            ``StopLimitOrder(limit, stop)`` of :mod:`rustybt.finance.execution` (also in
+            :mod:`rustybt.api`).
+
+        Returns
+        -------
+        str or None
+            The order id, 32 hex digits (as zipline's), for :meth:`get_order` and
+            :meth:`cancel_order`; None when the amount rounds to zero.
+
+        Raises
+        ------
+        OrderDuringInitialize
+            Called in ``initialize`` or ``analyze``.
+        OrderInBeforeTradingStart
+            Called in ``before_trading_start`` (a subclass of ``OrderDuringInitialize``).
+        BadOrderParameters
+            ``asset`` is not an Asset; ``amount`` or a price is not a number, or not finite
+            (NaN, inf); a price is not positive; ``style`` is not an ExecutionStyle or is
+            given with a price; the order, or the position it would leave, is above
+            10^15 shares (lots for a fractional asset) or 10^15 in value.
+        CannotOrderDelistedAsset
+            The asset's data has ended (a ``BadOrderParameters``).
+        SymbolNotFound
+            ``asset`` is not in the run's bundle (its sid is beyond the bundle's).
+        TradingControlViolation
+            The order breaks a control set with ``on_error="fail"``
+            (:meth:`set_max_order_size`, :meth:`set_max_position_size`,
+            :meth:`set_max_order_count`, :meth:`set_long_only`,
+            :meth:`set_asset_restrictions`); with ``on_error="log"`` it is placed and a
+            warning is logged (logger ``"rustybt"``).
+
+        Raised in the strategy, these reach the caller of :func:`rustybt.run_algorithm`
+        as they are (not wrapped in :class:`~rustybt.errors.StrategyError`).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Orders(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.asset = self.symbol("S000")
+        ...         context.ids = None
+        ...     def handle_data(self, context, data):
+        ...         if context.ids is None:  # the first bar
+        ...             context.ids = [
+        ...                 self.order(context.asset, 10),
+        ...                 self.order(context.asset, 2.99995),  # within 0.0001 of 3: 3
+        ...                 self.order(context.asset, -2.9),  # toward zero: -2
+        ...                 self.order(context.asset, 0.5),  # rounds to 0: no order
+        ...                 self.order(context.asset, 5, limit_price=100.0),  # a limit
+        ...             ]
+        ...     def analyze(self, context, perf):
+        ...         context.orders = [self.get_order(i) for i in context.ids if i]
+        >>> algo = Orders()
+        >>> perf = rustybt.run_algorithm(algorithm=algo, bundle=bundle, capital_base=10_000,
+        ...                              start="2022-01-03", end="2022-01-05")
+        >>> for order_id in algo.ids:
+        ...     print(order_id)
+        00000000000000000000000000000000
+        00000000000000000000000000000001
+        00000000000000000000000000000002
+        None
+        00000000000000000000000000000003
+        >>> [(o.amount, o.filled, o.status_name) for o in algo.orders]
+        [(10, 10, 'filled'), (3, 3, 'filled'), (-2, -2, 'filled'), (5, 0, 'open')]
+        >>> [t["amount"] for t in perf["transactions"].iloc[1]]  # filled the next session
+        [10, 3, -2]
+
+        An asset traded in lots of 0.0001 is ordered in whole lots:
+
+        >>> import pandas as pd
+        >>> coin = pd.DataFrame({"symbol": "BTC", "date": ["2024-01-01", "2024-01-02"],
+        ...     "open": 40_000.0, "high": 40_000.0, "low": 40_000.0, "close": 40_000.0,
+        ...     "volume": 100})
+        >>> btc = rustybt.ingest_table(coin, "doc-coin", calendar="24/7", lot_size=0.0001)
+        >>> class Coin(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.ids = None
+        ...     def handle_data(self, context, data):
+        ...         if context.ids is None:  # the first bar
+        ...             coin = self.symbol("BTC")
+        ...             context.ids = [self.order(coin, 0.123456), self.order(coin, 0.00004)]
+        ...     def analyze(self, context, perf):
+        ...         context.amount = self.get_order(context.ids[0]).amount
+        >>> algo = Coin()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=btc)
+        >>> algo.amount, algo.ids[1]  # 0.00004 rounds to no lot: no order
+        (0.1234, None)
+
+        Orders are refused outside ``handle_data`` and scheduled functions:
+
+        >>> class TooEarly(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         self.order(self.symbol("S000"), 10)
+        >>> try:
+        ...     rustybt.run_algorithm(algorithm=TooEarly, bundle=bundle)
+        ... except rustybt.errors.OrderDuringInitialize as exc:
+        ...     print(exc)
+        orders cannot be placed in initialize; place them in handle_data or a scheduled function
+        """
         return self._place("shares", asset, amount, limit_price, stop_price, style)
 
     def order_value(self, asset, value, limit_price=None, stop_price=None, style=None):
-        """Order ``value`` worth of shares at the current price."""
+        """Order ``value`` worth of ``asset`` (negative sells), as zipline's
+        ``order_value``: ``value / price`` shares at the asset's current price (its last
+        close, forward-filled: ``data.current(asset, "price")``), rounded as :meth:`order`
+        rounds (toward zero unless within 0.0001 of a whole number; whole lots for a
+        fractional asset). The fill's price differs from the one the order was sized at.
+
+        Parameters
+        ----------
+        asset : Asset
+            An asset of the run's bundle.
+        value : int or float
+            Money to buy for (positive) or sell for (negative), in the bundle's currency.
+        limit_price, stop_price, style : optional
+            A limit, stop or stop-limit order, as for :meth:`order`.
+
+        Returns
+        -------
+        str or None
+            The order id (32 hex digits); None when the amount rounds to zero shares.
+
+        Raises
+        ------
+        CannotOrderDelistedAsset
+            The asset's data has ended, it has not started trading yet, or it has no price
+            yet.
+        OrderDuringInitialize, OrderInBeforeTradingStart, BadOrderParameters, SymbolNotFound
+            As :meth:`order`; ``BadOrderParameters`` also for a value beyond the ledger's
+            exact range.
+        TradingControlViolation
+            The computed order breaks a trading control (as :meth:`order`).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Value(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.asset = self.symbol("S000")
+        ...         context.order_id = None
+        ...     def handle_data(self, context, data):
+        ...         if context.order_id is None:  # the first bar
+        ...             context.price = data.current(context.asset, "price")
+        ...             context.order_id = self.order_value(context.asset, 1000)
+        ...     def analyze(self, context, perf):
+        ...         context.amount = self.get_order(context.order_id).amount
+        >>> algo = Value()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-03",
+        ...                           end="2022-01-05")
+        >>> algo.price, round(1000 / algo.price, 3), algo.amount
+        (138.87, 7.201, 7)
+        """
         return self._place("value", asset, value, limit_price, stop_price, style)
 
     def order_percent(self, asset, percent, limit_price=None, stop_price=None, style=None):
-        """Order ``percent`` (a fraction) of portfolio value."""
+        """Order ``percent`` of the portfolio's value worth of ``asset``, as zipline's
+        ``order_percent``: :meth:`order_value` of ``percent × portfolio_value`` (cash plus
+        positions at the current bar). ``percent`` is a fraction: ``0.1`` is 10%; a
+        negative one sells.
+
+        Parameters
+        ----------
+        asset : Asset
+            An asset of the run's bundle.
+        percent : int or float
+            The fraction of the portfolio value to buy (positive) or sell (negative).
+        limit_price, stop_price, style : optional
+            A limit, stop or stop-limit order, as for :meth:`order`.
+
+        Returns
+        -------
+        str or None
+            The order id (32 hex digits); None when the amount rounds to zero shares.
+
+        Raises
+        ------
+        CannotOrderDelistedAsset
+            The asset's data has ended, it has not started trading yet, or it has no price
+            yet.
+        OrderDuringInitialize, OrderInBeforeTradingStart, BadOrderParameters, SymbolNotFound
+            As :meth:`order`; ``BadOrderParameters`` also for a percent beyond the ledger's
+            exact range.
+        TradingControlViolation
+            The computed order breaks a trading control (as :meth:`order`).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Percent(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.asset = self.symbol("S000")
+        ...         context.order_id = None
+        ...     def handle_data(self, context, data):
+        ...         if context.order_id is None:  # the first bar
+        ...             context.price = data.current(context.asset, "price")
+        ...             context.order_id = self.order_percent(context.asset, 0.5)
+        ...     def analyze(self, context, perf):
+        ...         context.amount = self.get_order(context.order_id).amount
+        >>> algo = Percent()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, capital_base=10_000,
+        ...                           start="2022-01-03", end="2022-01-05")
+        >>> algo.price, algo.amount  # 5,000 / 138.87 = 36.005 shares
+        (138.87, 36)
+        """
         return self._place("percent", asset, percent, limit_price, stop_price, style)
 
     def order_target(self, asset, target, limit_price=None, stop_price=None, style=None):
-        """Order enough shares to hold ``target`` shares."""
+        """Order the shares that bring the position in ``asset`` to ``target`` shares, as
+        zipline's ``order_target``: ``target`` minus the shares held now, rounded as
+        :meth:`order` rounds ``target`` (whole lots for a fractional asset); nothing when
+        the position is already there. ``order_target(asset, 0)`` closes the position.
+
+        As in zipline, open orders are not counted: called again before its first order
+        has filled (later in the same bar, or while a limit order waits), it orders again.
+        Check :meth:`get_open_orders` first where that can happen.
+
+        Parameters
+        ----------
+        asset : Asset
+            An asset of the run's bundle.
+        target : int or float
+            The number of shares to hold (negative: a short position).
+        limit_price, stop_price, style : optional
+            A limit, stop or stop-limit order, as for :meth:`order`.
+
+        Returns
+        -------
+        str or None
+            The order id (32 hex digits); None when nothing needs ordering.
+
+        Raises
+        ------
+        OrderDuringInitialize, OrderInBeforeTradingStart, BadOrderParameters
+            As :meth:`order` (``target`` in place of the amount).
+        CannotOrderDelistedAsset, SymbolNotFound, TradingControlViolation
+            As :meth:`order`.
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Target(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.asset = self.symbol("S000")
+        ...         context.log = []
+        ...     def handle_data(self, context, data):
+        ...         calls = 1 if context.log else 2  # twice on the first bar
+        ...         for _ in range(calls):
+        ...             order_id = self.order_target(context.asset, 10)
+        ...             held = context.portfolio.positions[context.asset].amount
+        ...             ordered = self.get_order(order_id).amount if order_id else None
+        ...             context.log.append((held, ordered))
+        >>> algo = Target()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-03",
+        ...                           end="2022-01-05")
+        >>> algo.log  # (shares held, shares ordered) per call: the second call ordered again
+        [(0, 10), (0, 10), (20, -10), (10, None)]
+        """
         return self._place("target", asset, target, limit_price, stop_price, style)
 
     def order_target_value(self, asset, target, limit_price=None, stop_price=None, style=None):
-        """Order enough shares to hold ``target`` worth."""
+        """Order the shares that bring the position in ``asset`` to ``target`` worth, as
+        zipline's ``order_target_value``: ``target / price`` minus the shares held now at
+        the asset's current price (its last close, forward-filled), rounded as
+        :meth:`order` rounds (toward zero unless within 0.0001 of a whole number; whole
+        lots for a fractional asset). ``target=0`` closes the position. As
+        :meth:`order_target`, open orders are not counted.
+
+        Parameters
+        ----------
+        asset : Asset
+            An asset of the run's bundle.
+        target : int or float
+            The value to hold (negative: a short position), in the bundle's currency.
+        limit_price, stop_price, style : optional
+            A limit, stop or stop-limit order, as for :meth:`order`.
+
+        Returns
+        -------
+        str or None
+            The order id (32 hex digits); None when nothing needs ordering.
+
+        Raises
+        ------
+        CannotOrderDelistedAsset
+            The asset's data has ended, it has not started trading yet, or it has no price
+            yet.
+        OrderDuringInitialize, OrderInBeforeTradingStart, BadOrderParameters, SymbolNotFound
+            As :meth:`order`; ``BadOrderParameters`` also for a target beyond the ledger's
+            exact range.
+        TradingControlViolation
+            The computed order breaks a trading control (as :meth:`order`).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class TargetValue(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.asset = self.symbol("S000")
+        ...         context.log = []
+        ...     def handle_data(self, context, data):
+        ...         target = 1000 if len(context.log) < 2 else 0  # then close the position
+        ...         order_id = self.order_target_value(context.asset, target)
+        ...         held = context.portfolio.positions[context.asset].amount
+        ...         ordered = self.get_order(order_id).amount if order_id else None
+        ...         context.log.append((data.current(context.asset, "price"), held, ordered))
+        >>> algo = TargetValue()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-03",
+        ...                           end="2022-01-05")
+        >>> algo.log  # (price, shares held, shares ordered) per bar
+        [(138.87, 0, 7), (137.93, 7, None), (138.25, 7, -7)]
+        """
         return self._place("target_value", asset, target, limit_price, stop_price, style)
 
     def order_target_percent(self, asset, target, limit_price=None, stop_price=None, style=None):
-        """Order enough shares to hold ``target`` (a fraction) of portfolio value."""
+        """Order the shares that bring the position in ``asset`` to ``target`` of the
+        portfolio's value, as zipline's ``order_target_percent``:
+        :meth:`order_target_value` of ``target × portfolio_value`` (cash plus positions at
+        the current bar). ``target`` is a fraction (``0.25`` is 25%); ``0`` closes the
+        position. As :meth:`order_target`, open orders are not counted.
+
+        Parameters
+        ----------
+        asset : Asset
+            An asset of the run's bundle.
+        target : int or float
+            The fraction of the portfolio value to hold (negative: a short position).
+        limit_price, stop_price, style : optional
+            A limit, stop or stop-limit order, as for :meth:`order`.
+
+        Returns
+        -------
+        str or None
+            The order id (32 hex digits); None when nothing needs ordering.
+
+        Raises
+        ------
+        CannotOrderDelistedAsset
+            The asset's data has ended, it has not started trading yet, or it has no price
+            yet.
+        OrderDuringInitialize, OrderInBeforeTradingStart, BadOrderParameters, SymbolNotFound
+            As :meth:`order`; ``BadOrderParameters`` also for a target beyond the ledger's
+            exact range.
+        TradingControlViolation
+            The computed order breaks a trading control (as :meth:`order`).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Halves(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.assets = self.symbols("S000", "S001")
+        ...         context.held = []
+        ...     def handle_data(self, context, data):
+        ...         s000, s001 = context.assets
+        ...         self.order_target_percent(s000, 0.0 if context.held else 0.5)
+        ...         self.order_target_percent(s001, 0.5)
+        ...         positions = context.portfolio.positions
+        ...         context.held.append([positions[a].amount for a in context.assets])
+        >>> algo = Halves()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, capital_base=10_000,
+        ...                           start="2022-01-03", end="2022-01-05")
+        >>> algo.held  # [S000, S001] shares at each bar; 5,000 / 138.87 = 36.005, / 150.87 = 33.1
+        [[0, 0], [36, 33], [0, 33]]
+        """
         return self._place("target_percent", asset, target, limit_price, stop_price, style)
 
     def cancel_order(self, order) -> None:
-        """Cancel an open order: its id (the str ``order()`` returned) or the
-        :class:`~rustybt.protocol.Order`. Anything else (a float, a list, ...) and unknown
-        ids raise :class:`~rustybt.errors.BadOrderParameters`."""
+        """Cancel an open order, as zipline's ``cancel_order``: its unfilled part is
+        cancelled now (status ``CANCELLED``; what has filled stays filled). An order that
+        is no longer open (filled, cancelled, rejected) is left as it is.
+
+        Parameters
+        ----------
+        order : str or Order
+            The order's id (the str :meth:`order` returned; also the int it encodes) or
+            the :class:`~rustybt.protocol.Order` (from :meth:`get_order` or
+            :meth:`get_open_orders`).
+
+        Returns
+        -------
+        None
+
+        Raises
+        ------
+        BadOrderParameters
+            ``order`` is no order id (a float, a list, ...), or no order has that id
+            (zipline ignores an unknown id).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Cancel(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.order_id = None
+        ...     def handle_data(self, context, data):
+        ...         asset = self.symbol("S000")
+        ...         if context.order_id is None:  # a buy limit far below the price
+        ...             context.order_id = self.order(asset, 10, limit_price=100.0)
+        ...         else:
+        ...             for order in self.get_open_orders(asset):
+        ...                 self.cancel_order(order)
+        ...     def analyze(self, context, perf):
+        ...         context.order = self.get_order(context.order_id)
+        >>> algo = Cancel()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-03",
+        ...                           end="2022-01-05")
+        >>> algo.order.status_name, algo.order.filled, algo.order.dt
+        ('cancelled', 0, Timestamp('2022-01-04 21:00:00+0000', tz='UTC'))
+        """
         if type(order) is Order:
             order_id = order.id
         elif type(order) is str:
@@ -374,9 +834,51 @@ class TradingAlgorithm:
         self._sim.cancel_order(order_id)
 
     def get_order(self, order_id) -> Order | None:
-        """The order with this id (the str ``order()`` returned), or ``None`` for an id no
-        order has (as zipline's ``get_order``); :class:`~rustybt.errors.BadOrderParameters`
-        for something that is no id at all (a float, a list, ...)."""
+        """The order with this id as it stands now, as zipline's ``get_order``: a
+        :class:`~rustybt.protocol.Order`, a snapshot (call again for a later state) of
+        ``id``, ``asset``, ``amount`` (after rounding), ``filled``, ``commission``,
+        ``limit``, ``stop``, ``status`` (an :class:`~rustybt.protocol.ORDER_STATUS`;
+        ``status_name`` is its lower-case name), ``reason`` (why it was rejected, else
+        None), ``created`` (the bar it was placed at) and ``dt`` (the bar it last changed
+        at); ``open_amount`` is what remains to fill.
+
+        Parameters
+        ----------
+        order_id : str
+            The id :meth:`order` returned (32 hex digits; also the int it encodes).
+
+        Returns
+        -------
+        Order or None
+            The order; None for an id no order has (as zipline).
+
+        Raises
+        ------
+        BadOrderParameters
+            ``order_id`` is no order id at all (a float, a list, ...).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Inspect(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.order_id = None
+        ...         context.seen = []
+        ...     def handle_data(self, context, data):
+        ...         if context.order_id is None:  # the first bar
+        ...             context.order_id = self.order(self.symbol("S000"), 10)
+        ...         order = self.get_order(context.order_id)
+        ...         context.seen.append((order.status_name, order.filled, order.open_amount))
+        >>> algo = Inspect()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-03",
+        ...                           end="2022-01-05")
+        >>> algo.seen  # (status, filled, open amount) at each bar
+        [('open', 0, 10), ('filled', 10, 0), ('filled', 10, 0)]
+        >>> algo.get_order("f" * 32) is None  # no order has this id
+        True
+        """
         if type(order_id) is not str:
             order_id = _order_id(order_id, "get_order")
         try:
@@ -401,7 +903,48 @@ class TradingAlgorithm:
         )
 
     def get_open_orders(self, asset=None):
-        """Open orders of ``asset`` (a list), or of every asset (a dict asset → list)."""
+        """The open orders, as zipline's ``get_open_orders``: those of ``asset``, or of
+        every asset. Each is a :class:`~rustybt.protocol.Order` snapshot (as
+        :meth:`get_order`), in the order they were placed.
+
+        Parameters
+        ----------
+        asset : Asset, optional
+            One asset; None (the default) for every asset.
+
+        Returns
+        -------
+        list of Order, or dict of Asset to list of Order
+            With ``asset``: its open orders (an empty list when there are none). Without:
+            a dict of each asset that has open orders to its list.
+
+        Raises
+        ------
+        BadOrderParameters
+            ``asset`` is neither an Asset nor None.
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-orders", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Waiting(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.open = None
+        ...     def handle_data(self, context, data):
+        ...         if context.open is None:  # the first bar: a market and a limit order
+        ...             self.order(self.symbol("S000"), 10)
+        ...             self.order(self.symbol("S001"), 10, limit_price=100.0)
+        ...             context.open = self.get_open_orders()
+        ...         context.still_open = self.get_open_orders()
+        >>> algo = Waiting()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-03",
+        ...                           end="2022-01-05")
+        >>> {a.symbol: [o.amount for o in orders] for a, orders in algo.open.items()}
+        {'S000': [10], 'S001': [10]}
+        >>> {a.symbol: [o.limit for o in orders] for a, orders in algo.still_open.items()}
+        {'S001': [100.0]}
+        """
         if asset is not None:
             try:
                 sid = asset.sid

@@ -258,8 +258,62 @@ class BarData(_core.BarData):
 
     # -- zipline API -----------------------------------------------------------------
     def current(self, assets, fields):
-        """Current value(s): a scalar for one asset and one field, a Series for a list of
-        one of them, a DataFrame (assets × fields) for lists of both."""
+        """The value(s) of ``fields`` for ``assets`` at the current bar, as zipline's
+        ``data.current``: a scalar for one asset and one field, a Series for a list of
+        one of them (indexed by the assets or by the fields), a DataFrame (assets ×
+        fields) for lists of both.
+
+        ``open``, ``high``, ``low`` and ``close`` are NaN and ``volume`` is 0 where the
+        asset has no bar now (before its first bar, after its last, or a gap); ``price``
+        is the last close, forward-filled (NaN only before the asset's first bar). Values
+        are the stored ones: neither adjusted nor rounded (unlike :meth:`history`). In
+        ``before_trading_start`` the current bar is the previous session's last.
+
+        Parameters
+        ----------
+        assets : Asset or list of Asset
+            Assets of the run's bundle (from ``symbol()``; not tickers).
+        fields : str or list of str
+            Of ``"open"``, ``"high"``, ``"low"``, ``"close"``, ``"volume"``, ``"price"``.
+
+        Returns
+        -------
+        float, pandas.Series or pandas.DataFrame
+            As above.
+
+        Raises
+        ------
+        HistoryWindowError
+            An unknown field, or an asset that is not an Asset (e.g. a ticker string).
+        SymbolNotFound
+            An Asset that is not in the run's bundle.
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-data", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Now(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.assets = self.symbols("S000", "S001")
+        ...     def handle_data(self, context, data):  # the last bar's values are kept
+        ...         context.price = data.current(context.assets[0], "price")
+        ...         context.closes = data.current(context.assets, "close")
+        ...         context.bars = data.current(context.assets, ["close", "volume"])
+        >>> algo = Now()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-10",
+        ...                           end="2022-01-12")
+        >>> algo.price
+        134.95
+        >>> algo.closes
+        Equity(0 [S000])    134.95
+        Equity(1 [S001])    150.99
+        Name: close, dtype: float64
+        >>> algo.bars
+                           close     volume
+        Equity(0 [S000])  134.95  3551976.0
+        Equity(1 [S001])  150.99  3447183.0
+        """
         single_asset, single_field = _is_single(assets), isinstance(fields, str)
         asset_list = [assets] if single_asset else list(assets)
         field_list = [fields] if single_field else list(fields)
@@ -273,17 +327,119 @@ class BarData(_core.BarData):
         return pd.DataFrame(values, index=pd.Index(asset_list, dtype=object))
 
     def history(self, assets, fields, bar_count: int, frequency: str, return_type: str = "pandas"):
-        """The last ``bar_count`` bars up to and including the current one.
+        """The last ``bar_count`` bars up to and including the current one, as zipline's
+        ``data.history``; never a later bar.
 
         Shapes follow zipline: one asset and one field → Series (time); many assets and one
         field → DataFrame (time × assets); one asset and many fields → DataFrame
         (time × fields); many of both → DataFrame indexed by (time, asset) with a column per
         field. ``return_type="array"`` gives the same data as NumPy (``[bars]``,
-        ``[bars, assets]``, ``[bars, fields]`` or ``[fields, bars, assets]``).
+        ``[bars, assets]``, ``[bars, fields]`` or ``[fields, bars, assets]``). Daily bars
+        are labelled by their session (midnight UTC), intraday bars by their close (UTC).
 
         ``frequency`` is the run's bar size, or a coarser one: in a minute run ``"1d"`` gives
         daily bars aggregated from minutes (today's bar so far, no look-ahead); completed
         days are computed once and cached for the whole bundle.
+
+        As in zipline, prices are adjusted for the splits and dividends up to the current
+        bar (volumes for the splits) and rounded to 3 decimals (``set_history_rounding``
+        sets the places, or ``None`` for none). A bar an asset does not have is NaN
+        (``volume`` 0; ``price`` is forward-filled). A window reaching before the bundle's
+        first bar is NaN there (index ``NaT``) with one ``RuntimeWarning`` per run, or
+        raises under ``set_history_before_data("raise")``. In ``before_trading_start`` it
+        ends with the previous session's last bar.
+
+        The arrays, and the DataFrame of every asset of the bundle in sid order, may be
+        read-only views of the bundle's rows (no copy is made): ``.copy()`` them before
+        writing into them. A Series is always the strategy's own.
+
+        Parameters
+        ----------
+        assets : Asset or list of Asset
+            Assets of the run's bundle (from ``symbol()``; not tickers).
+        fields : str or list of str
+            Of ``"open"``, ``"high"``, ``"low"``, ``"close"``, ``"volume"``, ``"price"``.
+        bar_count : int
+            How many bars (at least 1).
+        frequency : str
+            The bar size: ``"1d"`` (or ``"daily"``), ``"1m"`` (``"minute"``), ``"1h"``,
+            ``"5m"``, ...; the run's own or, in an intraday run, a coarser one.
+        return_type : {"pandas", "array"}
+            pandas objects (the default) or NumPy arrays (faster: no index is built).
+
+        Returns
+        -------
+        pandas.Series, pandas.DataFrame or numpy.ndarray
+            As above: ``bar_count`` rows, float64.
+
+        Raises
+        ------
+        HistoryWindowError
+            ``bar_count`` is not a positive integer; an unknown field; a frequency that
+            is no bar size or finer than the run's; a ``return_type`` other than
+            ``"pandas"`` / ``"array"``; an asset that is not an Asset.
+        HistoryWindowStartsBeforeData
+            The window reaches before the bundle's first bar, under
+            ``set_history_before_data("raise")``.
+        SymbolNotFound
+            An Asset that is not in the run's bundle.
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-data", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Windows(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.assets = self.symbols("S000", "S001")
+        ...     def handle_data(self, context, data):  # the last bar's windows are kept
+        ...         s000 = context.assets[0]
+        ...         context.one = data.history(s000, "close", 3, "1d")
+        ...         context.many = data.history(context.assets, "close", 3, "1d")
+        ...         context.fields = data.history(s000, ["close", "volume"], 2, "1d")
+        ...         context.array = data.history(context.assets, "close", 3, "1d",
+        ...                                      return_type="array")
+        >>> algo = Windows()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-10",
+        ...                           end="2022-01-12")
+        >>> algo.one
+        2022-01-10 00:00:00+00:00    134.64
+        2022-01-11 00:00:00+00:00    135.42
+        2022-01-12 00:00:00+00:00    134.95
+        Name: Equity(0 [S000]), dtype: float64
+        >>> algo.many
+                                   Equity(0 [S000])  Equity(1 [S001])
+        2022-01-10 00:00:00+00:00            134.64            156.54
+        2022-01-11 00:00:00+00:00            135.42            155.36
+        2022-01-12 00:00:00+00:00            134.95            150.99
+        >>> algo.fields
+                                    close     volume
+        2022-01-11 00:00:00+00:00  135.42  4455607.0
+        2022-01-12 00:00:00+00:00  134.95  3551976.0
+        >>> algo.array
+        array([[134.64, 156.54],
+               [135.42, 155.36],
+               [134.95, 150.99]])
+
+        In a minute run, ``"1d"`` windows end with today's bar so far:
+
+        >>> minutes = rustybt.ingest_synthetic("doc-minutes", assets=1, start="2022-01-03",
+        ...                                    end="2022-01-04", frequency="minute")
+        >>> class Daily(rustybt.TradingAlgorithm):
+        ...     def handle_data(self, context, data):
+        ...         if data.current_dt.strftime("%H:%M") == "15:00":  # UTC
+        ...             s000 = self.symbol("S000")
+        ...             context.now = data.current(s000, "close")
+        ...             context.days = data.history(s000, "close", 2, "1d")
+        >>> algo = Daily()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=minutes, start="2022-01-04",
+        ...                           end="2022-01-04")
+        >>> algo.now
+        145.77
+        >>> algo.days
+        2022-01-03 00:00:00+00:00    145.00
+        2022-01-04 00:00:00+00:00    145.77
+        Name: Equity(0 [S000]), dtype: float64
         """
         # the common shapes first, with exact type checks (ABC isinstance is slow per bar)
         if (type(bar_count) is not int or bar_count < 1) and (
@@ -390,8 +546,49 @@ class BarData(_core.BarData):
         return index
 
     def can_trade(self, assets):
-        """Whether each asset has a price now, its data has not ended and no restriction
-        of ``set_asset_restrictions`` freezes it now (zipline's rule)."""
+        """Whether each asset can be ordered now, as zipline's ``data.can_trade``: it has
+        a price (a bar now or earlier), its data has not ended and no restriction of
+        ``set_asset_restrictions`` / ``set_do_not_order_list`` freezes it now. An order
+        for an asset whose data has ended raises
+        :class:`~rustybt.errors.CannotOrderDelistedAsset`.
+
+        Parameters
+        ----------
+        assets : Asset or list of Asset
+            Assets of the run's bundle (from ``symbol()``; not tickers).
+
+        Returns
+        -------
+        bool or pandas.Series
+            A bool for one asset; a Series of bools indexed by the assets for a list.
+
+        Raises
+        ------
+        HistoryWindowError
+            An asset that is not an Asset (e.g. a ticker string).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-data", assets=2, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Check(rustybt.TradingAlgorithm):
+        ...     def initialize(self, context):
+        ...         context.assets = self.symbols("S000", "S001")
+        ...         self.set_do_not_order_list([context.assets[1]])
+        ...     def handle_data(self, context, data):
+        ...         context.one = data.can_trade(context.assets[0])
+        ...         context.many = data.can_trade(context.assets)
+        >>> algo = Check()
+        >>> _ = rustybt.run_algorithm(algorithm=algo, bundle=bundle, start="2022-01-10",
+        ...                           end="2022-01-12")
+        >>> algo.one
+        True
+        >>> algo.many
+        Equity(0 [S000])     True
+        Equity(1 [S001])    False
+        dtype: bool
+        """
         if _is_single(assets):
             return self._can_trade(self._sid(assets)) and not self._restricted(assets)
         return pd.Series(

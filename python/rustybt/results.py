@@ -271,11 +271,55 @@ class Results:
 
 
 def backtest(*args, **kwargs) -> Results:
-    """``run_algorithm`` with the same arguments, returning a :class:`Results`.
+    """Run a backtest as :func:`rustybt.run_algorithm` does, with the same arguments,
+    and return its :class:`Results`: the perf frame with the run's statistics, fills,
+    positions, round trips and provenance, which :meth:`Results.save` writes to a
+    directory (and :meth:`Results.load` reads back).
 
-    Example:
-        >>> res = rustybt.backtest(algorithm=SmaCross, bundle="rustybt-demo")  # doctest: +SKIP
-        >>> res.stats[["sharpe", "max_drawdown"]]  # doctest: +SKIP
+    Parameters
+    ----------
+    *args, **kwargs
+        Those of :func:`rustybt.run_algorithm` (``algorithm=``, ``params=``,
+        ``bundle=``, ``start=``, ``end=``, ``capital_base=``, ``ledger=``, ... or
+        zipline's functions).
+
+    Returns
+    -------
+    Results
+        ``perf`` (the frame ``run_algorithm`` returns), ``stats`` (one row: every stat
+        of :data:`rustybt.stats.STATS`), ``transactions``, ``positions``,
+        ``round_trips`` and ``metadata`` (the algorithm's name, ``params``, the bundle,
+        its content hash, the ledger, the span, the rustybt version, the git commit of
+        the working directory, the wall time).
+
+    Raises
+    ------
+    InvalidRunParameters
+        A bad argument (the message names it), as :func:`rustybt.run_algorithm`.
+    BundleNotFound
+        No such bundle.
+    StrategyError
+        The strategy's code raised (the original exception is its ``__cause__``).
+    RustyBTError
+        A rule the strategy broke, with its own class: e.g.
+        :class:`~rustybt.errors.OrderDuringInitialize`,
+        :class:`~rustybt.errors.TradingControlViolation`,
+        :class:`~rustybt.errors.AccountControlViolation`.
+
+    Examples
+    --------
+    >>> import rustybt
+    >>> from rustybt.app.examples.sma_crossover import SmaCross
+    >>> bundle = rustybt.ingest_synthetic("doc-backtest", assets=20, start="2022-01-03",
+    ...                                   end="2022-06-30")
+    >>> res = rustybt.backtest(algorithm=SmaCross, bundle=bundle, params={"fast": 5, "slow": 20})
+    >>> res
+    Results(SmaCross, 124 sessions, total_return=+3.37%, sharpe=1.508, trades=948)
+    >>> res.stats[["total_return", "sharpe", "max_drawdown", "trades"]].round(4)
+       total_return  sharpe  max_drawdown  trades
+    0        0.0337  1.5085        -0.028     948
+    >>> res.metadata["algorithm"], res.metadata["params"], res.metadata["start"]
+    ('SmaCross', {'fast': 5, 'slow': 20}, '2022-01-03')
     """
     import rustybt
 

@@ -123,34 +123,59 @@ def _check_fidelity(fidelity) -> tuple[float, ...]:
 
 
 class BayesianSearch(_Search):
-    """``n_trials`` trials chosen one after another by optuna's TPE sampler (seeded).
+    """``n_trials`` trials chosen one after another by optuna's TPE sampler (seeded), each
+    from the results so far. :meth:`run` runs them and returns a
+    :class:`~rustybt.optimize.SearchResult`.
 
-    Args:
-        space: per parameter a list (categorical), a range (ordered integers), a scipy
-            distribution or an optuna distribution (see :func:`to_param`).
-        n_trials: trials to finish in total (complete, pruned or failed); a resumed study
-            runs only the missing ones, so raising ``n_trials`` extends a finished study.
-        seed: with one job (or the serial backend), the same seed gives the same trials and
-            the same table on every run, also across a resume. With several jobs the trials
-            are asked while others are still running (constant liar), so the order in which
-            results arrive, and with it the choices, can differ between runs.
-        pruner: ``None`` (every trial runs the whole span), ``"hyperband"`` (optuna's
-            ``HyperbandPruner`` over the ``fidelity`` rungs) or any optuna pruner.
-        fidelity: with a pruner, the growing prefixes of the span a trial is run on, as
-            fractions (default ¼, ½, whole). After each prefix the objective is reported as
-            an intermediate value at step round(f / f[0]); the pruner stops trials that
-            are not promising. Each prefix is a fresh backtest, so a trial that survives
-            costs 1.75 runs with the default rungs and one pruned at the first rung ¼. The
-            shortest prefix must leave the strategy time to trade: a NaN objective (e.g.
-            no returns yet) is pruned.
-        sampler_options: extra ``optuna.samplers.TPESampler`` arguments
-            (``n_startup_trials``, ...).
-        checkpoint: the study's journal file (``JournalFileBackend``); a rerun resumes it.
-        study_name: default: from the strategy, the space, the span and the objective.
+    Parameters
+    ----------
+    algorithm : TradingAlgorithm subclass
+        The strategy; ``space`` names its parameters.
+    space : dict
+        Per parameter a list (categorical), a range (ordered integers), a scipy
+        distribution or an optuna distribution (see :func:`to_param`).
+    n_trials : int
+        Trials to finish in total (complete, pruned or failed; default 50); a resumed
+        study runs only the missing ones, so raising ``n_trials`` extends a finished study.
+    seed : int
+        With one job (or the serial backend), the same seed gives the same trials and the
+        same table on every run, also across a resume. With several jobs the trials are
+        asked while others are still running (constant liar), so the order in which
+        results arrive, and with it the choices, can differ between runs.
+    pruner : None, "hyperband" or optuna pruner
+        ``None`` (the default: every trial runs the whole span), ``"hyperband"`` (optuna's
+        ``HyperbandPruner`` over the ``fidelity`` rungs) or any optuna pruner.
+    fidelity : sequence of float
+        With a pruner, the growing prefixes of the span a trial is run on, as fractions
+        (default ¼, ½, whole). After each prefix the objective is reported as an
+        intermediate value at step round(f / f[0]); the pruner stops trials that are not
+        promising. Each prefix is a fresh backtest, so a trial that survives costs 1.75
+        runs with the default rungs and one pruned at the first rung ¼. The shortest
+        prefix must leave the strategy time to trade: a NaN objective (e.g. no returns
+        yet) is pruned.
+    sampler_options : dict, optional
+        Extra ``optuna.samplers.TPESampler`` arguments (``n_startup_trials``, ...).
+    study_name : str, optional
+        Default: from the strategy, the space, the span and the objective.
+    checkpoint : str or path, optional
+        The study's journal file (``JournalFileBackend``); a rerun resumes it.
+    **kwargs
+        ``bundle`` and the other arguments of :class:`~rustybt.optimize.GridSearch`.
 
-    Other arguments as :class:`~rustybt.optimize.GridSearch`. A parameter draw the
-    ``constraint`` rejects is told to optuna as pruned (so TPE learns to avoid the region)
-    without running; it does not count towards ``n_trials`` and is not in the table.
+    Raises
+    ------
+    InvalidRunParameters
+        As :class:`~rustybt.optimize.GridSearch`; also ``n_trials`` not a positive
+        integer, a ``space`` entry that cannot be searched, a ``fidelity`` that is not
+        increasing fractions ending at 1.0, or a ``pruner`` that is none of those above.
+    BundleNotFound
+        No such bundle.
+
+    Notes
+    -----
+    A parameter draw the ``constraint`` rejects is told to optuna as pruned (so TPE
+    learns to avoid the region) without running; it does not count towards ``n_trials``
+    and is not in the table.
 
     No parameter set runs twice: a draw of a set already run (TPE returns to good regions,
     and a ``ppf``-mapped or rounded parameter maps many draws to one value) is told to
@@ -165,13 +190,23 @@ class BayesianSearch(_Search):
     the span behind the row's stats); ``best`` considers complete trials only. The optuna
     study is ``result.study``.
 
-    Example:
-        >>> from rustybt.app.examples.sma_crossover import SmaCross
-        >>> search = BayesianSearch(SmaCross, {"fast": range(3, 30), "slow": range(20, 150, 5)},
-        ...                         bundle="rustybt-demo", n_trials=60, seed=1, pruner="hyperband",
-        ...                         checkpoint="sma.journal", n_jobs=2, backend="process")  # doctest: +SKIP
-        >>> result = search.run()  # doctest: +SKIP
-        >>> result.best[["fast", "slow", "sharpe"]], result.table["state"].value_counts()  # doctest: +SKIP
+    Examples
+    --------
+    >>> import rustybt
+    >>> from rustybt.optimize import BayesianSearch
+    >>> from rustybt.app.examples.sma_crossover import SmaCross
+    >>> bundle = rustybt.ingest_synthetic("doc-sweep", assets=20, start="2022-01-03",
+    ...                                   end="2022-06-30")
+    >>> def search():
+    ...     return BayesianSearch(SmaCross, {"fast": range(3, 12), "slow": [20, 30]},
+    ...                           bundle=bundle, n_trials=4, seed=1, pruner="hyperband",
+    ...                           progress=False)
+    >>> result = search().run()
+    >>> table = result.table[["trial", "fast", "slow", "sharpe", "state", "fidelity"]]
+    >>> len(table), set(table["state"]) <= {"complete", "pruned"}
+    (4, True)
+    >>> table.equals(search().run().table[table.columns])  # the same seed, the same table
+    True
     """
 
     def __init__(

@@ -269,7 +269,52 @@ class _Search:
         return done
 
     def run(self) -> SearchResult:
-        """Run every trial not already in the checkpoint; returns all of them."""
+        """Run the search (the ``run`` of :class:`GridSearch`, :class:`RandomSearch` and
+        :class:`~rustybt.optimize.BayesianSearch`): every trial not already in the
+        checkpoint, on the search's backend; the rows the checkpoint holds are taken from
+        it (a Bayesian search resumes its optuna study from its journal). A trial that
+        raises, or kills its worker, is a row with its ``error``; the others go on.
+
+        Returns
+        -------
+        SearchResult
+            Every trial the search holds (run now or read from the checkpoint), sorted by
+            ``trial``: ``table``, ``best``, ``best_params`` and, with
+            ``keep_returns=True``, ``returns``.
+
+        Raises
+        ------
+        InvalidRunParameters
+            A parameter of the space has no values; for a Bayesian search, the
+            constraint rejects every draw, or the checkpoint's study has the other
+            direction.
+        SweepError
+            The checkpoint holds rows of another run (another bundle version, span,
+            capital, ledger, costs or strategy) or of another checkpoint format; the
+            workers could not load the strategy or the bundle; or a script starts a
+            process-backend search at module level (without
+            ``if __name__ == "__main__":``), which its workers re-import.
+
+        Examples
+        --------
+        A checkpointed grid, then a larger grid on the same checkpoint: only the new
+        trials run.
+
+        >>> import pathlib, tempfile, rustybt
+        >>> from rustybt.optimize import GridSearch
+        >>> from rustybt.app.examples.sma_crossover import SmaCross
+        >>> bundle = rustybt.ingest_synthetic("doc-sweep", assets=20, start="2022-01-03",
+        ...                                   end="2022-06-30")
+        >>> checkpoint = pathlib.Path(tempfile.mkdtemp()) / "sweep.jsonl"
+        >>> first = GridSearch(SmaCross, {"fast": [5, 10], "slow": [20, 30]}, bundle=bundle,
+        ...                    checkpoint=checkpoint, progress=False).run()
+        >>> len(first.table), len(checkpoint.read_text().splitlines())
+        (4, 4)
+        >>> more = GridSearch(SmaCross, {"fast": [5, 10, 15], "slow": [20, 30]}, bundle=bundle,
+        ...                   checkpoint=checkpoint, progress=False).run()
+        >>> len(more.table), len(checkpoint.read_text().splitlines())
+        (6, 6)
+        """
         with self.executor() as ex:
             return self.run_on(ex)
 
@@ -340,34 +385,80 @@ def _append_line(fd: int, line: str) -> None:
 
 class GridSearch(_Search):
     """Every combination of the parameter lists/ranges in ``space`` (those ``constraint``
-    accepts), each a backtest of ``algorithm`` with those parameters.
+    accepts), each a backtest of ``algorithm`` with those parameters. :meth:`run` runs
+    them and returns a :class:`SearchResult`.
 
-    Args (every search takes these):
-        algorithm: a ``TradingAlgorithm`` subclass; ``space`` names its parameters.
-        bundle, start, end, capital_base, ledger: as ``run_algorithm``.
-        costs: ``{"commission": model, "slippage": model}`` set after the strategy's own
-            ``initialize`` (so they override its choice); default: the strategy's.
-        objective: a stat name (:data:`rustybt.stats.STAT_NAMES`) or a callable of the
-            result row (a dict of every stat); ``direction``: "maximize" or "minimize".
-        n_jobs, backend: ``"serial"`` (in this process: a trial that kills its process
-            ends the sweep), ``"process"`` (a worker pool) or ``"ray"``.
-        checkpoint: a JSON-lines file; a rerun skips the trials already in it, failed
-            ones too (their error is kept) unless ``retry_failed=True``.
-        retry_failed: on resume, run again the trials the checkpoint holds as failed
-            (those that raised or killed their worker).
-        reuse_pool: the process backend runs on the process's shared, warm worker pool
-            (:mod:`rustybt.optimize.pool`); ``False``: a private pool for this search.
-        keep_returns: keep every trial's daily returns (``result.returns``), which the
-            overfitting statistics need.
+    Parameters
+    ----------
+    algorithm : TradingAlgorithm subclass
+        The strategy (the class); ``space`` names its parameters (class attributes).
+    space : dict of str to iterable
+        Per parameter the values to try (a list, a range, ...); every combination is a
+        trial. Parameters not named keep the class's value.
+    bundle : str, path or Bundle
+        The bundle every trial runs on (keyword only, as the rest).
+    start, end, capital_base, ledger
+        As for :func:`rustybt.run_algorithm`.
+    costs : dict, optional
+        ``{"commission": model, "slippage": model}`` set after the strategy's own
+        ``initialize`` (so they override its choice); default: the strategy's.
+    objective : str or callable
+        A stat name (:data:`rustybt.stats.STAT_NAMES`, default ``"sharpe"``) or a
+        callable of the result row (a dict of every stat).
+    direction : {"maximize", "minimize"}
+        Whether the objective's best is its largest or smallest value.
+    constraint : callable, optional
+        ``constraint(params) -> bool``: only the parameter sets it accepts run.
+    n_jobs : int
+        Workers (default 1).
+    backend : {"serial", "process", "ray"}
+        ``"serial"`` (the default: in this process; a trial that kills its process ends
+        the sweep), ``"process"`` (a worker pool) or ``"ray"``.
+    checkpoint : str or path, optional
+        A JSON-lines file; a rerun skips the trials already in it, failed ones too
+        (their error is kept) unless ``retry_failed=True``.
+    keep_returns : bool
+        Keep every trial's daily returns (``result.returns``), which the overfitting
+        statistics need.
+    progress : bool
+        Show a progress bar (default True).
+    retry_failed : bool
+        On resume, run again the trials the checkpoint holds as failed (those that
+        raised or killed their worker).
+    reuse_pool : bool
+        The process backend runs on the process's shared, warm worker pool
+        (:mod:`rustybt.optimize.pool`, the default); ``False``: a private pool for this
+        search.
 
-    Example:
-        >>> from rustybt.app.examples.sma_crossover import SmaCross
-        >>> search = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
-        ...                     bundle="rustybt-demo", objective="sharpe",
-        ...                     constraint=lambda p: p["fast"] < p["slow"],
-        ...                     n_jobs=2, backend="process")  # doctest: +SKIP
-        >>> result = search.run()  # doctest: +SKIP
-        >>> result.best[["fast", "slow", "sharpe"]]  # doctest: +SKIP
+    Raises
+    ------
+    InvalidRunParameters
+        ``algorithm`` is not a ``TradingAlgorithm`` subclass, ``space`` names a parameter
+        it does not have, or ``objective``, ``direction``, ``backend``, ``n_jobs`` or
+        ``costs`` is not one of those accepted.
+    BundleNotFound
+        No such bundle.
+
+    Examples
+    --------
+    >>> import rustybt
+    >>> from rustybt.optimize import GridSearch
+    >>> from rustybt.app.examples.sma_crossover import SmaCross
+    >>> bundle = rustybt.ingest_synthetic("doc-sweep", assets=20, start="2022-01-03",
+    ...                                   end="2022-06-30")
+    >>> search = GridSearch(SmaCross, {"fast": [5, 10, 20], "slow": [20, 30]}, bundle=bundle,
+    ...                     objective="sharpe", constraint=lambda p: p["fast"] < p["slow"],
+    ...                     progress=False)  # n_jobs=4, backend="process": in parallel
+    >>> result = search.run()
+    >>> result.table[["trial", "fast", "slow", "sharpe", "error"]].round(3)
+       trial  fast  slow  sharpe error
+    0      0     5    20   1.508  None
+    1      1     5    30   0.990  None
+    2      2    10    20   1.213  None
+    3      3    10    30   1.389  None
+    4      4    20    30   1.903  None
+    >>> result.best_params
+    {'fast': 20, 'slow': 30}
     """
 
     def trials(self) -> list[dict]:
@@ -382,13 +473,46 @@ class GridSearch(_Search):
 class RandomSearch(_Search):
     """``n_trials`` distinct draws from ``space``: lists/ranges are sampled uniformly, scipy
     distributions (anything with ``rvs``) through ``rvs``. The same ``seed`` gives the same
-    trials on every backend. Other arguments as :class:`GridSearch`.
+    trials on every backend. :meth:`run` runs them and returns a :class:`SearchResult`.
 
-    Example:
-        >>> from scipy import stats
-        >>> search = RandomSearch(SmaCross, {"fast": range(3, 30), "slow": stats.randint(20, 120)},
-        ...                       bundle="rustybt-demo", n_trials=40, seed=1)  # doctest: +SKIP
-        >>> search.run().table.head()  # doctest: +SKIP
+    Parameters
+    ----------
+    algorithm : TradingAlgorithm subclass
+        The strategy; ``space`` names its parameters.
+    space : dict
+        Per parameter a list or range (sampled uniformly) or a scipy distribution
+        (anything with ``rvs``, e.g. ``scipy.stats.randint(20, 120)``).
+    n_trials : int
+        Distinct parameter sets to draw (default 50); fewer when the space holds fewer
+        (the draws stop after ``20 × n_trials`` attempts). The ``constraint`` is applied
+        after drawing, so it can leave fewer trials.
+    seed : int
+        The draws' seed (default 0).
+    **kwargs
+        ``bundle`` and the other arguments of :class:`GridSearch`.
+
+    Raises
+    ------
+    InvalidRunParameters, BundleNotFound
+        As :class:`GridSearch`.
+
+    Examples
+    --------
+    >>> import rustybt
+    >>> from scipy import stats
+    >>> from rustybt.optimize import RandomSearch
+    >>> from rustybt.app.examples.sma_crossover import SmaCross
+    >>> bundle = rustybt.ingest_synthetic("doc-sweep", assets=20, start="2022-01-03",
+    ...                                   end="2022-06-30")
+    >>> search = RandomSearch(SmaCross, {"fast": range(3, 12), "slow": stats.randint(20, 40)},
+    ...                       bundle=bundle, n_trials=3, seed=1, progress=False)
+    >>> search.trials()  # the draws: the same seed, the same trials
+    [{'fast': 7, 'slow': 30}, {'fast': 9, 'slow': 39}, {'fast': 3, 'slow': 22}]
+    >>> search.run().table[["trial", "fast", "slow", "sharpe"]].round(3)
+       trial  fast  slow  sharpe
+    0      0     7    30   0.834
+    1      1     9    39   0.683
+    2      2     3    22   0.322
     """
 
     def __init__(self, algorithm, space, *, n_trials: int = 50, seed: int = 0, **kwargs):

@@ -74,28 +74,61 @@ class WalkForward:
     """Walk-forward analysis of a search (:class:`GridSearch`, :class:`RandomSearch` or
     :class:`BayesianSearch`): the search runs on each train window (its own ``start`` /
     ``end`` are replaced), its best parameters trade the following test window.
+    :meth:`windows` is the plan; :meth:`run` runs it.
 
-    Args:
-        search: the inner search, configured as for a plain run (strategy, space,
-            objective, bundle, costs, backend, ``n_jobs``, ...). Its executor (process pool
-            or Ray actors) is started once and serves every window. With a ``checkpoint``,
-            window *i* keeps its own next to it (``name.window{i}.ext``), so a killed
-            walk-forward resumes where it stopped.
-        train, test, step: lengths (see the module docstring); ``step`` defaults to
-            ``test``.
-        anchored: every train window starts at ``start`` (growing windows).
-        start, end: the span to walk (default: the search's, else the bundle's).
-        warmup: sessions of history before each test window for the out-of-sample run
-            (default None: from the train window's start; 0: a cold start).
+    Parameters
+    ----------
+    search : GridSearch, RandomSearch or BayesianSearch
+        The inner search, configured as for a plain run (strategy, space, objective,
+        bundle, costs, backend, ``n_jobs``, ...). Its executor (process pool or Ray
+        actors) is started once and serves every window. With a ``checkpoint``, window
+        *i* keeps its own next to it (``name.window{i}.ext``), so a killed walk-forward
+        resumes where it stopped.
+    train, test : int, str, pandas.DateOffset or pandas.Timedelta
+        The windows' lengths: session counts (ints) or calendar lengths (``"12M"``,
+        ``"3M"``, ``"2W"``, ``"30D"``, ``"1Y"``, ``"1Q"``); see the module docstring.
+    step : optional
+        How far each window moves on (the same kind of length); default ``test``, and
+        not shorter (test windows may not overlap).
+    anchored : bool
+        Every train window starts at ``start`` (growing windows); default False
+        (rolling).
+    start, end : date-like, optional
+        The span to walk (default: the search's, else the bundle's).
+    warmup : int, optional
+        Sessions of history before each test window for the out-of-sample run (default
+        None: from the train window's start; 0: a cold start).
 
-    Example:
-        >>> from rustybt.optimize import GridSearch, WalkForward
-        >>> grid = GridSearch(SmaCross, {"fast": range(5, 15), "slow": range(20, 70, 5)},
-        ...                   bundle="rustybt-demo", n_jobs=2, backend="process")  # doctest: +SKIP
-        >>> wf = WalkForward(grid, train="12M", test="3M", start="2022-01-01",
-        ...                  end="2023-12-31").run()  # doctest: +SKIP
-        >>> wf.windows, wf.efficiency, wf.stats["sharpe"]  # doctest: +SKIP
-        >>> wf.plot_equity().savefig("oos.png"); wf.plot_params().savefig("params.png")  # doctest: +SKIP
+    Raises
+    ------
+    InvalidRunParameters
+        ``search`` is not a search; a length that is not one; ``train``, ``test`` and
+        ``step`` of different kinds (sessions and calendar lengths); ``step`` shorter
+        than ``test``; ``warmup`` not None or a session count.
+
+    Examples
+    --------
+    >>> import rustybt
+    >>> from rustybt.optimize import GridSearch, WalkForward
+    >>> from rustybt.app.examples.sma_crossover import SmaCross
+    >>> bundle = rustybt.ingest_synthetic("doc-sweep", assets=20, start="2022-01-03",
+    ...                                   end="2022-06-30")
+    >>> grid = GridSearch(SmaCross, {"fast": [5, 10], "slow": [20, 30]}, bundle=bundle,
+    ...                   progress=False)  # n_jobs=4, backend="process": in parallel
+    >>> def dates(plan):  # the plan's timestamps as dates, to print narrowly
+    ...     return plan.apply(lambda column: column.dt.strftime("%Y-%m-%d"))
+    >>> dates(WalkForward(grid, train="2M", test="1M").windows())  # rolling, calendar
+           train_start   train_end  test_start    test_end
+    window
+    0       2022-01-03  2022-03-02  2022-03-03  2022-04-01
+    1       2022-02-03  2022-04-01  2022-04-04  2022-05-02
+    2       2022-03-03  2022-05-02  2022-05-03  2022-06-02
+    >>> dates(WalkForward(grid, train=60, test=20, anchored=True).windows())  # sessions
+           train_start   train_end  test_start    test_end
+    window
+    0       2022-01-03  2022-03-29  2022-03-30  2022-04-27
+    1       2022-01-03  2022-04-27  2022-04-28  2022-05-25
+    2       2022-01-03  2022-05-25  2022-05-26  2022-06-24
     """
 
     def __init__(
@@ -219,8 +252,49 @@ class WalkForward:
         return res, returns, int(tail["transactions"].map(len).sum())
 
     def run(self) -> WalkForwardResult:
-        """Run the inner search on every train window and the chosen parameters on every
-        test window."""
+        """Run the walk-forward: the inner search on every train window of
+        :meth:`windows`, then the best parameters of each (by the search's objective) in
+        an out-of-sample backtest of the test window that follows (see ``warmup``).
+
+        Returns
+        -------
+        WalkForwardResult
+            ``windows`` (one row per window: its sessions, the chosen parameters, their
+            in-sample and out-of-sample figures, ``efficiency``), ``returns`` and
+            ``equity`` (the stitched out-of-sample record), ``stats`` of it,
+            ``efficiency`` (walk-forward efficiency), each window's ``searches`` and
+            ``oos_runs``; ``plot_equity()`` and ``plot_params()`` draw them.
+
+        Raises
+        ------
+        InvalidRunParameters
+            No window fits the span, a calendar window holds no session, or no trial of
+            a window's search finished with a score (a train window too short to trade).
+        SweepError
+            As the inner search's :meth:`~rustybt.optimize.GridSearch.run` (a window's
+            checkpoint of another run, workers that cannot load the strategy).
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> from rustybt.optimize import GridSearch, WalkForward
+        >>> from rustybt.app.examples.sma_crossover import SmaCross
+        >>> bundle = rustybt.ingest_synthetic("doc-sweep", assets=20, start="2022-01-03",
+        ...                                   end="2022-06-30")
+        >>> grid = GridSearch(SmaCross, {"fast": [5, 10], "slow": [20, 30]}, bundle=bundle,
+        ...                   progress=False)
+        >>> wf = WalkForward(grid, train=60, test=20).run()
+        >>> wf
+        WalkForwardResult(3 windows, 60 OOS sessions, OOS sharpe=0.911, efficiency=0.603)
+        >>> wf.windows[["fast", "slow", "is_sharpe", "oos_sharpe", "efficiency"]].round(3)
+                fast  slow  is_sharpe  oos_sharpe  efficiency
+        window
+        0          5    20      0.860      -3.030      -3.234
+        1         10    30      2.294       3.614       3.131
+        2         10    30      3.219       1.291       0.574
+        >>> len(wf.returns), wf.returns.index[0] == wf.windows["test_start"].iloc[0]
+        (60, True)
+        """
         plan = self.windows()
         search = self.search
         searches, oos_runs, pieces, rows = [], [], [], []
