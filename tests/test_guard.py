@@ -158,6 +158,7 @@ CALLS = {
     "Simulation.current_bar": lambda o: o.sim.current_bar,
     "Simulation.current_session": lambda o: o.sim.current_session,
     "Simulation.order": lambda o: o.sim.order("shares", 0, 1.0),
+    "Simulation.order_many": lambda o: o.sim.order_many("shares", [0], [1.0]),
     "Simulation.cancel_order": lambda o: o.sim.cancel_order(1),
     "Simulation.open_orders": lambda o: o.sim.open_orders(),
     "Simulation.order_info": lambda o: o.sim.order_info(1),

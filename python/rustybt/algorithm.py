@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numbers
 
+import numpy as np
 import pandas as pd
 
 from rustybt.errors import (
@@ -144,6 +145,19 @@ def _commission_adapter(algo, model):
     return calculate
 
 
+#: The order functions by the engine's name for what they order.
+_ORDER_KINDS = {
+    "target_percent": "order_target_percent",
+    "target_value": "order_target_value",
+    "target": "order_target",
+    "percent": "order_percent",
+    "value": "order_value",
+    "shares": "order",
+}
+#: Numbers an order takes as they are (anything else goes the checked way).
+_PLAIN_NUMBERS = (float, int, np.float64, np.int64)
+
+
 class TradingAlgorithm:
     """Base class of a strategy. Override any of :meth:`initialize`, :meth:`handle_data`,
     :meth:`before_trading_start` and :meth:`analyze`."""
@@ -188,6 +202,9 @@ class TradingAlgorithm:
         self._bundle = bundle
         self._sim = sim
         self._data = data
+        #: the bundle's assets by sid: an order's asset must be one of them, not another
+        #: bundle's asset of the same sid
+        self._assets: list = bundle.asset_list
         self._recorded: dict[str, object] = {}
         self._benchmark = None
         self._scheduled: list = []
@@ -324,20 +341,79 @@ class TradingAlgorithm:
         [('S000', 10, 'filled'), ('S001', -5, 'filled')]
         """
         items = share_counts.items() if hasattr(share_counts, "items") else share_counts
-        return [self.order(asset, amount) for asset, amount in items if amount]
+        return self._order_many("shares", [(a, n) for a, n in items if n])
+
+    def order_batch(self, targets, kind: str = "target_percent") -> list:
+        """A whole rebalance in one engine call: for each asset → value of ``targets``, in
+        order, what ``order_<kind>(asset, value)`` does (``kind="target_percent"``:
+        :meth:`order_target_percent` of each), with the same rounding, controls and fills
+        as those calls one by one (each sees the orders before it).
+
+        Parameters
+        ----------
+        targets : mapping, pandas.Series or iterable of (Asset, number) pairs
+            The value per asset: a weight, a share count, a value, ... as ``kind`` reads it.
+        kind : {"target_percent", "target_value", "target", "percent", "value", "shares"}
+            Which order function each value is for (``"shares"``: :meth:`order`).
+
+        Returns
+        -------
+        list
+            One entry per asset, in order: the order id, or None where nothing was ordered
+            (the amount rounded to zero).
+
+        Raises
+        ------
+        RustyBTError
+            What the order function raises for a value; the orders placed before the
+            refused one stay placed, as in a loop of single calls.
+
+        Examples
+        --------
+        >>> import rustybt
+        >>> bundle = rustybt.ingest_synthetic("doc-batch", assets=3, start="2022-01-03",
+        ...                                   end="2022-01-14")
+        >>> class Rebalance(rustybt.TradingAlgorithm):
+        ...     def handle_data(self, context, data):
+        ...         assets = self.symbols("S000", "S001", "S002")
+        ...         self.order_batch(dict(zip(assets, [0.5, 0.3, 0.0])))
+        >>> perf = rustybt.run_algorithm(algorithm=Rebalance, bundle=bundle,
+        ...                              capital_base=1e5)
+        >>> sorted(p["sid"].symbol for p in perf["positions"].iloc[-1])
+        ['S000', 'S001']
+        """
+        if kind not in _ORDER_KINDS:
+            raise BadOrderParameters(
+                f"kind must be one of {', '.join(map(repr, _ORDER_KINDS))}, got {kind!r}"
+            )
+        items = targets.items() if hasattr(targets, "items") else targets
+        return self._order_many(kind, list(items))
+
+    def _order_many(self, kind: str, items: list) -> list:
+        """``items`` (asset, value) ordered by ``kind`` in one engine call when every pair
+        is the common case (an asset of this bundle, a plain number); else the same calls
+        one by one, the checked way (nothing is placed before that choice)."""
+        assets, n = self._assets, len(self._assets)
+        sids, values = [], []
+        for asset, value in items:
+            sid = getattr(asset, "sid", None)
+            if (
+                type(value) not in _PLAIN_NUMBERS
+                or type(sid) is not int
+                or not 0 <= sid < n
+                or assets[sid] is not asset
+            ):
+                place = getattr(self, _ORDER_KINDS[kind])
+                return [place(asset, value) for asset, value in items]
+            sids.append(sid)
+            values.append(value)
+        return self._sim.order_many(kind, sids, values)
 
     # -- orders -------------------------------------------------------------------------------
     def _place(self, kind: str, asset, value, limit_price, stop_price, style):
-        if style is None and limit_price is None and stop_price is None:
-            # the common call (a number, a market order) straight to the engine; anything
-            # unusual, or an error to translate, goes the checked way below, which has no
-            # side effects until the engine accepts an order
-            t = type(value)
-            if t is float or t is int:
-                try:
-                    return self._sim.order(kind, asset.sid, float(value), None, None)
-                except (AttributeError, SymbolNotFound):
-                    pass
+        """An order the checked way: what the order functions' one-call path (a number, a
+        market order, an asset of this bundle) leaves. No side effects until the engine
+        accepts an order."""
         if style is not None:
             if not isinstance(style, ExecutionStyle):
                 raise BadOrderParameters(f"style must be an ExecutionStyle, got {style!r}")
@@ -348,6 +424,7 @@ class TradingAlgorithm:
             sid = asset.sid
         except AttributeError:
             raise BadOrderParameters(f"expected an Asset (from symbol()), got {asset!r}") from None
+        self._check_own(asset, sid)
         # exact type checks first: the ABC isinstance is slow on the per-order path; a str,
         # a bool or anything else float() would take is refused by name
         if (type(value) is not float and type(value) is not int) and (
@@ -368,6 +445,15 @@ class TradingAlgorithm:
             return self._sim.order(kind, sid, float(value), limit_price, stop_price)
         except SymbolNotFound:
             raise SymbolNotFound(f"{asset!r} is not in bundle '{self._bundle.name}'") from None
+
+    def _check_own(self, asset, sid) -> None:
+        """Refuse an asset that is not this bundle's (another bundle's asset of the same sid
+        would otherwise trade this bundle's)."""
+        own = self._assets[sid] if type(sid) is int and 0 <= sid < len(self._assets) else None
+        if own is not None and own is not asset and own.symbol != asset.symbol:
+            raise SymbolNotFound(
+                f"{asset!r} is not in bundle '{self._bundle.name}' (its sid {sid} is {own!r} there)"
+            )
 
     def order(self, asset, amount, limit_price=None, stop_price=None, style=None):
         """Order ``amount`` shares of ``asset`` (negative sells), as zipline's ``order``.
@@ -503,6 +589,15 @@ class TradingAlgorithm:
         ...     print(exc)
         orders cannot be placed in initialize; place them in handle_data or a scheduled function
         """
+        if limit_price is None and stop_price is None and style is None:
+            # the common call: one engine call (see _place for the rest)
+            t = type(amount)
+            if t is float or t is int:
+                try:
+                    if self._assets[asset.sid] is asset:
+                        return self._sim.order("shares", asset.sid, amount, None, None)
+                except (AttributeError, IndexError, TypeError):
+                    pass
         return self._place("shares", asset, amount, limit_price, stop_price, style)
 
     def order_value(self, asset, value, limit_price=None, stop_price=None, style=None):
@@ -558,6 +653,15 @@ class TradingAlgorithm:
         >>> algo.price, round(1000 / algo.price, 3), algo.amount
         (138.87, 7.201, 7)
         """
+        if limit_price is None and stop_price is None and style is None:
+            # the common call: one engine call (see _place for the rest)
+            t = type(value)
+            if t is float or t is int:
+                try:
+                    if self._assets[asset.sid] is asset:
+                        return self._sim.order("value", asset.sid, value, None, None)
+                except (AttributeError, IndexError, TypeError):
+                    pass
         return self._place("value", asset, value, limit_price, stop_price, style)
 
     def order_percent(self, asset, percent, limit_price=None, stop_price=None, style=None):
@@ -612,6 +716,15 @@ class TradingAlgorithm:
         >>> algo.price, algo.amount  # 5,000 / 138.87 = 36.005 shares
         (138.87, 36)
         """
+        if limit_price is None and stop_price is None and style is None:
+            # the common call: one engine call (see _place for the rest)
+            t = type(percent)
+            if t is float or t is int:
+                try:
+                    if self._assets[asset.sid] is asset:
+                        return self._sim.order("percent", asset.sid, percent, None, None)
+                except (AttributeError, IndexError, TypeError):
+                    pass
         return self._place("percent", asset, percent, limit_price, stop_price, style)
 
     def order_target(self, asset, target, limit_price=None, stop_price=None, style=None):
@@ -667,6 +780,15 @@ class TradingAlgorithm:
         >>> algo.log  # (shares held, shares ordered) per call: the second call ordered again
         [(0, 10), (0, 10), (20, -10), (10, None)]
         """
+        if limit_price is None and stop_price is None and style is None:
+            # the common call: one engine call (see _place for the rest)
+            t = type(target)
+            if t is float or t is int:
+                try:
+                    if self._assets[asset.sid] is asset:
+                        return self._sim.order("target", asset.sid, target, None, None)
+                except (AttributeError, IndexError, TypeError):
+                    pass
         return self._place("target", asset, target, limit_price, stop_price, style)
 
     def order_target_value(self, asset, target, limit_price=None, stop_price=None, style=None):
@@ -723,6 +845,15 @@ class TradingAlgorithm:
         >>> algo.log  # (price, shares held, shares ordered) per bar
         [(138.87, 0, 7), (137.93, 7, None), (138.25, 7, -7)]
         """
+        if limit_price is None and stop_price is None and style is None:
+            # the common call: one engine call (see _place for the rest)
+            t = type(target)
+            if t is float or t is int:
+                try:
+                    if self._assets[asset.sid] is asset:
+                        return self._sim.order("target_value", asset.sid, target, None, None)
+                except (AttributeError, IndexError, TypeError):
+                    pass
         return self._place("target_value", asset, target, limit_price, stop_price, style)
 
     def order_target_percent(self, asset, target, limit_price=None, stop_price=None, style=None):
@@ -778,6 +909,15 @@ class TradingAlgorithm:
         >>> algo.held  # [S000, S001] shares at each bar; 5,000 / 138.87 = 36.005, / 150.87 = 33.1
         [[0, 0], [36, 33], [0, 33]]
         """
+        if limit_price is None and stop_price is None and style is None:
+            # the common call: one engine call (see _place for the rest)
+            t = type(target)
+            if t is float or t is int:
+                try:
+                    if self._assets[asset.sid] is asset:
+                        return self._sim.order("target_percent", asset.sid, target, None, None)
+                except (AttributeError, IndexError, TypeError):
+                    pass
         return self._place("target_percent", asset, target, limit_price, stop_price, style)
 
     def cancel_order(self, order) -> None:

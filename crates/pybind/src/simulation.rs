@@ -182,6 +182,47 @@ impl PySimulation {
         })
     }
 
+    /// Place one order of `kind` per `(sids[i], values[i])`, in order, in one call: what
+    /// calling `order` for each does (each sees the ones before it), returning their ids
+    /// (None where an amount is zero). The first refusal raises; the orders before it stay
+    /// placed.
+    fn order_many(
+        slf: &Bound<'_, Self>,
+        kind: &str,
+        sids: Vec<u32>,
+        values: Vec<f64>,
+    ) -> Result<Vec<Option<String>>> {
+        guard_at("Simulation.order_many", || {
+            if sids.len() != values.len() {
+                return Err(crate::errors::bad_value(format!(
+                    "{} assets but {} values",
+                    sids.len(),
+                    values.len()
+                )));
+            }
+            let (placed, warnings) = {
+                let mut me = slf.borrow_mut();
+                let pairs = sids.iter().copied().zip(values.iter().copied());
+                let placed = with_sim!(&mut me.sim, s => s.place_many(kind, pairs));
+                let warnings = with_sim!(&mut me.sim, s => s.take_warnings());
+                (placed, warnings)
+            };
+            if !warnings.is_empty() {
+                let logger = slf
+                    .py()
+                    .import("logging")?
+                    .call_method1("getLogger", ("rustybt",))?;
+                for w in warnings {
+                    logger.call_method1("warning", (w,))?;
+                }
+            }
+            match placed {
+                Ok(ids) => Ok(ids.into_iter().map(|id| id.map(order_id_text)).collect()),
+                Err((_, e)) => Err(e.into()),
+            }
+        })
+    }
+
     /// Add a trading control: kind is max_order_size | max_position_size | max_order_count
     /// | long_only; `on_error` is "fail" (the default) or "log".
     #[pyo3(signature = (kind, sid = None, max_shares = None, max_notional = None, max_count = None, on_error = None))]

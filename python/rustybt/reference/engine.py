@@ -575,6 +575,12 @@ class ReferenceSimulation:
                 logging.getLogger("rustybt").warning(w)
             self._warnings = []
 
+    def order_many(self, kind, sids, values) -> list:
+        """:meth:`order` for each ``(sid, value)`` in turn (``_core``'s one-call batch)."""
+        if len(sids) != len(values):
+            raise ValueError(f"{len(sids)} assets but {len(values)} values")
+        return [self.order(kind, sid, value) for sid, value in zip(sids, values)]
+
     @exact
     def _order(self, kind, sid, value, limit, stop):
         num, ledger = self._num, self._ledger
