@@ -170,3 +170,20 @@ def test_an_asset_of_another_bundle_is_refused(bundle):
     algo = Wrong()
     rustybt.run_algorithm(algorithm=algo, bundle=bundle.name, capital_base=1e6)
     assert algo.checked
+
+
+def test_perf_records_stay_off_the_cyclic_gc(bundle):
+    """The perf frame's order, fill and position dicts (and the exact fills) hold atomic
+    values only, so they are built untracked, as CPython untracks such dicts itself: no
+    collection after a run has to walk them. A dict the strategy stores a container in is
+    tracked again."""
+    import gc
+
+    perf = rustybt.run_algorithm(algorithm=Batched, bundle=bundle.name, capital_base=1e6)
+    records = [r for col in ("orders", "transactions", "positions") for rs in perf[col] for r in rs]
+    assert len(records) > 50
+    assert not any(gc.is_tracked(r) for r in records)
+    assert not any(gc.is_tracked(f) for f in perf.attrs["rustybt"]["exact"]["transactions"])
+    record = records[0]
+    record["notes"] = []
+    assert gc.is_tracked(record)

@@ -587,29 +587,31 @@ def _perf_frame(
         )
     exact = cols.pop("exact")
     index = pd.DatetimeIndex(cols.pop("period_close"), tz="UTC")
+    n = len(index)
     # zipline's period_open is the session's first minute, which ends a minute after the open
-    period_open = pd.DatetimeIndex(cols.pop("period_open") + _MINUTE_NS, tz="UTC")
+    cols["period_open"] = pd.DatetimeIndex(cols.pop("period_open") + _MINUTE_NS, tz="UTC")
     for name in ("longs_count", "shorts_count"):  # counts, int64 as zipline's
         cols[name] = cols[name].astype(np.int64)
-    frame = pd.DataFrame(cols, index=index)
     # zipline's constant columns ("Please kill these!", its source says)
-    frame["excess_return"] = 0.0
-    frame["treasury_period_return"] = 0.0
+    cols["excess_return"] = np.zeros(n)
+    cols["treasury_period_return"] = np.zeros(n)
     # zipline records a risk figure that is not finite as None: a column with no finite
     # value at all (alpha and beta without a benchmark) is then a column of None
     for name in _NONE_WHEN_UNDEFINED:
-        if name in frame and not np.isfinite(frame[name].to_numpy()).any():
-            frame[name] = pd.Series([None] * len(frame), index=index, dtype=object)
-    frame["period_open"] = period_open
-    frame["period_close"] = index
-    frame["period_label"] = index.strftime("%Y-%m")
-    frame["trading_days"] = np.arange(1, len(frame) + 1)
-    frame["max_leverage"] = frame["gross_leverage"].cummax()
+        if name in cols and not np.isfinite(cols[name]).any():
+            cols[name] = np.full(n, None, dtype=object)
+    cols["period_close"] = index
+    cols["period_label"] = index.strftime("%Y-%m")
+    cols["trading_days"] = np.arange(1, n + 1)
+    # pandas' cummax: a NaN (no portfolio value) stays NaN and does not stop the maximum
+    cols["max_leverage"] = pd.Series(cols["gross_leverage"]).cummax().to_numpy()
     if snapshots and any(snapshots):
         recorded = pd.DataFrame(snapshots, index=index)
         for name in recorded.columns:
-            frame[name] = recorded[name]
-    frame = frame[sorted(frame.columns)]
+            cols[name] = recorded[name]
+    # one construction, columns in their final order: inserting them one by one cost more
+    # than the rest of the frame
+    frame = pd.DataFrame({name: cols[name] for name in sorted(cols)}, index=index)
     frame.attrs["rustybt"] = RunInfo(
         ledger=sim.ledger,
         bundle=bundle.name,

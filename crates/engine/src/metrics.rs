@@ -229,20 +229,26 @@ pub fn alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> (f64, f64
     }
     #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
     let n = returns.len() as f64;
-    let mut scratch = Vec::with_capacity(returns.len());
-    let mut mean = |it: &mut dyn Iterator<Item = f64>| {
-        scratch.clear();
-        scratch.extend(it);
-        seq_sum(&scratch) / n
-    };
-    let mean_b = mean(&mut benchmark.iter().copied());
-    let cov = mean(&mut benchmark.iter().zip(returns).map(|(b, r)| (b - mean_b) * r));
-    let var = mean(&mut benchmark.iter().map(|b| {
+    // each mean is a sequential sum from 0 over the window, in order, then one division:
+    // the same operations as empyrical's nanmean over the same values (no buffer needed)
+    let mean_b = seq_sum(benchmark) / n;
+    let mut cov = 0.0;
+    for (b, r) in benchmark.iter().zip(returns) {
+        cov += (b - mean_b) * r;
+    }
+    let cov = cov / n;
+    let mut var = 0.0;
+    for b in benchmark {
         let d = b - mean_b;
-        d * d
-    }));
+        var += d * d;
+    }
+    let var = var / n;
     let beta = if var < 1.0e-30 { f64::NAN } else { cov / var };
-    let excess = mean(&mut returns.iter().zip(benchmark).map(|(r, b)| r - beta * b));
+    let mut excess = 0.0;
+    for (r, b) in returns.iter().zip(benchmark) {
+        excess += r - beta * b;
+    }
+    let excess = excess / n;
     ((excess + 1.0).powf(periods) - 1.0, beta)
 }
 
@@ -332,6 +338,57 @@ pub fn fifo_round_trips(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// empyrical's `alpha_beta_aligned` as written: each mean a buffer of its terms, then
+    /// a sequential sum and one division (the form `alpha_beta` had before it summed in
+    /// place).
+    fn alpha_beta_buffered(returns: &[f64], benchmark: &[f64], periods: f64) -> (f64, f64) {
+        let n = returns.len() as f64;
+        let mean = |v: Vec<f64>| seq_sum(&v) / n;
+        let mean_b = mean(benchmark.to_vec());
+        let cov = mean(
+            benchmark
+                .iter()
+                .zip(returns)
+                .map(|(b, r)| (b - mean_b) * r)
+                .collect(),
+        );
+        let var = mean(
+            benchmark
+                .iter()
+                .map(|b| (b - mean_b) * (b - mean_b))
+                .collect(),
+        );
+        let beta = if var < 1.0e-30 { f64::NAN } else { cov / var };
+        let excess = mean(
+            returns
+                .iter()
+                .zip(benchmark)
+                .map(|(r, b)| r - beta * b)
+                .collect(),
+        );
+        ((excess + 1.0).powf(periods) - 1.0, beta)
+    }
+
+    #[test]
+    fn alpha_and_beta_are_the_buffered_form_bit_for_bit() {
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 0.06 - 0.03
+        };
+        for len in [2usize, 3, 17, 250, 600] {
+            let r: Vec<f64> = (0..len).map(|_| next()).collect();
+            let b: Vec<f64> = (0..len).map(|_| next()).collect();
+            for periods in [252.0, 365.0] {
+                let (a1, b1) = alpha_beta(&r, &b, periods);
+                let (a2, b2) = alpha_beta_buffered(&r, &b, periods);
+                assert_eq!((a1.to_bits(), b1.to_bits()), (a2.to_bits(), b2.to_bits()));
+            }
+        }
+    }
 
     #[test]
     fn a_24_7_calendar_annualises_with_365_days() {

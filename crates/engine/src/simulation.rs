@@ -922,21 +922,17 @@ impl<N: Money> Simulation<N> {
 
     /// [`Simulation::place`] for each `(sid, value)` in turn, with `kind` and no limit or
     /// stop: a whole rebalance in one call, with the same outcome as the calls one by one
-    /// (each sees the orders before it). Stops at the first refusal, returning how many were
-    /// placed before it and the refusal; those orders stay placed, as in the loop.
+    /// (each sees the orders before it). Stops at the first refusal and returns it; the
+    /// orders placed before it stay placed, as in the loop.
     pub fn place_many(
         &mut self,
         kind: &str,
         orders: impl IntoIterator<Item = (u32, f64)>,
-    ) -> Result<Vec<Option<OrderId>>, (Vec<Option<OrderId>>, EngineError)> {
-        let mut ids = Vec::new();
-        for (sid, value) in orders {
-            match self.place(kind, sid, value, None, None) {
-                Ok(id) => ids.push(id),
-                Err(e) => return Err((ids, e)),
-            }
-        }
-        Ok(ids)
+    ) -> Result<Vec<Option<OrderId>>, EngineError> {
+        orders
+            .into_iter()
+            .map(|(sid, value)| self.place(kind, sid, value, None, None))
+            .collect()
     }
 
     /// Orders are accepted only on a bar's turn (`handle_data`, scheduled functions).

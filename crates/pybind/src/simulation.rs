@@ -216,10 +216,10 @@ impl PySimulation {
                     logger.call_method1("warning", (w,))?;
                 }
             }
-            match placed {
-                Ok(ids) => Ok(ids.into_iter().map(|id| id.map(order_id_text)).collect()),
-                Err((_, e)) => Err(e.into()),
-            }
+            Ok(placed?
+                .into_iter()
+                .map(|id| id.map(order_id_text))
+                .collect())
         })
     }
 
