@@ -33,6 +33,10 @@ def test_checkpoint_rows_carry_their_format_and_run(small_bundle, tmp_path):
     again = _search(small_bundle, ck).run()  # a resume of the same run: nothing reruns
     assert again.table["sharpe"].tolist() == first.table["sharpe"].tolist()
     assert len(ck.read_text().splitlines()) == 2
+    # the checkpoint's own fields stay in the checkpoint, out of the results
+    for result in (first, again):
+        assert not [c for c in result.table.columns if c.startswith("_")]
+        assert not [k for k in result.best.index if k.startswith("_")]
 
 
 @pytest.mark.parametrize(

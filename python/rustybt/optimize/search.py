@@ -222,7 +222,8 @@ class _Search:
             r = row.pop("_returns", None)
             if r is not None and row.get("state", "complete") == "complete":
                 returns[row["trial"]] = r
-        table = pd.DataFrame(rows).drop(columns=["_key"], errors="ignore")
+        # the checkpoint's own fields (_key, _format, _run) are not results
+        table = pd.DataFrame(rows).drop(columns=list(_CHECKPOINT_FIELDS), errors="ignore")
         if len(table):
             table = table.sort_values("trial").reset_index(drop=True)
         matrix = None
@@ -346,6 +347,9 @@ class _Search:
                 os.close(fd)
         return self._result(rows)
 
+
+#: Fields a checkpoint row carries for the checkpoint alone.
+_CHECKPOINT_FIELDS = ("_key", "_format", "_run")
 
 #: The layout of a checkpoint row; rows carry it (``_format``) with the run's fingerprint
 #: (``_run``). 1: the first versioned layout (rows before it carry neither).
