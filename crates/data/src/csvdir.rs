@@ -139,6 +139,17 @@ pub struct ParsedCsvDir {
 const FIRST_DAY: i64 = -106_650;
 const LAST_DAY: i64 = 106_650;
 
+/// A bundle's price scale: at most 12 places.
+fn check_price_scale(price_scale: u32) -> Result<(), DataError> {
+    if price_scale > 12 {
+        return Err(DataError::BadRequest(format!(
+            "price scale {price_scale} is above the maximum of 12: choose 12 or fewer \
+             decimal places (a price with more digits is refused unless they are zeros)"
+        )));
+    }
+    Ok(())
+}
+
 /// `v` rounded half to even to a whole multiple of `tick` (> 0), in integers.
 fn round_half_even_to(v: i64, tick: i64) -> i64 {
     let (q, r) = (v.div_euclid(tick), v.rem_euclid(tick));
@@ -849,12 +860,7 @@ impl ParsedCsvDir {
         round_prices: bool,
         progress: &mut dyn FnMut(usize, usize) -> bool,
     ) -> Result<ParsedCsvDir, DataError> {
-        if price_scale > 12 {
-            return Err(DataError::BadRequest(format!(
-                "price scale {price_scale} is above the maximum of 12: choose 12 or fewer \
-                 decimal places (a price with more digits is refused unless they are zeros)"
-            )));
-        }
+        check_price_scale(price_scale)?;
         let sub = match frequency {
             BarSize::Daily => "daily",
             BarSize::Minutes(1) => "minute",
@@ -946,12 +952,7 @@ impl ParsedCsvDir {
         allow_gaps: bool,
         round_prices: bool,
     ) -> Result<ParsedCsvDir, DataError> {
-        if price_scale > 12 {
-            return Err(DataError::BadRequest(format!(
-                "price scale {price_scale} is above the maximum of 12: choose 12 or fewer \
-                 decimal places (a price with more digits is refused unless they are zeros)"
-            )));
-        }
+        check_price_scale(price_scale)?;
         let mut rounded = 0usize;
         let groups = parse_file(
             path,
@@ -1010,11 +1011,7 @@ impl ParsedCsvDir {
         allow_gaps: bool,
         round_prices: bool,
     ) -> Result<ParsedCsvDir, DataError> {
-        if price_scale > 12 {
-            return Err(DataError::BadRequest(format!(
-                "price scale {price_scale} is above the maximum of 12"
-            )));
-        }
+        check_price_scale(price_scale)?;
         if names.len() != columns.len() {
             return Err(DataError::BadRequest(format!(
                 "{} column names for {} columns",

@@ -37,6 +37,21 @@ macro_rules! with_sim {
     };
 }
 
+/// The warnings of trading controls set to "log", to the `rustybt` logger (called with no
+/// borrow of the simulation held: a handler may call back into it).
+fn log_warnings(py: Python<'_>, warnings: Vec<String>) -> PyResult<()> {
+    if warnings.is_empty() {
+        return Ok(());
+    }
+    let logger = py
+        .import("logging")?
+        .call_method1("getLogger", ("rustybt",))?;
+    for w in warnings {
+        logger.call_method1("warning", (w,))?;
+    }
+    Ok(())
+}
+
 /// An open position: (sid, amount as strategies see it, cost basis, last sale price).
 type PositionRow = (u32, Py<PyAny>, f64, f64);
 
@@ -169,15 +184,7 @@ impl PySimulation {
                 (placed, warnings)
             };
             // logging handlers may call back into the simulation: no borrow is held here
-            if !warnings.is_empty() {
-                let logger = slf
-                    .py()
-                    .import("logging")?
-                    .call_method1("getLogger", ("rustybt",))?;
-                for w in warnings {
-                    logger.call_method1("warning", (w,))?;
-                }
-            }
+            log_warnings(slf.py(), warnings)?;
             Ok(placed?.map(order_id_text))
         })
     }
@@ -207,15 +214,7 @@ impl PySimulation {
                 let warnings = with_sim!(&mut me.sim, s => s.take_warnings());
                 (placed, warnings)
             };
-            if !warnings.is_empty() {
-                let logger = slf
-                    .py()
-                    .import("logging")?
-                    .call_method1("getLogger", ("rustybt",))?;
-                for w in warnings {
-                    logger.call_method1("warning", (w,))?;
-                }
-            }
+            log_warnings(slf.py(), warnings)?;
             Ok(placed?
                 .into_iter()
                 .map(|id| id.map(order_id_text))
