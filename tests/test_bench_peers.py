@@ -163,7 +163,7 @@ def test_comparisons_against_targets():
     got = {c["what"]: c for c in peers.comparisons(rows)}
     assert got["W1-50 vs zipline-reloaded (its faster way)"]["ratio"] == pytest.approx(120.0)
     assert got["W1-50 vs zipline-reloaded (its faster way)"]["met"] is True
-    assert got["G1 (2 workers) vs zipline-reloaded (its faster way)"]["met"] is False
+    assert got["G1 (2 workers, cold pool) vs zipline-reloaded (its faster way)"]["met"] is False
     assert got["G1 (1 worker) vs zipline-reloaded (its faster way)"]["ratio"] == pytest.approx(50.0)
     assert got["G1-batch (decimal) vs vectorbt warm"]["met"] is False
 
