@@ -437,10 +437,9 @@ impl<N: Money> Ledger<N> {
         let custom_slippage = hook.as_ref().is_some_and(|h| h.has_slippage());
         for sid in assets {
             let Some(q) = quote(sid) else { continue };
-            // zipline's SlippageModel.simulate: no fills on a bar without volume (every
-            // model of its own; the built-in ones as their rules say)
-            let needs_volume = custom_slippage || self.slippage.uses_volume();
-            if needs_volume && q.volume == 0 {
+            // zipline's SlippageModel.simulate: no fills on a bar without volume, whatever
+            // the model (FixedSlippage and NoSlippage too: they inherit it)
+            if q.volume == 0 {
                 continue;
             }
             let mut volume_for_bar = 0i64;

@@ -235,14 +235,6 @@ impl<N: Money> Slippage<N> {
             }
         }
     }
-
-    /// Whether the model caps fills by bar volume (and so skips zero-volume bars).
-    pub fn uses_volume(&self) -> bool {
-        matches!(
-            self,
-            Slippage::FixedBasisPoints { .. } | Slippage::VolumeShare { .. }
-        )
-    }
 }
 
 /// zipline's commission models.

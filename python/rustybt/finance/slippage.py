@@ -39,12 +39,14 @@ class SlippageModel(EngineModel):
 
 @dataclass(frozen=True)
 class NoSlippage(SlippageModel):
-    """Fill the whole order at the bar's close, with no volume limit."""
+    """Fill the whole order at the bar's close, with no volume limit (a bar without volume
+    fills nothing, as for every model: zipline's rule)."""
 
 
 @dataclass(frozen=True)
 class FixedSlippage(SlippageModel):
-    """Fill the whole order at close ± ``spread`` / 2 (buys pay up, sells receive less)."""
+    """Fill the whole order at close ± ``spread`` / 2 (buys pay up, sells receive less), on
+    the first bar with volume (as every model: zipline's rule)."""
 
     spread: float = SLIPPAGE["FixedSlippage"]["spread"]
 

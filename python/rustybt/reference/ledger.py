@@ -413,8 +413,6 @@ class CostHook:
 class NoSlippage:
     """The whole open amount at the bar's price."""
 
-    uses_volume = False
-
     def process(self, num, order, price, volume, volume_for_bar):
         return Fill(price, order.open_amount)
 
@@ -424,7 +422,6 @@ class FixedSlippage:
     """zipline's ``FixedSlippage``: the whole open amount at price ± spread / 2."""
 
     spread: object
-    uses_volume = False
 
     def process(self, num, order, price, volume, volume_for_bar):
         half = num.div_q(self.spread, num.from_int(2))
@@ -440,7 +437,6 @@ class FixedBasisPointsSlippage:
 
     basis_points: object
     volume_limit: object
-    uses_volume = True
 
     def process(self, num, order, price, volume, volume_for_bar):
         max_volume = num.to_int(num.trunc(self.volume_limit * num.from_int(volume)))
@@ -463,7 +459,6 @@ class VolumeShareSlippage:
 
     volume_limit: object
     price_impact: object
-    uses_volume = True
 
     def process(self, num, order, price, volume, volume_for_bar):
         vol = num.from_int(volume)
@@ -740,15 +735,14 @@ class Ledger:
     # -- fills ------------------------------------------------------------------------------
     def fill_open_orders(self, bar: int, quote) -> list[Transaction]:
         """Fill open orders against bar ``bar``; ``quote(sid)`` is its (price, volume), or
-        ``None`` where the asset has no bar (its orders are not even checked). A model
-        that caps fills by volume skips a bar with zero volume."""
+        ``None`` where the asset has no bar (its orders are not even checked). A bar with
+        zero volume fills nothing, whatever the model (zipline's ``simulate``)."""
         num, new = self.num, []
         hook = self.cost_hook  # a strategy's own models (see the engine's set_cost_models)
         custom_slippage = hook is not None and hook.slippage is not None
         for sid in list(self.assets_with_orders):
             q = quote(sid)
-            needs_volume = custom_slippage or self.slippage.uses_volume
-            if q is None or (needs_volume and q[1] == 0):
+            if q is None or q[1] == 0:
                 continue
             price, volume = q
             volume_for_bar = 0
