@@ -34,6 +34,7 @@ from rustybt.errors import (
     SetCancelPolicyPostInit,
     SetCommissionPostInit,
     SetSlippagePostInit,
+    StrategyError,
     SymbolNotFound,
 )
 from rustybt.finance.cancel_policy import CancelPolicy
@@ -118,6 +119,29 @@ def _model_order(algo, fields) -> Order:
     )
 
 
+#: What a cost model may not do while the engine fills orders.
+_IN_FILL = (
+    "a slippage or commission model runs while the engine fills orders: it can read the "
+    "data and the order it is given (as zipline's models do), not the portfolio, the "
+    "account or the order book, and cannot place or cancel orders"
+)
+
+
+def _in_fill(algo, call):
+    """``call()``, a cost model's, with the strategy marked as inside a fill: the engine's
+    books are being changed, and a model that reads them (or orders) is refused in words,
+    the same in both engines (the Rust engine's books are borrowed for the fill)."""
+    algo._filling = True
+    try:
+        return call()
+    except RuntimeError as exc:
+        if "borrowed" in str(exc):  # the Rust engine's books, borrowed for the fill
+            raise StrategyError(f"{_IN_FILL} ({exc})") from exc
+        raise
+    finally:
+        algo._filling = False
+
+
 def _slippage_adapter(algo, model):
     """zipline's call of a ``SlippageModel`` subclass: ``process_order(data, order)`` per
     triggered open order; its :class:`LiquidityExceeded` stops the asset's bar."""
@@ -126,7 +150,9 @@ def _slippage_adapter(algo, model):
     def process(fields, volume_for_bar):
         model._volume_for_bar = volume_for_bar
         try:
-            return model.process_order(algo._data, _model_order(algo, fields))
+            return _in_fill(
+                algo, lambda: model.process_order(algo._data, _model_order(algo, fields))
+            )
         except LiquidityExceeded:
             return "liquidity"
 
@@ -140,7 +166,7 @@ def _commission_adapter(algo, model):
     def calculate(fields, price, amount):
         order = _model_order(algo, fields)
         txn = Transaction(order.asset, amount, price, algo._data.current_dt, order.id)
-        return model.calculate(order, txn)
+        return _in_fill(algo, lambda: model.calculate(order, txn))
 
     return calculate
 
@@ -213,6 +239,8 @@ class TradingAlgorithm:
         #: the strategy's own cost models, as the engine calls them (set_slippage /
         #: set_commission with a process_order / calculate of its own)
         self._custom_costs: dict = {}
+        #: inside a cost model's call (see _in_fill)
+        self._filling = False
 
     # -- pipeline ---------------------------------------------------------------------------
     def attach_pipeline(self, pipeline, name, chunks=None, eager=True):
@@ -1408,6 +1436,8 @@ class TradingAlgorithm:
         """Cash, value and positions at the current bar. ``positions`` maps each asset
         held to its :class:`~rustybt.protocol.Position`; as in zipline, an asset not held
         reads as an empty position (amount 0) without being added."""
+        if self._filling:
+            raise StrategyError(f"context.portfolio was read in a cost model: {_IN_FILL}")
         sim, assets = self._sim, self._bundle.asset_list
         positions = Positions()
         for sid, amount, cost_basis, last in sim.positions():
