@@ -211,3 +211,12 @@ def test_in_memory_tables_of_every_column_type_match_the_same_csv(tmp_path):
     broken = table.set_column(5, "close", pa.array([65.25, None, 65]))
     with pytest.raises(IngestError, match=r"the pyarrow table row 2: column 'close'"):
         rustybt.ingest_table(broken, "typed-bad")
+
+
+def test_an_in_memory_tables_off_calendar_rows_are_named_by_row():
+    frame = pd.DataFrame(
+        {"symbol": ["A", "A"], "date": ["2022-01-03", "2022-01-17"], "open": [10.0, 10],
+         "high": [11.0, 11], "low": [9.0, 9], "close": [10.0, 10], "volume": [1, 1]}
+    )  # fmt: skip
+    with pytest.raises(IngestError, match=r"^the pandas table row 2: column 'date': 2022-01-17"):
+        rustybt.ingest_table(frame, "off-calendar-rows")

@@ -627,8 +627,9 @@ def ingest_csvdir(
             allow_gaps=bool(allow_gaps),
             round_prices=round_prices is not False and round_prices is not None,
         )
-    _round_to_ticks(parsed, round_prices, int(price_scale))
-    return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
+    return _write_parsed(
+        parsed, name, calendar, drop_non_sessions, lot_size, round_prices, int(price_scale)
+    )
 
 
 def _round_to_ticks(parsed, round_prices, price_scale: int) -> None:
@@ -642,10 +643,7 @@ def _round_to_ticks(parsed, round_prices, price_scale: int) -> None:
         return
     symbols = parsed.symbols()
     if isinstance(round_prices, Mapping):
-        unknown = sorted(set(map(str, round_prices)) - set(symbols))
-        if unknown:
-            raise IngestError(f"round_prices names symbols the data does not hold: {unknown}")
-        sizes = {str(k): v for k, v in round_prices.items()}
+        sizes = _named_symbols("round_prices", round_prices, symbols)
     else:
         sizes = dict.fromkeys(symbols, round_prices)
     ticks = []
@@ -696,17 +694,24 @@ def lot_scale(size) -> int:
 def _lot_scales(lot_size, symbols: list[str]) -> list[int] | None:
     """One lot scale per symbol (sid order) from ``lot_size`` (one size, or a mapping of
     symbol to size), or None for whole shares everywhere."""
-    from rustybt.errors import IngestError
-
     if lot_size is None:
         return None
     if isinstance(lot_size, Mapping):
-        unknown = sorted(set(map(str, lot_size)) - set(symbols))
-        if unknown:
-            raise IngestError(f"lot_size names symbols the data does not hold: {unknown}")
-        scales = {str(sym): _named_lot_scale(sym, size) for sym, size in lot_size.items()}
+        named = _named_symbols("lot_size", lot_size, symbols)
+        scales = {sym: _named_lot_scale(sym, size) for sym, size in named.items()}
         return [scales.get(sym, 0) for sym in symbols]
     return [lot_scale(lot_size)] * len(symbols)
+
+
+def _named_symbols(option: str, values: Mapping, symbols: list[str]) -> dict:
+    """A per-symbol option's mapping with str keys, refused (naming them) where it names
+    symbols the data does not hold."""
+    from rustybt.errors import IngestError
+
+    unknown = sorted(set(map(str, values)) - set(symbols))
+    if unknown:
+        raise IngestError(f"{option} names symbols the data does not hold: {unknown}")
+    return {str(k): v for k, v in values.items()}
 
 
 def _named_lot_scale(symbol, size) -> int:
@@ -719,10 +724,19 @@ def _named_lot_scale(symbol, size) -> int:
 
 
 def _write_parsed(
-    parsed, name: str, calendar: str, drop_non_sessions: bool = False, lot_size=None
+    parsed,
+    name: str,
+    calendar: str,
+    drop_non_sessions: bool = False,
+    lot_size=None,
+    round_prices=False,
+    price_scale: int = 4,
 ) -> Bundle:
+    """Round ``parsed``'s prices (at ``price_scale``) to the ticks ``round_prices`` names
+    (if any), place its rows on ``calendar``'s sessions and write the bundle ``name``."""
     from rustybt.calendars import sessions
 
+    _round_to_ticks(parsed, round_prices, price_scale)
     lo, hi = parsed.date_range()
     day = pd.Timedelta(days=1)
     first = pd.Timestamp(lo * _NS_PER_DAY) - day
@@ -818,8 +832,9 @@ def ingest_table(
         path = Path(source)
         if path.suffix.lower() != ".parquet":
             parsed = _core.CsvDir.parse_long(path, freq, int(price_scale), **options)
-            _round_to_ticks(parsed, round_prices, int(price_scale))
-            return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
+            return _write_parsed(
+                parsed, name, calendar, drop_non_sessions, lot_size, round_prices, int(price_scale)
+            )
         import pyarrow.parquet as pq
 
         try:
@@ -835,10 +850,12 @@ def ingest_table(
         parsed = _core.CsvDir.parse_table(
             Path(where), names, columns, freq, int(price_scale), **options
         )
-        _round_to_ticks(parsed, round_prices, int(price_scale))
+        # inside the try: rows placed off the calendar are named by row too
+        return _write_parsed(
+            parsed, name, calendar, drop_non_sessions, lot_size, round_prices, int(price_scale)
+        )
     except IngestError as exc:
         raise IngestError(_parquet_message(str(exc), where, where)) from None
-    return _write_parsed(parsed, name, calendar, drop_non_sessions, lot_size)
 
 
 def _arrow_table(frame):

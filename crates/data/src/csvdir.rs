@@ -388,20 +388,26 @@ fn sort_and_check(
     Ok(())
 }
 
-/// The columns of a table's header, lower-cased (`timestamp` read as `date` in a long
-/// table).
+/// A column name of a table's header, as the parser reads it: trimmed, lower-cased, without
+/// a byte-order mark (`timestamp` read as `date` in a long table).
+fn column_name(name: &str, long: bool) -> String {
+    let s = name
+        .trim()
+        .trim_start_matches('\u{feff}')
+        .to_ascii_lowercase();
+    if long && s == "timestamp" {
+        "date".to_string()
+    } else {
+        s
+    }
+}
+
+/// The columns of a file's header line.
 fn header_names(header: &str, long: bool) -> Vec<String> {
     header
         .trim_end_matches('\r')
         .split(',')
-        .map(|s| s.trim().trim_start_matches('\u{feff}').to_ascii_lowercase())
-        .map(|s| {
-            if long && s == "timestamp" {
-                "date".to_string()
-            } else {
-                s
-            }
-        })
+        .map(|s| column_name(s, long))
         .collect()
 }
 
@@ -1026,7 +1032,7 @@ impl ParsedCsvDir {
                 c.len()
             )));
         }
-        let names: Vec<String> = header_names(&names.join(","), true);
+        let names: Vec<String> = names.iter().map(|n| column_name(n, true)).collect();
         let mut parser = RowParser::new(
             label,
             &names,

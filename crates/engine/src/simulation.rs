@@ -871,11 +871,7 @@ impl<N: Money> Simulation<N> {
             OrderKind::Percent => "percent",
             _ => "target",
         };
-        let lot_scale = if (sid as usize) < self.store.n_assets() {
-            self.store.assets[sid as usize].lot_scale
-        } else {
-            0
-        };
+        let lot_scale = self.ledger.lot_scale(sid); // 0 for a sid not in the bundle
         #[allow(clippy::cast_precision_loss)] // a bound, far from 2^53's last digits
         let max_units =
             rustybt_ledger::MAX_SHARES as f64 / rustybt_ledger::lots_per_unit(lot_scale) as f64;

@@ -87,8 +87,10 @@ fn order_template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         "amount",
         "filled",
         "commission",
+        "limit",
+        "stop",
     ];
-    for key in none.into_iter().chain(["limit", "stop"]) {
+    for key in none {
         d.set_item(key, py.None())?;
     }
     for key in ["limit_reached", "stop_reached"] {
