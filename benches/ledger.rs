@@ -1,10 +1,10 @@
-//! Ledger kernels in both number types: apply a fill, mark N positions to market, compute
+//! Ledger kernels in the three number types (the exact `Fixed`, `rust_decimal`, `f64`): apply a fill, mark N positions to market, compute
 //! an order-target quantity. `cargo bench -p rustybt-ledger`.
 
 use std::hint::black_box;
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use rustybt_ledger::{Commission, Decimal, Ledger, Money, OrderStyle, Quote, Slippage};
+use rustybt_ledger::{Commission, Decimal, Fixed, Ledger, Money, OrderStyle, Quote, Slippage};
 
 fn book<N: Money>(n: usize) -> Ledger<N> {
     let mut l = Ledger::<N>::new(n, N::from_i64(10_000_000));
@@ -22,8 +22,7 @@ fn book<N: Money>(n: usize) -> Ledger<N> {
     l
 }
 
-fn kernels<N: Money>(c: &mut Criterion) {
-    let name = N::NAME;
+fn kernels<N: Money>(c: &mut Criterion, name: &str) {
     let mut g = c.benchmark_group(format!("ledger/{name}"));
     g.bench_function("apply_fill", |b| {
         b.iter_batched(
@@ -66,8 +65,9 @@ fn kernels<N: Money>(c: &mut Criterion) {
 }
 
 fn all(c: &mut Criterion) {
-    kernels::<Decimal>(c);
-    kernels::<f64>(c);
+    kernels::<Fixed>(c, "fixed");
+    kernels::<Decimal>(c, "rust_decimal");
+    kernels::<f64>(c, "float");
 }
 
 criterion_group!(benches, all);

@@ -224,10 +224,10 @@ pub struct Simulation<N: Money> {
     warnings: Vec<String>,
     /// The last float order parameter and its value as `N` (strategies repeat weights).
     last_param: (u64, N),
-    /// The last [`Simulation::percent_of_portfolio`]: (cash, positions value, percent) as
-    /// bits, and the product. Within a bar nothing moves the book, so a strategy weighting
+    /// The last [`Simulation::percent_of_portfolio`]: (cash, positions value, percent),
+    /// and the product. Within a bar nothing moves the book, so a strategy weighting
     /// asset after asset by the same percent multiplies once.
-    last_percent_value: Option<([u128; 3], N)>,
+    last_percent_value: Option<([N; 3], N)>,
     /// Periods a year the risk metrics annualise with (the calendar's nominal count:
     /// [`crate::metrics::periods_per_year`]), unless set.
     periods_per_year: f64,
@@ -1035,13 +1035,9 @@ impl<N: Money> Simulation<N> {
     /// `percent` of the portfolio value: refused where the product is beyond the number
     /// type's range (a decimal's 2^96), which no order could be placed for anyway.
     fn percent_of_portfolio(&mut self, percent: N) -> Result<N, EngineError> {
-        let key = [
-            self.ledger.cash().bits(),
-            self.ledger.positions_value().bits(),
-            percent.bits(),
-        ];
+        let key = [self.ledger.cash(), self.ledger.positions_value(), percent];
         if let Some((k, value)) = self.last_percent_value {
-            if k == key {
+            if k.iter().zip(&key).all(|(a, b)| a.same(*b)) {
                 return Ok(value);
             }
         }

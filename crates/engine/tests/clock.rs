@@ -9,7 +9,7 @@ use std::sync::Arc;
 use rustybt_data::calendar::{NANOS_PER_DAY, NANOS_PER_MINUTE};
 use rustybt_data::{generate, write_bundle, BarSize, BarStore, Field, Session, SyntheticSpec};
 use rustybt_engine::{run, EngineError, PerfTable, Simulation, Step, Strategy};
-use rustybt_ledger::{Decimal, Money, OrderStyle};
+use rustybt_ledger::{Fixed, Money, OrderStyle};
 use serde_json::Value;
 
 const N_ASSETS: u32 = 3;
@@ -47,11 +47,11 @@ fn store(dir: &std::path::Path) -> Arc<BarStore> {
 
 /// Hold 30% of the portfolio in each asset whose close rose since the previous bar.
 struct Golden {
-    weight: Decimal,
+    weight: Fixed,
 }
 
-impl Strategy<Decimal> for Golden {
-    fn handle_data(&mut self, sim: &mut Simulation<Decimal>) -> Result<(), EngineError> {
+impl Strategy<Fixed> for Golden {
+    fn handle_data(&mut self, sim: &mut Simulation<Fixed>) -> Result<(), EngineError> {
         let bar = sim.current_bar();
         for sid in 0..N_ASSETS {
             let now = sim.current(Field::Close, sid)?;
@@ -62,7 +62,7 @@ impl Strategy<Decimal> for Golden {
             let target = if now > prev {
                 self.weight
             } else {
-                Decimal::ZERO
+                Fixed::zero()
             };
             sim.order_target_percent(sid, target, OrderStyle::Market)?;
         }
@@ -83,9 +83,9 @@ fn strings(v: &Value) -> Vec<String> {
         .collect()
 }
 
-fn simulation(store: &Arc<BarStore>) -> Simulation<Decimal> {
+fn simulation(store: &Arc<BarStore>) -> Simulation<Fixed> {
     let last = store.sessions.len() - 1;
-    Simulation::new(store.clone(), 0, last, Decimal::from(1_000_000)).unwrap()
+    Simulation::new(store.clone(), 0, last, Fixed::from_i64(1_000_000)).unwrap()
 }
 
 #[test]
@@ -142,8 +142,8 @@ fn breaking_an_account_control_stops_the_run_as_in_python() {
 fn the_clock_steps_in_zipline_order_and_refuses_orders_outside_bars() {
     let dir = tempfile::tempdir().unwrap();
     let store = store(dir.path());
-    let mut sim = Simulation::<Decimal>::new(store.clone(), 1, 2, Decimal::from(1000)).unwrap();
-    let refused = |sim: &mut Simulation<Decimal>| {
+    let mut sim = Simulation::<Fixed>::new(store.clone(), 1, 2, Fixed::from_i64(1000)).unwrap();
+    let refused = |sim: &mut Simulation<Fixed>| {
         matches!(
             sim.order(0, 1, OrderStyle::Market),
             Err(EngineError::WrongPhase(_))

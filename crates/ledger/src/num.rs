@@ -153,6 +153,11 @@ pub trait Money:
             self.round_dp(DIV_SCALE - scale.min(DIV_SCALE))
         }
     }
+    /// Whether `self` (a price) times `a` or `b` lots of `10^-scale` is beyond
+    /// [`MAX_NOTIONAL`] in value: see [`beyond_notional`].
+    fn beyond_notional(self, a: i64, b: i64, scale: u32) -> bool {
+        beyond_notional_generic(self, a, b, scale)
+    }
     /// The exact value as text, as `Display` prints it.
     fn to_exact_string(self) -> String {
         self.to_string()
@@ -164,9 +169,9 @@ pub trait Money:
     fn is_zero(self) -> bool {
         self == Self::zero()
     }
-    /// The value's representation as bits: equal bits, equal value (and for `Decimal`,
-    /// equal places), so a cache can key on it without a numeric comparison.
-    fn bits(self) -> u128;
+    /// Whether `self` and `other` have the same representation (then the same value; the
+    /// same value may have several): a cache's key test, cheaper than a comparison.
+    fn same(self, other: Self) -> bool;
     fn max(self, other: Self) -> Self {
         if other > self {
             other
@@ -308,8 +313,8 @@ impl Money for Decimal {
         Decimal::is_zero(&self) // the words, not a comparison across scales
     }
     #[inline]
-    fn bits(self) -> u128 {
-        u128::from_le_bytes(self.serialize())
+    fn same(self, other: Self) -> bool {
+        self.serialize() == other.serialize()
     }
     fn sum_mul_int<I: Iterator<Item = (i64, Self)> + Clone>(terms: I) -> Self {
         sum_mul_int_exact(terms.clone()).unwrap_or_else(|| sum_mul_int_generic(terms))
@@ -511,7 +516,7 @@ fn decimal_equals_f64(d: Decimal, v: f64) -> bool {
     }
 }
 
-fn sum_mul_int_generic<N: Money, I: Iterator<Item = (i64, N)>>(terms: I) -> N {
+pub(crate) fn sum_mul_int_generic<N: Money, I: Iterator<Item = (i64, N)>>(terms: I) -> N {
     terms.fold(N::zero(), |acc, (n, p)| acc + p.mul_int(n))
 }
 
@@ -544,7 +549,7 @@ fn sum_mul_int_exact<I: Iterator<Item = (i64, Decimal)>>(terms: I) -> Option<Dec
 }
 
 /// Powers of ten as `u128`, up to 10^38.
-const POW10: [u128; 39] = {
+pub(crate) const POW10: [u128; 39] = {
     let mut t = [1u128; 39];
     let mut i = 1;
     while i < 39 {
@@ -576,7 +581,7 @@ fn div_q_integer(a: Decimal, b: Decimal) -> Option<Decimal> {
 
 /// [`Money::round_shares`] of `±magnitude · 10^-scale`: the generic rule on the mantissa,
 /// integer part and fraction in one division.
-fn round_shares_mantissa(magnitude: u128, negative: bool, scale: u32) -> i64 {
+pub(crate) fn round_shares_mantissa(magnitude: u128, negative: bool, scale: u32) -> i64 {
     let p = POW10[scale as usize];
     let (int, frac) = div_rem(magnitude, p);
     // within 0.0001 of the next integer: that integer; otherwise toward zero (which is
@@ -653,7 +658,8 @@ fn target_shares_integer(a: Decimal, b: Decimal, held: i64) -> Option<i64> {
 /// 2^32 (a price's mantissa, a share count) goes limb by limb through 64-bit hardware
 /// divisions; `u128`'s own division is a software routine, several times slower.
 #[allow(clippy::cast_possible_truncation)] // 32-bit limbs and remainders below d < 2^32
-fn div_rem(n: u128, d: u128) -> (u128, u128) {
+#[inline]
+pub(crate) fn div_rem(n: u128, d: u128) -> (u128, u128) {
     if n < 1 << 64 && d < 1 << 64 {
         let (n, d) = (n as u64, d as u64);
         return (u128::from(n / d), u128::from(n % d));
@@ -789,8 +795,8 @@ impl Money for f64 {
         self
     }
     #[inline]
-    fn bits(self) -> u128 {
-        u128::from(self.to_bits())
+    fn same(self, other: Self) -> bool {
+        self.to_bits() == other.to_bits()
     }
     #[inline]
     fn div_q(self, rhs: Self) -> Self {
@@ -855,9 +861,15 @@ pub fn saturated_shares<N: Money>(a: N, b: N) -> i64 {
 
 /// Whether `price × a` or `price × b` (an order and the position after it, in lots of
 /// `10^-scale`) is beyond [`MAX_NOTIONAL`] in value, where the exact ledger could not stay
-/// exact. Estimated in `f64` first (good to ~1e-15 relative, checked against half the
-/// bound): the exact products are taken only near the bound.
+/// exact.
 pub fn beyond_notional<N: Money>(price: N, a: i64, b: i64, scale: u32) -> bool {
+    price.beyond_notional(a, b, scale)
+}
+
+/// [`beyond_notional`] in the number type's own operations: estimated in `f64` first (good
+/// to ~1e-15 relative, checked against half the bound), the exact products taken only near
+/// the bound.
+pub(crate) fn beyond_notional_generic<N: Money>(price: N, a: i64, b: i64, scale: u32) -> bool {
     #[allow(clippy::cast_precision_loss)] // an estimate, with a factor 2 to spare
     let (half, p) = (
         MAX_NOTIONAL as f64 / 2.0,

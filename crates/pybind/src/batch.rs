@@ -4,10 +4,10 @@
 use numpy::{PyArray1, PyArrayMethods, PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use rust_decimal::Decimal;
 use rustybt_engine::{
     run_batch as engine_run_batch, BatchKind, BatchResult, BatchSpec, FillModel, LedgerKind,
 };
+use rustybt_ledger::Fixed;
 use rustybt_ledger::{CancelPolicy, Commission, Money, Slippage};
 
 use crate::bundle::PyBundle;
@@ -123,7 +123,7 @@ pub fn run_batch<'py>(
         };
         let results = match named_or_default::<LedgerKind>(ledger)? {
             LedgerKind::Decimal => {
-                run_all(py, bundle, &spec::<Decimal>(&settings, sids)?, &matrices)?
+                run_all(py, bundle, &spec::<Fixed>(&settings, sids)?, &matrices)?
             }
             LedgerKind::Float => run_all(py, bundle, &spec::<f64>(&settings, sids)?, &matrices)?,
         };

@@ -8,10 +8,10 @@
 
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use rust_decimal::Decimal;
 use rustybt_engine::{
     Control, ControlKind, FillModel, LedgerKind, OnError, Simulation, Step, TrialSummary,
 };
+use rustybt_ledger::Fixed;
 use rustybt_ledger::{CancelPolicy, Money};
 
 use crate::bar_data::PyBarData;
@@ -23,7 +23,7 @@ use crate::errors::{guard_at, strategy_error, Result};
 use crate::perf::perf_columns;
 
 enum AnySim {
-    Decimal(Simulation<Decimal>),
+    Decimal(Simulation<Fixed>),
     Float(Simulation<f64>),
 }
 
