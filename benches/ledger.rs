@@ -54,6 +54,30 @@ fn kernels<N: Money>(c: &mut Criterion, name: &str) {
             });
         });
     }
+    // B1's cycle: a small rebalancing order on a held position, filled on the next bar
+    // with a per-share commission (cost basis and its commission folded in)
+    let mut l = book::<N>(50);
+    l.slippage = Slippage::Fixed { spread: N::zero() };
+    l.commission = Commission::PerShare {
+        cost: N::from_f64(0.001).unwrap(),
+        min_trade_cost: N::zero(),
+    };
+    let mut bar = 2;
+    g.bench_function("place_and_fill", |b| {
+        b.iter(|| {
+            bar += 1;
+            let sid = (bar % 50) as u32;
+            let amount = if bar % 2 == 0 { 3 } else { -2 };
+            l.place_order(sid, amount, OrderStyle::Market, bar).unwrap();
+            l.fill_open_orders(bar + 1, |s| {
+                Some(Quote {
+                    close: N::from_mantissa(1_000_000 + i64::from(s) + (bar % 7) as i64, 4),
+                    volume: 1_000_000,
+                })
+            });
+            black_box(l.cash())
+        });
+    });
     let l = book::<N>(50);
     let pct = N::from_f64(0.02).unwrap();
     g.bench_function("target_percent_amount", |b| {

@@ -558,11 +558,15 @@ impl<N: Money> Simulation<N> {
         &self.perf
     }
 
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // an Option<N> returned through memory stalls the caller's load
     fn price_of(&self, mantissa: i64) -> N {
         N::from_mantissa(mantissa, self.store.price_scale())
     }
 
     /// The forward-filled close of `sid` at the current bar.
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // an Option<N> returned through memory stalls the caller's load
     pub fn price(&self, sid: u32) -> Option<N> {
         self.store
             .last_close_mantissa(self.bar, sid)
@@ -801,6 +805,7 @@ impl<N: Money> Simulation<N> {
 
     /// The price a value or percent order is sized at; refused before the asset's first
     /// session, as zipline refuses it "before it started trading" (share orders queue).
+    #[inline]
     fn require_price(&self, sid: u32) -> Result<N, EngineError> {
         self.check_sid(sid)?;
         let asset = &self.store.assets[sid as usize];

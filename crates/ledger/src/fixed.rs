@@ -93,10 +93,8 @@ fn in_range(m: i128, scale: u32) -> bool {
 #[inline]
 fn canon(m: i128, scale: u32) -> Fixed {
     if scale < CANON {
-        if let Some(x) = m.checked_mul(pow10_i(CANON - scale)) {
-            if x.unsigned_abs() <= MANT_MAX {
-                return raw(x, CANON);
-            }
+        if let Some(x) = align(m, CANON - scale) {
+            return raw(x, CANON);
         }
     }
     raw(m, scale)
@@ -105,11 +103,20 @@ fn canon(m: i128, scale: u32) -> Fixed {
 /// `m × 10^k` where that stays a 120-bit mantissa (so that a sum of two cannot overflow).
 #[inline]
 fn align(m: i128, k: u32) -> Option<i128> {
-    if k as usize >= POW10.len() {
+    let u = m.unsigned_abs();
+    let x = if u < 1 << 64 && k < 20 {
+        // one 64×64→128 multiply, which cannot overflow (i128's checked product is a
+        // longer sequence)
+        u * POW10[k as usize]
+    } else {
+        u.checked_mul(*POW10.get(k as usize)?)?
+    };
+    if x > MANT_MAX {
         return None;
     }
-    m.checked_mul(pow10_i(k))
-        .filter(|x| x.unsigned_abs() <= MANT_MAX)
+    #[allow(clippy::cast_possible_wrap)] // at most MANT_MAX
+    let x = x as i128;
+    Some(if m < 0 { -x } else { x })
 }
 
 /// `m × 10^-scale` (`scale <= MAX_SCALE`), or `None` beyond the range.
@@ -205,6 +212,17 @@ impl Fixed {
     #[allow(clippy::cast_possible_truncation)] // the top byte
     pub const fn scale(self) -> u32 {
         (self.hi >> 56) as u32
+    }
+
+    /// The mantissa, where the value is at the canonical scale and the mantissa fits an
+    /// `i64` (a price below 9.2 million, any value below it): one comparison of the high
+    /// word, which then holds only the scale and the low word's sign.
+    #[inline]
+    #[allow(clippy::cast_possible_wrap)] // the low word as i64
+    fn canonical_i64(self) -> Option<i64> {
+        let lo = self.lo as i64;
+        let sign = if lo < 0 { (1u64 << 56) - 1 } else { 0 };
+        (self.hi == (u64::from(CANON) << 56 | sign)).then_some(lo)
     }
 
     /// A `rust_decimal` value, exactly.
@@ -506,8 +524,11 @@ impl Money for Fixed {
     fn from_mantissa(mantissa: i64, scale: u32) -> Self {
         let m = i128::from(mantissa);
         if scale <= CANON {
-            // |m| < 2^63 times at most 10^12 < 2^40: inside the mantissa
-            return raw(m * pow10_i(CANON - scale), CANON);
+            // |m| < 2^63 times at most 10^12 < 2^40: inside the mantissa (as two i64
+            // operands, one widening multiply)
+            #[allow(clippy::cast_possible_truncation)] // 10^k for k <= 12
+            let p = POW10[(CANON - scale) as usize] as i64;
+            return raw(m * i128::from(p), CANON);
         }
         if scale <= MAX_SCALE {
             canon(m, scale)
@@ -521,6 +542,10 @@ impl Money for Fixed {
         }
         // A parameter keeps its own digits, at the fewest places (0.02 is 2 at two places):
         // a value divided by a price then needs the divisor scaled by few powers of ten.
+        if v == 0.0 {
+            // (zero, a minimum cost or a weight, at the scale of the money it meets)
+            return Some(Self::zero());
+        }
         if v.fract() == 0.0 && v.abs() < 9.0e15 {
             #[allow(clippy::cast_possible_truncation)] // whole and below 2^53
             return Some(raw(i128::from(v as i64), 0));
@@ -598,14 +623,28 @@ impl Money for Fixed {
     }
     #[inline]
     fn mul_int(self, n: i64) -> Self {
+        if let Some(m) = self.canonical_i64() {
+            let p = i128::from(m) * i128::from(n); // one widening multiply
+            if p.unsigned_abs() <= MANT_MAX {
+                return raw(p, CANON);
+            }
+        }
         let (m, s) = (self.mantissa(), self.scale());
         if let Ok(mu) = u64::try_from(m.unsigned_abs()) {
             // one 64×64→128 multiply, which cannot overflow
             let p = u128::from(mu) * u128::from(n.unsigned_abs());
-            if p <= MANT_MAX && s >= CANON {
+            if p <= MANT_MAX {
                 #[allow(clippy::cast_possible_wrap)] // at most MANT_MAX
                 let p = p as i128;
-                return raw(if (m < 0) == (n < 0) { p } else { -p }, s);
+                let p = if (m < 0) == (n < 0) { p } else { -p };
+                if s >= CANON {
+                    return raw(p, s);
+                }
+                // a parameter's places (a cost of 0.001 a share): the product at the
+                // canonical scale, where the sums of money it joins are single additions
+                if let Some(x) = make(p, s) {
+                    return x;
+                }
             }
         }
         match self.mantissa().checked_mul(i128::from(n)) {
@@ -613,6 +652,23 @@ impl Money for Fixed {
             _ => mul_slow(self.mantissa(), i128::from(n), self.scale())
                 .unwrap_or_else(|| Self::saturated((self.mantissa() < 0) != (n < 0))),
         }
+    }
+    fn sum_mul_int<I: Iterator<Item = (i64, Self)> + Clone>(terms: I) -> Self {
+        // `0 + n₁·p₁ + n₂·p₂ + …` in one i128 at the canonical scale, where every price has
+        // it and fits 64 bits (each term one widening multiply; 2^64 · 2^63 per term and a
+        // book of at most a few thousand terms stay far inside i128); the fold otherwise
+        let mut acc = 0i128;
+        for (n, p) in terms.clone() {
+            // one signed 64×64→128 multiply (below 2^126 in magnitude)
+            let Some(m) = p.canonical_i64() else {
+                return crate::num::sum_mul_int_generic(terms);
+            };
+            match acc.checked_add(i128::from(m) * i128::from(n)) {
+                Some(a) => acc = a,
+                None => return crate::num::sum_mul_int_generic(terms),
+            }
+        }
+        make(acc, CANON).unwrap_or_else(|| crate::num::sum_mul_int_generic(terms))
     }
     #[inline]
     fn mul_qty(self, units: i64, scale: u32) -> Self {
@@ -718,6 +774,22 @@ impl Money for Fixed {
         }
     }
     #[inline]
+    fn max(self, other: Self) -> Self {
+        if other > self {
+            other
+        } else {
+            self
+        }
+    }
+    #[inline]
+    fn min(self, other: Self) -> Self {
+        if other < self {
+            other
+        } else {
+            self
+        }
+    }
+    #[inline]
     fn is_zero(self) -> bool {
         self.lo == 0 && self.hi << 8 == 0
     }
@@ -762,7 +834,8 @@ fn target_shares_one_division(value: Fixed, price: Fixed, held: i64) -> Option<i
     };
     let (n, d) = if d < 0 { (-n, -d) } else { (n, d) };
     let d = u64::try_from(d).ok().filter(|d| *d != 0)?;
-    let t = n.checked_sub(i128::from(held).checked_mul(i128::from(d))?)?;
+    // |held| ≤ 2^63 and d < 2^64: the product is inside an i128
+    let t = n.checked_sub(i128::from(held) * i128::from(d))?;
     let (i, r) = div_rem(t.unsigned_abs(), u128::from(d));
     let up = 2 * r * POW10[DIV_SCALE as usize] >= 1_999_799_999_999 * u128::from(d);
     let mag = i + u128::from(up);
@@ -1002,6 +1075,25 @@ mod tests {
             let at = Fixed::from_i64(10i64.pow(15));
             prop_assert!(!at.beyond_notional(1, 1, 0));
             prop_assert!((at + Fixed::from_mantissa(1, 12)).beyond_notional(1, 0, 0));
+        }
+
+        /// A book's value in one accumulator is the fold's (and rust_decimal's).
+        #[test]
+        fn a_books_value_is_the_folds(
+            terms in prop::collection::vec(
+                (prop_oneof![-(1i64 << 40)..(1i64 << 40), -1000i64..1000], 1i64..10i64.pow(15), 0u32..=14),
+                0..60,
+            ),
+        ) {
+            let f: Vec<(i64, Fixed)> =
+                terms.iter().map(|&(n, m, s)| (n, Fixed::from_mantissa(m, s))).collect();
+            let d: Vec<(i64, Decimal)> = terms.iter().map(|&(n, m, s)| (n, Decimal::new(m, s))).collect();
+            let one = Fixed::sum_mul_int(f.iter().copied());
+            prop_assert_eq!(one, crate::num::sum_mul_int_generic(f.iter().copied()));
+            // (rust_decimal is exact only while the sum fits its 28 digits)
+            if terms.iter().all(|&(n, m, _)| i128::from(n).abs() * i128::from(m) < 10i128.pow(15)) {
+                prop_assert!(same_value(one, Decimal::sum_mul_int(d.iter().copied())));
+            }
         }
 
         /// Floats enter with the same digits and the same refusals.
