@@ -613,13 +613,20 @@ impl Money for Fixed {
     #[inline]
     fn checked_mul(self, rhs: Self) -> Option<Self> {
         let (a, sa, b, sb) = (self.mantissa(), self.scale(), rhs.mantissa(), rhs.scale());
+        // a whole number at twelve places (a slippage model's direction, ±1; a portfolio
+        // value in whole dollars) adds no places to a product
+        let ((a, sa), (b, sb)) = if sa + sb > CANON {
+            (drop_whole(a, sa), drop_whole(b, sb))
+        } else {
+            ((a, sa), (b, sb))
+        };
         let s = sa + sb;
         if s <= MAX_SCALE {
             if let Some(x) = a.checked_mul(b).and_then(|m| make(m, s)) {
                 return Some(x);
             }
         }
-        mul_slow(a, b, s)
+        mul_stripped(a, sa, b, sb)
     }
     #[inline]
     fn mul_int(self, n: i64) -> Self {
@@ -773,6 +780,39 @@ impl Money for Fixed {
             _ => beyond_notional_generic(self, a, b, scale),
         }
     }
+    fn add_quantize_fill(self, x: Self, scale: u32) -> Self {
+        // The exact sum rounded once, half-even, to `t` places: the close is a whole number
+        // `c` of 10^-t units, `x` is `q` units and a remainder `r / d` (so the sum is
+        // `base + rr / d` with `0 <= rr < d`), and the tie looks at the parity of the sum's
+        // own last digit. No wider arithmetic, and no rounding of the sum at 35 digits
+        // first (which the plain sum needs when `x` has 37 places).
+        let t = DIV_SCALE - scale.min(DIV_SCALE);
+        let (c, sc, m, sx) = (self.mantissa(), self.scale(), x.mantissa(), x.scale());
+        let k = sx.wrapping_sub(t);
+        if sc > t || sx <= t || k as usize >= POW10.len() {
+            return (self + x).quantize_fill(scale);
+        }
+        let Some(c) = align(c, t - sc) else {
+            return (self + x).quantize_fill(scale);
+        };
+        let d = POW10[k as usize];
+        let (q, r) = div_rem(m.unsigned_abs(), d);
+        #[allow(clippy::cast_possible_wrap)] // q <= |m| / 10
+        let q = q as i128;
+        let (base, rr) = if m >= 0 {
+            (c + q, r)
+        } else if r == 0 {
+            (c - q, 0)
+        } else {
+            (c - q - 1, d - r)
+        };
+        let up = match rr.cmp(&(d - rr)) {
+            Ordering::Greater => true,
+            Ordering::Equal => base & 1 == 1,
+            Ordering::Less => false,
+        };
+        make(base + i128::from(up), t).unwrap_or_else(|| (self + x).quantize_fill(scale))
+    }
     #[inline]
     fn max(self, other: Self) -> Self {
         if other > self {
@@ -844,6 +884,53 @@ fn target_shares_one_division(value: Fixed, price: Fixed, held: i64) -> Option<i
     } else {
         i64::try_from(mag).unwrap_or(i64::MAX)
     })
+}
+
+/// A whole number at the canonical scale or above, 12 places fewer; anything else as it is.
+/// (One 64-bit remainder by a constant.)
+#[inline]
+fn drop_whole(m: i128, scale: u32) -> (i128, u32) {
+    const WHOLE: u64 = 1_000_000_000_000;
+    if scale >= CANON {
+        if let Ok(u) = u64::try_from(m.unsigned_abs()) {
+            if u % WHOLE == 0 {
+                let q = i128::from(u / WHOLE);
+                return (if m < 0 { -q } else { q }, scale - CANON);
+            }
+        }
+    }
+    (m, scale)
+}
+
+/// `m × 10^-scale` without its trailing zeros (a whole number at the canonical scale,
+/// `±1 × 10^12`, is `±1` at none).
+fn strip(m: i128, scale: u32) -> (i128, u32) {
+    let (mut u, mut s) = (m.unsigned_abs(), scale);
+    if u == 0 {
+        return (0, 0);
+    }
+    while s > 0 && u % 10 == 0 {
+        u /= 10;
+        s -= 1;
+    }
+    #[allow(clippy::cast_possible_wrap)] // at most |m|
+    let u = u as i128;
+    (if m < 0 { -u } else { u }, s)
+}
+
+/// [`Money::checked_mul`] where the plain product has too many places or digits: the
+/// same exact product of the operands without their trailing zeros (a slippage model's
+/// `direction`, ±1 at 12 places, adds none), and only then 256 bits and a rounding.
+#[cold]
+fn mul_stripped(a: i128, sa: u32, b: i128, sb: u32) -> Option<Fixed> {
+    let ((a, sa), (b, sb)) = (strip(a, sa), strip(b, sb));
+    let s = sa + sb;
+    if s <= MAX_SCALE {
+        if let Some(x) = a.checked_mul(b).and_then(|m| make(m, s)) {
+            return Some(x);
+        }
+    }
+    mul_slow(a, b, s)
 }
 
 /// [`Money::checked_mul`] past an `i128` mantissa or [`MAX_SCALE`]: the exact product in
@@ -1093,6 +1180,44 @@ mod tests {
             // (rust_decimal is exact only while the sum fits its 28 digits)
             if terms.iter().all(|&(n, m, _)| i128::from(n).abs() * i128::from(m) < 10i128.pow(15)) {
                 prop_assert!(same_value(one, Decimal::sum_mul_int(d.iter().copied())));
+            }
+        }
+
+        /// A fill price rounded once from the exact sum is the decimal ledger's, and the
+        /// I256 path's where the sum is past 35 digits.
+        #[test]
+        fn fill_prices_round_once_from_the_exact_sum(
+            c in 1i64..10i64.pow(10),
+            sc in 0u32..=6,
+            m in prop_oneof![-(10i128.pow(30))..10i128.pow(30), -100i128..100],
+            sx in 0u32..=37,
+            k in 0u32..=8,
+        ) {
+            let close = Fixed::from_mantissa(c, sc);
+            let x = raw(m, sx);
+            let once = close.add_quantize_fill(x, k);
+            // the oracle: the exact sum in 256 bits, rounded half-even to 12 - k places
+            let t = DIV_SCALE - k;
+            let s = sx.max(12);
+            let exact = widen(close.mantissa(), close.scale(), s).unwrap()
+                + widen(m, sx, s).unwrap();
+            let expect = from_wide(exact < 0, exact.unsigned_abs(), s).map(|_| {
+                let d = I256::new(10).pow(s - t);
+                let (q, r) = (exact.div_euclid(d), exact.rem_euclid(d));
+                let up = match (r * 2).cmp(&d) {
+                    Ordering::Greater => true,
+                    Ordering::Equal => q % 2 != 0,
+                    Ordering::Less => false,
+                };
+                q + I256::from(up)
+            });
+            if let Some(expect) = expect {
+                prop_assert_eq!(widen(once.mantissa(), once.scale(), 40).unwrap(), expect * I256::new(10).pow(40 - t));
+            }
+            // (rust_decimal is exact while the sum fits 28 digits)
+            if sx <= 16 && m.unsigned_abs() < 10u128.pow(16) {
+                let d = Decimal::from_i128_with_scale(m, sx);
+                prop_assert!(same_value(once, Money::add_quantize_fill(Decimal::new(c, sc), d, k)));
             }
         }
 

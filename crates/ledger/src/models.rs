@@ -184,10 +184,16 @@ impl<N: Money> Slippage<N> {
                 let price = if spread.is_zero() {
                     quote.close
                 } else {
-                    quote.close + spread.div_q(N::from_i64(2)) * direction
+                    quote
+                        .close
+                        .add_quantize_fill(spread.div_q(N::from_i64(2)) * direction, order.scale)
                 };
                 SlippageOutcome::Fill {
-                    price: price.quantize_fill(order.scale),
+                    price: if spread.is_zero() {
+                        price.quantize_fill(order.scale)
+                    } else {
+                        price
+                    },
                     amount: open,
                 }
             }
@@ -201,8 +207,9 @@ impl<N: Money> Slippage<N> {
                     return SlippageOutcome::LiquidityExceeded;
                 }
                 let pct = basis_points.div_q(N::from_i64(10_000));
-                let price =
-                    (quote.close + quote.close * (pct * direction)).quantize_fill(order.scale);
+                let price = quote
+                    .close
+                    .add_quantize_fill(quote.close * (pct * direction), order.scale);
                 SlippageOutcome::Fill {
                     price,
                     amount: shares * order.direction(),
@@ -224,7 +231,7 @@ impl<N: Money> Slippage<N> {
                 let total = N::from_i64(volume_for_bar + cur);
                 let share = total.div_q(volume).min(volume_limit);
                 let impact = share * share * price_impact * direction * quote.close;
-                let price = (quote.close + impact).quantize_fill(order.scale);
+                let price = quote.close.add_quantize_fill(impact, order.scale);
                 if order.fill_worse_than_limit(price) {
                     return SlippageOutcome::Skip;
                 }

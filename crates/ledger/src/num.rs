@@ -158,6 +158,12 @@ pub trait Money:
     fn beyond_notional(self, a: i64, b: i64, scale: u32) -> bool {
         beyond_notional_generic(self, a, b, scale)
     }
+    /// `(self + x).quantize_fill(scale)`: a fill price from a bar's price (`self`, at most
+    /// [`DIV_SCALE`] places) and a slippage term with many places (`close × share² ×
+    /// impact`, `close × basis points`), rounded once from the exact sum.
+    fn add_quantize_fill(self, x: Self, scale: u32) -> Self {
+        (self + x).quantize_fill(scale)
+    }
     /// The exact value as text, as `Display` prints it.
     fn to_exact_string(self) -> String {
         self.to_string()
