@@ -263,14 +263,22 @@ impl Fixed {
         if a == 0 {
             return Some(0);
         }
+        // a whole-number divisor (a share count at 12 places) without its places: the
+        // numerator then needs no scaling
+        let (b, sb) = drop_whole(b, sb);
         let (ua, ub) = (a.unsigned_abs(), b.unsigned_abs());
         // q × 10^12 = ua × 10^(12 + sb − sa) / ub
         let e = DIV_SCALE + sb;
         let operands = if e >= sa {
-            POW10
-                .get((e - sa) as usize)
-                .and_then(|p| ua.checked_mul(*p))
-                .map(|n| (n, ub))
+            let k = (e - sa) as usize;
+            if ua < 1 << 64 && k < 20 {
+                Some((ua * POW10[k], ub)) // one widening multiply
+            } else {
+                POW10
+                    .get(k)
+                    .and_then(|p| ua.checked_mul(*p))
+                    .map(|n| (n, ub))
+            }
         } else {
             POW10
                 .get((sa - e) as usize)

@@ -699,6 +699,7 @@ pub(crate) fn div_rem(n: u128, d: u128) -> (u128, u128) {
 /// operand. Requires `n >> 64 < d` (then the quotient fits 64 bits and `div` cannot fault).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::cast_possible_truncation)] // the two 64-bit halves of n
+#[inline]
 fn div_128_by_64(n: u128, d: u64) -> (u64, u64) {
     let (hi, lo) = ((n >> 64) as u64, n as u64);
     assert!(hi < d, "div_128_by_64 needs a quotient below 2^64");
