@@ -576,10 +576,13 @@ impl Money for Fixed {
             return 0.0;
         }
         if let Ok(mut u) = u64::try_from(m.unsigned_abs()) {
+            // trailing zeros in steps of 8, 4, 2 and 1 digits (remainders by constants)
             let mut scale = self.scale() as usize;
-            while scale > 0 && u % 10 == 0 {
-                u /= 10;
-                scale -= 1;
+            for (step, p) in [(8, 100_000_000u64), (4, 10_000), (2, 100), (1, 10)] {
+                while scale >= step && u % p == 0 {
+                    u /= p;
+                    scale -= step;
+                }
             }
             if u < 1 << 53 && scale < POW10F.len() {
                 #[allow(clippy::cast_precision_loss)] // below 2^53: exact
@@ -789,37 +792,26 @@ impl Money for Fixed {
         }
     }
     fn add_quantize_fill(self, x: Self, scale: u32) -> Self {
-        // The exact sum rounded once, half-even, to `t` places: the close is a whole number
-        // `c` of 10^-t units, `x` is `q` units and a remainder `r / d` (so the sum is
-        // `base + rr / d` with `0 <= rr < d`), and the tie looks at the parity of the sum's
-        // own last digit. No wider arithmetic, and no rounding of the sum at 35 digits
-        // first (which the plain sum needs when `x` has 37 places).
+        // The exact sum at its own places (one i128 multiply and add; 256 bits past
+        // that), rounded once, half-even, to the fill price's `t` places. The plain sum
+        // would be rounded at 35 digits first where the slippage term has ~37 places (the
+        // volume-share impact), and a tie could then come out of that first rounding.
         let t = DIV_SCALE - scale.min(DIV_SCALE);
         let (c, sc, m, sx) = (self.mantissa(), self.scale(), x.mantissa(), x.scale());
-        let k = sx.wrapping_sub(t);
-        if sc > t || sx <= t || k as usize >= POW10.len() {
-            return (self + x).quantize_fill(scale);
+        let s = sc.max(sx);
+        if s <= t {
+            return (self + x).quantize_fill(scale); // exact, and nothing to round
         }
-        let Some(c) = align(c, t - sc) else {
-            return (self + x).quantize_fill(scale);
+        #[allow(clippy::cast_possible_wrap)] // powers of ten up to 10^38 < 2^127
+        let scaled = |v: i128, from: u32| v.checked_mul(*POW10.get((s - from) as usize)? as i128);
+        let sum = scaled(c, sc)
+            .zip(scaled(m, sx))
+            .and_then(|(a, b)| a.checked_add(b));
+        let rounded = match sum {
+            Some(v) => make(rescale_down(v, s, t, Round::HalfEven), t),
+            None => round_wide(widen(c, sc, s).zip(widen(m, sx, s)), s, t),
         };
-        let d = POW10[k as usize];
-        let (q, r) = div_rem(m.unsigned_abs(), d);
-        #[allow(clippy::cast_possible_wrap)] // q <= |m| / 10
-        let q = q as i128;
-        let (base, rr) = if m >= 0 {
-            (c + q, r)
-        } else if r == 0 {
-            (c - q, 0)
-        } else {
-            (c - q - 1, d - r)
-        };
-        let up = match rr.cmp(&(d - rr)) {
-            Ordering::Greater => true,
-            Ordering::Equal => base & 1 == 1,
-            Ordering::Less => false,
-        };
-        make(base + i128::from(up), t).unwrap_or_else(|| (self + x).quantize_fill(scale))
+        rounded.unwrap_or_else(|| (self + x).quantize_fill(scale))
     }
     #[inline]
     fn max(self, other: Self) -> Self {
@@ -939,6 +931,22 @@ fn mul_stripped(a: i128, sa: u32, b: i128, sb: u32) -> Option<Fixed> {
         }
     }
     mul_slow(a, b, s)
+}
+
+/// An exact sum of two 256-bit values at `s` places rounded half-even to `t < s` places.
+#[cold]
+fn round_wide(terms: Option<(I256, I256)>, s: u32, t: u32) -> Option<Fixed> {
+    let (a, b) = terms?;
+    let v = a.checked_add(b)?;
+    let d = U256::new(10).checked_pow(s - t)?;
+    let (q, r) = v.unsigned_abs().div_rem(d);
+    let q = match r.cmp(&(d - r)) {
+        Ordering::Greater => q + 1,
+        Ordering::Equal => q + (q & 1),
+        Ordering::Less => q,
+    };
+    let q = i128::try_from(q).ok()?;
+    make(if v < 0 { -q } else { q }, t)
 }
 
 /// [`Money::checked_mul`] past an `i128` mantissa or [`MAX_SCALE`]: the exact product in
