@@ -791,6 +791,9 @@ impl Money for Fixed {
             _ => beyond_notional_generic(self, a, b, scale),
         }
     }
+    fn canonical(self) -> Self {
+        canon(self.mantissa(), self.scale())
+    }
     fn add_quantize_fill(self, x: Self, scale: u32) -> Self {
         // The exact sum at its own places (one i128 multiply and add; 256 bits past
         // that), rounded once, half-even, to the fill price's `t` places. The plain sum

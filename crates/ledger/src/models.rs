@@ -81,7 +81,9 @@ fn spec_params<N: Money>(
         .iter()
         .zip(params)
         .map(|(&(pname, _), &v)| match N::from_f64(v) {
-            Some(x) if x >= N::zero() => Ok(x),
+            // (at the money's scale where it has room: a cost per share times a share
+            // count joins cash in one addition)
+            Some(x) if x >= N::zero() => Ok(x.canonical()),
             _ => Err(LedgerError::BadModelNumber {
                 name: pname,
                 value: v.to_string(),

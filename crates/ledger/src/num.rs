@@ -158,6 +158,11 @@ pub trait Money:
     fn beyond_notional(self, a: i64, b: i64, scale: u32) -> bool {
         beyond_notional_generic(self, a, b, scale)
     }
+    /// The same value in the representation money has (for [`crate::Fixed`], at 12 places
+    /// where it has fewer): a model parameter, which then multiplies and adds like money.
+    fn canonical(self) -> Self {
+        self
+    }
     /// `(self + x).quantize_fill(scale)`: a fill price from a bar's price (`self`, at most
     /// [`DIV_SCALE`] places) and a slippage term with many places (`close × share² ×
     /// impact`, `close × basis points`), rounded once from the exact sum.
