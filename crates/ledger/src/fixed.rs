@@ -253,7 +253,7 @@ impl Fixed {
     }
 
     /// The quotient's mantissa at [`DIV_SCALE`] places, half-even, from the exact quotient;
-    /// `None` for a zero divisor or a quotient past an `i128` mantissa.
+    /// `None` for a zero divisor or a quotient past the 120-bit mantissa.
     #[inline]
     fn div_q_mantissa(self, rhs: Self) -> Option<i128> {
         let (a, sa, b, sb) = (self.mantissa(), self.scale(), rhs.mantissa(), rhs.scale());
@@ -567,10 +567,7 @@ impl Money for Fixed {
         // path (a mantissa below 2^53 and 10^scale up to 10^22 are exact doubles, so one
         // IEEE division rounds correctly), after dropping the mantissa's trailing zeros
         // (cash of 1000000.5 is 1000000500000000000 at 12 places, 10000005 at one).
-        const POW10F: [f64; 23] = [
-            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-        ];
+        const POW10F: [f64; 23] = crate::num::POW10_F64;
         let m = self.mantissa();
         if m == 0 {
             return 0.0;
@@ -1065,7 +1062,7 @@ mod tests {
 
     #[test]
     fn products_past_38_digits_round_half_even() {
-        // 28 places times 28 places: rounded to what an i128 holds, not refused
+        // 28 places times 28 places: rounded to what the mantissa holds, not refused
         let a = fx("0.1234567890123456789012345678");
         let p = a * a;
         assert!(p.scale() <= MAX_SCALE);

@@ -254,10 +254,7 @@ impl Money for Decimal {
         // The correctly rounded nearest double, as Python's float(Decimal). Fast path
         // (Clinger): a mantissa below 2^53 and a power of ten up to 10^22 are both exact
         // doubles, so one IEEE division rounds correctly. Otherwise through the string.
-        const POW10: [f64; 23] = [
-            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
-            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
-        ];
+        const POW10: [f64; 23] = POW10_F64;
         let u = self.unpack();
         let scale = u.scale as usize;
         if u.hi == 0 && u.mid < (1 << 21) && scale < POW10.len() {
@@ -558,6 +555,12 @@ fn sum_mul_int_exact<I: Iterator<Item = (i64, Decimal)>>(terms: I) -> Option<Dec
     }
     Some(decimal_from_parts(acc.unsigned_abs(), acc < 0, scale))
 }
+
+/// The powers of ten an `f64` holds exactly, 10^0 to 10^22 (Clinger's fast path).
+pub(crate) const POW10_F64: [f64; 23] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
+    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+];
 
 /// Powers of ten as `u128`, up to 10^38.
 pub(crate) const POW10: [u128; 39] = {
