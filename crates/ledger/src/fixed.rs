@@ -1137,10 +1137,12 @@ mod tests {
         ) {
             let price = raw(if negative_price { -mp } else { mp }, sp);
             // half the cases: a value within a few units of a whole number of shares
-            let value = if nudge != 0 && sv >= sp {
-                raw(mp * (mv % 1000) * pow10_i(sv - sp) + nudge, sv)
-            } else {
-                raw(mv, sv)
+            let near = (mp * (mv % 1000))
+                .checked_mul(pow10_i(sv.saturating_sub(sp)))
+                .filter(|m| m.unsigned_abs() < MANT_MAX / 2);
+            let value = match near {
+                Some(m) if nudge != 0 && sv >= sp => raw(m + nudge, sv),
+                _ => raw(mv, sv),
             };
             let general = value.div_q_mantissa(price).and_then(|q| {
                 let x = q.checked_sub(i128::from(held) * pow10_i(CANON))?;
