@@ -50,12 +50,18 @@ class AttachedPipeline:
         chunk = self._chunk
         if chunk is None or not chunk[0] <= session <= chunk[1]:
             chunk = self._compute(session)
-        lo, _, columns, keep, stacked = chunk
+        lo, _, columns, keep, dtype = chunk
         row = session - lo
         cols = np.flatnonzero(keep[row])
         index = pd.Index(self._assets[cols], dtype=object, copy=False)
-        if stacked is not None:  # one dtype: one block, no per-column assembly
-            return pd.DataFrame(stacked[row, cols], index=index, columns=self._names, copy=False)
+        if dtype is not None:
+            # one dtype: the day's rows of each column into one (columns × assets) block,
+            # which is the layout pandas keeps a block in, so the frame is built without
+            # a copy or a per-column assembly (nor a stacked copy of the whole chunk)
+            block = np.empty((len(columns), len(cols)), dtype=dtype)
+            for k, values in enumerate(columns.values()):
+                np.take(values[row], cols, out=block[k])
+            return pd.DataFrame(block.T, index=index, columns=self._names, copy=False)
         return pd.DataFrame(
             {name: values[row, cols] for name, values in columns.items()},
             index=index,
@@ -78,10 +84,10 @@ class AttachedPipeline:
             self._assets = np.empty(len(self._engine.bundle.asset_list), dtype=object)
             self._assets[:] = self._engine.bundle.asset_list
             self._names = pd.Index(list(columns))
-        # [sessions, assets, columns] when the columns share a dtype
+        # the columns' one dtype, where they share it (one block per day's frame)
         dtypes = {values.dtype for values in columns.values()}
-        stacked = np.stack(list(columns.values()), axis=-1) if len(dtypes) == 1 else None
-        self._chunk = (session, hi, columns, keep, stacked)
+        dtype = next(iter(dtypes)) if len(dtypes) == 1 else None
+        self._chunk = (session, hi, columns, keep, dtype)
         return self._chunk
 
 
