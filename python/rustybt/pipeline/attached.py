@@ -44,6 +44,7 @@ class AttachedPipeline:
         self._engine: PipelineEngine | None = None
         self._chunk: tuple | None = None
         self._assets: np.ndarray | None = None  # the bundle's assets, by sid position
+        self._index: pd.Index | None = None  # the same, as the frames' index
         self._names: pd.Index | None = None
 
     def output(self, session: int) -> pd.DataFrame:
@@ -53,7 +54,8 @@ class AttachedPipeline:
         lo, _, columns, keep, dtype = chunk
         row = session - lo
         cols = np.flatnonzero(keep[row])
-        index = pd.Index(self._assets[cols], dtype=object, copy=False)
+        # (a slice of one index of every asset: no per-day inference over the objects)
+        index = self._index[cols]
         if dtype is not None:
             # one dtype: the day's rows of each column into one (columns × assets) block,
             # which is the layout pandas keeps a block in, so the frame is built without
@@ -83,6 +85,7 @@ class AttachedPipeline:
         if self._assets is None:
             self._assets = np.empty(len(self._engine.bundle.asset_list), dtype=object)
             self._assets[:] = self._engine.bundle.asset_list
+            self._index = pd.Index(self._assets, dtype=object, copy=False)
             self._names = pd.Index(list(columns))
         # the columns' one dtype, where they share it (one block per day's frame)
         dtypes = {values.dtype for values in columns.values()}
