@@ -1081,11 +1081,15 @@ def _spy_section(info: dict, passes: dict, views: dict) -> list[str]:
         "garbage collector:",
         "",
     ]
-    rows = [
-        [c, f"{sec:.4f}", f"{sec / total:.1%}", f"{sec / (rust_total or 1.0):.1%}"]
-        for c, sec in sorted(split.items(), key=lambda kv: -kv[1])
-        if sec / total >= 0.0005
-    ]
+
+    def row(c, sec):
+        return [c, f"{sec:.4f}", f"{sec / total:.1%}", f"{sec / (rust_total or 1.0):.1%}"]
+
+    shown = sorted(split.items(), key=lambda kv: -kv[1])
+    rows = [row(c, sec) for c, sec in shown if sec / total >= 0.0005]
+    small = [sec for _, sec in shown if sec / total < 0.0005]
+    if small:  # one row for the rest, so that the last column adds up to the calls
+        rows.append(row(f"{len(small)} more, each below 0.05% of the run", sum(small)))
     lines += [
         _md_table(["category", "s", "of the run", "of the Rust calls"], rows, {1, 2, 3}),
         "",
