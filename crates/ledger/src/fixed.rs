@@ -30,7 +30,8 @@ use ethnum::{I256, U256};
 use rust_decimal::Decimal;
 
 use crate::num::{
-    beyond_notional_generic, div_rem, round_shares_mantissa, Money, DIV_SCALE, MAX_NOTIONAL, POW10,
+    beyond_notional_generic, div_rem, half_even, round_shares_mantissa, Money, DIV_SCALE,
+    MAX_NOTIONAL, POW10,
 };
 
 /// The scale every value with at most [`DIV_SCALE`] places is kept at.
@@ -138,13 +139,7 @@ fn from_wide(negative: bool, mag: U256, scale: u32) -> Option<Fixed> {
         let q = if drop == 0 {
             mag
         } else {
-            let d = U256::new(10).checked_pow(drop)?;
-            let (q, r) = mag.div_rem(d);
-            match r.cmp(&(d - r)) {
-                Ordering::Greater => q + 1,
-                Ordering::Equal => q + (q & 1),
-                Ordering::Less => q,
-            }
+            div_half_even_wide(mag, U256::new(10).checked_pow(drop)?)
         };
         if q <= limit {
             let m = i128::try_from(q).ok()?; // (at most MANT_MAX)
@@ -181,11 +176,7 @@ fn rescale_down(m: i128, from: u32, to: u32, mode: Round) -> i128 {
     let up = match mode {
         Round::TowardZero => false,
         Round::Floor => negative && r != 0,
-        Round::HalfEven => d.is_some_and(|d| match r.cmp(&(d - r)) {
-            Ordering::Greater => true,
-            Ordering::Equal => q & 1 == 1,
-            Ordering::Less => false,
-        }),
+        Round::HalfEven => d.is_some_and(|d| half_even(q, r, d) > q),
     };
     #[allow(clippy::cast_possible_wrap)] // at most |m| / 10 + 1
     let q = (q + u128::from(up)) as i128;
@@ -288,11 +279,7 @@ impl Fixed {
         let q = match operands {
             Some((n, d)) => {
                 let (q, r) = div_rem(n, d);
-                match r.cmp(&(d - r)) {
-                    Ordering::Greater => q + 1,
-                    Ordering::Equal => q + (q & 1),
-                    Ordering::Less => q,
-                }
+                half_even(q, r, d)
             }
             None => div_q_wide(ua, sa, ub, sb)?,
         };
@@ -308,20 +295,8 @@ impl Fixed {
 /// [`Fixed::checked_add`] where the scales differ or the sum overflows.
 #[cold]
 fn add_slow(a: i128, sa: u32, b: i128, sb: u32) -> Option<Fixed> {
+    // (the exact sum, which `from_wide` keeps as it is wherever it fits)
     let s = sa.max(sb);
-    if s - sa.min(sb) < POW10.len() as u32 {
-        let (a2, b2) = (
-            a.checked_mul(pow10_i(s - sa)),
-            b.checked_mul(pow10_i(s - sb)),
-        );
-        if let Some(x) = a2
-            .zip(b2)
-            .and_then(|(a2, b2)| a2.checked_add(b2))
-            .and_then(|m| make(m, s))
-        {
-            return Some(x);
-        }
-    }
     let (a2, b2) = (widen(a, sa, s)?, widen(b, sb, s)?);
     from_i256(a2.checked_add(b2)?, s)
 }
@@ -342,13 +317,18 @@ fn div_q_wide(ua: u128, sa: u32, ub: u128, sb: u32) -> Option<u128> {
             U256::new(ub).checked_mul(ten.checked_pow(sa - e)?)?,
         )
     };
+    u128::try_from(div_half_even_wide(n, d)).ok()
+}
+
+/// `n / d` in 256 bits, rounded half to even on the exact remainder.
+#[cold]
+fn div_half_even_wide(n: U256, d: U256) -> U256 {
     let (q, r) = n.div_rem(d);
-    let q = match r.cmp(&(d - r)) {
+    match r.cmp(&(d - r)) {
         Ordering::Greater => q + 1,
         Ordering::Equal => q + (q & 1),
         Ordering::Less => q,
-    };
-    u128::try_from(q).ok()
+    }
 }
 
 impl Default for Fixed {
@@ -938,13 +918,7 @@ fn mul_stripped(a: i128, sa: u32, b: i128, sb: u32) -> Option<Fixed> {
 fn round_wide(terms: Option<(I256, I256)>, s: u32, t: u32) -> Option<Fixed> {
     let (a, b) = terms?;
     let v = a.checked_add(b)?;
-    let d = U256::new(10).checked_pow(s - t)?;
-    let (q, r) = v.unsigned_abs().div_rem(d);
-    let q = match r.cmp(&(d - r)) {
-        Ordering::Greater => q + 1,
-        Ordering::Equal => q + (q & 1),
-        Ordering::Less => q,
-    };
+    let q = div_half_even_wide(v.unsigned_abs(), U256::new(10).checked_pow(s - t)?);
     let q = i128::try_from(q).ok()?;
     make(if v < 0 { -q } else { q }, t)
 }

@@ -184,18 +184,14 @@ impl<N: Money> Slippage<N> {
             Slippage::Fixed { spread } => {
                 // no spread: close + 0 is the close itself, in both number types
                 let price = if spread.is_zero() {
-                    quote.close
+                    quote.close.quantize_fill(order.scale)
                 } else {
                     quote
                         .close
                         .add_quantize_fill(spread.div_q(N::from_i64(2)) * direction, order.scale)
                 };
                 SlippageOutcome::Fill {
-                    price: if spread.is_zero() {
-                        price.quantize_fill(order.scale)
-                    } else {
-                        price
-                    },
+                    price,
                     amount: open,
                 }
             }

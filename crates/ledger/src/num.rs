@@ -632,14 +632,19 @@ fn div_q_magnitude(a: Decimal, b: Decimal) -> Option<(u128, bool)> {
     } else {
         (ma, mb.checked_mul(*POW10.get((sa - e) as usize)?)?)
     };
-    let (mut q, r) = div_rem(num, den);
-    // half-even on the exact remainder (r < den, so the comparison cannot overflow)
-    match r.cmp(&(den - r)) {
-        std::cmp::Ordering::Greater => q += 1,
-        std::cmp::Ordering::Equal => q += q & 1,
-        std::cmp::Ordering::Less => {}
+    let (q, r) = div_rem(num, den);
+    Some((half_even(q, r, den), r == 0))
+}
+
+/// The quotient `q` of a division by `d` rounded half to even on its exact remainder `r`
+/// (`r < d`, so `d − r` cannot overflow).
+#[inline]
+pub(crate) fn half_even(q: u128, r: u128, d: u128) -> u128 {
+    match r.cmp(&(d - r)) {
+        std::cmp::Ordering::Greater => q + 1,
+        std::cmp::Ordering::Equal => q + (q & 1),
+        std::cmp::Ordering::Less => q,
     }
-    Some((q, r == 0))
 }
 
 /// [`Money::target_shares`] without building a decimal: the quotient's mantissa at

@@ -43,8 +43,7 @@ class AttachedPipeline:
         self._sizes = _chunk_sizes(chunks)
         self._engine: PipelineEngine | None = None
         self._chunk: tuple | None = None
-        self._assets: np.ndarray | None = None  # the bundle's assets, by sid position
-        self._index: pd.Index | None = None  # the same, as the frames' index
+        self._index: pd.Index | None = None  # the bundle's assets, by sid position
         self._names: pd.Index | None = None
 
     def output(self, session: int) -> pd.DataFrame:
@@ -82,10 +81,10 @@ class AttachedPipeline:
         last = algo._span[1] if algo._span else session
         hi = min(session + next(self._sizes) - 1, max(last, session))
         columns, keep = self._engine.compute(self.pipeline, session, hi)
-        if self._assets is None:
-            self._assets = np.empty(len(self._engine.bundle.asset_list), dtype=object)
-            self._assets[:] = self._engine.bundle.asset_list
-            self._index = pd.Index(self._assets, dtype=object, copy=False)
+        if self._index is None:
+            assets = np.empty(len(self._engine.bundle.asset_list), dtype=object)
+            assets[:] = self._engine.bundle.asset_list
+            self._index = pd.Index(assets, dtype=object, copy=False)
             self._names = pd.Index(list(columns))
         # the columns' one dtype, where they share it (one block per day's frame)
         dtypes = {values.dtype for values in columns.values()}
