@@ -9,7 +9,9 @@
 //! weights (EWMA normalisers), which numpy takes pairwise over a 1-D array.
 //!
 //! [`rolling`] computes a kind over every window of `[rows × assets]` inputs, each
-//! window adjusted as of its last row through [`Series`], in parallel over assets.
+//! window adjusted as of its last row through [`Series`], in parallel over assets: the
+//! common kinds [`LANES`] assets at a time, read from the time-major input as it is (one
+//! SIMD lane per asset), the others asset by asset from a transposed copy.
 
 // the lane kernels inline into their AVX2 caller, so that they compile for it
 #![allow(clippy::inline_always)]
@@ -725,14 +727,15 @@ impl Rolling {
 /// The most inputs of any kind.
 const MAX_INPUTS: usize = 3;
 
-/// Windows computed together by [`Rolling::compute_lanes`].
+/// Assets computed together by [`Rolling::compute_lanes`]: one block of a time-major
+/// matrix's columns.
 const LANES: usize = 8;
 
-/// The values of row `i` of the [`LANES`] windows starting at `start`: `v[start + i ..][..LANES]`.
+/// Row `start + i` of a block (`[rows × LANES]`, row-major): one value per lane.
 #[inline(always)]
 fn lane_row(v: &[f64], start: usize, i: usize) -> [f64; LANES] {
     let mut row = [0.0; LANES];
-    row.copy_from_slice(&v[start + i..start + i + LANES]);
+    row.copy_from_slice(&v[(start + i) * LANES..(start + i + 1) * LANES]);
     row
 }
 
@@ -780,7 +783,7 @@ fn lane_means(sums: [f64; LANES], counts: [f64; LANES]) -> [f64; LANES] {
     })
 }
 
-/// [`nanstd`] of the windows `v[start + l ..][..w]`, lane by lane.
+/// [`nanstd`] of the windows of rows `start .. start + w` of a block, lane by lane.
 #[inline(always)]
 fn lane_nanstds(v: &[f64], start: usize, w: usize) -> [f64; LANES] {
     let (sums, counts) = lane_nansums!(w, i => lane_row(v, start, i));
@@ -809,7 +812,11 @@ impl Rolling {
         use Rolling as R;
         matches!(
             self,
-            R::SimpleMovingAverage
+            R::Latest
+                | R::Returns
+                | R::PercentChange
+                | R::RateOfChangePercentage
+                | R::SimpleMovingAverage
                 | R::LinearWeightedMovingAverage
                 | R::Vwap
                 | R::AverageDollarVolume
@@ -819,15 +826,28 @@ impl Rolling {
         )
     }
 
-    /// The outputs of the [`LANES`] windows of length `w` starting at rows `start ..
-    /// start + LANES` of the unadjusted series `x` (one per input), as [`Rolling::compute`]
-    /// computes each of them, operation for operation: `out[output][lane]`. Only for the
-    /// kinds of [`Rolling::has_lanes`].
+    /// The outputs of the windows of rows `start .. start + w` of each lane of the
+    /// unadjusted blocks `x` (one per input, each `[rows × LANES]`), as
+    /// [`Rolling::compute`] computes each lane's window, operation for operation:
+    /// `out[output][lane]`. Only for the kinds of [`Rolling::has_lanes`].
     #[inline(always)]
     fn compute_lanes(&self, x: &[&[f64]], start: usize, w: usize, out: &mut [[f64; LANES]]) {
         use Rolling as R;
         let v = x[0];
         match *self {
+            R::Latest => out[0] = lane_row(v, start, w - 1),
+            R::Returns => {
+                let (first, last) = (lane_row(v, start, 0), lane_row(v, start, w - 1));
+                out[0] = std::array::from_fn(|l| (last[l] - first[l]) / first[l]);
+            }
+            R::PercentChange => {
+                let (first, last) = (lane_row(v, start, 0), lane_row(v, start, w - 1));
+                out[0] = std::array::from_fn(|l| (last[l] - first[l]) / first[l].abs());
+            }
+            R::RateOfChangePercentage => {
+                let (first, last) = (lane_row(v, start, 0), lane_row(v, start, w - 1));
+                out[0] = std::array::from_fn(|l| ((last[l] - first[l]) / first[l]) * 100.0);
+            }
             R::SimpleMovingAverage => {
                 let (sums, counts) = lane_nansums!(w, i => lane_row(v, start, i));
                 out[0] = lane_means(sums, counts);
@@ -911,9 +931,8 @@ fn adjusted_ends(series: &[Series], rows: usize, window: usize) -> Vec<bool> {
     adjusted
 }
 
-/// One asset's outputs (`[output][window]`) over every window of length `window`, with
-/// the lanes compiled for AVX2 where the CPU has it (two more lanes per instruction; the
-/// same operations in the same order, so the same bits: no FMA contraction).
+/// One asset's outputs (`[output][window]`) over every window of length `window`, for
+/// the kinds without lanes, window by window; compiled for AVX2 where the CPU has it.
 fn asset_outputs(
     kind: &Rolling,
     prep: &Prepared,
@@ -950,43 +969,194 @@ fn asset_outputs_portable(
     window: usize,
 ) -> Vec<Vec<f64>> {
     let adjusted = adjusted_ends(series, rows, window);
-    let whole: Vec<&[f64]> = series.iter().map(|s| s.values.as_slice()).collect();
     let mut buffers = vec![vec![0.0; window]; series.len()];
     let mut scratch = Vec::with_capacity(window);
     let n = rows + 1 - window;
     let mut outs = vec![Vec::with_capacity(n); kind.n_outputs()];
     let mut values = vec![0.0; kind.n_outputs()];
-    let mut lanes = vec![[0.0; LANES]; kind.n_outputs()];
-    let mut end = window - 1;
-    while end < rows {
-        let lane_ends = end..end + LANES;
-        if kind.has_lanes() && lane_ends.end <= rows && !adjusted[lane_ends].contains(&true) {
-            kind.compute_lanes(&whole, end + 1 - window, window, &mut lanes);
-            for (o, lane) in outs.iter_mut().zip(&lanes) {
-                o.extend_from_slice(lane);
-            }
-            end += LANES;
-            continue;
-        }
+    for (end, &adjusted) in adjusted.iter().enumerate().skip(window - 1) {
         let start = end + 1 - window;
         let mut windows: [&[f64]; MAX_INPUTS] = [&[]; MAX_INPUTS];
-        if adjusted[end] {
+        if adjusted {
             for ((s, buf), w) in series.iter().zip(&mut buffers).zip(&mut windows) {
                 s.window_into(end, buf);
                 *w = buf;
             }
         } else {
-            for (v, w) in whole.iter().zip(&mut windows) {
-                *w = &v[start..=end];
+            for (s, w) in series.iter().zip(&mut windows) {
+                *w = &s.values[start..=end];
             }
         }
         kind.compute(prep, &windows[..series.len()], &mut scratch, &mut values);
         for (o, &v) in outs.iter_mut().zip(&values) {
             o.push(v);
         }
-        end += 1;
     }
     outs
+}
+
+/// The columns `a0 .. a0 + LANES` of a time-major `[rows × assets]` matrix as a block
+/// (`[rows × LANES]`, row-major), NaN in the lanes past the last asset.
+fn gather_block(values: &[f64], rows: usize, assets: usize, a0: usize) -> Vec<f64> {
+    let width = (assets - a0).min(LANES);
+    let mut block = vec![f64::NAN; rows * LANES];
+    for (r, out) in block.chunks_exact_mut(LANES).enumerate() {
+        out[..width].copy_from_slice(&values[r * assets + a0..r * assets + a0 + width]);
+    }
+    block
+}
+
+/// Every window's outputs of one block of assets (each input's block `[rows × LANES]`),
+/// unadjusted, as `[window][output][lane]`; compiled for AVX2 where the CPU has it (four
+/// lanes per instruction; the same operations in the same order, so the same bits: no
+/// FMA contraction).
+fn block_outputs(kind: &Rolling, blocks: &[&[f64]], rows: usize, window: usize) -> Vec<f64> {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU has AVX2, checked just above.
+        return unsafe { block_outputs_avx2(kind, blocks, rows, window) };
+    }
+    block_outputs_portable(kind, blocks, rows, window)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn block_outputs_avx2(
+    kind: &Rolling,
+    blocks: &[&[f64]],
+    rows: usize,
+    window: usize,
+) -> Vec<f64> {
+    block_outputs_portable(kind, blocks, rows, window)
+}
+
+#[inline(always)]
+fn block_outputs_portable(
+    kind: &Rolling,
+    blocks: &[&[f64]],
+    rows: usize,
+    window: usize,
+) -> Vec<f64> {
+    let k = kind.n_outputs();
+    let n = rows + 1 - window;
+    let mut out = vec![0.0; n * k * LANES];
+    let mut lanes = vec![[0.0; LANES]; k];
+    for (start, dst) in out.chunks_exact_mut(k * LANES).enumerate() {
+        kind.compute_lanes(blocks, start, window, &mut lanes);
+        for (d, lane) in dst.chunks_exact_mut(LANES).zip(&lanes) {
+            d.copy_from_slice(lane);
+        }
+    }
+    out
+}
+
+/// The kinds with lanes over a time-major `[rows × assets]` input, [`LANES`] assets at a
+/// time: each block of assets is gathered once and all its windows computed together
+/// (no transposition, no copy per asset), then the windows that hold an adjustment are
+/// recomputed one by one from the adjusted window, as [`asset_outputs`] computes them.
+fn rolling_blocks(
+    kind: &Rolling,
+    prep: &Prepared,
+    values: &[&[f64]],
+    by_asset: &[Vec<Adjustment>],
+    shape: Shape,
+    window: usize,
+) -> Vec<Vec<f64>> {
+    let (rows, assets) = (shape.rows, shape.assets);
+    let (n, k) = (rows + 1 - window, kind.n_outputs());
+    let per_block: Vec<Vec<f64>> = (0..assets.div_ceil(LANES))
+        .into_par_iter()
+        .map(|b| {
+            let a0 = b * LANES;
+            let blocks: Vec<Vec<f64>> = values
+                .iter()
+                .map(|v| gather_block(v, rows, assets, a0))
+                .collect();
+            let views: Vec<&[f64]> = blocks.iter().map(Vec::as_slice).collect();
+            let mut out = block_outputs(kind, &views, rows, window);
+            for lane in 0..(assets - a0).min(LANES) {
+                fix_adjusted(
+                    kind,
+                    prep,
+                    &views,
+                    by_asset,
+                    a0 + lane,
+                    lane,
+                    rows,
+                    window,
+                    &mut out,
+                );
+            }
+            out
+        })
+        .collect();
+    let mut outputs = vec![vec![0.0; n * assets]; k];
+    for (o, output) in outputs.iter_mut().enumerate() {
+        output
+            .par_chunks_mut(assets.max(1))
+            .enumerate()
+            .for_each(|(t, row)| {
+                for (b, block) in per_block.iter().enumerate() {
+                    let a0 = b * LANES;
+                    let width = (assets - a0).min(LANES);
+                    let src = &block[(t * k + o) * LANES..];
+                    row[a0..a0 + width].copy_from_slice(&src[..width]);
+                }
+            });
+    }
+    outputs
+}
+
+/// Recomputes, in a block's outputs (`[window][output][lane]`), the windows of `lane`
+/// (asset `asset`) that hold one of its adjustments, from the adjusted windows.
+#[allow(clippy::too_many_arguments)]
+fn fix_adjusted(
+    kind: &Rolling,
+    prep: &Prepared,
+    blocks: &[&[f64]],
+    by_asset: &[Vec<Adjustment>],
+    asset: usize,
+    lane: usize,
+    rows: usize,
+    window: usize,
+    out: &mut [f64],
+) {
+    let own: Vec<&[Adjustment]> = by_asset
+        .iter()
+        .map(|adjustments| {
+            let lo = adjustments.partition_point(|a| (a.asset as usize) < asset);
+            let hi = adjustments.partition_point(|a| (a.asset as usize) <= asset);
+            &adjustments[lo..hi]
+        })
+        .collect();
+    if own.iter().all(|a| a.is_empty()) {
+        return;
+    }
+    let series: Vec<Series> = blocks
+        .iter()
+        .zip(&own)
+        .map(|(block, adjustments)| {
+            let column: Vec<f64> = (0..rows).map(|r| block[r * LANES + lane]).collect();
+            Series::from_column(&column, adjustments.iter())
+        })
+        .collect();
+    let k = kind.n_outputs();
+    let mut buffers = vec![vec![0.0; window]; series.len()];
+    let mut scratch = Vec::with_capacity(window);
+    let mut values = vec![0.0; k];
+    let adjusted = adjusted_ends(&series, rows, window);
+    for end in (window - 1..rows).filter(|&end| adjusted[end]) {
+        let mut windows: [&[f64]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+        for ((s, buf), w) in series.iter().zip(&mut buffers).zip(&mut windows) {
+            s.window_into(end, buf);
+            *w = buf;
+        }
+        kind.compute(prep, &windows[..series.len()], &mut scratch, &mut values);
+        let start = end + 1 - window;
+        for (o, &v) in values.iter().enumerate() {
+            out[(start * k + o) * LANES + lane] = v;
+        }
+    }
 }
 
 /// `kind` over every window of length `window` of `inputs` (each `[rows × assets]` as
@@ -1043,6 +1213,12 @@ pub fn rolling(
             adjustments
         })
         .collect();
+    if kind.has_lanes() {
+        let values: Vec<&[f64]> = inputs.iter().map(|input| input.values).collect();
+        return Ok(rolling_blocks(
+            kind, &prep, &values, &by_asset, shape, window,
+        ));
+    }
     // each input asset-major, so that an asset's column is one contiguous slice
     let (rows, assets) = (shape.rows, shape.assets);
     let columns_of: Vec<Vec<f64>> = inputs
@@ -1748,16 +1924,16 @@ mod tests {
     }
 
     proptest! {
-        /// Each lane of a batch of windows is bit for bit the window computed alone.
+        /// Each lane of a block is bit for bit its window computed alone.
         #[test]
         fn lanes_equal_windows_alone(
-            k in 0usize..7,
+            k in 0usize..11,
             window in 2usize..40,
             values in proptest::collection::vec(
-                proptest::collection::vec(value(), 3 + 40 + LANES), MAX_INPUTS),
+                proptest::collection::vec(value(), (3 + 40) * LANES), MAX_INPUTS),
         ) {
             let laned: Vec<Rolling> = sample_kinds().into_iter().filter(Rolling::has_lanes).collect();
-            prop_assert_eq!(laned.len(), 7);
+            prop_assert_eq!(laned.len(), 11);
             let kind = laned[k];
             let prep = Prepared::new(&kind, window).unwrap();
             let x: Vec<&[f64]> = values[..kind.n_inputs()].iter().map(Vec::as_slice).collect();
@@ -1767,10 +1943,79 @@ mod tests {
             let mut scratch = Vec::new();
             let mut one = vec![0.0; kind.n_outputs()];
             for l in 0..LANES {
-                let w: Vec<&[f64]> = x.iter().map(|v| &v[start + l..start + l + window]).collect();
+                let columns: Vec<Vec<f64>> = x
+                    .iter()
+                    .map(|v| (start..start + window).map(|r| v[r * LANES + l]).collect())
+                    .collect();
+                let w: Vec<&[f64]> = columns.iter().map(Vec::as_slice).collect();
                 kind.compute(&prep, &w, &mut scratch, &mut one);
                 let lane: Vec<f64> = lanes.iter().map(|o| o[l]).collect();
                 prop_assert!(same_bits(&lane, &one), "{} lane {l}: {lane:?} != {one:?}", kind.name());
+            }
+        }
+
+        /// The CPU-specific build of a block (AVX2 here) gives the portable one's bits.
+        #[test]
+        fn dispatched_blocks_equal_portable(
+            k in 0usize..11,
+            window in 1usize..30,
+            values in proptest::collection::vec(
+                proptest::collection::vec(value(), 40 * LANES), MAX_INPUTS),
+        ) {
+            let kind = sample_kinds().into_iter().filter(Rolling::has_lanes).nth(k).unwrap();
+            prop_assume!(kind.check_window(window).is_ok());
+            let x: Vec<&[f64]> = values[..kind.n_inputs()].iter().map(Vec::as_slice).collect();
+            let fast = block_outputs(&kind, &x, 40, window);
+            let portable = block_outputs_portable(&kind, &x, 40, window);
+            prop_assert!(same_bits(&fast, &portable), "{}", kind.name());
+        }
+
+        /// Blocks of assets, adjusted windows recomputed, equal every window computed
+        /// alone (the tail block and adjustments included).
+        #[test]
+        fn blocks_equal_windows_alone(
+            k in 0usize..11,
+            rows in 1usize..30,
+            assets in 1usize..20,
+            window in 1usize..12,
+            seed in proptest::collection::vec(value(), 64),
+            adjustments in proptest::collection::vec((0u32..20, 0u32..30, 0.1..3.0f64), 0..8),
+        ) {
+            let kind = sample_kinds().into_iter().filter(Rolling::has_lanes).nth(k).unwrap();
+            let window = window.min(rows);
+            prop_assume!(kind.check_window(window).is_ok());
+            let prep = Prepared::new(&kind, window).unwrap();
+            let values: Vec<Vec<f64>> = (0..kind.n_inputs())
+                .map(|i| (0..rows * assets).map(|j| seed[(j * 7 + i * 13) % 64]).collect())
+                .collect();
+            let adjustments: Vec<Adjustment> = adjustments
+                .into_iter()
+                .filter(|&(a, r, _)| (a as usize) < assets && (r as usize) < rows)
+                .map(|(asset, row, ratio)| Adjustment { asset, row, ratio })
+                .collect();
+            let mut by_asset = adjustments.clone();
+            by_asset.sort_by_key(|a| a.asset);
+            let by_asset = vec![by_asset; kind.n_inputs()];
+            let views: Vec<&[f64]> = values.iter().map(Vec::as_slice).collect();
+            let shape = Shape { rows, assets };
+            let all = rolling_blocks(&kind, &prep, &views, &by_asset, shape, window);
+            let n = rows + 1 - window;
+            for asset in 0..assets {
+                let series: Vec<Series> = values
+                    .iter()
+                    .map(|v| {
+                        let column: Vec<f64> = (0..rows).map(|r| v[r * assets + asset]).collect();
+                        Series::from_column(
+                            &column,
+                            adjustments.iter().filter(|a| a.asset as usize == asset),
+                        )
+                    })
+                    .collect();
+                let alone = asset_outputs_portable(&kind, &prep, &series, rows, window);
+                for (all, alone) in all.iter().zip(&alone) {
+                    let column: Vec<f64> = (0..n).map(|t| all[t * assets + asset]).collect();
+                    prop_assert!(same_bits(&column, alone), "{} asset {asset}: {column:?} != {alone:?}", kind.name());
+                }
             }
         }
     }
