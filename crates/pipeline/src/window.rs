@@ -10,7 +10,7 @@
 //!
 //! [`rolling`] computes a kind over every window of `[rows × assets]` inputs, each
 //! window adjusted as of its last row through [`Series`], in parallel over assets: the
-//! common kinds [`LANES`] assets at a time, read from the time-major input as it is (one
+//! common kinds eight assets at a time, read from the time-major input as it is (one
 //! SIMD lane per asset), the others asset by asset from a transposed copy.
 
 // the lane kernels inline into their AVX2 caller, so that they compile for it
