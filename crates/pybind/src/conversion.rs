@@ -68,7 +68,14 @@ pub fn amount_py(py: Python<'_>, units: i64, scale: u32) -> PyResult<Py<PyAny>> 
 /// An order id as strategies see it: 32 hex digits, the shape of zipline's `uuid4().hex`
 /// ids (sequence numbers here, so that runs repeat exactly).
 pub fn order_id_text(id: u64) -> String {
-    format!("{id:032x}")
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [b'0'; 32];
+    let mut rest = id;
+    for slot in digits.iter_mut().rev().take(16) {
+        *slot = HEX[(rest & 0xf) as usize];
+        rest >>= 4;
+    }
+    digits.iter().map(|&b| char::from(b)).collect()
 }
 
 /// The engine's id of an order id a strategy passed: the 32-hex-digit text (or the
@@ -124,4 +131,16 @@ pub fn read_only_view<'py>(
         (*arr.as_array_ptr()).fields.flags &= !numpy::npyffi::flags::NPY_ARRAY_WRITEABLE;
     }
     Ok(arr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::order_id_text;
+
+    #[test]
+    fn order_ids_are_32_hex_digits() {
+        for id in [0, 1, 15, 16, 255, 0xdead_beef, u64::MAX - 1, u64::MAX] {
+            assert_eq!(order_id_text(id), format!("{id:032x}"));
+        }
+    }
 }

@@ -5,7 +5,7 @@
 use numpy::PyArray1;
 use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
+use pyo3::types::{PyDict, PyList, PyString};
 use pyo3::IntoPyObjectExt;
 use rustybt_engine::{PerfTable, Simulation};
 use rustybt_ledger::{Money, Order};
@@ -60,6 +60,31 @@ impl<'py> BarTimes<'_, 'py> {
     }
 }
 
+/// Each order's id as one Python string, made on its first use and shared by the order's
+/// records (an order is in the orders of every session it is open in, and in its fills'
+/// records): zipline's records share their order's id string too.
+struct IdTexts<'py> {
+    texts: Vec<Option<Bound<'py, PyString>>>,
+}
+
+impl<'py> IdTexts<'py> {
+    fn get(&mut self, py: Python<'py>, id: u64) -> Bound<'py, PyString> {
+        let Ok(slot) = usize::try_from(id) else {
+            return PyString::new(py, &order_id_text(id));
+        };
+        if slot >= self.texts.len() {
+            if slot > 4 * self.texts.len().max(1 << 16) {
+                // ids are dense sequence numbers; a stray large one is not cached
+                return PyString::new(py, &order_id_text(id));
+            }
+            self.texts.resize(slot + 1, None);
+        }
+        self.texts[slot]
+            .get_or_insert_with(|| PyString::new(py, &order_id_text(id)))
+            .clone()
+    }
+}
+
 /// `record`, a perf record just built (an order, fill or position dict, or an exact
 /// fill's tuple), taken off the cyclic GC's list. Its values are a bundle's assets,
 /// timestamps, `ORDER_STATUS` members, numbers, strings and None: none of them refers back
@@ -102,6 +127,15 @@ fn order_template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     Ok(d)
 }
 
+/// A dict of `keys`, in order, each None.
+fn keys_template<'py>(py: Python<'py>, keys: &[&str]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for key in keys {
+        d.set_item(key, py.None())?;
+    }
+    Ok(d)
+}
+
 fn order_dict<'py, N: Money>(
     py: Python<'py>,
     o: &Order<N>,
@@ -109,11 +143,12 @@ fn order_dict<'py, N: Money>(
     assets: &Bound<'py, PyList>,
     statuses: &Bound<'py, PyList>,
     times: &mut BarTimes<'_, 'py>,
+    ids: &mut IdTexts<'py>,
 ) -> PyResult<Bound<'py, PyDict>> {
     // a copy of the template keeps zipline's key order and is cheaper than building the
     // dict key by key (its table is copied whole, without resizing)
     let d = template.copy()?;
-    d.set_item(intern!(py, "id"), order_id_text(o.id))?;
+    d.set_item(intern!(py, "id"), ids.get(py, o.id))?;
     d.set_item(intern!(py, "dt"), times.get(o.updated_bar)?)?;
     d.set_item(intern!(py, "created"), times.get(o.created_bar)?)?;
     if let Some(reason) = o.reason.as_deref() {
@@ -181,30 +216,41 @@ pub fn perf_columns<'py, N: Money>(
         statuses.append(enum_type.call1((code,))?)?;
     }
     let template = order_template(py)?;
+    // zipline's key orders; records are copies of these, values then replaced (a copy
+    // takes the table whole, with no hashing or resizing)
+    // (zipline records commissions on orders; its transaction dicts carry None)
+    let txn_template = keys_template(
+        py,
+        &["amount", "dt", "price", "order_id", "sid", "commission"],
+    )?;
+    let position_template = keys_template(py, &["sid", "amount", "cost_basis", "last_sale_price"])?;
+    let mut ids = IdTexts { texts: Vec::new() };
     let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
     for p in perf {
         let tl = PyList::empty(py);
         for t in &txns[p.transactions.clone()] {
-            let d = PyDict::new(py);
+            let d = txn_template.copy()?;
             let scale = sim.ledger().lot_scale(t.sid);
             d.set_item(intern!(py, "amount"), amount_py(py, t.amount, scale)?)?;
             d.set_item(intern!(py, "dt"), times.get(t.bar)?)?;
             d.set_item(intern!(py, "price"), t.price.to_f64())?;
-            d.set_item(intern!(py, "order_id"), t.order_id.map(order_id_text))?;
+            if let Some(id) = t.order_id {
+                d.set_item(intern!(py, "order_id"), ids.get(py, id))?;
+            }
             d.set_item(intern!(py, "sid"), assets.get_item(t.sid as usize)?)?;
-            // zipline records commissions on orders; its transaction dicts carry None
-            d.set_item(intern!(py, "commission"), py.None())?;
             tl.append(untracked(d))?;
         }
         t_col.push(tl);
         let ol = PyList::empty(py);
         for o in &p.orders {
-            ol.append(order_dict(py, o, &template, assets, &statuses, &mut times)?)?;
+            ol.append(order_dict(
+                py, o, &template, assets, &statuses, &mut times, &mut ids,
+            )?)?;
         }
         o_col.push(ol);
         let pl = PyList::empty(py);
         for &(sid, amount, cost_basis, last) in &p.positions {
-            let d = PyDict::new(py);
+            let d = position_template.copy()?;
             d.set_item(intern!(py, "sid"), assets.get_item(sid as usize)?)?;
             let scale = sim.ledger().lot_scale(sid);
             d.set_item(intern!(py, "amount"), amount_py(py, amount, scale)?)?;
