@@ -85,11 +85,13 @@ def _windows(config: dict) -> tuple[int, dict]:
 
 
 def _column_data_mb(bundle) -> float:
-    """The bundle's columns as the pool maps them (its cache file)."""
+    """The bundle's columns as the pool maps them: its cache file in the current format
+    (files an earlier format left beside it are not this run's data)."""
+    from rustybt import _core
     from rustybt.bundles import cache_dir
 
-    files = list(Path(cache_dir()).glob(f"{bundle.content_hash}*.cols"))
-    return sum(f.stat().st_size for f in files) / 2**20
+    path = Path(cache_dir()) / f"{bundle.content_hash}.f{_core.CACHE_FORMAT}.cols"
+    return path.stat().st_size / 2**20 if path.exists() else float("nan")
 
 
 def _timed(config: dict, run) -> tuple[list, list, object]:
