@@ -215,3 +215,18 @@ def test_rule_arguments_zipline_takes():
     assert time_rules.market_close(minutes=1) == time_rules.market_close()
     assert date_rules.month_start(days_offset=22).days_offset == 22
     assert date_rules.week_end(days_offset=4.0) == date_rules.week_end(days_offset=4)
+
+
+@pytest.mark.parametrize("tz", [None, "UTC", "America/New_York"])
+def test_weeks_group_dates_as_iso_weeks(tz):
+    """The week rules' grouping (day arithmetic) is the ISO calendar's, across year ends
+    (ISO week 1 may start in December, week 53 end in January) and before 1970."""
+    from rustybt.schedule import _monday_weeks
+
+    days = pd.date_range("1968-12-20", "2031-01-10", freq="D", tz=tz)
+    weeks = _monday_weeks(days)
+    iso = days.isocalendar()
+    iso_week = (iso["year"].to_numpy() * 100 + iso["week"].to_numpy()).astype("int64")
+    new_week = weeks[1:] != weeks[:-1]
+    assert (new_week == (iso_week[1:] != iso_week[:-1])).all()
+    assert (new_week == (days[1:].dayofweek == 0)).all()  # every Monday, only Mondays
