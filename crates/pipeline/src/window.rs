@@ -1107,6 +1107,13 @@ fn rolling_blocks(
     outputs
 }
 
+/// The adjustments of `asset` among `adjustments` (sorted by asset).
+fn of_asset(adjustments: &[Adjustment], asset: usize) -> &[Adjustment] {
+    let lo = adjustments.partition_point(|a| (a.asset as usize) < asset);
+    let hi = adjustments.partition_point(|a| (a.asset as usize) <= asset);
+    &adjustments[lo..hi]
+}
+
 /// Recomputes, in a block's outputs (`[window][output][lane]`), the windows of `lane`
 /// (asset `asset`) that hold one of its adjustments, from the adjusted windows.
 #[allow(clippy::too_many_arguments)]
@@ -1123,11 +1130,7 @@ fn fix_adjusted(
 ) {
     let own: Vec<&[Adjustment]> = by_asset
         .iter()
-        .map(|adjustments| {
-            let lo = adjustments.partition_point(|a| (a.asset as usize) < asset);
-            let hi = adjustments.partition_point(|a| (a.asset as usize) <= asset);
-            &adjustments[lo..hi]
-        })
+        .map(|adjustments| of_asset(adjustments, asset))
         .collect();
     if own.iter().all(|a| a.is_empty()) {
         return;
@@ -1233,11 +1236,9 @@ pub fn rolling(
                 .iter()
                 .zip(&by_asset)
                 .map(|(columns, adjustments)| {
-                    let lo = adjustments.partition_point(|a| (a.asset as usize) < asset);
-                    let hi = adjustments.partition_point(|a| (a.asset as usize) <= asset);
                     Series::from_column(
                         &columns[asset * rows..(asset + 1) * rows],
-                        &adjustments[lo..hi],
+                        of_asset(adjustments, asset),
                     )
                 })
                 .collect();
