@@ -101,7 +101,9 @@ fn untracked<T>(record: Bound<'_, T>) -> Bound<'_, T> {
 }
 
 /// The keys of an order record, in zipline's order, each with the value most orders have
-/// (a market order, no reason): records are copies of it with the rest set.
+/// (a market order, no reason): records are copies of it with the rest set. The keys are
+/// the interned strings `intern!` gives, so that setting a value finds its key by
+/// identity rather than by comparing the text.
 fn order_template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
     let d = PyDict::new(py);
     let none = [
@@ -116,22 +118,22 @@ fn order_template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
         "stop",
     ];
     for key in none {
-        d.set_item(key, py.None())?;
+        d.set_item(PyString::intern(py, key), py.None())?;
     }
     for key in ["limit_reached", "stop_reached"] {
-        d.set_item(key, false)?;
+        d.set_item(PyString::intern(py, key), false)?;
     }
     for key in ["sid", "status"] {
-        d.set_item(key, py.None())?;
+        d.set_item(PyString::intern(py, key), py.None())?;
     }
     Ok(d)
 }
 
-/// A dict of `keys`, in order, each None.
+/// A dict of `keys` (interned, as in [`order_template`]), in order, each None.
 fn keys_template<'py>(py: Python<'py>, keys: &[&str]) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     for key in keys {
-        d.set_item(key, py.None())?;
+        d.set_item(PyString::intern(py, key), py.None())?;
     }
     Ok(d)
 }
