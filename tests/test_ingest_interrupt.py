@@ -20,6 +20,16 @@ from rustybt.calendars import sessions
 from tests.conftest import hand_lines, write_csvdir
 
 
+@pytest.fixture(autouse=True)
+def _ctrl_c_raises():
+    """SIGINT raises KeyboardInterrupt here, as in a terminal, whatever this process
+    inherited: a shell starts background jobs with SIGINT ignored, and Python then installs
+    no handler (the signal tests then saw nothing)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def _state(name: str) -> tuple[str, list[str]]:
     d = bundles_dir() / name
     return (d / "CURRENT").read_text(), sorted(p.name for p in d.iterdir())
@@ -99,6 +109,9 @@ def test_the_cli_exits_130_and_keeps_the_old_bundle(tmp_path):
             import signal, sys
             import rustybt.bundles as bundles
             from rustybt.app.cli import main
+
+            # Ctrl-C raises, as in a terminal (a background job inherits SIGINT ignored)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
 
             class Progress:  # Ctrl-C at the first progress report
                 def __init__(self, description, show): pass
