@@ -122,10 +122,10 @@ def test_p3_column_data_is_the_current_cache_file_alone(small_bundle):
     """P3's memory figure is peak RSS against the bundle's column data: a cache file an
     earlier format left beside the current one must not count (it doubled the figure)."""
     from rustybt import _core
-    from rustybt.bundles import cache_dir
+    from rustybt.bundles import cache_dir, cache_file
     from rustybt.tooling.bench.pipeline_workloads import _column_data_mb
 
-    current = cache_dir() / f"{small_bundle.content_hash}.f{_core.CACHE_FORMAT}.cols"
+    current = cache_file(small_bundle.content_hash)
     assert current.exists()
     stale = cache_dir() / f"{small_bundle.content_hash}.f{_core.CACHE_FORMAT - 1}.cols"
     stale.write_bytes(b"\0" * 2**20)

@@ -60,6 +60,12 @@ def cache_dir() -> Path:
     return root() / "cache"
 
 
+def cache_file(content_hash: str) -> Path:
+    """The pool's cache file of the bundle data with ``content_hash``, in the current cache
+    format (a file an earlier format left beside it is not read, and ``clean`` removes it)."""
+    return cache_dir() / f"{content_hash}.f{_core.CACHE_FORMAT}.cols"
+
+
 def _days_to_index(days: np.ndarray) -> pd.DatetimeIndex:
     return pd.DatetimeIndex(np.asarray(days, dtype=np.int64) * _NS_PER_DAY, tz="UTC")
 

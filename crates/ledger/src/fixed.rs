@@ -31,7 +31,7 @@ use rust_decimal::Decimal;
 
 use crate::num::{
     beyond_notional_generic, div_rem, half_even, round_shares_mantissa, Money, DIV_SCALE,
-    MAX_NOTIONAL, POW10,
+    MAX_NOTIONAL, POW10, POW10_F64,
 };
 
 /// The scale every value with at most [`DIV_SCALE`] places is kept at.
@@ -547,7 +547,6 @@ impl Money for Fixed {
         // path (a mantissa below 2^53 and 10^scale up to 10^22 are exact doubles, so one
         // IEEE division rounds correctly), after dropping the mantissa's trailing zeros
         // (cash of 1000000.5 is 1000000500000000000 at 12 places, 10000005 at one).
-        const POW10F: [f64; 23] = crate::num::POW10_F64;
         let m = self.mantissa();
         if m == 0 {
             return 0.0;
@@ -561,10 +560,10 @@ impl Money for Fixed {
                     scale -= step;
                 }
             }
-            if u < 1 << 53 && scale < POW10F.len() {
+            if u < 1 << 53 && scale < POW10_F64.len() {
                 #[allow(clippy::cast_precision_loss)] // below 2^53: exact
                 let v = u as f64;
-                let v = if scale == 0 { v } else { v / POW10F[scale] };
+                let v = if scale == 0 { v } else { v / POW10_F64[scale] };
                 return if m < 0 { -v } else { v };
             }
         }

@@ -254,10 +254,9 @@ impl Money for Decimal {
         // The correctly rounded nearest double, as Python's float(Decimal). Fast path
         // (Clinger): a mantissa below 2^53 and a power of ten up to 10^22 are both exact
         // doubles, so one IEEE division rounds correctly. Otherwise through the string.
-        const POW10: [f64; 23] = POW10_F64;
         let u = self.unpack();
         let scale = u.scale as usize;
-        if u.hi == 0 && u.mid < (1 << 21) && scale < POW10.len() {
+        if u.hi == 0 && u.mid < (1 << 21) && scale < POW10_F64.len() {
             // the mantissa is below 2^53: u64 words, a native conversion (an i128's is
             // done in software)
             let m = low_words(u.mid, u.lo);
@@ -267,7 +266,7 @@ impl Money for Decimal {
             #[allow(clippy::cast_precision_loss)] // below 2^53: exact
             let m = m as f64;
             // (whole numbers, a share count or a flat cost, need no division)
-            let m = if scale == 0 { m } else { m / POW10[scale] };
+            let m = if scale == 0 { m } else { m / POW10_F64[scale] };
             return if u.negative { -m } else { m };
         }
         decimal_to_f64_by_text(self)

@@ -975,24 +975,48 @@ fn asset_outputs_portable(
     let mut outs = vec![Vec::with_capacity(n); kind.n_outputs()];
     let mut values = vec![0.0; kind.n_outputs()];
     for (end, &adjusted) in adjusted.iter().enumerate().skip(window - 1) {
-        let start = end + 1 - window;
-        let mut windows: [&[f64]; MAX_INPUTS] = [&[]; MAX_INPUTS];
         if adjusted {
-            for ((s, buf), w) in series.iter().zip(&mut buffers).zip(&mut windows) {
-                s.window_into(end, buf);
-                *w = buf;
-            }
+            compute_adjusted(
+                kind,
+                prep,
+                series,
+                end,
+                &mut buffers,
+                &mut scratch,
+                &mut values,
+            );
         } else {
+            let start = end + 1 - window;
+            let mut windows: [&[f64]; MAX_INPUTS] = [&[]; MAX_INPUTS];
             for (s, w) in series.iter().zip(&mut windows) {
                 *w = &s.values[start..=end];
             }
+            kind.compute(prep, &windows[..series.len()], &mut scratch, &mut values);
         }
-        kind.compute(prep, &windows[..series.len()], &mut scratch, &mut values);
         for (o, &v) in outs.iter_mut().zip(&values) {
             o.push(v);
         }
     }
     outs
+}
+
+/// `kind`'s outputs (into `values`) for the window of `series` ending at row `end`,
+/// adjusted as of `end` (copied into `buffers`, one per series, each a window long).
+fn compute_adjusted(
+    kind: &Rolling,
+    prep: &Prepared,
+    series: &[Series],
+    end: usize,
+    buffers: &mut [Vec<f64>],
+    scratch: &mut Vec<f64>,
+    values: &mut [f64],
+) {
+    let mut windows: [&[f64]; MAX_INPUTS] = [&[]; MAX_INPUTS];
+    for ((s, buf), w) in series.iter().zip(buffers.iter_mut()).zip(&mut windows) {
+        s.window_into(end, buf);
+        *w = buf;
+    }
+    kind.compute(prep, &windows[..series.len()], scratch, values);
 }
 
 /// The columns `a0 .. a0 + LANES` of a time-major `[rows × assets]` matrix as a block
@@ -1149,12 +1173,15 @@ fn fix_adjusted(
     let mut values = vec![0.0; k];
     let adjusted = adjusted_ends(&series, rows, window);
     for end in (window - 1..rows).filter(|&end| adjusted[end]) {
-        let mut windows: [&[f64]; MAX_INPUTS] = [&[]; MAX_INPUTS];
-        for ((s, buf), w) in series.iter().zip(&mut buffers).zip(&mut windows) {
-            s.window_into(end, buf);
-            *w = buf;
-        }
-        kind.compute(prep, &windows[..series.len()], &mut scratch, &mut values);
+        compute_adjusted(
+            kind,
+            prep,
+            &series,
+            end,
+            &mut buffers,
+            &mut scratch,
+            &mut values,
+        );
         let start = end + 1 - window;
         for (o, &v) in values.iter().enumerate() {
             out[(start * k + o) * LANES + lane] = v;

@@ -105,26 +105,26 @@ fn untracked<T>(record: Bound<'_, T>) -> Bound<'_, T> {
 /// the interned strings `intern!` gives, so that setting a value finds its key by
 /// identity rather than by comparing the text.
 fn order_template(py: Python<'_>) -> PyResult<Bound<'_, PyDict>> {
-    let d = PyDict::new(py);
-    let none = [
-        "id",
-        "dt",
-        "created",
-        "reason",
-        "amount",
-        "filled",
-        "commission",
-        "limit",
-        "stop",
-    ];
-    for key in none {
-        d.set_item(PyString::intern(py, key), py.None())?;
-    }
+    let d = keys_template(
+        py,
+        &[
+            "id",
+            "dt",
+            "created",
+            "reason",
+            "amount",
+            "filled",
+            "commission",
+            "limit",
+            "stop",
+            "limit_reached",
+            "stop_reached",
+            "sid",
+            "status",
+        ],
+    )?;
     for key in ["limit_reached", "stop_reached"] {
         d.set_item(PyString::intern(py, key), false)?;
-    }
-    for key in ["sid", "status"] {
-        d.set_item(PyString::intern(py, key), py.None())?;
     }
     Ok(d)
 }

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import numpy as np
 
@@ -87,10 +86,9 @@ def _windows(config: dict) -> tuple[int, dict]:
 def _column_data_mb(bundle) -> float:
     """The bundle's columns as the pool maps them: its cache file in the current format
     (files an earlier format left beside it are not this run's data)."""
-    from rustybt import _core
-    from rustybt.bundles import cache_dir
+    from rustybt.bundles import cache_file
 
-    path = Path(cache_dir()) / f"{bundle.content_hash}.f{_core.CACHE_FORMAT}.cols"
+    path = cache_file(bundle.content_hash)
     return path.stat().st_size / 2**20 if path.exists() else float("nan")
 
 
