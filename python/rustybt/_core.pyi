@@ -18,6 +18,7 @@ __all__ = [
     "Bundle",
     "CsvDir",
     "OrderRecord",
+    "PerfRecords",
     "Simulation",
     "__version__",
     "_panic_for_tests",
@@ -229,6 +230,11 @@ class BarData:
     def _before_first(self) -> bool: ...
     def _can_trade(self, sid: int) -> bool: ...
     def _is_stale(self, sid: int) -> bool: ...
+
+@final
+class PerfRecords:
+    def __len__(self) -> int: ...
+    def column(self, kind: str) -> npt.NDArray[np.object_]: ...
 
 @final
 class OrderRecord:

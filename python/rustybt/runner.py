@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import gc
 import inspect
 import os
 import time
@@ -21,6 +20,7 @@ from rustybt.api import running
 from rustybt.bundles import Bundle, _normalize_frequency, load_bundle
 from rustybt.data import BarData
 from rustybt.errors import InvalidRunParameters, RustyBTError, StrategyError
+from rustybt.records import RecordsArray, record_column
 from rustybt.stats import stats_from_perf, stats_row
 
 LEDGERS = ("decimal", "float")
@@ -570,15 +570,15 @@ _NONE_WHEN_UNDEFINED = ("alpha", "beta", "sharpe", "sortino", "algo_volatility",
 def _perf_frame(
     bundle: Bundle, sim, snapshots: list[dict], benchmark: np.ndarray | None = None
 ) -> pd.DataFrame:
-    # tens of thousands of small dicts (orders, transactions, positions) and no cycles
-    # among them: the cyclic GC would only rescan them (it took 40% of this call in W1-50)
-    gc_was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        cols = sim.perf(bundle.asset_list, bundle.bar_times, benchmark is not None)
-    finally:
-        if gc_was_enabled:
-            gc.enable()
+    cols = sim.perf(bundle.asset_list, bundle.bar_times, benchmark is not None)
+    # orders, transactions and positions: the engine's dicts are made when a column is
+    # first read; the reference engine's are lists of them already
+    records = cols.pop("records", None)
+    for name in ("orders", "transactions", "positions"):
+        if records is not None:
+            cols[name] = record_column(records, name)
+        else:
+            cols[name] = RecordsArray._from_sequence(cols[name])
     if benchmark is not None:
         cols.update(
             _core.cumulative_benchmark_risk(

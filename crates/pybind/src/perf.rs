@@ -1,6 +1,6 @@
 //! The perf frame's columns as Python objects: the engine's [`PerfTable`] as NumPy arrays,
-//! and each session's orders, transactions and positions as lists of dicts (zipline's
-//! record shapes).
+//! and each session's orders, transactions and positions kept in [`PerfRecords`], which
+//! builds them as lists of dicts (zipline's record shapes) on request.
 
 use numpy::PyArray1;
 use pyo3::intern;
@@ -11,7 +11,7 @@ use rustybt_engine::{PerfTable, Simulation};
 use rustybt_ledger::{Money, Order};
 
 use crate::conversion::{amount_py, order_id_text};
-use crate::errors::Result;
+use crate::errors::{bad_value, guard_at, Result};
 
 /// One Python timestamp per bar, looked up in the caller's index once and reused
 /// (an index lookup costs microseconds; a run has thousands of fills).
@@ -138,9 +138,234 @@ fn keys_template<'py>(py: Python<'py>, keys: &[&str]) -> PyResult<Bound<'py, PyD
     Ok(d)
 }
 
-fn order_dict<'py, N: Money>(
+/// An order as a session's record shows it: its money as the dict carries it (`f64`).
+struct OrderRow {
+    id: u64,
+    sid: u32,
+    amount: i64,
+    filled: i64,
+    scale: u32,
+    /// `None`: zipline's int 0, an order with no fill and no commission yet.
+    commission: Option<f64>,
+    limit: Option<f64>,
+    stop: Option<f64>,
+    limit_reached: bool,
+    stop_reached: bool,
+    status: u8,
+    created_bar: usize,
+    updated_bar: usize,
+    reason: Option<String>,
+}
+
+/// A fill as the transactions column shows it.
+struct FillRow {
+    order_id: Option<u64>,
+    sid: u32,
+    amount: i64,
+    scale: u32,
+    price: f64,
+    bar: usize,
+}
+
+/// A position at a session's end, as the positions column shows it.
+struct PositionRow {
+    sid: u32,
+    amount: i64,
+    scale: u32,
+    cost_basis: f64,
+    last_sale_price: f64,
+}
+
+/// A run's per-session orders, transactions and positions, kept for the perf frame's
+/// record columns (`rustybt.records`), which build their dicts (zipline's record shapes)
+/// when a column is first read. A run that never reads them never pays for tens of
+/// thousands of small dicts: that was a quarter of a 50-asset daily run.
+#[pyclass(frozen, module = "rustybt._core")]
+pub struct PerfRecords {
+    orders: Vec<OrderRow>,
+    /// Session `i`'s orders are `orders[orders_end[i - 1]..orders_end[i]]`; likewise below.
+    orders_end: Vec<usize>,
+    fills: Vec<FillRow>,
+    fills_end: Vec<usize>,
+    positions: Vec<PositionRow>,
+    positions_end: Vec<usize>,
+    assets: Py<PyList>,
+    bar_times: Py<PyAny>,
+}
+
+impl PerfRecords {
+    fn new<N: Money>(
+        sim: &Simulation<N>,
+        assets: &Bound<'_, PyList>,
+        bar_times: &Bound<'_, PyAny>,
+    ) -> Self {
+        let ledger = sim.ledger();
+        let txns = ledger.transactions();
+        let (mut orders, mut orders_end) = (Vec::new(), Vec::new());
+        let (mut fills, mut fills_end) = (Vec::new(), Vec::new());
+        let (mut positions, mut positions_end) = (Vec::new(), Vec::new());
+        for p in sim.perf() {
+            orders.extend(p.orders.iter().map(order_row));
+            orders_end.push(orders.len());
+            fills.extend(txns[p.transactions.clone()].iter().map(|t| FillRow {
+                order_id: t.order_id,
+                sid: t.sid,
+                amount: t.amount,
+                scale: ledger.lot_scale(t.sid),
+                price: t.price.to_f64(),
+                bar: t.bar,
+            }));
+            fills_end.push(fills.len());
+            positions.extend(p.positions.iter().map(|&(sid, amount, cost_basis, last)| {
+                PositionRow {
+                    sid,
+                    amount,
+                    scale: ledger.lot_scale(sid),
+                    cost_basis: cost_basis.to_f64(),
+                    last_sale_price: last.to_f64(),
+                }
+            }));
+            positions_end.push(positions.len());
+        }
+        PerfRecords {
+            orders,
+            orders_end,
+            fills,
+            fills_end,
+            positions,
+            positions_end,
+            assets: assets.clone().unbind(),
+            bar_times: bar_times.clone().unbind(),
+        }
+    }
+
+    /// Session `i`'s slice of `rows`, whose sessions end at `ends`.
+    fn session<'a, T>(rows: &'a [T], ends: &[usize], i: usize) -> &'a [T] {
+        let start = if i == 0 { 0 } else { ends[i - 1] };
+        &rows[start..ends[i]]
+    }
+}
+
+fn order_row<N: Money>(o: &Order<N>) -> OrderRow {
+    OrderRow {
+        id: o.id,
+        sid: o.sid,
+        amount: o.amount,
+        filled: o.filled,
+        scale: o.scale,
+        commission: (o.filled != 0 || !o.commission.is_zero()).then(|| o.commission.to_f64()),
+        limit: o.limit.map(Money::to_f64),
+        stop: o.stop.map(Money::to_f64),
+        limit_reached: o.limit_reached,
+        stop_reached: o.stop_reached,
+        status: o.status.code(),
+        created_bar: o.created_bar,
+        updated_bar: o.updated_bar,
+        reason: o.reason.clone(),
+    }
+}
+
+#[pymethods]
+impl PerfRecords {
+    fn __len__(&self) -> Result<usize> {
+        guard_at("PerfRecords.__len__", || Ok(self.orders_end.len()))
+    }
+
+    /// Each session's `kind` records (`"orders"`, `"transactions"` or `"positions"`) as a
+    /// list of dicts in zipline's shapes, in an object array with one list per session.
+    fn column<'py>(&self, py: Python<'py>, kind: &str) -> Result<Bound<'py, PyArray1<Py<PyAny>>>> {
+        guard_at("PerfRecords.column", || self.build(py, kind))
+    }
+}
+
+impl PerfRecords {
+    fn build<'py>(&self, py: Python<'py>, kind: &str) -> Result<Bound<'py, PyArray1<Py<PyAny>>>> {
+        let assets = self.assets.bind(py);
+        let mut times = BarTimes {
+            index: self.bar_times.bind(py),
+            memo: Vec::new(),
+        };
+        let mut ids = IdTexts { texts: Vec::new() };
+        let sessions = self.orders_end.len();
+        let mut out: Vec<Py<PyAny>> = Vec::with_capacity(sessions);
+        match kind {
+            "orders" => {
+                let needed = self
+                    .orders
+                    .iter()
+                    .flat_map(|o| [o.updated_bar, o.created_bar])
+                    .collect();
+                times.prefetch(py, needed)?;
+                // zipline's ORDER_STATUS members (IntEnum), indexed by status code
+                let enum_type = py.import("rustybt.protocol")?.getattr("ORDER_STATUS")?;
+                let statuses = PyList::empty(py);
+                for code in 0..4u8 {
+                    statuses.append(enum_type.call1((code,))?)?;
+                }
+                let template = order_template(py)?;
+                for i in 0..sessions {
+                    let list = PyList::empty(py);
+                    for o in Self::session(&self.orders, &self.orders_end, i) {
+                        list.append(order_dict(
+                            py, o, &template, assets, &statuses, &mut times, &mut ids,
+                        )?)?;
+                    }
+                    out.push(list.into_any().unbind());
+                }
+            }
+            "transactions" => {
+                times.prefetch(py, self.fills.iter().map(|t| t.bar).collect())?;
+                // zipline records commissions on orders; its transaction dicts carry None
+                let template = keys_template(
+                    py,
+                    &["amount", "dt", "price", "order_id", "sid", "commission"],
+                )?;
+                for i in 0..sessions {
+                    let list = PyList::empty(py);
+                    for t in Self::session(&self.fills, &self.fills_end, i) {
+                        let d = template.copy()?;
+                        d.set_item(intern!(py, "amount"), amount_py(py, t.amount, t.scale)?)?;
+                        d.set_item(intern!(py, "dt"), times.get(t.bar)?)?;
+                        d.set_item(intern!(py, "price"), t.price)?;
+                        if let Some(id) = t.order_id {
+                            d.set_item(intern!(py, "order_id"), ids.get(py, id))?;
+                        }
+                        d.set_item(intern!(py, "sid"), assets.get_item(t.sid as usize)?)?;
+                        list.append(untracked(d))?;
+                    }
+                    out.push(list.into_any().unbind());
+                }
+            }
+            "positions" => {
+                let template =
+                    keys_template(py, &["sid", "amount", "cost_basis", "last_sale_price"])?;
+                for i in 0..sessions {
+                    let list = PyList::empty(py);
+                    for p in Self::session(&self.positions, &self.positions_end, i) {
+                        let d = template.copy()?;
+                        d.set_item(intern!(py, "sid"), assets.get_item(p.sid as usize)?)?;
+                        d.set_item(intern!(py, "amount"), amount_py(py, p.amount, p.scale)?)?;
+                        d.set_item(intern!(py, "cost_basis"), p.cost_basis)?;
+                        d.set_item(intern!(py, "last_sale_price"), p.last_sale_price)?;
+                        list.append(untracked(d))?;
+                    }
+                    out.push(list.into_any().unbind());
+                }
+            }
+            other => {
+                return Err(bad_value(format!(
+                    "PerfRecords.column({other:?}): the record columns are \"orders\", \
+                     \"transactions\" and \"positions\""
+                )));
+            }
+        }
+        Ok(PyArray1::from_vec(py, out))
+    }
+}
+
+fn order_dict<'py>(
     py: Python<'py>,
-    o: &Order<N>,
+    o: &OrderRow,
     template: &Bound<'py, PyDict>,
     assets: &Bound<'py, PyList>,
     statuses: &Bound<'py, PyList>,
@@ -158,16 +383,15 @@ fn order_dict<'py, N: Money>(
     }
     d.set_item(intern!(py, "amount"), amount_py(py, o.amount, o.scale)?)?;
     d.set_item(intern!(py, "filled"), amount_py(py, o.filled, o.scale)?)?;
-    if o.filled == 0 && o.commission.is_zero() {
-        d.set_item(intern!(py, "commission"), 0i64)?; // zipline's int 0 until a fill
-    } else {
-        d.set_item(intern!(py, "commission"), o.commission.to_f64())?;
+    match o.commission {
+        None => d.set_item(intern!(py, "commission"), 0i64)?, // zipline's int 0 until a fill
+        Some(c) => d.set_item(intern!(py, "commission"), c)?,
     }
     if let Some(limit) = o.limit {
-        d.set_item(intern!(py, "limit"), limit.to_f64())?;
+        d.set_item(intern!(py, "limit"), limit)?;
     }
     if let Some(stop) = o.stop {
-        d.set_item(intern!(py, "stop"), stop.to_f64())?;
+        d.set_item(intern!(py, "stop"), stop)?;
     }
     if o.limit_reached {
         d.set_item(intern!(py, "limit_reached"), true)?;
@@ -178,14 +402,14 @@ fn order_dict<'py, N: Money>(
     d.set_item(intern!(py, "sid"), assets.get_item(o.sid as usize)?)?;
     d.set_item(
         intern!(py, "status"),
-        statuses.get_item(usize::from(o.status.code()))?,
+        statuses.get_item(usize::from(o.status))?,
     )?;
     Ok(untracked(d))
 }
 
 /// The perf columns of `sim`'s run: the table's arrays, `period_close` / `period_open`
-/// (ns), per-session `transactions`, `orders` and `positions`, and `exact` (the money
-/// columns and the fills as decimal text).
+/// (ns), `records` (the per-session orders, transactions and positions, a
+/// [`PerfRecords`]), and `exact` (the money columns and the fills as decimal text).
 pub fn perf_columns<'py, N: Money>(
     py: Python<'py>,
     sim: &Simulation<N>,
@@ -200,71 +424,7 @@ pub fn perf_columns<'py, N: Money>(
     }
     out.set_item("period_close", PyArray1::from_vec(py, table.period_close))?;
     out.set_item("period_open", PyArray1::from_vec(py, table.period_open))?;
-    let perf = sim.perf();
-    let txns = sim.ledger().transactions();
-    let mut times = BarTimes {
-        index: bar_times,
-        memo: Vec::new(),
-    };
-    let mut needed: Vec<usize> = txns.iter().map(|t| t.bar).collect();
-    for p in perf {
-        needed.extend(p.orders.iter().flat_map(|o| [o.updated_bar, o.created_bar]));
-    }
-    times.prefetch(py, needed)?;
-    // zipline's ORDER_STATUS members (IntEnum), indexed by status code
-    let enum_type = py.import("rustybt.protocol")?.getattr("ORDER_STATUS")?;
-    let statuses = PyList::empty(py);
-    for code in 0..4u8 {
-        statuses.append(enum_type.call1((code,))?)?;
-    }
-    let template = order_template(py)?;
-    // zipline's key orders; records are copies of these, values then replaced (a copy
-    // takes the table whole, with no hashing or resizing)
-    // (zipline records commissions on orders; its transaction dicts carry None)
-    let txn_template = keys_template(
-        py,
-        &["amount", "dt", "price", "order_id", "sid", "commission"],
-    )?;
-    let position_template = keys_template(py, &["sid", "amount", "cost_basis", "last_sale_price"])?;
-    let mut ids = IdTexts { texts: Vec::new() };
-    let (mut t_col, mut o_col, mut p_col) = (Vec::new(), Vec::new(), Vec::new());
-    for p in perf {
-        let tl = PyList::empty(py);
-        for t in &txns[p.transactions.clone()] {
-            let d = txn_template.copy()?;
-            let scale = sim.ledger().lot_scale(t.sid);
-            d.set_item(intern!(py, "amount"), amount_py(py, t.amount, scale)?)?;
-            d.set_item(intern!(py, "dt"), times.get(t.bar)?)?;
-            d.set_item(intern!(py, "price"), t.price.to_f64())?;
-            if let Some(id) = t.order_id {
-                d.set_item(intern!(py, "order_id"), ids.get(py, id))?;
-            }
-            d.set_item(intern!(py, "sid"), assets.get_item(t.sid as usize)?)?;
-            tl.append(untracked(d))?;
-        }
-        t_col.push(tl);
-        let ol = PyList::empty(py);
-        for o in &p.orders {
-            ol.append(order_dict(
-                py, o, &template, assets, &statuses, &mut times, &mut ids,
-            )?)?;
-        }
-        o_col.push(ol);
-        let pl = PyList::empty(py);
-        for &(sid, amount, cost_basis, last) in &p.positions {
-            let d = position_template.copy()?;
-            d.set_item(intern!(py, "sid"), assets.get_item(sid as usize)?)?;
-            let scale = sim.ledger().lot_scale(sid);
-            d.set_item(intern!(py, "amount"), amount_py(py, amount, scale)?)?;
-            d.set_item(intern!(py, "cost_basis"), cost_basis.to_f64())?;
-            d.set_item(intern!(py, "last_sale_price"), last.to_f64())?;
-            pl.append(untracked(d))?;
-        }
-        p_col.push(pl);
-    }
-    out.set_item("transactions", t_col)?;
-    out.set_item("orders", o_col)?;
-    out.set_item("positions", p_col)?;
+    out.set_item("records", PerfRecords::new(sim, assets, bar_times))?;
     let exact = PyDict::new(py);
     for (name, values) in table.exact {
         exact.set_item(name, values)?;

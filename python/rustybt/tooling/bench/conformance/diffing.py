@@ -16,7 +16,10 @@ exact ledger quantizes to 12 places where zipline's floats carry their rounding.
 NaN; ``None`` equals ``None`` only. Integers and floats compare by value, but a field that
 is an integer on one side and a float on the other is reported as a difference of kind
 (zipline's counts are ints). pandas 3 reports a column of text as dtype ``str`` where pandas
-2 (zipline's) says ``object``: the two are treated as the same dtype.
+2 (zipline's) says ``object``: the two are treated as the same dtype. rustybt's record
+columns have dtype ``records`` (``rustybt.records``: built when first read), zipline's
+``object``; their values are lists of dicts in both, and the two dtypes are treated as the
+same.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ RECORD_COLUMNS = ("orders", "transactions", "positions")
 
 def _same_dtype(a: str, b: str) -> bool:
     text = {"str", "string", "object"}
-    return a == b or (a in text and b in text)
+    return a == b or (a in text and b in text) or (a, b) == ("records", "object")
 
 
 def _kind(v) -> str:
