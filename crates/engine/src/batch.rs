@@ -130,6 +130,8 @@ fn one<N: Money>(
     ledger.commission = spec.commission;
     ledger.cancel_policy = spec.cancel_policy;
     sim.fill_model = spec.fill_model;
+    // a run is read for its returns and values alone
+    sim.keep_session_detail(false);
     let first_bar = store.session_first_bar[spec.first_session] as usize;
     let mut strategy = MatrixStrategy {
         matrix,

@@ -237,6 +237,10 @@ pub struct Simulation<N: Money> {
     adjustment_cash: N,
     /// Dividends earned and not yet paid: (pay session, cash).
     unpaid_dividends: Vec<(usize, N)>,
+    /// Whether each session's [`SessionPerf`] keeps its detail: capital used, the orders
+    /// placed or changed, the positions and the exposure. A run read only for its returns
+    /// and values (the batch runner) leaves them empty and default.
+    session_detail: bool,
     /// A strategy's own slippage / commission models, asked in the ledger's place.
     cost_hook: Option<Box<dyn rustybt_ledger::CostHook<N> + Send + Sync>>,
     pub fill_model: FillModel,
@@ -338,7 +342,16 @@ impl<N: Money> Simulation<N> {
             unpaid_dividends: Vec::new(),
             cost_hook: None,
             fill_model: FillModel::NextClose,
+            session_detail: true,
         })
+    }
+
+    /// Keep (the default) or leave out each session's detail in [`Simulation::perf`]:
+    /// without it a [`SessionPerf`] holds the session's cash, values, pnl, returns and its
+    /// transactions' range, and its capital used, orders, positions and exposure are
+    /// zero, empty and default. Nothing else about the run changes.
+    pub fn keep_session_detail(&mut self, keep: bool) {
+        self.session_detail = keep;
     }
 
     /// Move the clock to the strategy's next turn (see [`crate::clock`]): `None` once the
@@ -687,11 +700,6 @@ impl<N: Money> Simulation<N> {
             self.ledger.cancel_all_open(self.bar);
         }
         let txns = self.txn_mark..self.ledger.transactions().len();
-        let capital_used = self.ledger.transactions()[txns.clone()]
-            .iter()
-            .fold(self.adjustment_cash, |acc, t| {
-                acc - t.price.mul_qty(t.amount, self.ledger.lot_scale(t.sid)) - t.commission
-            });
         let pv = self.ledger.portfolio_value();
         let pnl = pv - self.starting_pv;
         let returns = if self.starting_pv.is_zero() {
@@ -699,6 +707,31 @@ impl<N: Money> Simulation<N> {
         } else {
             pnl.div_q(self.starting_pv)
         };
+        if !self.session_detail {
+            // the session's scalars alone (see `keep_session_detail`)
+            self.touched.clear();
+            self.perf.push(SessionPerf {
+                session: self.session,
+                starting_cash: self.starting_cash,
+                ending_cash: self.ledger.cash(),
+                starting_value: self.starting_value,
+                ending_value: self.ledger.positions_value(),
+                portfolio_value: pv,
+                pnl,
+                returns,
+                capital_used: N::zero(),
+                transactions: txns,
+                orders: Vec::new(),
+                positions: Vec::new(),
+                exposure: Exposure::zero(),
+            });
+            return;
+        }
+        let capital_used = self.ledger.transactions()[txns.clone()]
+            .iter()
+            .fold(self.adjustment_cash, |acc, t| {
+                acc - t.price.mul_qty(t.amount, self.ledger.lot_scale(t.sid)) - t.commission
+            });
         self.touched.sort_unstable();
         self.touched.dedup();
         let orders = self
@@ -706,13 +739,14 @@ impl<N: Money> Simulation<N> {
             .drain(..)
             .map(|id| self.ledger.orders()[id as usize].clone())
             .collect();
+        self.ledger.settle_positions();
         let positions = self
             .ledger
             .held()
             .iter()
             .map(|&sid| {
                 let p = self.ledger.position(sid);
-                (sid, p.amount, p.cost_basis, p.last_sale_price)
+                (sid, p.amount, p.cost_basis(), p.last_sale_price)
             })
             .collect();
         self.perf.push(SessionPerf {

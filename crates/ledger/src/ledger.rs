@@ -55,6 +55,15 @@ pub struct Exposure<N> {
 }
 
 impl<N: Money> Exposure<N> {
+    /// No positions: zero values and counts.
+    pub fn zero() -> Self {
+        Exposure {
+            long_value: N::zero(),
+            short_value: N::zero(),
+            long_count: 0,
+            short_count: 0,
+        }
+    }
     pub fn gross(&self) -> N {
         self.long_value - self.short_value
     }
@@ -235,23 +244,35 @@ impl<N: Money> Ledger<N> {
         self.cash + self.positions_value()
     }
 
+    /// Keep every position's open lots and realised P&L from now on, for [`Ledger::pnl`]
+    /// (before the first fill: P&L counts the fills after this call). Nothing else reads
+    /// them, so a ledger does not keep them unless asked.
+    pub fn track_pnl(&mut self) {
+        for p in &mut self.positions {
+            p.track_lots();
+        }
+    }
+
     /// Realised and unrealised P&L over all assets (they sum to portfolio value − starting
-    /// cash exactly, splits aside).
-    pub fn pnl(&self) -> (N, N) {
+    /// cash exactly, splits aside), where [`Ledger::track_pnl`] asked for them.
+    pub fn pnl(&self) -> Option<(N, N)> {
         self.positions
             .iter()
-            .fold((N::zero(), N::zero()), |(r, u), p| {
-                (r + p.realized_pnl, u + p.unrealized_pnl())
+            .try_fold((N::zero(), N::zero()), |(r, u), p| {
+                Some((r + p.realized_pnl()?, u + p.unrealized_pnl()?))
             })
     }
 
+    /// Fold every held position's pending fills into its cost basis
+    /// ([`Position::settle`]), so that reading the bases costs nothing.
+    pub fn settle_positions(&mut self) {
+        for &sid in &self.held {
+            self.positions[sid as usize].settle();
+        }
+    }
+
     pub fn exposure(&self) -> Exposure<N> {
-        let mut e = Exposure {
-            long_value: N::zero(),
-            short_value: N::zero(),
-            long_count: 0,
-            short_count: 0,
-        };
+        let mut e = Exposure::zero();
         for &sid in &self.held {
             let p = &self.positions[sid as usize];
             let v = p.market_value();
@@ -513,9 +534,7 @@ impl<N: Money> Ledger<N> {
     fn apply_transaction(&mut self, sid: u32, amount: i64, price: N, commission: N, bar: usize) {
         let pos = &mut self.positions[sid as usize];
         let was_held = pos.amount != 0;
-        pos.apply_fill(amount, price, bar);
-        pos.adjust_commission_cost_basis(commission);
-        pos.realized_pnl -= commission;
+        pos.apply_fill(amount, price, commission, bar);
         let is_held = pos.amount != 0;
         self.cash -= price.mul_qty(amount, self.positions[sid as usize].scale);
         self.cash -= commission;
@@ -605,7 +624,7 @@ impl<N: Money> Ledger<N> {
     pub fn earn_dividend(&mut self, sid: u32, per_share: N) -> N {
         let pos = &mut self.positions[sid as usize];
         let owed = per_share.mul_qty(pos.amount, pos.scale);
-        pos.realized_pnl += owed;
+        pos.realize(owed);
         owed
     }
 
@@ -684,6 +703,7 @@ mod tests {
         // sid 0 trades in 0.0001s: 5000 lots are half a coin
         let mut l = Ledger::<Decimal>::new(2, d("100000"));
         l.set_lot_scales(&[4, 0]).unwrap();
+        l.track_pnl();
         assert_eq!(l.lot_scale(0), 4);
         let id = l
             .place_order(0, 5000, OrderStyle::Market, 0)
@@ -706,7 +726,7 @@ mod tests {
         assert_eq!(l.cash(), d("100000") - d("20010.06153075") - d("0.0005"));
         l.mark_to_market(2, |_| Some(d("41000.01")));
         assert_eq!(l.positions_value(), d("20500.005"));
-        let (realized, unrealized) = l.pnl();
+        let (realized, unrealized) = l.pnl().unwrap();
         assert_eq!(
             realized + unrealized,
             l.portfolio_value() - l.starting_cash()

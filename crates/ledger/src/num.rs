@@ -26,10 +26,24 @@ pub const MAX_SHARES: i64 = 1_000_000_000_000_000;
 /// digits inside `rust_decimal`'s exact range (see [`Money::mul_qty`]).
 pub const MAX_LOT_SCALE: u32 = 8;
 
-/// `10^scale` for a lot scale (at most [`MAX_LOT_SCALE`]).
+/// `10^scale` for a lot scale (at most [`MAX_LOT_SCALE`]; `i64::MAX` past `10^18`, where
+/// no lot scale reaches). A table: the power was a loop on every fill's bounds check.
 #[must_use]
 pub const fn lots_per_unit(scale: u32) -> i64 {
-    10i64.pow(scale)
+    const LOTS: [i64; 19] = {
+        let mut t = [1i64; 19];
+        let mut i = 1;
+        while i < 19 {
+            t[i] = t[i - 1] * 10;
+            i += 1;
+        }
+        t
+    };
+    if (scale as usize) < LOTS.len() {
+        LOTS[scale as usize]
+    } else {
+        i64::MAX
+    }
 }
 
 /// `x × 10^scale`: a quantity or a value counted in lots of `10^-scale` instead of whole
@@ -561,6 +575,17 @@ pub(crate) const POW10_F64: [f64; 23] = [
     1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 ];
 
+/// `10^k` as `f64`: the table where it is exact (what `10f64.powi(k)` computes there, every
+/// partial product being an exact power of ten), `powi` past it.
+#[inline]
+fn pow10_f64(k: u32) -> f64 {
+    match POW10_F64.get(k as usize) {
+        Some(&p) => p,
+        #[allow(clippy::cast_possible_wrap)] // a scale, far below 2^31
+        None => 10f64.powi(k as i32),
+    }
+}
+
 /// Powers of ten as `u128`, up to 10^38.
 pub(crate) const POW10: [u128; 39] = {
     let mut t = [1u128; 39];
@@ -804,7 +829,7 @@ impl Money for f64 {
     }
     #[inline]
     fn from_mantissa(mantissa: i64, scale: u32) -> Self {
-        mantissa as f64 / 10f64.powi(scale as i32)
+        mantissa as f64 / pow10_f64(scale)
     }
     fn from_f64(v: f64) -> Option<Self> {
         v.is_finite().then_some(v)
@@ -855,8 +880,38 @@ impl Money for f64 {
     }
     #[inline]
     fn round_dp(self, dp: u32) -> Self {
-        let m = 10f64.powi(dp as i32);
+        let m = pow10_f64(dp);
         (self * m).round_ties_even() / m
+    }
+    #[inline]
+    fn round_shares(self) -> i64 {
+        // round_shares_generic's rule and float operations, without its two library calls
+        // (rint, trunc): below 2^52 in magnitude the truncation is the cast and the
+        // fraction `self − t` is exact, so the nearest integer follows from the fraction
+        // (a tie may go either way: half a share from both is never within 0.0001 of
+        // either); the same integer-valued `nearest` then meets the same comparison
+        const EXACT_FRACTION: f64 = 4_503_599_627_370_496.0; // 2^52
+        if self.is_nan() || self.abs() >= EXACT_FRACTION {
+            return round_shares_generic(self); // NaN, infinities, huge values
+        }
+        #[allow(clippy::cast_possible_truncation)] // below 2^52: exact toward zero
+        let t = self as i64;
+        #[allow(clippy::cast_precision_loss)] // below 2^52: exact
+        let tf = t as f64;
+        let frac = self - tf;
+        let nearest = if frac.abs() > 0.5 {
+            tf + frac.signum()
+        } else {
+            tf
+        };
+        let epsilon = Self::from_mantissa(1, 4);
+        if (self - nearest).abs() <= epsilon {
+            #[allow(clippy::cast_possible_truncation)] // a whole number below 2^52 + 1
+            let n = nearest as i64;
+            n
+        } else {
+            t
+        }
     }
     fn from_decimal_str(text: &str) -> Option<Self> {
         text.trim().parse().ok()
@@ -932,6 +987,83 @@ pub fn round_shares_generic<N: Money>(raw: N) -> i64 {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn the_float_twin_s_tables_are_the_powers_it_computed() {
+        for k in 0..=30u32 {
+            #[allow(clippy::cast_possible_wrap)]
+            let powi = 10f64.powi(k as i32);
+            assert_eq!(pow10_f64(k).to_bits(), powi.to_bits(), "10^{k}");
+            for m in [1i64, 7, -3, 123_456_789, i64::MAX] {
+                #[allow(clippy::cast_precision_loss)]
+                let old = m as f64 / powi;
+                assert_eq!(f64::from_mantissa(m, k).to_bits(), old.to_bits());
+            }
+        }
+        for k in 0..=18 {
+            assert_eq!(lots_per_unit(k), 10i64.pow(k));
+        }
+        assert_eq!(lots_per_unit(19), i64::MAX);
+    }
+
+    /// What the float twin's `round_shares` must equal bit for bit: the generic rule.
+    fn float_shares_agree(x: f64) -> Result<(), TestCaseError> {
+        prop_assert_eq!(x.round_shares(), round_shares_generic(x), "{}", x);
+        Ok(())
+    }
+
+    #[test]
+    fn float_share_rounding_at_its_edges() {
+        let edges = [
+            0.0,
+            -0.0,
+            0.5,
+            1.5,
+            2.5,
+            -0.5,
+            -1.5,
+            -2.5,
+            0.499_999_999_999_999_94,
+            0.9999,
+            0.999_899_99,
+            1.0001,
+            1.000_100_01,
+            -0.9999,
+            -1.0001,
+            2.9999,
+            3.0001,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_496.0,
+            -4_503_599_627_370_497.0,
+            9.3e18,
+            -9.3e18,
+            1e300,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::MIN_POSITIVE,
+            1.0 - f64::EPSILON,
+        ];
+        for x in edges {
+            float_shares_agree(x).unwrap();
+            float_shares_agree(x + 1e-4).unwrap();
+            float_shares_agree(x - 1e-4).unwrap();
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(5000))]
+        #[test]
+        fn float_share_rounding_is_the_generic_rule(
+            whole in -5_000_000i64..5_000_000,
+            frac in prop_oneof![0.0f64..1.0, 0.9998f64..1.0, 0.0f64..0.0002, Just(0.5), Just(0.9999)],
+            wide in any::<f64>(),
+        ) {
+            #[allow(clippy::cast_precision_loss)]
+            float_shares_agree(whole as f64 + frac)?;
+            float_shares_agree(wide)?;
+        }
+    }
 
     #[test]
     fn quantities_in_lots_multiply_exactly_and_name_themselves() {

@@ -127,7 +127,7 @@ fn run<N: Money>(steps: &[Step], m: (u8, i64, i64, u8, i64, i64)) -> Books {
     let positions = (0..ASSETS as u32)
         .map(|sid| {
             let p = ledger.position(sid);
-            (p.amount, value(p.cost_basis), value(p.last_sale_price))
+            (p.amount, value(p.cost_basis()), value(p.last_sale_price))
         })
         .collect();
     let txns = ledger

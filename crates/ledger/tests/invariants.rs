@@ -58,6 +58,7 @@ fn run(
     commission: Commission<Decimal>,
 ) -> Ledger<Decimal> {
     let mut ledger = Ledger::<Decimal>::new(n_assets, Decimal::from(1_000_000));
+    ledger.track_pnl();
     ledger.slippage = slippage;
     ledger.commission = commission;
     for (bar, step) in steps.iter().enumerate() {
@@ -129,7 +130,7 @@ proptest! {
         });
         prop_assert_eq!(ledger.portfolio_value(), ledger.cash() + marked);
         // realised + unrealised P&L is exactly the change in portfolio value
-        let (realized, unrealized) = ledger.pnl();
+        let (realized, unrealized) = ledger.pnl().unwrap();
         prop_assert_eq!(realized + unrealized, ledger.portfolio_value() - ledger.starting_cash());
     }
 

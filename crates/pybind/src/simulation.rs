@@ -417,16 +417,18 @@ impl PySimulation {
     }
     /// Open positions: (sid, amount, cost basis, last sale price); the amount is an int
     /// of shares, or a float quantity for an asset traded in finer lots.
-    fn positions(&self, py: Python<'_>) -> Result<Vec<PositionRow>> {
+    fn positions(&mut self, py: Python<'_>) -> Result<Vec<PositionRow>> {
         guard_at("Simulation.positions", || {
-            with_sim!(&self.sim, s => {
+            with_sim!(&mut self.sim, s => {
+                // the bases once, however often a strategy reads them between fills
+                s.ledger_mut().settle_positions();
                 let l = s.ledger();
                 l.held().iter().map(|&sid| {
                     let p = l.position(sid);
                     Ok((
                         sid,
                         amount_py(py, p.amount, p.scale)?,
-                        p.cost_basis.to_f64(),
+                        p.cost_basis().to_f64(),
                         p.last_sale_price.to_f64(),
                     ))
                 }).collect()
