@@ -17,9 +17,7 @@ from rustybt.records import RecordsArray, RecordsDtype
 RECORDS = ("orders", "transactions", "positions")
 
 
-@pytest.fixture(scope="module")
-def perf(small_bundle) -> pd.DataFrame:
-    b = small_bundle
+def run_small(b) -> pd.DataFrame:
     return rustybt.run_algorithm(
         algorithm=SmaCross,
         bundle=b,
@@ -28,6 +26,11 @@ def perf(small_bundle) -> pd.DataFrame:
         capital_base=100_000,
         params={"n_assets": 5, "fast": 3, "slow": 8},
     )
+
+
+@pytest.fixture(scope="module")
+def perf(small_bundle) -> pd.DataFrame:
+    return run_small(small_bundle)
 
 
 def fresh(perf: pd.DataFrame) -> pd.DataFrame:
@@ -39,15 +42,7 @@ def fresh(perf: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_the_columns_are_built_when_first_read(small_bundle):
-    b = small_bundle
-    perf = rustybt.run_algorithm(
-        algorithm=SmaCross,
-        bundle=b,
-        start=b.sessions[0],
-        end=b.sessions[-1],
-        capital_base=100_000,
-        params={"n_assets": 5, "fast": 3, "slow": 8},
-    )
+    perf = run_small(small_bundle)
     sources = {name: perf[name].array._source for name in RECORDS}
     # the run, the numbers and a derived frame read no record
     assert perf["returns"].notna().all()

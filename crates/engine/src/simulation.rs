@@ -707,27 +707,38 @@ impl<N: Money> Simulation<N> {
         } else {
             pnl.div_q(self.starting_pv)
         };
-        if !self.session_detail {
+        let (capital_used, orders, positions, exposure) = if self.session_detail {
+            self.session_detail(txns.clone())
+        } else {
             // the session's scalars alone (see `keep_session_detail`)
             self.touched.clear();
-            self.perf.push(SessionPerf {
-                session: self.session,
-                starting_cash: self.starting_cash,
-                ending_cash: self.ledger.cash(),
-                starting_value: self.starting_value,
-                ending_value: self.ledger.positions_value(),
-                portfolio_value: pv,
-                pnl,
-                returns,
-                capital_used: N::zero(),
-                transactions: txns,
-                orders: Vec::new(),
-                positions: Vec::new(),
-                exposure: Exposure::zero(),
-            });
-            return;
-        }
-        let capital_used = self.ledger.transactions()[txns.clone()]
+            (N::zero(), Vec::new(), Vec::new(), Exposure::zero())
+        };
+        self.perf.push(SessionPerf {
+            session: self.session,
+            starting_cash: self.starting_cash,
+            ending_cash: self.ledger.cash(),
+            starting_value: self.starting_value,
+            ending_value: self.ledger.positions_value(),
+            portfolio_value: pv,
+            pnl,
+            returns,
+            capital_used,
+            transactions: txns,
+            orders,
+            positions,
+            exposure,
+        });
+    }
+
+    /// The detail of the session closing now: capital used by the transactions `txns`,
+    /// the orders placed or changed (as they stand), the open positions, the exposure.
+    #[allow(clippy::type_complexity)]
+    fn session_detail(
+        &mut self,
+        txns: Range<usize>,
+    ) -> (N, Vec<Order<N>>, Vec<(u32, i64, N, N)>, Exposure<N>) {
+        let capital_used = self.ledger.transactions()[txns]
             .iter()
             .fold(self.adjustment_cash, |acc, t| {
                 acc - t.price.mul_qty(t.amount, self.ledger.lot_scale(t.sid)) - t.commission
@@ -749,21 +760,7 @@ impl<N: Money> Simulation<N> {
                 (sid, p.amount, p.cost_basis(), p.last_sale_price)
             })
             .collect();
-        self.perf.push(SessionPerf {
-            session: self.session,
-            starting_cash: self.starting_cash,
-            ending_cash: self.ledger.cash(),
-            starting_value: self.starting_value,
-            ending_value: self.ledger.positions_value(),
-            portfolio_value: pv,
-            pnl,
-            returns,
-            capital_used,
-            transactions: txns,
-            orders,
-            positions,
-            exposure: self.ledger.exposure(),
-        });
+        (capital_used, orders, positions, self.ledger.exposure())
     }
 
     fn check_not_ended(&self, sid: u32) -> Result<(), EngineError> {
