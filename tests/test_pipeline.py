@@ -447,6 +447,18 @@ def test_pipeline_output_is_run_pipeline_s_row_of_the_session(walk_bundle, colum
     for day, frame in seen.items():
         expected = whole.xs(day.tz_localize(None).tz_localize(whole.index.levels[0].tz), level=0)
         pd.testing.assert_frame_equal(frame, expected, check_names=False)
+        # the frame the public constructor builds from the same values, block for block
+        public = pd.DataFrame(
+            {name: frame[name].to_numpy() for name in frame.columns}, index=frame.index
+        )
+        pd.testing.assert_frame_equal(frame, public)
+        assert [b.dtype for b in frame._mgr.blocks] == [b.dtype for b in public._mgr.blocks]
+    # a day's frame is the strategy's own: written to, it changes no other day's
+    first, second = list(seen.values())[:2]
+    before = second.copy()
+    first.iloc[:, 0] = -1.0
+    first["added"] = 1
+    pd.testing.assert_frame_equal(second, before)
 
 
 # -- bad input ------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import numbers
 import numpy as np
 import pandas as pd
 
+from rustybt.data import _F64, _frame_from_block
 from rustybt.errors import PipelineError
 from rustybt.pipeline.engine import DEFAULT_CHUNK, PipelineEngine
 from rustybt.pipeline.pipeline import Pipeline
@@ -62,6 +63,10 @@ class AttachedPipeline:
             block = np.empty((len(columns), len(cols)), dtype=dtype)
             for k, values in enumerate(columns.values()):
                 np.take(values[row], cols, out=block[k])
+            if _frame_from_block is not None and dtype == _F64:
+                # pandas' own block and manager, without the constructor's checks of
+                # what never varies here (~30 of the ~35 µs a day's frame took)
+                return _frame_from_block(block.T, index, self._names)
             return pd.DataFrame(block.T, index=index, columns=self._names, copy=False)
         return pd.DataFrame(
             {name: values[row, cols] for name, values in columns.items()},
