@@ -42,6 +42,7 @@ def builders(request, monkeypatch):
     if request.param == "public constructor":
         monkeypatch.setattr(data_module, "_series_from_block", None)
         monkeypatch.setattr(data_module, "_frame_from_block", None)
+        monkeypatch.setattr(data_module, "_cut_index", None)
     return request.param
 
 
@@ -179,6 +180,19 @@ def test_the_internal_builds_are_used_on_this_pandas():
     check against the public constructors, so the fast path is the one these tests see."""
     assert data_module._series_from_block is not None, pd.__version__
     assert data_module._frame_from_block is not None, pd.__version__
+    assert data_module._cut_index is not None, pd.__version__
+
+
+@pytest.mark.parametrize("tz", [None, "UTC", "America/New_York"])
+def test_the_window_labels_cut_are_the_slice(tz):
+    labels = pd.DatetimeIndex(
+        ["2024-01-02", "2024-01-03", "2024-01-05", "2024-01-08", "2024-01-09"], tz=tz
+    )
+    for start, end in [(0, 5), (1, 3), (4, 5), (2, 2), (0, 0)]:
+        got, want = data_module._cut_index(labels, start, end), labels[start:end]
+        pd.testing.assert_index_equal(got, want, exact=True)
+        assert got.freq is None and got.name is None
+        assert repr(got) == repr(want)
 
 
 def test_internal_series_build_is_an_ordinary_series():

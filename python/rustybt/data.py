@@ -136,8 +136,46 @@ def _block_series_builder():
         return None
 
 
+def _index_slicer():
+    """``cut(labels, start, end)``: ``labels[start:end]`` (``0 <= start <= end``) for a
+    ``DatetimeIndex`` without a ``freq``, built straight from a view of its values
+    (``DatetimeIndex._simple_new``, as pandas builds the slice). ``__getitem__`` spends
+    ~5 µs deciding what a history window's labels never vary (a slice, a freq to carry);
+    this takes ~1.2 µs. Adopted only if it builds exactly the index a slice builds on this
+    pandas (otherwise None: the slice is used)."""
+    try:
+        from pandas.core.arrays import DatetimeArray
+
+        simple_index = pd.DatetimeIndex._simple_new
+        simple_array = DatetimeArray._simple_new
+
+        def cut(labels: pd.DatetimeIndex, start: int, end: int) -> pd.DatetimeIndex:
+            data = labels._data
+            return simple_index(simple_array(data._ndarray[start:end], dtype=data.dtype))
+
+        labels = pd.DatetimeIndex(["2024-01-02", "2024-01-03", "2024-01-05", "2024-01-08"])
+        labels = labels.tz_localize("UTC")
+        got, want = cut(labels, 1, 3), labels[1:3]
+        same = (
+            type(got) is type(want)
+            and got.equals(want)
+            and got.dtype == want.dtype
+            and got.freq is None
+            and want.freq is None
+            and got.name is None
+            and repr(got) == repr(want)
+            and np.shares_memory(got.asi8, labels.asi8)
+            and got.get_loc(want[1]) == 1
+            and cut(labels, 2, 2).equals(labels[2:2])
+        )
+        return cut if same else None
+    except Exception:  # any pandas without these internals: the slice
+        return None
+
+
 _frame_from_block = _block_frame_builder()
 _series_from_block = _block_series_builder()
+_cut_index = _index_slicer()
 
 #: Window indexes kept per bundle (and so shared by every run of a sweep in one process)
 #: before the cache starts over.
@@ -536,7 +574,10 @@ class BarData(_core.BarData):
             return index
         labels = self._index if target is None else self._targets[target][1]
         if start >= 0:
-            index = labels[start:end]
+            if _cut_index is not None and type(labels) is pd.DatetimeIndex and labels.freq is None:
+                index = _cut_index(labels, start, end)
+            else:
+                index = labels[start:end]
         else:  # the window reaches before the bundle's first bar
             pad = pd.DatetimeIndex([pd.NaT] * (-start), tz="UTC")
             index = pad.append(labels[:end])
