@@ -59,4 +59,4 @@ fi
 PYTHONPATH="$PWD/python" .venv-pandas22/bin/python -m pytest -p no:cacheprovider \
     tests/test_api_functions.py tests/test_api_styles.py tests/test_results.py \
     tests/test_zipline_semantics.py tests/test_benchmark.py tests/test_vertical_slice.py \
-    tests/test_records.py
+    tests/test_records.py tests/test_history_floor.py
