@@ -3,7 +3,9 @@ when first read (issue #16, item 3), and read as zipline's object columns of lis
 
 from __future__ import annotations
 
+import json
 import pickle
+from decimal import Decimal
 
 import numpy as np
 import pandas as pd
@@ -170,3 +172,31 @@ def test_an_unknown_record_kind_is_refused_by_name(small_bundle):
     records = sim.perf([], None)["records"]
     with pytest.raises(ValueError, match=r'"trades".*"orders", "transactions" and "positions"'):
         records.column("trades")
+
+
+def test_exact_values_are_made_on_first_read_and_serialize_as_a_dict(small_bundle, tmp_path):
+    perf = run_small(small_bundle)
+    exact = perf.attrs["rustybt"]["exact"]
+    assert exact._values is None  # the run and its frame made no decimal text
+    perf["returns"].sum()
+    assert exact._values is None
+    # the first read makes all of it; a derived frame shares it
+    assert len(exact["portfolio_value"]) == len(perf)
+    assert exact._values is not None
+    assert perf[["returns"]].attrs["rustybt"]["exact"] is exact
+    assert float(Decimal(exact["portfolio_value"][-1])) == perf["portfolio_value"].iloc[-1]
+    txns = [t for day in perf["transactions"] for t in day]
+    assert len(exact["transactions"]) == len(txns)
+    assert [f[2] for f in exact["transactions"]] == [t["amount"] for t in txns]
+    # a pickle and a JSON writer (pandas' to_parquet writes attrs as JSON) see a dict
+    back = pickle.loads(pickle.dumps(perf))
+    assert type(back.attrs["rustybt"]["exact"]) is dict
+    assert back.attrs["rustybt"]["exact"] == dict(exact)
+    written = json.loads(json.dumps(perf.attrs))
+    assert written["rustybt"]["exact"]["portfolio_value"] == list(exact["portfolio_value"])
+    fresh_run = run_small(small_bundle)
+    path = tmp_path / "perf.parquet"
+    fresh_run[["returns"]].to_parquet(path)
+    assert pd.read_parquet(path).attrs["rustybt"]["exact"]["pnl"] == list(
+        fresh_run.attrs["rustybt"]["exact"]["pnl"]
+    )

@@ -18,6 +18,7 @@ __all__ = [
     "Bundle",
     "CsvDir",
     "OrderRecord",
+    "PerfExact",
     "PerfRecords",
     "Simulation",
     "__version__",
@@ -230,6 +231,10 @@ class BarData:
     def _before_first(self) -> bool: ...
     def _can_trade(self, sid: int) -> bool: ...
     def _is_stale(self, sid: int) -> bool: ...
+
+@final
+class PerfExact:
+    def build(self) -> dict[str, Any]: ...
 
 @final
 class PerfRecords:

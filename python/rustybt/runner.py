@@ -617,9 +617,54 @@ def _perf_frame(
         bundle=bundle.name,
         content_hash=bundle.content_hash,
         periods_per_year=sim.periods_per_year,
-        exact={k: (v if k == "transactions" else tuple(v)) for k, v in exact.items()},
+        exact=ExactValues(exact)
+        if isinstance(exact, _core.PerfExact)
+        else {k: (v if k == "transactions" else tuple(v)) for k, v in exact.items()},
     )
     return frame
+
+
+class ExactValues(Mapping):
+    """``perf.attrs["rustybt"]["exact"]``: the run's exact values by name, each money
+    column's decimal text per session (a tuple) and ``"transactions"``, every fill as
+    ``(order id, sid, amount, price text, commission text, bar)``. The engine keeps them
+    as its books hold them (``_core.PerfExact``) and the text is made on the first read of
+    any of them; a copy or a pickle is a plain ``dict`` of the same values.
+    """
+
+    __slots__ = ("_source", "_values")
+
+    def __init__(self, source: _core.PerfExact):
+        self._source: _core.PerfExact | None = source
+        self._values: dict | None = None
+
+    def _built(self) -> dict:
+        if self._values is None:
+            raw = self._source.build()
+            self._values = {k: (v if k == "transactions" else tuple(v)) for k, v in raw.items()}
+            self._source = None
+        return self._values
+
+    def __getitem__(self, name: str):
+        return self._built()[name]
+
+    def __iter__(self):
+        return iter(self._built())
+
+    def __len__(self) -> int:
+        return len(self._built())
+
+    def __repr__(self) -> str:
+        return repr(self._built())
+
+    def __reduce__(self):
+        return (dict, (self._built(),))
+
+    def __copy__(self) -> ExactValues:
+        return self
+
+    def __deepcopy__(self, memo) -> ExactValues:
+        return self  # never written to, as RunInfo's other values
 
 
 class RunInfo(dict):
@@ -633,7 +678,13 @@ class RunInfo(dict):
         return self
 
     def __reduce__(self):
-        return (RunInfo, (dict(self),))
+        return (RunInfo, (dict(self.items()),))
+
+    def items(self):
+        """The entries, the exact values as a plain ``dict``: what a serializer sees (the
+        ``json`` module asks a ``dict`` subclass for its items, and pandas writes
+        ``attrs`` as JSON in ``to_parquet``)."""
+        return {k: dict(v) if isinstance(v, ExactValues) else v for k, v in super().items()}.items()
 
 
 def exact_column(perf: pd.DataFrame, name: str) -> pd.Series:

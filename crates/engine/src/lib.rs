@@ -17,7 +17,7 @@ pub use metrics::{
     alpha_beta, check_periods, cumulative_benchmark_risk, cumulative_risk, fifo_round_trips,
     final_risk, periods_per_year, BenchmarkRow, RiskRow, RoundTrip, PERIODS_PER_YEAR,
 };
-pub use report::{PerfTable, TrialSummary};
+pub use report::{ExactValues, PerfTable, TrialSummary, EXACT_COLUMNS};
 pub use simulation::{
     order_style, run, FillModel, LedgerKind, OrderKind, SessionPerf, Simulation, Strategy,
 };

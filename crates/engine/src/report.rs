@@ -9,9 +9,86 @@ use crate::error::EngineError;
 use crate::metrics::{alpha_beta, cumulative_risk, fifo_round_trips};
 use crate::simulation::{SessionPerf, Simulation};
 
-/// A fill in exact terms: (order id, sid, (lots, lot scale), price text, commission text,
-/// bar).
-pub type ExactFill = (Option<u64>, u32, (i64, u32), String, String, usize);
+/// A fill in exact terms: (order id, sid, (lots, lot scale), price, commission, bar).
+pub type FillOf<V> = (Option<u64>, u32, (i64, u32), V, V, usize);
+
+/// A fill with its price and commission as decimal text.
+pub type ExactFill = FillOf<String>;
+
+/// The money columns kept exactly, by name, beside the perf table's `f64` columns.
+pub const EXACT_COLUMNS: [&str; 7] = [
+    "portfolio_value",
+    "ending_cash",
+    "ending_value",
+    "pnl",
+    "returns",
+    "capital_used",
+    "starting_cash",
+];
+
+/// The run's exact values, as the books hold them: each session's money columns
+/// ([`EXACT_COLUMNS`], in that order) and every fill. Their decimal text is made by
+/// [`ExactValues::texts`], when asked for: most runs are never read to the last digit.
+#[derive(Debug, Clone, Default)]
+pub struct ExactValues<N> {
+    /// `EXACT_COLUMNS[k]` of session `i` is `sessions[i][k]`.
+    sessions: Vec<[N; 7]>,
+    fills: Vec<FillOf<N>>,
+}
+
+impl<N: Money> ExactValues<N> {
+    /// The exact values of `sim`'s sessions so far and of all its fills.
+    pub fn new(sim: &Simulation<N>) -> Self {
+        let ledger = sim.ledger();
+        ExactValues {
+            sessions: sim
+                .perf()
+                .iter()
+                .map(|p| {
+                    [
+                        p.portfolio_value,
+                        p.ending_cash,
+                        p.ending_value,
+                        p.pnl,
+                        p.returns,
+                        p.capital_used,
+                        p.starting_cash,
+                    ]
+                })
+                .collect(),
+            fills: ledger
+                .transactions()
+                .iter()
+                .map(|t| {
+                    let lots = (t.amount, ledger.lot_scale(t.sid));
+                    (t.order_id, t.sid, lots, t.price, t.commission, t.bar)
+                })
+                .collect(),
+        }
+    }
+
+    /// The values as decimal text: each of [`EXACT_COLUMNS`] with its sessions' values,
+    /// and the fills.
+    pub fn texts(&self) -> (Vec<(&'static str, Vec<String>)>, Vec<ExactFill>) {
+        let columns = EXACT_COLUMNS
+            .iter()
+            .enumerate()
+            .map(|(k, &name)| {
+                let values = self.sessions.iter().map(|s| s[k].to_exact_string());
+                (name, values.collect())
+            })
+            .collect();
+        let fills = self
+            .fills
+            .iter()
+            .map(|&(id, sid, lots, price, commission, bar)| {
+                let (price, commission) = (price.to_exact_string(), commission.to_exact_string());
+                (id, sid, lots, price, commission, bar)
+            })
+            .collect();
+        (columns, fills)
+    }
+}
 
 /// The perf frame's per-session columns, one value per session of the run.
 #[derive(Debug, Clone, Default)]
@@ -21,10 +98,6 @@ pub struct PerfTable {
     /// Each session's close and open (ns since the epoch, UTC).
     pub period_close: Vec<i64>,
     pub period_open: Vec<i64>,
-    /// Exact values of the money columns, as decimal text.
-    pub exact: Vec<(&'static str, Vec<String>)>,
-    /// Every fill of the run, exactly.
-    pub exact_fills: Vec<ExactFill>,
 }
 
 /// `a / b` as `f64`, NaN when `b` is zero (leverage of an empty account).
@@ -108,29 +181,6 @@ impl PerfTable {
                 ),
             ]);
         }
-        let exact_names = [
-            "portfolio_value",
-            "ending_cash",
-            "ending_value",
-            "pnl",
-            "returns",
-            "capital_used",
-            "starting_cash",
-        ];
-        let exact = exact_names
-            .iter()
-            .map(|&name| {
-                let get = money
-                    .iter()
-                    .find(|(n, _)| *n == name)
-                    .expect("a money column")
-                    .1;
-                (
-                    name,
-                    perf.iter().map(|p| get(p).to_exact_string()).collect(),
-                )
-            })
-            .collect();
         PerfTable {
             columns,
             period_close: perf
@@ -140,22 +190,6 @@ impl PerfTable {
             period_open: perf
                 .iter()
                 .map(|p| store.sessions[p.session].open_ns)
-                .collect(),
-            exact,
-            exact_fills: sim
-                .ledger()
-                .transactions()
-                .iter()
-                .map(|t| {
-                    (
-                        t.order_id,
-                        t.sid,
-                        (t.amount, sim.ledger().lot_scale(t.sid)),
-                        t.price.to_exact_string(),
-                        t.commission.to_exact_string(),
-                        t.bar,
-                    )
-                })
                 .collect(),
         }
     }

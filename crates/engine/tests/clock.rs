@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use rustybt_data::calendar::{NANOS_PER_DAY, NANOS_PER_MINUTE};
 use rustybt_data::{generate, write_bundle, BarSize, BarStore, Field, Session, SyntheticSpec};
-use rustybt_engine::{run, EngineError, PerfTable, Simulation, Step, Strategy};
+use rustybt_engine::{run, EngineError, ExactValues, Simulation, Step, Strategy};
 use rustybt_ledger::{Fixed, Money, OrderStyle};
 use serde_json::Value;
 
@@ -96,29 +96,20 @@ fn a_rust_strategy_through_the_clock_matches_the_python_path() {
     let mut sim = simulation(&store);
     let weight = WEIGHT.parse().unwrap();
     run(&mut sim, &mut Golden { weight }).unwrap();
-    let table = PerfTable::new(&sim, false);
-    let exact = |name: &str| {
-        table
-            .exact
-            .iter()
-            .find(|(n, _)| *n == name)
-            .unwrap()
-            .1
-            .clone()
-    };
+    let (columns, exact_fills) = ExactValues::new(&sim).texts();
+    let exact = |name: &str| columns.iter().find(|(n, _)| *n == name).unwrap().1.clone();
     assert_eq!(sim.perf().len() as u64, want["sessions"].as_u64().unwrap());
     for name in ["portfolio_value", "ending_cash", "returns"] {
         assert_eq!(exact(name), strings(&want[name]), "{name}");
     }
-    let fills: Vec<Value> = table
-        .exact_fills
+    let fills: Vec<Value> = exact_fills
         .iter()
         .map(|(_, sid, (amount, _scale), price, fee, bar)| {
             serde_json::json!({"bar": bar, "sid": sid, "amount": amount, "price": price, "commission": fee})
         })
         .collect();
     assert_eq!(&Value::Array(fills), &want["fills"]);
-    assert!(!table.exact_fills.is_empty());
+    assert!(!exact_fills.is_empty());
 }
 
 #[test]

@@ -42,7 +42,7 @@ mod _core {
         _panic_for_tests, benchmark_metrics, final_risk, risk_metrics, round_trips_of,
     };
     #[pymodule_export]
-    use crate::perf::PerfRecords;
+    use crate::perf::{PerfExact, PerfRecords};
     #[pymodule_export]
     use crate::pipeline::{
         pipeline_normalize, pipeline_peer_count, pipeline_percentile_between, pipeline_quantiles,

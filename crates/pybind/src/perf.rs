@@ -7,7 +7,8 @@ use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList, PyString};
 use pyo3::IntoPyObjectExt;
-use rustybt_engine::{PerfTable, Simulation};
+use rustybt_engine::report::ExactFill;
+use rustybt_engine::{ExactValues, PerfTable, Simulation};
 use rustybt_ledger::{Money, Order};
 
 use crate::conversion::{amount_py, order_id_text};
@@ -425,23 +426,59 @@ pub fn perf_columns<'py, N: Money>(
     out.set_item("period_close", PyArray1::from_vec(py, table.period_close))?;
     out.set_item("period_open", PyArray1::from_vec(py, table.period_open))?;
     out.set_item("records", PerfRecords::new(sim, assets, bar_times))?;
-    let exact = PyDict::new(py);
-    for (name, values) in table.exact {
-        exact.set_item(name, values)?;
-    }
-    // amounts: an int of shares, or the exact decimal quantity as text for finer lots
-    let fills = PyList::empty(py);
-    for (id, sid, (units, scale), price, commission, bar) in table.exact_fills {
-        let amount = if scale == 0 {
-            units.into_py_any(py)?
-        } else {
-            rustybt_ledger::qty_text(units, scale).into_py_any(py)?
-        };
-        // atomic values only: the tuple CPython would untrack at its first collection
-        let fill = (id, sid, amount, price, commission, bar).into_pyobject(py)?;
-        fills.append(untracked(fill))?;
-    }
-    exact.set_item("transactions", fills)?;
+    let exact = PerfExact {
+        values: Box::new(ExactValues::new(sim)),
+    };
     out.set_item("exact", exact)?;
     Ok(out)
+}
+
+/// What [`PerfExact`] keeps: a run's [`ExactValues`], whatever its number type.
+trait ExactSource: Send + Sync {
+    fn texts(&self) -> (Vec<(&'static str, Vec<String>)>, Vec<ExactFill>);
+}
+
+impl<N: Money + Send + Sync> ExactSource for ExactValues<N> {
+    fn texts(&self) -> (Vec<(&'static str, Vec<String>)>, Vec<ExactFill>) {
+        ExactValues::texts(self)
+    }
+}
+
+/// A finished run's exact values: each session's money columns and every fill, kept as
+/// the books hold them and written out as decimal text only when asked (`build`). Read
+/// through `perf.attrs["rustybt"]["exact"]` (`rustybt.runner.ExactValues`), which asks
+/// once; most runs are never read to the last digit, and the ~20,000 strings of a
+/// 50-asset daily run were a tenth of its time.
+#[pyclass(frozen, module = "rustybt._core")]
+pub struct PerfExact {
+    values: Box<dyn ExactSource>,
+}
+
+#[pymethods]
+impl PerfExact {
+    /// `{column: [decimal text per session], "transactions": [(order id, sid, amount,
+    /// price text, commission text, bar), ...]}`, a new dict on every call. An amount is
+    /// an int of shares, or the exact quantity as text for lots finer than a share.
+    fn build<'py>(&self, py: Python<'py>) -> Result<Bound<'py, PyDict>> {
+        guard_at("PerfExact.build", || {
+            let (columns, exact_fills) = self.values.texts();
+            let exact = PyDict::new(py);
+            for (name, values) in columns {
+                exact.set_item(name, values)?;
+            }
+            let fills = PyList::empty(py);
+            for (id, sid, (units, scale), price, commission, bar) in exact_fills {
+                let amount = if scale == 0 {
+                    units.into_py_any(py)?
+                } else {
+                    rustybt_ledger::qty_text(units, scale).into_py_any(py)?
+                };
+                // atomic values only: the tuple CPython would untrack at its first collection
+                let fill = (id, sid, amount, price, commission, bar).into_pyobject(py)?;
+                fills.append(untracked(fill))?;
+            }
+            exact.set_item("transactions", fills)?;
+            Ok(exact)
+        })
+    }
 }
