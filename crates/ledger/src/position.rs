@@ -16,7 +16,10 @@ use std::collections::VecDeque;
 
 use crate::num::Money;
 
-/// Fills a position keeps unfolded into its cost basis; the next fill folds them.
+/// Fills a position keeps unfolded into its cost basis; the next fill folds them. A
+/// pending fill (40 bytes with exact prices) is a copy of part of a transaction the
+/// ledger keeps anyway, so this at most doubles the memory of a position's recent fills.
+/// (256 made B1 7% slower: its positions stay open for hundreds of fills.)
 pub const PENDING_MAX: usize = 1024;
 
 #[derive(Debug, Clone, Default)]
