@@ -617,11 +617,14 @@ def _perf_frame(
         bundle=bundle.name,
         content_hash=bundle.content_hash,
         periods_per_year=sim.periods_per_year,
-        exact=ExactValues(exact)
-        if isinstance(exact, _core.PerfExact)
-        else {k: (v if k == "transactions" else tuple(v)) for k, v in exact.items()},
+        exact=ExactValues(exact) if isinstance(exact, _core.PerfExact) else _exact_dict(exact),
     )
     return frame
+
+
+def _exact_dict(raw: dict) -> dict:
+    """The exact values as ``perf.attrs`` keeps them: the columns' texts as tuples."""
+    return {k: (v if k == "transactions" else tuple(v)) for k, v in raw.items()}
 
 
 class ExactValues(Mapping):
@@ -629,7 +632,7 @@ class ExactValues(Mapping):
     column's decimal text per session (a tuple) and ``"transactions"``, every fill as
     ``(order id, sid, amount, price text, commission text, bar)``. The engine keeps them
     as its books hold them (``_core.PerfExact``) and the text is made on the first read of
-    any of them; a copy or a pickle is a plain ``dict`` of the same values.
+    any of them. A pickle of it is a plain ``dict`` of the same values.
     """
 
     __slots__ = ("_source", "_values")
@@ -640,8 +643,7 @@ class ExactValues(Mapping):
 
     def _built(self) -> dict:
         if self._values is None:
-            raw = self._source.build()
-            self._values = {k: (v if k == "transactions" else tuple(v)) for k, v in raw.items()}
+            self._values = _exact_dict(self._source.build())
             self._source = None
         return self._values
 
