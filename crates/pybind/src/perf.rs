@@ -1,6 +1,7 @@
 //! The perf frame's columns as Python objects: the engine's [`PerfTable`] as NumPy arrays,
-//! and each session's orders, transactions and positions kept in [`PerfRecords`], which
-//! builds them as lists of dicts (zipline's record shapes) on request.
+//! each session's orders, transactions and positions kept in [`PerfRecords`], which
+//! builds them as lists of dicts (zipline's record shapes) on request, and the run's
+//! exact values kept in [`PerfExact`], which writes them out as decimal text on request.
 
 use numpy::PyArray1;
 use pyo3::intern;
