@@ -332,6 +332,26 @@ def test_custom_factor_windows_are_read_only_views(split_bundle):
     assert seen and all(not writeable for writeable, _ in seen)
 
 
+def test_custom_factor_today_is_each_date_s_timestamp(split_bundle):
+    days = []
+
+    class Today(CustomFactor):
+        inputs = (EquityPricing.close,)
+        window_length = 1
+
+        def compute(self, today, assets, out, close):
+            days.append(today)
+            out[:] = 0.0
+
+    out = run_pipeline(
+        Pipeline({"t": Today()}), DATES[2], DATES[6], bundle=split_bundle, chunksize=2
+    )
+    dates = out.index.get_level_values(0).unique()
+    assert all(type(day) is pd.Timestamp for day in days)
+    assert list(days) == list(dates)
+    assert [str(day.tz) for day in days] == [str(d.tz) for d in dates]
+
+
 def test_polars_output(split_bundle):
     pl = pytest.importorskip("polars")
     pipe = Pipeline({"close": EquityPricing.close.latest})

@@ -47,7 +47,8 @@ class CustomTermMixin:
             }
         params = self.params
         windows = [w.per_date() for w in inputs]
-        dates = ctx.dates  # one slice of the sessions, not one per date
+        # every date's Timestamp boxed at once (~0.4 µs each; indexing one is ~3 µs)
+        dates = ctx.dates.tolist()
         for j in range(rows):
             cols = ctx.mask[j]
             all_cols = cols.all()
