@@ -198,14 +198,23 @@ pub fn cumulative_benchmark_risk(
     let (mut n, mut mean_b, mut m2_b) = (0f64, 0f64, 0f64);
     let mut wealth = 1f64;
     let ann = periods.sqrt();
+    // while every benchmark return so far is zero (a run without a benchmark: all of
+    // them), its variance is exactly zero and alpha_beta gives (NaN, NaN): without the
+    // O(n) passes over the prefix
+    let mut all_zero = true;
     for i in 0..returns.len() {
         let b = benchmark[i];
+        all_zero &= b == 0.0;
         n += 1.0;
         let delta_b = b - mean_b;
         mean_b += delta_b / n;
         m2_b += delta_b * (b - mean_b);
         wealth *= 1.0 + b;
-        let (alpha, beta) = alpha_beta(&returns[..=i], &benchmark[..=i], periods);
+        let (alpha, beta) = if all_zero {
+            (f64::NAN, f64::NAN)
+        } else {
+            alpha_beta(&returns[..=i], &benchmark[..=i], periods)
+        };
         out.push(BenchmarkRow {
             benchmark_period_return: wealth - 1.0,
             benchmark_volatility: if n > 1.0 {
@@ -243,7 +252,11 @@ pub fn alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> (f64, f64
         var += d * d;
     }
     let var = var / n;
-    let beta = if var < 1.0e-30 { f64::NAN } else { cov / var };
+    if var < 1.0e-30 {
+        // beta is NaN, and so is every excess return r − beta·b, their mean and alpha
+        return (f64::NAN, f64::NAN);
+    }
+    let beta = cov / var;
     let mut excess = 0.0;
     for (r, b) in returns.iter().zip(benchmark) {
         excess += r - beta * b;
@@ -386,6 +399,58 @@ mod tests {
                 let (a1, b1) = alpha_beta(&r, &b, periods);
                 let (a2, b2) = alpha_beta_buffered(&r, &b, periods);
                 assert_eq!((a1.to_bits(), b1.to_bits()), (a2.to_bits(), b2.to_bits()));
+            }
+        }
+    }
+
+    #[test]
+    fn every_cumulative_alpha_and_beta_is_the_buffered_form_bit_for_bit() {
+        // benchmarks that start at zero (no data yet, or none at all), stay constant or
+        // hold a lone -0.0: the rows the shortcuts answer without the passes
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64 * 0.06 - 0.03
+        };
+        let r: Vec<f64> = (0..120).map(|_| next()).collect();
+        let noise: Vec<f64> = (0..120).map(|_| next()).collect();
+        let benchmarks: Vec<Vec<f64>> = vec![
+            vec![0.0; 120],
+            (0..120)
+                .map(|i| if i < 40 { 0.0 } else { noise[i] })
+                .collect(),
+            (0..120)
+                .map(|i| {
+                    if i == 7 {
+                        -0.0
+                    } else if i < 30 {
+                        0.0
+                    } else {
+                        noise[i]
+                    }
+                })
+                .collect(),
+            vec![0.01; 120],
+            (0..120)
+                .map(|i| if i < 50 { 0.002 } else { noise[i] })
+                .collect(),
+            noise.clone(),
+        ];
+        for b in &benchmarks {
+            let rows = cumulative_benchmark_risk(&r, b, 252.0);
+            for (i, row) in rows.iter().enumerate() {
+                let (a, beta) = if i == 0 {
+                    (f64::NAN, f64::NAN)
+                } else {
+                    alpha_beta_buffered(&r[..=i], &b[..=i], 252.0)
+                };
+                assert_eq!(
+                    (row.alpha.to_bits(), row.beta.to_bits()),
+                    (a.to_bits(), beta.to_bits()),
+                    "row {i}"
+                );
             }
         }
     }
