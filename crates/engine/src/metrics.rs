@@ -383,15 +383,19 @@ mod tests {
         ((excess + 1.0).powf(periods) - 1.0, beta)
     }
 
-    #[test]
-    fn alpha_and_beta_are_the_buffered_form_bit_for_bit() {
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = || {
+    /// Returns uniform in ±3% from a xorshift generator seeded with `state`.
+    fn daily_returns(mut state: u64) -> impl FnMut() -> f64 {
+        move || {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             (state >> 11) as f64 / (1u64 << 53) as f64 * 0.06 - 0.03
-        };
+        }
+    }
+
+    #[test]
+    fn alpha_and_beta_are_the_buffered_form_bit_for_bit() {
+        let mut next = daily_returns(0x2545_f491_4f6c_dd1d);
         for len in [2usize, 3, 17, 250, 600] {
             let r: Vec<f64> = (0..len).map(|_| next()).collect();
             let b: Vec<f64> = (0..len).map(|_| next()).collect();
@@ -407,13 +411,7 @@ mod tests {
     fn every_cumulative_alpha_and_beta_is_the_buffered_form_bit_for_bit() {
         // benchmarks that start at zero (no data yet, or none at all), stay constant or
         // hold a lone -0.0: the rows the shortcuts answer without the passes
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 0.06 - 0.03
-        };
+        let mut next = daily_returns(0x9e37_79b9_7f4a_7c15);
         let r: Vec<f64> = (0..120).map(|_| next()).collect();
         let noise: Vec<f64> = (0..120).map(|_| next()).collect();
         let benchmarks: Vec<Vec<f64>> = vec![
