@@ -40,21 +40,19 @@ impl<N: Money> ExactValues<N> {
     /// The exact values of `sim`'s sessions so far and of all its fills.
     pub fn new(sim: &Simulation<N>) -> Self {
         let ledger = sim.ledger();
+        let money = money_columns::<N>();
+        let getters = EXACT_COLUMNS.map(|name| {
+            money
+                .iter()
+                .find(|(n, _)| *n == name)
+                .expect("every exact column is a money column")
+                .1
+        });
         ExactValues {
             sessions: sim
                 .perf()
                 .iter()
-                .map(|p| {
-                    [
-                        p.portfolio_value,
-                        p.ending_cash,
-                        p.ending_value,
-                        p.pnl,
-                        p.returns,
-                        p.capital_used,
-                        p.starting_cash,
-                    ]
-                })
+                .map(|p| getters.map(|get| get(p)))
                 .collect(),
             fills: ledger
                 .transactions()
@@ -111,29 +109,33 @@ fn ratio<N: Money>(a: N, b: N) -> f64 {
 
 type Getter<N> = fn(&SessionPerf<N>) -> N;
 
+/// The perf table's money columns by zipline's names, each with the session value it is.
+fn money_columns<N: Money>() -> [(&'static str, Getter<N>); 14] {
+    [
+        ("portfolio_value", |p| p.portfolio_value),
+        ("returns", |p| p.returns),
+        ("pnl", |p| p.pnl),
+        ("capital_used", |p| p.capital_used),
+        ("starting_cash", |p| p.starting_cash),
+        ("ending_cash", |p| p.ending_cash),
+        ("starting_value", |p| p.starting_value),
+        ("ending_value", |p| p.ending_value),
+        ("starting_exposure", |p| p.starting_value),
+        ("ending_exposure", |p| p.ending_value),
+        ("long_value", |p| p.exposure.long_value),
+        ("short_value", |p| p.exposure.short_value),
+        ("long_exposure", |p| p.exposure.long_value),
+        ("short_exposure", |p| p.exposure.short_value),
+    ]
+}
+
 impl PerfTable {
     /// The table of `sim`'s sessions so far; `risk` adds the cumulative risk columns
     /// (`algorithm_period_return`, `algo_volatility`, `sharpe`, `sortino`, `max_drawdown`).
     pub fn new<N: Money>(sim: &Simulation<N>, risk: bool) -> Self {
         let perf = sim.perf();
         let store = sim.store();
-        let money: [(&'static str, Getter<N>); 14] = [
-            ("portfolio_value", |p| p.portfolio_value),
-            ("returns", |p| p.returns),
-            ("pnl", |p| p.pnl),
-            ("capital_used", |p| p.capital_used),
-            ("starting_cash", |p| p.starting_cash),
-            ("ending_cash", |p| p.ending_cash),
-            ("starting_value", |p| p.starting_value),
-            ("ending_value", |p| p.ending_value),
-            ("starting_exposure", |p| p.starting_value),
-            ("ending_exposure", |p| p.ending_value),
-            ("long_value", |p| p.exposure.long_value),
-            ("short_value", |p| p.exposure.short_value),
-            ("long_exposure", |p| p.exposure.long_value),
-            ("short_exposure", |p| p.exposure.short_value),
-        ];
-        let mut columns: Vec<(&'static str, Vec<f64>)> = money
+        let mut columns: Vec<(&'static str, Vec<f64>)> = money_columns::<N>()
             .iter()
             .map(|&(name, get)| (name, perf.iter().map(|p| get(p).to_f64()).collect()))
             .collect();

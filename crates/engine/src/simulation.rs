@@ -708,7 +708,7 @@ impl<N: Money> Simulation<N> {
             pnl.div_q(self.starting_pv)
         };
         let (capital_used, orders, positions, exposure) = if self.session_detail {
-            self.session_detail(txns.clone())
+            self.closing_detail(txns.clone())
         } else {
             // the session's scalars alone (see `keep_session_detail`)
             self.touched.clear();
@@ -734,7 +734,7 @@ impl<N: Money> Simulation<N> {
     /// The detail of the session closing now: capital used by the transactions `txns`,
     /// the orders placed or changed (as they stand), the open positions, the exposure.
     #[allow(clippy::type_complexity)]
-    fn session_detail(
+    fn closing_detail(
         &mut self,
         txns: Range<usize>,
     ) -> (N, Vec<Order<N>>, Vec<(u32, i64, N, N)>, Exposure<N>) {

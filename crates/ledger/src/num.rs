@@ -27,20 +27,13 @@ pub const MAX_SHARES: i64 = 1_000_000_000_000_000;
 pub const MAX_LOT_SCALE: u32 = 8;
 
 /// `10^scale` for a lot scale (at most [`MAX_LOT_SCALE`]; `i64::MAX` past `10^18`, where
-/// no lot scale reaches). A table: the power was a loop on every fill's bounds check.
+/// no lot scale reaches). From the powers-of-ten table: the power was a loop on every fill's bounds check.
 #[must_use]
 pub const fn lots_per_unit(scale: u32) -> i64 {
-    const LOTS: [i64; 19] = {
-        let mut t = [1i64; 19];
-        let mut i = 1;
-        while i < 19 {
-            t[i] = t[i - 1] * 10;
-            i += 1;
-        }
-        t
-    };
-    if (scale as usize) < LOTS.len() {
-        LOTS[scale as usize]
+    if scale <= 18 {
+        #[allow(clippy::cast_possible_truncation, clippy::cast_possible_wrap)] // <= 10^18
+        let lots = POW10[scale as usize] as i64;
+        lots
     } else {
         i64::MAX
     }
