@@ -336,6 +336,36 @@ def test_r1_targets():
     assert array_warm["ratio"] == 3.0
     one = got["R1, one backtest of the reference cell vs backtesting.py's"]
     assert one["ratio"] == pytest.approx(0.1 / 0.15) and one["met"] is None
+    assert not any("ceiling" in what for what in got)  # no floor measured: no ceiling row
+
+
+def test_r1_ceiling_uses_the_cells_own_numpy_shared_by_the_workers():
+    bpy = _row("R1", "backtesting.py", 0.75, assets=1, ledger="float", first_call_s=0.8)
+    rows = [
+        _row("R1", "rust", 1.5, assets=1, strategy_floor_s=1.1, workers=2),
+        _row("R1-array", "rust", 1.1, assets=1, workload="R1", strategy_floor_s=0.96, workers=2),
+        bpy,
+    ]
+    got = {c["what"]: c for c in peers.comparisons(rows)}
+    (what,) = [w for w in got if w.startswith("R1 ceiling")]
+    ceiling = got[what]
+    # the smaller floor of the two runs, over 2 workers, against the later optimize calls
+    assert ceiling["rustybt_s"] == pytest.approx(0.48) and ceiling["peer_s"] == 0.75
+    assert ceiling["ratio"] == pytest.approx(0.75 / 0.48) and ceiling["met"] is False
+    assert "2 workers" in what and "own NumPy" in ceiling["uses"]
+
+
+def test_p1_ceilings_from_both_sides():
+    rows = [
+        _row("P1", "rust", 0.08, assets=500, custom_factor_s=0.027),
+        _row("P1", "zipline-reloaded", 0.39, assets=500, ledger="float", custom_factor_s=0.048),
+    ]
+    got = {c["what"]: c for c in peers.comparisons(rows)}
+    ours = got["P1 ceiling: zipline-reloaded vs the CustomFactor's own NumPy"]
+    theirs = got["P1 ceiling: zipline-reloaded vs its own CustomFactor NumPy"]
+    assert ours["ratio"] == pytest.approx(0.39 / 0.027) and ours["met"] is False
+    assert theirs["ratio"] == pytest.approx(0.39 / 0.048) and theirs["met"] is False
+    assert "zipline-reloaded CustomFactor NumPy run" in theirs["uses"]
 
 
 def test_r1_cold_samples_come_one_per_process():
@@ -351,10 +381,12 @@ def test_r1_cold_samples_come_one_per_process():
             "open_s": 0.001,
             "peak_rss_mb": 100.0,
             "asset_bars": 2148 * 60,
+            "strategy_floor_s": 1.0 + cold / 10,
         }
 
     merged = r1.merge_runs([child(3.0, [2.0, 2.2]), child(3.4, [2.1, 1.9]), child(2.9, [2.4])])
     assert merged["cold_wall_s"] == [3.0, 3.4, 2.9] and merged["median_wall_s"] == 3.0
+    assert merged["strategy_floor_s"] == pytest.approx(1.29)  # the fastest process's floor
     assert merged["median_warm_s"] == 2.1 and merged["processes"] == 3
 
 
@@ -495,3 +527,32 @@ def test_r1_grid_trades_against_backtesting_py(tmp_path):
         if not verdict["same_sessions_and_prices"]:
             differ.add(combo)
     assert differ == R1_CELLS_THAT_DIFFER
+
+
+FIELDS = ("open", "high", "low", "close", "volume")
+
+
+def test_r1_floor_makes_the_strategys_decisions(small_bundle, tmp_path):
+    """The floor times the work R1's strategy does: it finds a crossing exactly where the
+    strategy places an order, on the same closes."""
+    from rustybt.tooling.bench import r1
+
+    core = small_bundle._core
+    sessions = small_bundle.sessions
+    bars = {f: core.history(f, [0], core.n_bars - 1, core.n_bars)[:, 0] for f in FIELDS}
+    lines = [
+        f"{d.date()},{bars['open'][i]},{bars['high'][i]},{bars['low'][i]},{bars['close'][i]},"
+        f"{int(bars['volume'][i])}"
+        for i, d in enumerate(sessions)
+    ]
+    (tmp_path / "daily").mkdir()
+    (tmp_path / "daily" / f"{r1.SYMBOL}.csv").write_text(
+        "date,open,high,low,close,volume\n" + "\n".join(lines) + "\n"
+    )
+    bundle = rustybt.ingest_csvdir(tmp_path, "r1-floor-check")
+    for combo in [(5, 10), (10, 20)]:
+        seconds, crossings = r1.strategy_floor(bundle, [combo])
+        perf, _ = r1.run_reference(bundle, combo, history="array")
+        orders = {o["id"] for day in perf["orders"] for o in day}
+        assert seconds > 0 and crossings > 0
+        assert crossings == len(orders), combo

@@ -735,6 +735,26 @@ def comparisons(rows: list[dict]) -> list[dict]:
             {**mine, "scenario": "R1 one backtest", "median_wall_s": mine["single_run_s"]},
             {**bpy, "engine": "backtesting.py one backtest", "median_wall_s": bpy["single_run_s"]},
         )
+    floors = [
+        r
+        for r in (_find(rows, s, "rust", 1, "decimal") for s in ("R1", "R1-array"))
+        if r is not None and r.get("strategy_floor_s")
+    ]
+    if floors and bpy is not None:
+        # the cells' own NumPy, no engine, shared by the workers: the most any engine
+        # running the zipline idiom can gain over backtesting.py's later optimize calls
+        floor = min(floors, key=lambda r: r["strategy_floor_s"])
+        add(
+            f"R1 ceiling: backtesting.py optimize (later calls) vs the cells' own NumPy "
+            f"on {floor.get('workers', 2)} workers",
+            {
+                **floor,
+                "scenario": "R1 cells' own NumPy ÷ workers",
+                "median_wall_s": floor["strategy_floor_s"] / floor.get("workers", 2),
+            },
+            bpy,
+            2,
+        )
     for workload, target in (("P1", 20), ("P2", 50)):
         mine = _find(rows, workload, "rust", 500, "decimal")
         theirs = _find(rows, workload, "zipline-reloaded")
@@ -748,6 +768,18 @@ def comparisons(rows: list[dict]) -> list[dict]:
                     **mine,
                     "scenario": "P1 CustomFactor NumPy",
                     "median_wall_s": mine["custom_factor_s"],
+                },
+                theirs,
+                target,
+            )
+        if workload == "P1" and theirs is not None and theirs.get("custom_factor_s"):
+            # the same bound from zipline's side: its own time in the same compute
+            add(
+                "P1 ceiling: zipline-reloaded vs its own CustomFactor NumPy",
+                {
+                    **theirs,
+                    "engine": "zipline-reloaded CustomFactor NumPy",
+                    "median_wall_s": theirs["custom_factor_s"],
                 },
                 theirs,
                 target,

@@ -184,6 +184,38 @@ def _search(algo, bundle, start, end, ledger: str, combos):
     )
 
 
+def strategy_floor(bundle, combos=R1_GRID, end=None) -> tuple[float, int]:
+    """``(seconds, crossings)``: the seconds the strategy's own NumPy takes over
+    ``combos`` with no engine at all -- for each cell, at every bar where
+    :class:`R1SmaCross` computes, the same window of closes (a NumPy slice here) and the
+    same four means and comparisons -- and the crossings it found (where the strategy
+    orders). No engine can run a cell in less; over ``WORKERS`` workers a sweep takes at
+    least the seconds ÷ ``WORKERS`` (``docs/performance/strategy-floors.md``)."""
+    import numpy as np
+
+    core = bundle._core
+    n_bars = (
+        core.n_bars
+        if end is None
+        else int(core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
+    )
+    closes_all = np.array(core.history("close", [0], n_bars - 1, n_bars)[:, 0], dtype=float)
+    total, ups, downs = 0.0, 0, 0
+    for n1, n2 in combos:
+        window = max(n1, n2) + 1
+        started = time.perf_counter()
+        for i in range(window, n_bars + 1):
+            closes = closes_all[i - window : i]
+            f_now, s_now = closes[-n1:].mean(), closes[-n2:].mean()
+            f_prev, s_prev = closes[-n1 - 1 : -1].mean(), closes[-n2 - 1 : -1].mean()
+            if f_prev < s_prev and f_now > s_now:
+                ups += 1  # (where the strategy goes long)
+            elif f_prev > s_prev and f_now < s_now:
+                downs += 1  # (and short)
+        total += time.perf_counter() - started
+    return total, ups + downs
+
+
 #: R1 with ``return_type="array"`` history (``rustybt bench peers`` runs it beside R1)
 ARRAY_SCENARIO = dataclasses.replace(
     SCENARIOS["R1"],
@@ -230,6 +262,8 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
     table = res.table
     best = res.best
     perf, single_s = run_reference(bundle, history=algo.history, ledger=config["ledger"])
+    # the sweep's floor: its cells' own NumPy, no engine (best of three, after the sweeps)
+    floor_s = min(strategy_floor(bundle, combos, end)[0] for _ in range(3))
     bars = int(bundle._core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
     return _multi_run_result(
         open_s,
@@ -244,6 +278,8 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
         median_warm_s=statistics.median(warm),
         trial_mean_s=float(table["seconds"].mean()),
         single_run_s=single_s,
+        strategy_floor_s=floor_s,
+        workers=WORKERS,
         final_value=float(perf["portfolio_value"].iloc[-1]),
         fills=len(fills_of(perf)),
         reference_fills=fills_of(perf),
@@ -274,6 +310,7 @@ def merge_runs(runs: list[dict]) -> dict:
         warm_cpu_s=[c for r in runs for c in r["warm_cpu_s"]],
         median_warm_s=statistics.median(warm),
         single_run_s=statistics.median(r["single_run_s"] for r in runs),
+        strategy_floor_s=min(r["strategy_floor_s"] for r in runs),
         open_s=statistics.median(r["open_s"] for r in runs),
         peak_rss_mb=max(r["peak_rss_mb"] for r in runs),
         processes=len(runs),
