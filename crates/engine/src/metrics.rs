@@ -95,10 +95,18 @@ impl Running {
 
     /// empyrical's statistics of `window`, the returns pushed so far.
     fn row(&self, window: &[f64], scratch: &mut Vec<f64>, periods: f64) -> RiskRow {
+        let (mean, std) = mean_std(window, scratch);
+        scratch.clear();
+        scratch.extend(window.iter().map(|&x| downside_term(x)));
+        self.finish(window.len(), mean, std, seq_sum(scratch), periods)
+    }
+
+    /// The row of the `n` returns pushed so far from their (bottleneck) mean and standard
+    /// deviation and the sequential sum of their [`downside_term`]s.
+    fn finish(&self, n: usize, mean: f64, std: f64, downside_sum: f64, periods: f64) -> RiskRow {
         let ann = periods.sqrt();
         #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
-        let n = window.len() as f64;
-        let (mean, std) = mean_std(window, scratch);
+        let n = n as f64;
         // empyrical-reloaded's Sharpe takes identical returns' deviation as exactly 0 (the
         // mean they are centred on can differ from them in the last bit); its volatility
         // keeps the residue
@@ -107,12 +115,7 @@ impl Running {
         } else {
             std
         };
-        scratch.clear();
-        scratch.extend(window.iter().map(|&x| {
-            let c = x.min(0.0);
-            c * c
-        }));
-        let downside = (seq_sum(scratch) / n).sqrt() * ann;
+        let downside = (downside_sum / n).sqrt() * ann;
         RiskRow {
             algorithm_period_return: self.wealth - 1.0,
             algo_volatility: std * ann,
@@ -129,20 +132,77 @@ impl Running {
     }
 }
 
+/// A return's term of empyrical's downside deviation: `min(x, 0)²`.
+#[inline]
+fn downside_term(x: f64) -> f64 {
+    let c = x.min(0.0);
+    c * c
+}
+
+/// Prefixes whose squared deviations [`squared_deviation_sums`] sums together.
+const PREFIXES: usize = 8;
+
+/// For every prefix `returns[..=i]`, the sequential sum of `(x - means[i])²` over it, as
+/// [`mean_std`]'s second pass makes it. [`PREFIXES`] prefixes at a time, one lane each:
+/// the lanes read the returns they share together (independent sums, which overlap),
+/// then each lane the few that only it holds, in order, so every lane's sum is the same
+/// operations in the same order as its prefix's own pass.
+fn squared_deviation_sums(returns: &[f64], means: &[f64]) -> Vec<f64> {
+    let n = returns.len();
+    let mut out = vec![0.0; n];
+    for (block, dst) in out.chunks_mut(PREFIXES).enumerate() {
+        let first = block * PREFIXES; // the block's shortest prefix ends here
+        let mut m = [0.0; PREFIXES];
+        m[..dst.len()].copy_from_slice(&means[first..first + dst.len()]);
+        let mut acc = [0.0f64; PREFIXES];
+        for &x in &returns[..=first] {
+            for k in 0..PREFIXES {
+                let d = x - m[k];
+                acc[k] += d * d;
+            }
+        }
+        for k in 1..dst.len() {
+            for &x in &returns[first + 1..=first + k] {
+                let d = x - m[k];
+                acc[k] += d * d;
+            }
+        }
+        dst.copy_from_slice(&acc[..dst.len()]);
+    }
+    out
+}
+
 /// Cumulative risk metrics after each period: row `i` is empyrical's statistics of
 /// `returns[..=i]`, operation by operation (bottleneck's two-pass mean and standard
-/// deviation), so a nearly constant series gives empyrical's answer too. O(n^2) over
-/// sessions: 10 years of sessions take milliseconds. For the whole run alone, use
-/// [`final_risk`].
+/// deviation, sequential sums), so a nearly constant series gives empyrical's answer too.
+/// The sums that do not depend on the prefix's mean (the returns', the downside terms')
+/// are each prefix's sum by construction when kept running from the first return; the
+/// squared deviations from each prefix's own mean take a pass over it, O(n^2) over
+/// sessions, several prefixes a pass ([`squared_deviation_sums`]). For the whole run
+/// alone, use [`final_risk`].
 pub fn cumulative_risk(returns: &[f64], periods: f64) -> Vec<RiskRow> {
-    let mut scratch = Vec::with_capacity(returns.len());
+    let mut means = Vec::with_capacity(returns.len());
+    let mut downside_sums = Vec::with_capacity(returns.len());
+    let (mut sum, mut downside) = (0.0, 0.0);
+    for (i, &x) in returns.iter().enumerate() {
+        sum += x;
+        downside += downside_term(x);
+        #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+        means.push(sum / (i + 1) as f64);
+        downside_sums.push(downside);
+    }
+    let squares = squared_deviation_sums(returns, &means);
     let mut running = Running::new();
     returns
         .iter()
         .enumerate()
         .map(|(i, &r)| {
             running.push(r);
-            running.row(&returns[..=i], &mut scratch, periods)
+            #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+            let n = (i + 1) as f64;
+            // n - 1 = 0 gives 0/0 = NaN, as numpy's divide does
+            let std = (squares[i] / (n - 1.0)).sqrt();
+            running.finish(i + 1, means[i], std, downside_sums[i], periods)
         })
         .collect()
 }
@@ -469,6 +529,55 @@ mod tests {
         assert!((b.sortino / a.sortino - k).abs() < 1e-12);
         assert_eq!(a.max_drawdown, b.max_drawdown);
         assert!(check_periods(0.5).is_err() && check_periods(f64::NAN).is_err());
+    }
+
+    /// Row `i` as the per-prefix form computes it: `Running::row` over `returns[..=i]`.
+    fn cumulative_risk_by_prefix(returns: &[f64], periods: f64) -> Vec<RiskRow> {
+        let mut scratch = Vec::new();
+        let mut running = Running::new();
+        returns
+            .iter()
+            .enumerate()
+            .map(|(i, &r)| {
+                running.push(r);
+                running.row(&returns[..=i], &mut scratch, periods)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn cumulative_rows_are_each_prefix_s_own_bit_for_bit() {
+        let mut next = daily_returns(7);
+        let random: Vec<f64> = (0..300).map(|_| next()).collect();
+        let mut nearly_constant = vec![0.001; 40];
+        nearly_constant[17] = 0.001 + 1e-18;
+        nearly_constant[31] = 0.001 - 2e-19;
+        let mut with_nan = random[..50].to_vec();
+        with_nan[3] = f64::NAN;
+        let series: Vec<Vec<f64>> = vec![
+            vec![],
+            vec![0.01],
+            vec![-0.0, 0.0, -0.0],
+            random.clone(),
+            nearly_constant,
+            vec![0.0; 23],
+            vec![-0.003; 17],
+            with_nan,
+            vec![1e300, -1e300, 1e300, 5.0, -7.0, 1e-300, 3.0, 2.0, 1.0],
+            random.iter().map(|x| x * 1e12).collect(),
+        ];
+        for returns in &series {
+            for n in [returns.len()].into_iter().chain(0..returns.len().min(20)) {
+                let got = cumulative_risk(&returns[..n], 252.0);
+                let want = cumulative_risk_by_prefix(&returns[..n], 252.0);
+                assert_eq!(got.len(), want.len());
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    // Debug: bit-for-bit (-0.0 apart from 0.0), NaN equal to NaN
+                    let (g, w) = (format!("{g:?}"), format!("{w:?}"));
+                    assert_eq!(g, w, "row {i} of {n}: {returns:?}");
+                }
+            }
+        }
     }
 
     #[test]
