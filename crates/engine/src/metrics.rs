@@ -258,23 +258,14 @@ pub fn cumulative_benchmark_risk(
     let (mut n, mut mean_b, mut m2_b) = (0f64, 0f64, 0f64);
     let mut wealth = 1f64;
     let ann = periods.sqrt();
-    // while every benchmark return so far is zero (a run without a benchmark: all of
-    // them), its variance is exactly zero and alpha_beta gives (NaN, NaN): without the
-    // O(n) passes over the prefix
-    let mut all_zero = true;
-    for i in 0..returns.len() {
-        let b = benchmark[i];
-        all_zero &= b == 0.0;
+    let alphas_betas = cumulative_alpha_beta(returns, benchmark, periods);
+    for (i, &b) in benchmark.iter().enumerate() {
         n += 1.0;
         let delta_b = b - mean_b;
         mean_b += delta_b / n;
         m2_b += delta_b * (b - mean_b);
         wealth *= 1.0 + b;
-        let (alpha, beta) = if all_zero {
-            (f64::NAN, f64::NAN)
-        } else {
-            alpha_beta(&returns[..=i], &benchmark[..=i], periods)
-        };
+        let (alpha, beta) = alphas_betas[i];
         out.push(BenchmarkRow {
             benchmark_period_return: wealth - 1.0,
             benchmark_volatility: if n > 1.0 {
@@ -285,6 +276,87 @@ pub fn cumulative_benchmark_risk(
             alpha,
             beta,
         });
+    }
+    out
+}
+
+/// [`alpha_beta`] of every prefix `..=i` of `returns` and `benchmark`, each the same
+/// operations in the same order as that prefix's own call. The benchmark's running sum
+/// is each prefix's sequential sum by construction; the passes that depend on a prefix's
+/// own mean (covariance and variance) and beta (the excess returns) run
+/// [`PREFIXES`] prefixes at a time, one lane each, as [`squared_deviation_sums`] does.
+/// While every benchmark return so far is zero (a run without a benchmark: all of them)
+/// the variance is exactly zero and the answer (NaN, NaN), without the passes.
+fn cumulative_alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> Vec<(f64, f64)> {
+    let len = returns.len();
+    let mut out = vec![(f64::NAN, f64::NAN); len];
+    // the first prefix holding a non-zero benchmark return: before it, (NaN, NaN)
+    let Some(first_moving) = benchmark.iter().position(|&b| b != 0.0) else {
+        return out;
+    };
+    let mut means = Vec::with_capacity(len);
+    let mut sum = 0.0;
+    for (i, &b) in benchmark.iter().enumerate() {
+        sum += b;
+        #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+        means.push(sum / (i + 1) as f64);
+    }
+    let start = first_moving.max(1) / PREFIXES * PREFIXES; // (blocks stay aligned)
+    for (block, dst) in out[start..].chunks_mut(PREFIXES).enumerate() {
+        let first = start + block * PREFIXES;
+        let width = dst.len();
+        let mut m = [0.0; PREFIXES];
+        m[..width].copy_from_slice(&means[first..first + width]);
+        // covariance and variance: each lane's prefix, in order
+        let (mut cov, mut var) = ([0.0f64; PREFIXES], [0.0f64; PREFIXES]);
+        for (&b, &r) in benchmark[..=first].iter().zip(&returns[..=first]) {
+            for k in 0..PREFIXES {
+                let d = b - m[k];
+                cov[k] += d * r;
+                var[k] += d * d;
+            }
+        }
+        for k in 1..width {
+            for j in first + 1..=first + k {
+                let d = benchmark[j] - m[k];
+                cov[k] += d * returns[j];
+                var[k] += d * d;
+            }
+        }
+        let mut beta = [f64::NAN; PREFIXES];
+        let mut live = [false; PREFIXES];
+        for k in 0..width {
+            #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+            let n = (first + k + 1) as f64;
+            let v = var[k] / n;
+            // fewer than two returns, or a variance below empyrical's 1e-30: (NaN, NaN)
+            if first + k >= 1 && v >= 1.0e-30 {
+                beta[k] = (cov[k] / n) / v;
+                live[k] = true;
+            }
+        }
+        if !live.contains(&true) {
+            continue;
+        }
+        // the excess returns r − beta·b of each lane's prefix, in order
+        let mut excess = [0.0f64; PREFIXES];
+        for (&r, &b) in returns[..=first].iter().zip(&benchmark[..=first]) {
+            for k in 0..PREFIXES {
+                excess[k] += r - beta[k] * b;
+            }
+        }
+        for k in 1..width {
+            for j in first + 1..=first + k {
+                excess[k] += returns[j] - beta[k] * benchmark[j];
+            }
+        }
+        for k in 0..width {
+            if live[k] {
+                #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+                let n = (first + k + 1) as f64;
+                dst[k] = ((excess[k] / n + 1.0).powf(periods) - 1.0, beta[k]);
+            }
+        }
     }
     out
 }
@@ -496,19 +568,28 @@ mod tests {
                 .collect(),
             noise.clone(),
         ];
+        // (lengths that end inside a block of prefixes too, and a NaN return)
+        let mut r_nan = r.clone();
+        r_nan[45] = f64::NAN;
         for b in &benchmarks {
-            let rows = cumulative_benchmark_risk(&r, b, 252.0);
-            for (i, row) in rows.iter().enumerate() {
-                let (a, beta) = if i == 0 {
-                    (f64::NAN, f64::NAN)
-                } else {
-                    alpha_beta_buffered(&r[..=i], &b[..=i], 252.0)
-                };
-                assert_eq!(
-                    (row.alpha.to_bits(), row.beta.to_bits()),
-                    (a.to_bits(), beta.to_bits()),
-                    "row {i}"
-                );
+            for r in [&r, &r_nan] {
+                for len in [120, 117, 53, 9, 2, 1, 0] {
+                    let (r, b) = (&r[..len], &b[..len]);
+                    let rows = cumulative_benchmark_risk(r, b, 252.0);
+                    assert_eq!(rows.len(), len);
+                    for (i, row) in rows.iter().enumerate() {
+                        let (a, beta) = if i == 0 {
+                            (f64::NAN, f64::NAN)
+                        } else {
+                            alpha_beta_buffered(&r[..=i], &b[..=i], 252.0)
+                        };
+                        assert_eq!(
+                            (row.alpha.to_bits(), row.beta.to_bits()),
+                            (a.to_bits(), beta.to_bits()),
+                            "row {i} of {len}"
+                        );
+                    }
+                }
             }
         }
     }
