@@ -806,6 +806,90 @@ fn lane_nanstds(v: &[f64], start: usize, w: usize) -> [f64; LANES] {
     out
 }
 
+/// Windows [`lane_nanstds_quad`] computes together.
+const QUAD: usize = 4;
+
+/// One `[f64; LANES]` for each of [`QUAD`] windows.
+type Quad = [[f64; LANES]; QUAD];
+
+/// [`lane_nanstds`] of the [`QUAD`] windows starting at rows `start .. start + QUAD`
+/// (`w >= QUAD`), with each window's [`lane_nansums!`] sums and counts: every window's
+/// sums are the same operations in the same order as [`lane_nanstds`]'s (its rows in
+/// order, from `0.0`), the four windows' independent sums interleaved so that they
+/// overlap (one window's sums are a chain of dependent additions). Returns
+/// `(stds, sums, counts)`, one `[f64; LANES]` a window.
+#[inline(always)]
+fn lane_nanstds_quad(v: &[f64], start: usize, w: usize) -> (Quad, Quad, Quad) {
+    debug_assert!(w >= QUAD);
+    // window q holds rows start + q ..= start + q + w - 1: at offset i from `start`, the
+    // windows q with i - w < q <= i
+    let active = |i: usize| (i + 1).saturating_sub(w)..(i + 1).min(QUAD);
+    let mut sums: Quad = [[0.0; LANES]; QUAD];
+    let mut counts: Quad = [[0.0; LANES]; QUAD];
+    let add = |sums: &mut [f64; LANES], counts: &mut [f64; LANES], xs: &[f64; LANES]| {
+        for l in 0..LANES {
+            let keep = !xs[l].is_nan();
+            sums[l] += if keep { xs[l] } else { 0.0 };
+            counts[l] += if keep { 1.0 } else { 0.0 };
+        }
+    };
+    for i in 0..QUAD - 1 {
+        let xs = lane_row(v, start, i);
+        for q in active(i) {
+            add(&mut sums[q], &mut counts[q], &xs);
+        }
+    }
+    for i in QUAD - 1..w {
+        // every window: the loop the compiler unrolls into four independent chains
+        let xs = lane_row(v, start, i);
+        for q in 0..QUAD {
+            add(&mut sums[q], &mut counts[q], &xs);
+        }
+    }
+    for i in w..w + QUAD - 1 {
+        let xs = lane_row(v, start, i);
+        for q in active(i) {
+            add(&mut sums[q], &mut counts[q], &xs);
+        }
+    }
+    let means: Quad = std::array::from_fn(|q| lane_means(sums[q], counts[q]));
+    let mut squares: Quad = [[0.0; LANES]; QUAD];
+    let square = |squares: &mut [f64; LANES], means: &[f64; LANES], xs: &[f64; LANES]| {
+        for l in 0..LANES {
+            let d = xs[l] - means[l];
+            squares[l] += if xs[l].is_nan() { 0.0 } else { d * d };
+        }
+    };
+    for i in 0..QUAD - 1 {
+        let xs = lane_row(v, start, i);
+        for q in active(i) {
+            square(&mut squares[q], &means[q], &xs);
+        }
+    }
+    for i in QUAD - 1..w {
+        let xs = lane_row(v, start, i);
+        for q in 0..QUAD {
+            square(&mut squares[q], &means[q], &xs);
+        }
+    }
+    for i in w..w + QUAD - 1 {
+        let xs = lane_row(v, start, i);
+        for q in active(i) {
+            square(&mut squares[q], &means[q], &xs);
+        }
+    }
+    let stds = std::array::from_fn(|q| {
+        let mut out = [f64::NAN; LANES];
+        for l in 0..LANES {
+            if !means[q][l].is_nan() {
+                out[l] = (squares[q][l] / counts[q][l]).sqrt();
+            }
+        }
+        out
+    });
+    (stds, sums, counts)
+}
+
 impl Rolling {
     /// Whether [`Rolling::compute_lanes`] computes this kind.
     fn has_lanes(&self) -> bool {
@@ -824,6 +908,51 @@ impl Rolling {
                 | R::AnnualizedVolatility { .. }
                 | R::BollingerBands { .. }
         )
+    }
+
+    /// Whether [`Rolling::compute_lanes_quad`] computes this kind's windows four at a
+    /// time (the kinds whose windows take two passes: most of a pipeline's kernel time).
+    fn has_quads(&self) -> bool {
+        matches!(
+            self,
+            Rolling::AnnualizedVolatility { .. } | Rolling::BollingerBands { .. }
+        )
+    }
+
+    /// [`Rolling::compute_lanes`] of the [`QUAD`] windows starting at `start ..
+    /// start + QUAD` (`w >= QUAD`), the same operations in the same order for each:
+    /// `out[window][output][lane]`. Only for the kinds of [`Rolling::has_quads`].
+    #[inline(always)]
+    fn compute_lanes_quad(
+        &self,
+        x: &[&[f64]],
+        start: usize,
+        w: usize,
+        out: &mut [[[f64; LANES]; 3]; QUAD],
+    ) {
+        let (stds, sums, counts) = lane_nanstds_quad(x[0], start, w);
+        match *self {
+            Rolling::AnnualizedVolatility {
+                annualization_factor,
+            } => {
+                let factor = annualization_factor.powf(0.5);
+                for q in 0..QUAD {
+                    out[q][0] = stds[q].map(|s| s * factor);
+                }
+            }
+            Rolling::BollingerBands { k } => {
+                for q in 0..QUAD {
+                    let middles = lane_means(sums[q], counts[q]);
+                    for l in 0..LANES {
+                        let difference = k * stds[q][l];
+                        out[q][0][l] = middles[l] - difference;
+                        out[q][1][l] = middles[l];
+                        out[q][2][l] = middles[l] + difference;
+                    }
+                }
+            }
+            _ => unreachable!("compute_lanes_quad of a kind without quads"),
+        }
     }
 
     /// The outputs of the windows of rows `start .. start + w` of each lane of the
@@ -1064,8 +1193,31 @@ fn block_outputs_portable(
     let k = kind.n_outputs();
     let n = rows + 1 - window;
     let mut out = vec![0.0; n * k * LANES];
+    // the two-pass kinds four windows at a time, the rest (and the last few) one by one
+    let quads = if kind.has_quads() && window >= QUAD {
+        n / QUAD
+    } else {
+        0
+    };
+    let mut quad = [[[0.0; LANES]; 3]; QUAD];
+    for (first, dst) in out
+        .chunks_exact_mut(QUAD * k * LANES)
+        .take(quads)
+        .enumerate()
+    {
+        kind.compute_lanes_quad(blocks, first * QUAD, window, &mut quad);
+        for (dst, outputs) in dst.chunks_exact_mut(k * LANES).zip(&quad) {
+            for (d, lane) in dst.chunks_exact_mut(LANES).zip(outputs) {
+                d.copy_from_slice(lane);
+            }
+        }
+    }
     let mut lanes = vec![[0.0; LANES]; k];
-    for (start, dst) in out.chunks_exact_mut(k * LANES).enumerate() {
+    for (start, dst) in out
+        .chunks_exact_mut(k * LANES)
+        .enumerate()
+        .skip(quads * QUAD)
+    {
         kind.compute_lanes(blocks, start, window, &mut lanes);
         for (d, lane) in dst.chunks_exact_mut(LANES).zip(&lanes) {
             d.copy_from_slice(lane);
@@ -1979,6 +2131,32 @@ mod tests {
                 kind.compute(&prep, &w, &mut scratch, &mut one);
                 let lane: Vec<f64> = lanes.iter().map(|o| o[l]).collect();
                 prop_assert!(same_bits(&lane, &one), "{} lane {l}: {lane:?} != {one:?}", kind.name());
+            }
+        }
+
+        /// Four windows computed together are, bit for bit, each window's lanes alone.
+        #[test]
+        fn quads_equal_windows_alone(
+            volatility in any::<bool>(),
+            window in QUAD..40,
+            start in 0usize..3,
+            values in proptest::collection::vec(value(), (3 + 40 + QUAD) * LANES),
+        ) {
+            let kind = if volatility {
+                Rolling::AnnualizedVolatility { annualization_factor: 252.0 }
+            } else {
+                Rolling::BollingerBands { k: 2.0 }
+            };
+            prop_assert!(kind.has_quads() && kind.has_lanes());
+            let x: [&[f64]; 1] = [&values];
+            let mut quad = [[[0.0; LANES]; 3]; QUAD];
+            kind.compute_lanes_quad(&x, start, window, &mut quad);
+            let mut lanes = vec![[0.0; LANES]; kind.n_outputs()];
+            for (q, outputs) in quad.iter().enumerate() {
+                kind.compute_lanes(&x, start + q, window, &mut lanes);
+                for (o, lane) in lanes.iter().enumerate() {
+                    prop_assert!(same_bits(lane, &outputs[o]), "{} window {q} output {o}", kind.name());
+                }
             }
         }
 
