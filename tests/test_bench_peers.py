@@ -556,3 +556,15 @@ def test_r1_floor_makes_the_strategys_decisions(small_bundle, tmp_path):
         orders = {o["id"] for day in perf["orders"] for o in day}
         assert seconds > 0 and crossings > 0
         assert crossings == len(orders), combo
+    # a run that starts later: the strategy's windows start at the run's first bar
+    start = bundle.sessions[30]
+    _, crossings = r1.strategy_floor(bundle, [(5, 10)], start=start, end=bundle.sessions[-1])
+    perf = rustybt.run_algorithm(
+        algorithm=r1.R1SmaCrossArray,
+        bundle=bundle,
+        start=start,
+        end=bundle.sessions[-1],
+        capital_base=r1.CAPITAL,
+        params={"n1": 5, "n2": 10},
+    )
+    assert crossings == len({o["id"] for day in perf["orders"] for o in day}) > 0

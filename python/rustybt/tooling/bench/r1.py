@@ -184,7 +184,7 @@ def _search(algo, bundle, start, end, ledger: str, combos):
     )
 
 
-def strategy_floor(bundle, combos=R1_GRID, end=None) -> tuple[float, int]:
+def strategy_floor(bundle, combos=R1_GRID, start=None, end=None) -> tuple[float, int]:
     """``(seconds, crossings)``: the seconds the strategy's own NumPy takes over
     ``combos`` with no engine at all -- for each cell, at every bar where
     :class:`R1SmaCross` computes, the same window of closes (a NumPy slice here) and the
@@ -194,12 +194,12 @@ def strategy_floor(bundle, combos=R1_GRID, end=None) -> tuple[float, int]:
     import numpy as np
 
     core = bundle._core
-    n_bars = (
-        core.n_bars
-        if end is None
-        else int(core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
-    )
-    closes_all = np.array(core.history("close", [0], n_bars - 1, n_bars)[:, 0], dtype=float)
+    bounds = core.session_first_bar()
+    first = 0 if start is None else int(bounds[bundle.sessions.get_loc(start)])
+    last = core.n_bars if end is None else int(bounds[bundle.sessions.get_loc(end) + 1])
+    # the closes of the run's bars (the strategy's first window starts at its first bar)
+    closes_all = np.array(core.history("close", [0], last - 1, last - first)[:, 0], dtype=float)
+    n_bars = len(closes_all)
     total, ups, downs = 0.0, 0, 0
     for n1, n2 in combos:
         window = max(n1, n2) + 1
@@ -263,7 +263,7 @@ def run_child(config: dict, bundle, start, end, open_s: float) -> dict:
     best = res.best
     perf, single_s = run_reference(bundle, history=algo.history, ledger=config["ledger"])
     # the sweep's floor: its cells' own NumPy, no engine (best of three, after the sweeps)
-    floor_s = min(strategy_floor(bundle, combos, end)[0] for _ in range(3))
+    floor_s = min(strategy_floor(bundle, combos, start, end)[0] for _ in range(3))
     bars = int(bundle._core.session_first_bar()[bundle.sessions.get_loc(end) + 1])
     return _multi_run_result(
         open_s,
