@@ -622,8 +622,8 @@ class TradingAlgorithm:
             t = type(amount)
             if t is float or t is int:
                 try:
-                    if self._assets[asset.sid] is asset:
-                        return self._sim.order("shares", asset.sid, amount, None, None)
+                    if self._assets[sid := asset.sid] is asset:
+                        return self._sim.order("shares", sid, amount, None, None)
                 except (AttributeError, IndexError, TypeError):
                     pass
         return self._place("shares", asset, amount, limit_price, stop_price, style)
@@ -686,8 +686,8 @@ class TradingAlgorithm:
             t = type(value)
             if t is float or t is int:
                 try:
-                    if self._assets[asset.sid] is asset:
-                        return self._sim.order("value", asset.sid, value, None, None)
+                    if self._assets[sid := asset.sid] is asset:
+                        return self._sim.order("value", sid, value, None, None)
                 except (AttributeError, IndexError, TypeError):
                     pass
         return self._place("value", asset, value, limit_price, stop_price, style)
@@ -749,8 +749,8 @@ class TradingAlgorithm:
             t = type(percent)
             if t is float or t is int:
                 try:
-                    if self._assets[asset.sid] is asset:
-                        return self._sim.order("percent", asset.sid, percent, None, None)
+                    if self._assets[sid := asset.sid] is asset:
+                        return self._sim.order("percent", sid, percent, None, None)
                 except (AttributeError, IndexError, TypeError):
                     pass
         return self._place("percent", asset, percent, limit_price, stop_price, style)
@@ -813,8 +813,8 @@ class TradingAlgorithm:
             t = type(target)
             if t is float or t is int:
                 try:
-                    if self._assets[asset.sid] is asset:
-                        return self._sim.order("target", asset.sid, target, None, None)
+                    if self._assets[sid := asset.sid] is asset:
+                        return self._sim.order("target", sid, target, None, None)
                 except (AttributeError, IndexError, TypeError):
                     pass
         return self._place("target", asset, target, limit_price, stop_price, style)
@@ -878,8 +878,8 @@ class TradingAlgorithm:
             t = type(target)
             if t is float or t is int:
                 try:
-                    if self._assets[asset.sid] is asset:
-                        return self._sim.order("target_value", asset.sid, target, None, None)
+                    if self._assets[sid := asset.sid] is asset:
+                        return self._sim.order("target_value", sid, target, None, None)
                 except (AttributeError, IndexError, TypeError):
                     pass
         return self._place("target_value", asset, target, limit_price, stop_price, style)
@@ -942,8 +942,8 @@ class TradingAlgorithm:
             t = type(target)
             if t is float or t is int:
                 try:
-                    if self._assets[asset.sid] is asset:
-                        return self._sim.order("target_percent", asset.sid, target, None, None)
+                    if self._assets[sid := asset.sid] is asset:
+                        return self._sim.order("target_percent", sid, target, None, None)
                 except (AttributeError, IndexError, TypeError):
                     pass
         return self._place("target_percent", asset, target, limit_price, stop_price, style)
