@@ -751,14 +751,45 @@ macro_rules! lane_nansums {
         let mut counts = [0.0f64; LANES];
         for $i in 0..$n {
             let xs: [f64; LANES] = $values;
-            for l in 0..LANES {
-                let keep = !xs[l].is_nan();
-                sums[l] += if keep { xs[l] } else { 0.0 };
-                counts[l] += if keep { 1.0 } else { 0.0 };
-            }
+            nansum_step(&mut sums, &mut counts, &xs);
         }
         (sums, counts)
     }};
+}
+
+/// One row of [`lane_nansums!`]: each lane's value added to its sum and counted, where
+/// it is not NaN.
+#[inline(always)]
+fn nansum_step(sums: &mut [f64; LANES], counts: &mut [f64; LANES], xs: &[f64; LANES]) {
+    for l in 0..LANES {
+        let keep = !xs[l].is_nan();
+        sums[l] += if keep { xs[l] } else { 0.0 };
+        counts[l] += if keep { 1.0 } else { 0.0 };
+    }
+}
+
+/// One row of [`lane_nanstds`]'s second pass: each lane's squared deviation from its
+/// mean added, where the value is not NaN (the values' NaNs are skipped, not those of
+/// the deviations: inf - inf).
+#[inline(always)]
+fn square_step(squares: &mut [f64; LANES], means: &[f64; LANES], xs: &[f64; LANES]) {
+    for l in 0..LANES {
+        let d = xs[l] - means[l];
+        squares[l] += if xs[l].is_nan() { 0.0 } else { d * d };
+    }
+}
+
+/// [`nanstd`] per lane from the sum of squared deviations, the count and the mean: NaN
+/// where the mean is (an all-NaN window).
+#[inline(always)]
+fn lane_stds(squares: &[f64; LANES], counts: &[f64; LANES], means: &[f64; LANES]) -> [f64; LANES] {
+    let mut out = [f64::NAN; LANES];
+    for l in 0..LANES {
+        if !means[l].is_nan() {
+            out[l] = (squares[l] / counts[l]).sqrt();
+        }
+    }
+    out
 }
 
 /// Row `i` of two series multiplied lane by lane (`close · volume`).
@@ -788,22 +819,11 @@ fn lane_means(sums: [f64; LANES], counts: [f64; LANES]) -> [f64; LANES] {
 fn lane_nanstds(v: &[f64], start: usize, w: usize) -> [f64; LANES] {
     let (sums, counts) = lane_nansums!(w, i => lane_row(v, start, i));
     let means = lane_means(sums, counts);
-    // the values' NaNs are skipped, not those of the deviations (inf - inf)
     let mut squares = [0.0f64; LANES];
     for i in 0..w {
-        let xs = lane_row(v, start, i);
-        for l in 0..LANES {
-            let d = xs[l] - means[l];
-            squares[l] += if xs[l].is_nan() { 0.0 } else { d * d };
-        }
+        square_step(&mut squares, &means, &lane_row(v, start, i));
     }
-    let mut out = [f64::NAN; LANES];
-    for l in 0..LANES {
-        if !means[l].is_nan() {
-            out[l] = (squares[l] / counts[l]).sqrt();
-        }
-    }
-    out
+    lane_stds(&squares, &counts, &means)
 }
 
 /// Windows [`lane_nanstds_quad`] computes together.
@@ -812,81 +832,50 @@ const QUAD: usize = 4;
 /// One `[f64; LANES]` for each of [`QUAD`] windows.
 type Quad = [[f64; LANES]; QUAD];
 
+/// Walk the rows of the [`QUAD`] windows of `$w` rows (`$w >= QUAD`) starting at row
+/// offsets `0 .. QUAD` (window `q` holds offsets `q ..= q + $w - 1`): for every offset
+/// `$i` in order, `$row` once (bound to `$x`), then `$body` for every window `$q` that
+/// holds it. Each window sees its rows in order, so sums kept per window are the same
+/// operations as the window's own loop; in the middle rows every window takes the row,
+/// and the compiler unrolls that loop into four independent chains of additions. A
+/// macro, as [`lane_nansums!`]: the loops must compile into the caller and its target
+/// features.
+macro_rules! quad_rows {
+    ($w:expr, |$i:ident| $row:expr, |$x:ident, $q:ident| $body:block) => {{
+        let w: usize = $w;
+        debug_assert!(w >= QUAD);
+        for $i in 0..QUAD - 1 {
+            let $x = $row;
+            for $q in ($i + 1).saturating_sub(w)..($i + 1).min(QUAD) $body
+        }
+        for $i in QUAD - 1..w {
+            let $x = $row;
+            for $q in 0..QUAD $body
+        }
+        for $i in w..w + QUAD - 1 {
+            let $x = $row;
+            for $q in ($i + 1).saturating_sub(w)..($i + 1).min(QUAD) $body
+        }
+    }};
+}
+
 /// [`lane_nanstds`] of the [`QUAD`] windows starting at rows `start .. start + QUAD`
-/// (`w >= QUAD`), with each window's [`lane_nansums!`] sums and counts: every window's
-/// sums are the same operations in the same order as [`lane_nanstds`]'s (its rows in
-/// order, from `0.0`), the four windows' independent sums interleaved so that they
-/// overlap (one window's sums are a chain of dependent additions). Returns
-/// `(stds, sums, counts)`, one `[f64; LANES]` a window.
+/// (`w >= QUAD`), each the same operations in the same order ([`quad_rows!`]), with each
+/// window's [`lane_nansums!`] sums and counts: `(stds, sums, counts)`, one
+/// `[f64; LANES]` a window.
 #[inline(always)]
 fn lane_nanstds_quad(v: &[f64], start: usize, w: usize) -> (Quad, Quad, Quad) {
-    debug_assert!(w >= QUAD);
-    // window q holds rows start + q ..= start + q + w - 1: at offset i from `start`, the
-    // windows q with i - w < q <= i
-    let active = |i: usize| (i + 1).saturating_sub(w)..(i + 1).min(QUAD);
     let mut sums: Quad = [[0.0; LANES]; QUAD];
     let mut counts: Quad = [[0.0; LANES]; QUAD];
-    let add = |sums: &mut [f64; LANES], counts: &mut [f64; LANES], xs: &[f64; LANES]| {
-        for l in 0..LANES {
-            let keep = !xs[l].is_nan();
-            sums[l] += if keep { xs[l] } else { 0.0 };
-            counts[l] += if keep { 1.0 } else { 0.0 };
-        }
-    };
-    for i in 0..QUAD - 1 {
-        let xs = lane_row(v, start, i);
-        for q in active(i) {
-            add(&mut sums[q], &mut counts[q], &xs);
-        }
-    }
-    for i in QUAD - 1..w {
-        // every window: the loop the compiler unrolls into four independent chains
-        let xs = lane_row(v, start, i);
-        for q in 0..QUAD {
-            add(&mut sums[q], &mut counts[q], &xs);
-        }
-    }
-    for i in w..w + QUAD - 1 {
-        let xs = lane_row(v, start, i);
-        for q in active(i) {
-            add(&mut sums[q], &mut counts[q], &xs);
-        }
-    }
+    quad_rows!(w, |i| lane_row(v, start, i), |xs, q| {
+        nansum_step(&mut sums[q], &mut counts[q], &xs);
+    });
     let means: Quad = std::array::from_fn(|q| lane_means(sums[q], counts[q]));
     let mut squares: Quad = [[0.0; LANES]; QUAD];
-    let square = |squares: &mut [f64; LANES], means: &[f64; LANES], xs: &[f64; LANES]| {
-        for l in 0..LANES {
-            let d = xs[l] - means[l];
-            squares[l] += if xs[l].is_nan() { 0.0 } else { d * d };
-        }
-    };
-    for i in 0..QUAD - 1 {
-        let xs = lane_row(v, start, i);
-        for q in active(i) {
-            square(&mut squares[q], &means[q], &xs);
-        }
-    }
-    for i in QUAD - 1..w {
-        let xs = lane_row(v, start, i);
-        for q in 0..QUAD {
-            square(&mut squares[q], &means[q], &xs);
-        }
-    }
-    for i in w..w + QUAD - 1 {
-        let xs = lane_row(v, start, i);
-        for q in active(i) {
-            square(&mut squares[q], &means[q], &xs);
-        }
-    }
-    let stds = std::array::from_fn(|q| {
-        let mut out = [f64::NAN; LANES];
-        for l in 0..LANES {
-            if !means[q][l].is_nan() {
-                out[l] = (squares[q][l] / counts[q][l]).sqrt();
-            }
-        }
-        out
+    quad_rows!(w, |i| lane_row(v, start, i), |xs, q| {
+        square_step(&mut squares[q], &means[q], &xs);
     });
+    let stds = std::array::from_fn(|q| lane_stds(&squares[q], &counts[q], &means[q]));
     (stds, sums, counts)
 }
 
