@@ -139,34 +139,57 @@ fn downside_term(x: f64) -> f64 {
     c * c
 }
 
-/// Prefixes whose squared deviations [`squared_deviation_sums`] sums together.
+/// Prefixes computed together, one lane each ([`prefix_block`]).
 const PREFIXES: usize = 8;
 
+/// Every prefix's mean: `xs[..=i]`'s sequential sum from 0 (a running sum is, addition
+/// for addition, each prefix's own) over `i + 1`, as bottleneck's `nanmean` makes it.
+fn prefix_means(xs: &[f64]) -> Vec<f64> {
+    let mut sum = 0.0;
+    xs.iter()
+        .enumerate()
+        .map(|(i, &x)| {
+            sum += x;
+            #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
+            let n = (i + 1) as f64;
+            sum / n
+        })
+        .collect()
+}
+
+/// Visit the rows of the [`PREFIXES`] prefixes `..=first`, `..=first + 1`, ... (lane `k`
+/// the prefix `..=first + k`, lanes `width..` beyond the data and never read), each lane's
+/// rows in order: `step(j, k)` for the rows `j <= first` every lane holds, all lanes a
+/// row (independent sums, which overlap in the CPU), then lane `k`'s own rows
+/// `first + 1 ..= first + k`. A sum a lane keeps is then the same operations in the same
+/// order as its prefix's own pass.
+#[inline]
+fn prefix_block(first: usize, width: usize, mut step: impl FnMut(usize, usize)) {
+    for j in 0..=first {
+        for k in 0..PREFIXES {
+            step(j, k);
+        }
+    }
+    for k in 1..width {
+        for j in first + 1..=first + k {
+            step(j, k);
+        }
+    }
+}
+
 /// For every prefix `returns[..=i]`, the sequential sum of `(x - means[i])²` over it, as
-/// [`mean_std`]'s second pass makes it. [`PREFIXES`] prefixes at a time, one lane each:
-/// the lanes read the returns they share together (independent sums, which overlap),
-/// then each lane the few that only it holds, in order, so every lane's sum is the same
-/// operations in the same order as its prefix's own pass.
+/// [`mean_std`]'s second pass makes it, [`PREFIXES`] prefixes a pass ([`prefix_block`]).
 fn squared_deviation_sums(returns: &[f64], means: &[f64]) -> Vec<f64> {
-    let n = returns.len();
-    let mut out = vec![0.0; n];
+    let mut out = vec![0.0; returns.len()];
     for (block, dst) in out.chunks_mut(PREFIXES).enumerate() {
         let first = block * PREFIXES; // the block's shortest prefix ends here
         let mut m = [0.0; PREFIXES];
         m[..dst.len()].copy_from_slice(&means[first..first + dst.len()]);
         let mut acc = [0.0f64; PREFIXES];
-        for &x in &returns[..=first] {
-            for k in 0..PREFIXES {
-                let d = x - m[k];
-                acc[k] += d * d;
-            }
-        }
-        for k in 1..dst.len() {
-            for &x in &returns[first + 1..=first + k] {
-                let d = x - m[k];
-                acc[k] += d * d;
-            }
-        }
+        prefix_block(first, dst.len(), |j, k| {
+            let d = returns[j] - m[k];
+            acc[k] += d * d;
+        });
         dst.copy_from_slice(&acc[..dst.len()]);
     }
     out
@@ -181,16 +204,15 @@ fn squared_deviation_sums(returns: &[f64], means: &[f64]) -> Vec<f64> {
 /// sessions, several prefixes a pass ([`squared_deviation_sums`]). For the whole run
 /// alone, use [`final_risk`].
 pub fn cumulative_risk(returns: &[f64], periods: f64) -> Vec<RiskRow> {
-    let mut means = Vec::with_capacity(returns.len());
-    let mut downside_sums = Vec::with_capacity(returns.len());
-    let (mut sum, mut downside) = (0.0, 0.0);
-    for (i, &x) in returns.iter().enumerate() {
-        sum += x;
-        downside += downside_term(x);
-        #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
-        means.push(sum / (i + 1) as f64);
-        downside_sums.push(downside);
-    }
+    let means = prefix_means(returns);
+    let mut downside = 0.0;
+    let downside_sums: Vec<f64> = returns
+        .iter()
+        .map(|&x| {
+            downside += downside_term(x);
+            downside
+        })
+        .collect();
     let squares = squared_deviation_sums(returns, &means);
     let mut running = Running::new();
     returns
@@ -284,7 +306,7 @@ pub fn cumulative_benchmark_risk(
 /// operations in the same order as that prefix's own call. The benchmark's running sum
 /// is each prefix's sequential sum by construction; the passes that depend on a prefix's
 /// own mean (covariance and variance) and beta (the excess returns) run
-/// [`PREFIXES`] prefixes at a time, one lane each, as [`squared_deviation_sums`] does.
+/// [`PREFIXES`] prefixes at a time, one lane each ([`prefix_block`]).
 /// While every benchmark return so far is zero (a run without a benchmark: all of them)
 /// the variance is exactly zero and the answer (NaN, NaN), without the passes.
 fn cumulative_alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> Vec<(f64, f64)> {
@@ -294,13 +316,7 @@ fn cumulative_alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> Ve
     let Some(first_moving) = benchmark.iter().position(|&b| b != 0.0) else {
         return out;
     };
-    let mut means = Vec::with_capacity(len);
-    let mut sum = 0.0;
-    for (i, &b) in benchmark.iter().enumerate() {
-        sum += b;
-        #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
-        means.push(sum / (i + 1) as f64);
-    }
+    let means = prefix_means(benchmark);
     let start = first_moving.max(1) / PREFIXES * PREFIXES; // (blocks stay aligned)
     for (block, dst) in out[start..].chunks_mut(PREFIXES).enumerate() {
         let first = start + block * PREFIXES;
@@ -309,20 +325,11 @@ fn cumulative_alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> Ve
         m[..width].copy_from_slice(&means[first..first + width]);
         // covariance and variance: each lane's prefix, in order
         let (mut cov, mut var) = ([0.0f64; PREFIXES], [0.0f64; PREFIXES]);
-        for (&b, &r) in benchmark[..=first].iter().zip(&returns[..=first]) {
-            for k in 0..PREFIXES {
-                let d = b - m[k];
-                cov[k] += d * r;
-                var[k] += d * d;
-            }
-        }
-        for k in 1..width {
-            for j in first + 1..=first + k {
-                let d = benchmark[j] - m[k];
-                cov[k] += d * returns[j];
-                var[k] += d * d;
-            }
-        }
+        prefix_block(first, width, |j, k| {
+            let d = benchmark[j] - m[k];
+            cov[k] += d * returns[j];
+            var[k] += d * d;
+        });
         let mut beta = [f64::NAN; PREFIXES];
         let mut live = [false; PREFIXES];
         for k in 0..width {
@@ -340,16 +347,9 @@ fn cumulative_alpha_beta(returns: &[f64], benchmark: &[f64], periods: f64) -> Ve
         }
         // the excess returns r − beta·b of each lane's prefix, in order
         let mut excess = [0.0f64; PREFIXES];
-        for (&r, &b) in returns[..=first].iter().zip(&benchmark[..=first]) {
-            for k in 0..PREFIXES {
-                excess[k] += r - beta[k] * b;
-            }
-        }
-        for k in 1..width {
-            for j in first + 1..=first + k {
-                excess[k] += returns[j] - beta[k] * benchmark[j];
-            }
-        }
+        prefix_block(first, width, |j, k| {
+            excess[k] += returns[j] - beta[k] * benchmark[j];
+        });
         for k in 0..width {
             if live[k] {
                 #[allow(clippy::cast_precision_loss)] // window lengths are far below 2^52
