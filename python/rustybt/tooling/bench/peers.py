@@ -744,13 +744,14 @@ def comparisons(rows: list[dict]) -> list[dict]:
         # the cells' own NumPy, no engine, shared by the workers: the most any engine
         # running the zipline idiom can gain over backtesting.py's later optimize calls
         floor = min(floors, key=lambda r: r["strategy_floor_s"])
+        workers = floor.get("workers", 2)
         add(
             f"R1 ceiling: backtesting.py optimize (later calls) vs the cells' own NumPy "
-            f"on {floor.get('workers', 2)} workers",
+            f"on {workers} workers",
             {
                 **floor,
                 "scenario": "R1 cells' own NumPy ÷ workers",
-                "median_wall_s": floor["strategy_floor_s"] / floor.get("workers", 2),
+                "median_wall_s": floor["strategy_floor_s"] / workers,
             },
             bpy,
             2,
