@@ -150,7 +150,7 @@ fn one<N: Money>(
         sortino: last.sortino,
         max_drawdown: last.max_drawdown,
         volatility: last.algo_volatility,
-        fills: sim.ledger().transactions().len(),
+        fills: sim.ledger().transaction_count(),
         portfolio_value: if spec.keep_perf {
             sim.perf()
                 .iter()

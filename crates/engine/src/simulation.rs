@@ -349,9 +349,12 @@ impl<N: Money> Simulation<N> {
     /// Keep (the default) or leave out each session's detail in [`Simulation::perf`]:
     /// without it a [`SessionPerf`] holds the session's cash, values, pnl, returns and its
     /// transactions' range, and its capital used, orders, positions and exposure are
-    /// zero, empty and default. Nothing else about the run changes.
+    /// zero, empty and default, and the ledger keeps no history either
+    /// ([`rustybt_ledger::Ledger::keep_history`]: its closed orders are dropped and its
+    /// transactions counted, so the ranges are empty). Nothing else about the run changes.
     pub fn keep_session_detail(&mut self, keep: bool) {
         self.session_detail = keep;
+        self.ledger.keep_history(keep);
     }
 
     /// Move the clock to the strategy's next turn (see [`crate::clock`]): `None` once the
@@ -748,7 +751,7 @@ impl<N: Money> Simulation<N> {
         let orders = self
             .touched
             .drain(..)
-            .map(|id| self.ledger.orders()[id as usize].clone())
+            .filter_map(|id| self.ledger.order(id).ok().cloned())
             .collect();
         self.ledger.settle_positions();
         let positions = self

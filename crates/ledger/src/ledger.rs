@@ -96,12 +96,21 @@ pub struct Ledger<N> {
     positions: Vec<Position<N>>,
     /// sids with a non-zero position, in the order they were first opened.
     held: Vec<u32>,
+    /// The orders from id `first_id` on, in placement order (every order, unless the
+    /// ledger keeps no history: see [`Ledger::keep_history`]).
     orders: Vec<Order<N>>,
+    /// Id of `orders[0]`.
+    first_id: OrderId,
     /// Open order ids per asset, in placement order (the order zipline fills them in).
     open_by_asset: Vec<Vec<OrderId>>,
     /// sids that have open orders, in the order their first open order was placed.
     assets_with_orders: Vec<u32>,
+    /// Every transaction, unless the ledger keeps no history.
     transactions: Vec<Transaction<N>>,
+    /// Transactions made, kept or not.
+    n_transactions: usize,
+    /// Whether closed orders and transactions are kept ([`Ledger::keep_history`]).
+    history: bool,
     /// Value of held positions at their last marks; refreshed whenever positions or marks
     /// change (fills, marks, close-outs), so reading it is O(1) however many orders ask.
     positions_value: N,
@@ -123,9 +132,12 @@ impl<N: Money> Ledger<N> {
             positions: vec![Position::default(); n_assets],
             held: Vec::new(),
             orders: Vec::new(),
+            first_id: 0,
             open_by_asset: vec![Vec::new(); n_assets],
             assets_with_orders: Vec::new(),
             transactions: Vec::new(),
+            n_transactions: 0,
+            history: true,
             positions_value: N::zero(),
             fractional: false,
             rejections: Vec::new(),
@@ -157,7 +169,7 @@ impl<N: Money> Ledger<N> {
                 self.positions.len()
             )));
         }
-        if !self.orders.is_empty() {
+        if self.next_order_id() > 0 {
             return Err(LedgerError::BadLot(
                 "lot scales are set before the first order".to_string(),
             ));
@@ -190,21 +202,59 @@ impl<N: Money> Ledger<N> {
     pub fn held(&self) -> &[u32] {
         &self.held
     }
+    /// Keep (the default) or drop, from now on, what only a reader of the run's history
+    /// needs: without history the ledger forgets its closed orders (at the next placement
+    /// once none is open) and counts its transactions without keeping them. Cash,
+    /// positions, open orders and every fill are the same either way; a dropped order's
+    /// id is then unknown to [`Ledger::order`]. For a caller that reads only the books
+    /// and their values, as the batch runner does: its runs place an order per asset per
+    /// bar, and keeping them cost more than simulating them.
+    pub fn keep_history(&mut self, keep: bool) {
+        self.history = keep;
+    }
+
+    /// The orders kept, in placement order: every order the ledger has placed unless it
+    /// keeps no history ([`Ledger::keep_history`]).
     pub fn orders(&self) -> &[Order<N>] {
         &self.orders
     }
+    /// The id the next order will have (the number of orders ever placed).
+    pub fn next_order_id(&self) -> OrderId {
+        self.first_id + self.orders.len() as OrderId
+    }
     pub fn order(&self, id: OrderId) -> Result<&Order<N>, LedgerError> {
-        self.orders
-            .get(id as usize)
+        id.checked_sub(self.first_id)
+            .and_then(|i| self.orders.get(usize::try_from(i).ok()?))
             .ok_or(LedgerError::UnknownOrder(id))
     }
+    fn order_mut(&mut self, id: OrderId) -> Result<&mut Order<N>, LedgerError> {
+        id.checked_sub(self.first_id)
+            .and_then(|i| self.orders.get_mut(usize::try_from(i).ok()?))
+            .ok_or(LedgerError::UnknownOrder(id))
+    }
+    /// Where open order `id` is in `orders` (open orders are always kept).
+    #[inline]
+    fn slot(&self, id: OrderId) -> usize {
+        (id - self.first_id) as usize
+    }
+    /// The transactions kept: every one unless the ledger keeps no history.
     pub fn transactions(&self) -> &[Transaction<N>] {
         &self.transactions
+    }
+    /// The number of transactions made, kept or not.
+    pub fn transaction_count(&self) -> usize {
+        self.n_transactions
+    }
+    fn record(&mut self, t: Transaction<N>) {
+        self.n_transactions += 1;
+        if self.history {
+            self.transactions.push(t);
+        }
     }
     pub fn open_orders(&self, sid: u32) -> impl Iterator<Item = &Order<N>> {
         self.open_by_asset[sid as usize]
             .iter()
-            .map(move |&id| &self.orders[id as usize])
+            .map(move |&id| &self.orders[self.slot(id)])
     }
     pub fn assets_with_open_orders(&self) -> &[u32] {
         &self.assets_with_orders
@@ -319,7 +369,12 @@ impl<N: Money> Ledger<N> {
         if amount == 0 {
             return Ok(None);
         }
-        let id = self.orders.len() as OrderId;
+        if !self.history && self.assets_with_orders.is_empty() && !self.orders.is_empty() {
+            // no order is open: nothing kept is needed any more
+            self.first_id = self.next_order_id();
+            self.orders.clear();
+        }
+        let id = self.next_order_id();
         let mut order = Order::new(id, sid, amount, style, bar);
         order.scale = self.positions[sid as usize].scale;
         self.orders.push(order);
@@ -361,10 +416,7 @@ impl<N: Money> Ledger<N> {
     }
 
     pub fn cancel_order(&mut self, id: OrderId, bar: usize) -> Result<(), LedgerError> {
-        let order = self
-            .orders
-            .get_mut(id as usize)
-            .ok_or(LedgerError::UnknownOrder(id))?;
+        let order = self.order_mut(id)?;
         if !order.is_open() {
             return Ok(());
         }
@@ -387,15 +439,12 @@ impl<N: Money> Ledger<N> {
         reason: String,
         bar: usize,
     ) -> Result<(), LedgerError> {
-        let order = self
-            .orders
-            .get_mut(id as usize)
-            .ok_or(LedgerError::UnknownOrder(id))?;
-        self.rejections.push(id);
+        let order = self.order_mut(id)?;
         order.status = OrderStatus::Rejected;
         order.reason = Some(reason);
         order.updated_bar = bar;
         let sid = order.sid;
+        self.rejections.push(id);
         self.remove_from_queue(sid, id);
         Ok(())
     }
@@ -412,7 +461,8 @@ impl<N: Money> Ledger<N> {
     pub fn cancel_all_open(&mut self, bar: usize) {
         for sid in std::mem::take(&mut self.assets_with_orders) {
             for id in std::mem::take(&mut self.open_by_asset[sid as usize]) {
-                let o = &mut self.orders[id as usize];
+                let slot = self.slot(id);
+                let o = &mut self.orders[slot];
                 o.status = OrderStatus::Cancelled;
                 o.updated_bar = bar;
             }
@@ -453,7 +503,7 @@ impl<N: Money> Ledger<N> {
         quote: impl Fn(u32) -> Option<Quote<N>>,
         mut hook: Option<&mut (dyn CostHook<N> + Send + Sync + 'static)>,
     ) -> usize {
-        let before = self.transactions.len();
+        let before = self.n_transactions;
         let assets = self.assets_with_orders.clone();
         let custom_slippage = hook.as_ref().is_some_and(|h| h.has_slippage());
         for sid in assets {
@@ -467,7 +517,8 @@ impl<N: Money> Ledger<N> {
             let ids = self.open_by_asset[sid as usize].clone();
             for id in ids {
                 let slippage = self.slippage;
-                let order = &mut self.orders[id as usize];
+                let slot = self.slot(id);
+                let order = &mut self.orders[slot];
                 if order.open_amount() == 0 {
                     continue;
                 }
@@ -514,7 +565,7 @@ impl<N: Money> Ledger<N> {
                 if done {
                     order.status = OrderStatus::Filled;
                 }
-                self.transactions.push(Transaction {
+                self.record(Transaction {
                     order_id: Some(id),
                     sid,
                     amount,
@@ -528,7 +579,7 @@ impl<N: Money> Ledger<N> {
                 }
             }
         }
-        self.transactions.len() - before
+        self.n_transactions - before
     }
 
     fn apply_transaction(&mut self, sid: u32, amount: i64, price: N, commission: N, bar: usize) {
@@ -568,7 +619,7 @@ impl<N: Money> Ledger<N> {
         if amount == 0 {
             return;
         }
-        self.transactions.push(Transaction {
+        self.record(Transaction {
             order_id: None,
             sid,
             amount: -amount,
@@ -595,7 +646,7 @@ impl<N: Money> Ledger<N> {
         let price = |p: N| N::from_f64(python_round(p.to_f64() * ratio, 2)).unwrap_or(p);
         let mut emptied = Vec::new();
         for &id in &self.open_by_asset[sid as usize] {
-            let o = &mut self.orders[id as usize];
+            let o = &mut self.orders[(id - self.first_id) as usize];
             o.amount = scale(o.amount);
             o.filled = scale(o.filled);
             o.limit = o.limit.map(price);

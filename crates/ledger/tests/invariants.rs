@@ -134,6 +134,77 @@ proptest! {
         prop_assert_eq!(realized + unrealized, ledger.portfolio_value() - ledger.starting_cash());
     }
 
+    /// A ledger that keeps no history forgets its closed orders and keeps no
+    /// transactions, and nothing else changes: the same order ids, cash, positions and
+    /// their bases, values, open orders and number of fills, bar after bar, with orders
+    /// cancelled and left open across bars on the way.
+    #[test]
+    fn a_ledger_without_history_keeps_the_same_books(
+        s in steps(3), slippage in slippages(), commission in commissions(),
+        cancel_every in 0usize..4
+    ) {
+        let new = || {
+            let mut l = Ledger::<Decimal>::new(3, Decimal::from(1_000_000));
+            l.slippage = slippage;
+            l.commission = commission;
+            l
+        };
+        let (mut full, mut lean) = (new(), new());
+        lean.keep_history(false);
+        for (bar, step) in s.iter().enumerate() {
+            let quote = |sid: u32| {
+                let (c, v) = step.quotes[sid as usize];
+                Some(Quote { close: Decimal::new(c, 2), volume: v })
+            };
+            let made = (full.fill_open_orders(bar, quote), lean.fill_open_orders(bar, quote));
+            prop_assert_eq!(made.0, made.1);
+            for l in [&mut full, &mut lean] {
+                l.mark_to_market(bar, |sid| quote(sid).map(|q| q.close));
+            }
+            if cancel_every > 0 && bar % cancel_every == 0 {
+                let sid = (bar % 3) as u32;
+                let first = full.open_orders(sid).next().map(|o| o.id);
+                prop_assert_eq!(first, lean.open_orders(sid).next().map(|o| o.id));
+                if let Some(id) = first {
+                    full.cancel_order(id, bar).unwrap();
+                    lean.cancel_order(id, bar).unwrap();
+                }
+            }
+            for &(sid, amount) in &step.orders {
+                let ids = (
+                    full.place_order(sid, amount, OrderStyle::Market, bar).unwrap(),
+                    lean.place_order(sid, amount, OrderStyle::Market, bar).unwrap(),
+                );
+                prop_assert_eq!(ids.0, ids.1);
+            }
+            prop_assert_eq!(full.cash(), lean.cash());
+            prop_assert_eq!(full.portfolio_value(), lean.portfolio_value());
+            prop_assert_eq!(full.held(), lean.held());
+            prop_assert_eq!(full.assets_with_open_orders(), lean.assets_with_open_orders());
+            for sid in 0..3u32 {
+                let (a, b) = (full.position(sid), lean.position(sid));
+                prop_assert_eq!((a.amount, a.cost_basis()), (b.amount, b.cost_basis()));
+                let open = |l: &Ledger<Decimal>| -> Vec<_> {
+                    l.open_orders(sid).map(|o| (o.id, o.amount, o.filled, o.commission)).collect()
+                };
+                prop_assert_eq!(open(&full), open(&lean));
+            }
+        }
+        prop_assert_eq!(full.transactions().len(), lean.transaction_count());
+        prop_assert!(lean.transactions().is_empty());
+        prop_assert_eq!(full.next_order_id(), lean.next_order_id());
+        // an order the lean ledger still knows is the full one's; one it forgot was closed
+        for o in full.orders() {
+            match lean.order(o.id) {
+                Ok(kept) => prop_assert_eq!(
+                    (kept.status, kept.filled, kept.commission),
+                    (o.status, o.filled, o.commission)
+                ),
+                Err(_) => prop_assert!(!o.is_open()),
+            }
+        }
+    }
+
     #[test]
     fn zero_cost_round_trip_at_one_price_returns_the_starting_cash(
         amount in 1i64..10_000, cents in 1i64..10_000_000
