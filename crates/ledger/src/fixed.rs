@@ -48,6 +48,12 @@ const RANGE_BITS: u32 = 96;
 /// top byte of two 64-bit words: 16 bytes, 8-byte aligned, copied as two moves (a separate
 /// scale byte made a 17-byte value the compiler copied in overlapping pieces, stalling
 /// store forwarding on every order).
+///
+/// A value at the canonical scale — all money — is its mantissa's own two's-complement
+/// `i128`: its top byte is the sign extension (`0x00` or `0xFF`), so sums, comparisons
+/// and products of money read and write the words as they are, with no scale to take out
+/// or put back. A value at any other scale `s` has `s + 1` in its top byte (1 to 39, never
+/// a sign extension) above the mantissa's 120 bits.
 #[derive(Clone, Copy)]
 pub struct Fixed {
     lo: u64,
@@ -66,10 +72,23 @@ enum Round {
 #[inline]
 #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // the words of m
 const fn raw(m: i128, scale: u32) -> Fixed {
+    if scale == CANON {
+        return Fixed {
+            lo: m as u64,
+            hi: (m >> 64) as u64,
+        };
+    }
     Fixed {
         lo: m as u64,
-        hi: ((m >> 64) as u64 & ((1 << 56) - 1)) | ((scale as u64) << 56),
+        hi: ((m >> 64) as u64 & ((1 << 56) - 1)) | ((scale as u64 + 1) << 56),
     }
+}
+
+/// Whether `|m| <= MANT_MAX` (one addition and one comparison).
+#[inline]
+#[allow(clippy::cast_sign_loss, clippy::cast_possible_wrap)] // offset into 0..=2·MANT_MAX
+const fn fits(m: i128) -> bool {
+    (m.wrapping_add(MANT_MAX as i128) as u128) <= 2 * MANT_MAX
 }
 
 /// `10^k` as `i128` (`k <= 38`).
@@ -202,18 +221,34 @@ impl Fixed {
     #[must_use]
     #[allow(clippy::cast_possible_truncation)] // the top byte
     pub const fn scale(self) -> u32 {
-        (self.hi >> 56) as u32
+        let top = (self.hi >> 56) as u32;
+        if top == 0 || top == 0xFF {
+            CANON
+        } else {
+            top - 1
+        }
+    }
+
+    /// The mantissa of a value at the canonical scale: the words themselves, whose top
+    /// nine bits are then equal (the top byte of any other scale's value is 1 to 39).
+    #[inline]
+    #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)] // the words as i128
+    const fn canonical_mantissa(self) -> Option<i128> {
+        if (((self.hi as i64) >> 55) + 1) as u64 <= 1 {
+            Some(((self.hi as i128) << 64) | self.lo as i128)
+        } else {
+            None
+        }
     }
 
     /// The mantissa, where the value is at the canonical scale and the mantissa fits an
     /// `i64` (a price below 9.2 million, any value below it): one comparison of the high
-    /// word, which then holds only the scale and the low word's sign.
+    /// word, which is then the low word's sign extension.
     #[inline]
-    #[allow(clippy::cast_possible_wrap)] // the low word as i64
+    #[allow(clippy::cast_possible_wrap, clippy::cast_sign_loss)] // the words as i64
     fn canonical_i64(self) -> Option<i64> {
         let lo = self.lo as i64;
-        let sign = if lo < 0 { (1u64 << 56) - 1 } else { 0 };
-        (self.hi == (u64::from(CANON) << 56 | sign)).then_some(lo)
+        (self.hi == (lo >> 63) as u64).then_some(lo)
     }
 
     /// A `rust_decimal` value, exactly.
@@ -356,6 +391,9 @@ impl PartialOrd for Fixed {
 impl Ord for Fixed {
     #[inline]
     fn cmp(&self, other: &Self) -> Ordering {
+        if let (Some(a), Some(b)) = (self.canonical_mantissa(), other.canonical_mantissa()) {
+            return a.cmp(&b);
+        }
         let (a, sa, b, sb) = (
             self.mantissa(),
             self.scale(),
@@ -389,7 +427,14 @@ impl Add for Fixed {
     #[inline(always)]
     #[allow(clippy::inline_always)] // the one-instruction case at every sum of money
     fn add(self, rhs: Self) -> Self {
-        // the common case inline: two values at the same scale, at least the canonical one
+        // the common case inline: two sums of money, their words added as they are
+        if let (Some(a), Some(b)) = (self.canonical_mantissa(), rhs.canonical_mantissa()) {
+            let m = a + b; // 120-bit operands: no overflow
+            if fits(m) {
+                return raw(m, CANON);
+            }
+        }
+        // two values at the same scale above the canonical one
         let (a, sa, b, sb) = (self.mantissa(), self.scale(), rhs.mantissa(), rhs.scale());
         if sa == sb && sa >= CANON {
             let m = a + b; // 120-bit operands: no overflow
@@ -411,21 +456,30 @@ impl Fixed {
 
 impl Sub for Fixed {
     type Output = Self;
-    #[inline]
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // as `add`
     fn sub(self, rhs: Self) -> Self {
+        if let (Some(a), Some(b)) = (self.canonical_mantissa(), rhs.canonical_mantissa()) {
+            let m = a - b; // 120-bit operands: no overflow
+            if fits(m) {
+                return raw(m, CANON);
+            }
+        }
         self + (-rhs)
     }
 }
 
 impl AddAssign for Fixed {
-    #[inline]
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // as `add`
     fn add_assign(&mut self, rhs: Self) {
         *self = *self + rhs;
     }
 }
 
 impl SubAssign for Fixed {
-    #[inline]
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // as `add`
     fn sub_assign(&mut self, rhs: Self) {
         *self = *self - rhs;
     }
@@ -435,6 +489,9 @@ impl Neg for Fixed {
     type Output = Self;
     #[inline]
     fn neg(self) -> Self {
+        if let Some(m) = self.canonical_mantissa() {
+            return raw(-m, CANON);
+        }
         raw(-self.mantissa(), self.scale())
     }
 }
@@ -679,6 +736,9 @@ impl Money for Fixed {
     }
     #[inline]
     fn quantize(self) -> Self {
+        if self.canonical_mantissa().is_some() {
+            return self;
+        }
         if self.scale() <= CANON {
             return canon(self.mantissa(), self.scale());
         }
@@ -689,6 +749,9 @@ impl Money for Fixed {
     }
     #[inline]
     fn abs(self) -> Self {
+        if let Some(m) = self.canonical_mantissa() {
+            return raw(m.abs(), CANON);
+        }
         raw(self.mantissa().abs(), self.scale())
     }
     #[inline]
@@ -749,11 +812,20 @@ impl Money for Fixed {
         // exactly, in integers: |mantissa| × lots against MAX_NOTIONAL at the product's
         // places; at or below the bound is not beyond (the general path's quantized
         // product cannot exceed it either), above it the general path decides
+        let lots = a.unsigned_abs().max(b.unsigned_abs());
+        if let (Some(m), true) = (self.canonical_i64(), scale <= crate::num::MAX_LOT_SCALE) {
+            // the common case, a price at 12 places below 9.2 million: one 64×64→128
+            // multiply against the bound at 12 + scale places (below 10^36)
+            #[allow(clippy::cast_sign_loss)] // MAX_NOTIONAL is positive
+            let limit = MAX_NOTIONAL as u128 * POW10[(CANON + scale) as usize];
+            if u128::from(m.unsigned_abs()) * u128::from(lots) <= limit {
+                return false;
+            }
+        }
         let places = self.scale() + scale;
         let limit = POW10
             .get(places as usize)
             .and_then(|p| p.checked_mul(MAX_NOTIONAL.unsigned_abs().into()));
-        let lots = a.unsigned_abs().max(b.unsigned_abs());
         match limit {
             Some(limit)
                 if self
@@ -957,6 +1029,21 @@ mod tests {
     }
 
     #[test]
+    fn sums_past_the_mantissa_round_on_either_side() {
+        // 2^119 at twelve places is inside the range but not the 120-bit mantissa: both
+        // signs round to eleven places (the canonical words could hold -2^119; they don't)
+        #[allow(clippy::cast_possible_wrap)]
+        let max = MANT_MAX as i128;
+        for (a, b) in [(max, 1), (-max, -1)] {
+            let sum = raw(a, CANON) + raw(b, CANON);
+            assert_eq!(sum.scale(), CANON - 1, "{a} + {b}");
+            assert!(fits(sum.mantissa()));
+            let diff = raw(a, CANON) - raw(-b, CANON);
+            assert!(diff.same(sum), "{a} - {}", -b);
+        }
+    }
+
+    #[test]
     fn values_print_their_shortest_exact_decimal() {
         assert_eq!(Fixed::from_i64(100).to_string(), "100");
         assert_eq!(fx("1.50").to_string(), "1.5");
@@ -1056,8 +1143,73 @@ mod tests {
         })
     }
 
+    /// A mantissa anywhere in the 120 bits, the edges and the 64-bit boundary included.
+    fn any_mantissa() -> impl Strategy<Value = i128> {
+        #[allow(clippy::cast_possible_wrap)]
+        let max = MANT_MAX as i128;
+        prop_oneof![
+            -max..=max,
+            -(1i128 << 70)..(1i128 << 70),
+            prop::sample::select(vec![
+                0,
+                1,
+                -1,
+                max,
+                -max,
+                max - 1,
+                -max + 1,
+                i128::from(i64::MAX),
+                i128::from(i64::MIN),
+                i128::from(i64::MAX) + 1,
+                i128::from(i64::MIN) - 1,
+                1i128 << 118,
+                -(1i128 << 118),
+            ]),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
+
+        /// The two words hold every mantissa at every scale (money's own two's-complement
+        /// words at the canonical one), and sums, differences, negations and comparisons
+        /// across scales are exact: each against the same operation on 256-bit integers
+        /// at the larger scale.
+        #[test]
+        fn the_words_hold_every_value_and_operations_across_scales_are_exact(
+            a in any_mantissa(), sa in 0u32..=MAX_SCALE,
+            b in any_mantissa(), sb in 0u32..=MAX_SCALE,
+        ) {
+            // (inside the range: beyond it an operation saturates, as rust_decimal refuses)
+            prop_assume!(in_range(a, sa) && in_range(b, sb));
+            let (x, y) = (raw(a, sa), raw(b, sb));
+            prop_assert_eq!((x.mantissa(), x.scale()), (a, sa));
+            prop_assert_eq!((y.mantissa(), y.scale()), (b, sb));
+            prop_assert_eq!(x.is_zero(), a == 0);
+            prop_assert_eq!(x.canonical_mantissa(), (sa == CANON).then_some(a));
+            prop_assert_eq!(
+                x.canonical_i64(),
+                if sa == CANON { i64::try_from(a).ok() } else { None }
+            );
+            prop_assert_eq!(((-x).mantissa(), (-x).scale()), (-a, sa));
+            prop_assert_eq!((x.abs().mantissa(), x.abs().scale()), (a.abs(), sa));
+            let s = sa.max(sb);
+            let wide = |v: Fixed| widen(v.mantissa(), v.scale(), s).unwrap();
+            prop_assert_eq!(x.cmp(&y), wide(x).cmp(&wide(y)));
+            let limit = I256::new(1i128 << RANGE_BITS) * I256::new(10).pow(s);
+            let exact = |r: Fixed, want: I256| {
+                // a result kept at the operands' places or more is the exact one; one with
+                // fewer was rounded past 35 digits (checked elsewhere)
+                want.unsigned_abs() >= limit.unsigned_abs() || r.scale() < s || widen(r.mantissa(), r.scale(), r.scale()).unwrap()
+                    == want * I256::new(10).pow(r.scale() - s)
+            };
+            prop_assert!(exact(x + y, wide(x) + wide(y)));
+            prop_assert!(exact(x - y, wide(x) - wide(y)));
+            let sum = x + y;
+            if sum.scale() >= s && (wide(x) + wide(y)).unsigned_abs() < limit.unsigned_abs() {
+                prop_assert_eq!(sum.cmp(&x), wide(y).cmp(&I256::ZERO));
+            }
+        }
 
         /// Every operation gives rust_decimal's value where rust_decimal is exact.
         #[test]
