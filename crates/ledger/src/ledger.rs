@@ -119,6 +119,10 @@ pub struct Ledger<N> {
     /// Orders the ledger itself rejected (a split, a fill beyond the bounds) since the
     /// last [`Ledger::take_rejections`]: the driver reports them in the session's orders.
     rejections: Vec<OrderId>,
+    /// The fill loop's copies of the assets with open orders and of one asset's open
+    /// orders (the loop changes both as orders fill): kept, so a bar allocates nothing.
+    scratch_assets: Vec<u32>,
+    scratch_ids: Vec<OrderId>,
     pub slippage: Slippage<N>,
     pub commission: Commission<N>,
     pub cancel_policy: CancelPolicy,
@@ -141,6 +145,8 @@ impl<N: Money> Ledger<N> {
             positions_value: N::zero(),
             fractional: false,
             rejections: Vec::new(),
+            scratch_assets: Vec::new(),
+            scratch_ids: Vec::new(),
             slippage: Slippage::zipline_default(),
             commission: Commission::zipline_default(),
             cancel_policy: CancelPolicy::Never,
@@ -504,9 +510,13 @@ impl<N: Money> Ledger<N> {
         mut hook: Option<&mut (dyn CostHook<N> + Send + Sync + 'static)>,
     ) -> usize {
         let before = self.n_transactions;
-        let assets = self.assets_with_orders.clone();
+        let mut assets = std::mem::take(&mut self.scratch_assets);
+        assets.clear();
+        assets.extend_from_slice(&self.assets_with_orders);
+        let mut ids = std::mem::take(&mut self.scratch_ids);
+        let mut emptied = false;
         let custom_slippage = hook.as_ref().is_some_and(|h| h.has_slippage());
-        for sid in assets {
+        for &sid in &assets {
             let Some(q) = quote(sid) else { continue };
             // zipline's SlippageModel.simulate: no fills on a bar without volume, whatever
             // the model (FixedSlippage and NoSlippage too: they inherit it)
@@ -514,8 +524,9 @@ impl<N: Money> Ledger<N> {
                 continue;
             }
             let mut volume_for_bar = 0i64;
-            let ids = self.open_by_asset[sid as usize].clone();
-            for id in ids {
+            ids.clear();
+            ids.extend_from_slice(&self.open_by_asset[sid as usize]);
+            for &id in &ids {
                 let slippage = self.slippage;
                 let slot = self.slot(id);
                 let order = &mut self.orders[slot];
@@ -575,10 +586,19 @@ impl<N: Money> Ledger<N> {
                 });
                 self.apply_transaction(sid, amount, price, commission, bar);
                 if done {
-                    self.remove_from_queue(sid, id);
+                    // (the asset leaves `assets_with_orders` below, in one pass for all)
+                    self.open_by_asset[sid as usize].retain(|&o| o != id);
+                    emptied |= self.open_by_asset[sid as usize].is_empty();
                 }
             }
         }
+        if emptied {
+            let queues = &self.open_by_asset;
+            self.assets_with_orders
+                .retain(|&s| !queues[s as usize].is_empty());
+        }
+        self.scratch_assets = assets;
+        self.scratch_ids = ids;
         self.n_transactions - before
     }
 
