@@ -928,7 +928,10 @@ fn target_shares_one_division(value: Fixed, price: Fixed, held: i64) -> Option<i
     // |held| ≤ 2^63 and d < 2^64: the product is inside an i128
     let t = n.checked_sub(i128::from(held) * i128::from(d))?;
     let (i, r) = div_rem(t.unsigned_abs(), u128::from(d));
-    let up = 2 * r * POW10[DIV_SCALE as usize] >= 1_999_799_999_999 * u128::from(d);
+    // r < d < 2^64: two 64×64→128 multiplies
+    #[allow(clippy::cast_possible_truncation)] // r < d
+    let up =
+        u128::from(r as u64) * (2 * POW10[DIV_SCALE as usize]) >= 1_999_799_999_999 * u128::from(d);
     let mag = i + u128::from(up);
     Some(if t < 0 {
         i64::try_from(mag).map_or(i64::MIN, |m| -m)
