@@ -721,18 +721,19 @@ impl Money for Fixed {
         }
         make(acc, CANON).unwrap_or_else(|| crate::num::sum_mul_int_generic(terms))
     }
-    #[inline]
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // every fill's value and commission: the common case inline
     fn mul_qty(self, units: i64, scale: u32) -> Self {
         if scale == 0 {
-            return self.mul_int(units);
+            if let Some(m) = self.canonical_i64() {
+                // money below 9.2 million times whole shares: one widening multiply
+                let p = i128::from(m) * i128::from(units);
+                if fits(p) {
+                    return raw(p, CANON);
+                }
+            }
         }
-        // the price times the lots at scale + k places, then quantized: the value of
-        // `(units × 10^-k) × price`, quantized, without lifting the quantity to 12 places
-        let s = self.scale() + scale;
-        match self.mantissa().checked_mul(i128::from(units)) {
-            Some(m) if s <= MAX_SCALE && m.unsigned_abs() <= MANT_MAX => raw(m, s).quantize(),
-            _ => (Self::from_mantissa(units, scale) * self).quantize(),
-        }
+        self.mul_qty_general(units, scale)
     }
     #[inline]
     fn quantize(self) -> Self {
@@ -891,6 +892,21 @@ impl Money for Fixed {
 }
 
 impl Fixed {
+    /// [`Money::mul_qty`] past its inline case.
+    #[inline(never)]
+    fn mul_qty_general(self, units: i64, scale: u32) -> Self {
+        if scale == 0 {
+            return self.mul_int(units);
+        }
+        // the price times the lots at scale + k places, then quantized: the value of
+        // `(units × 10^-k) × price`, quantized, without lifting the quantity to 12 places
+        let s = self.scale() + scale;
+        match self.mantissa().checked_mul(i128::from(units)) {
+            Some(m) if s <= MAX_SCALE && m.unsigned_abs() <= MANT_MAX => raw(m, s).quantize(),
+            _ => (Self::from_mantissa(units, scale) * self).quantize(),
+        }
+    }
+
     /// Rounded to `dp` places (nothing to do where it has no more), at the canonical scale
     /// where that has room.
     #[inline]

@@ -101,16 +101,22 @@ impl<N: Money> Order<N> {
     }
 
     /// zipline's `triggered`: every condition the order carries has been reached.
+    #[inline]
     pub fn triggered(&self) -> bool {
         (self.limit_reached || self.limit.is_none()) && (self.stop_reached || self.stop.is_none())
     }
 
     /// zipline's `check_triggers` against the bar's price. A stop-limit whose stop is
     /// reached becomes a plain limit order.
+    #[inline]
     pub fn check_triggers(&mut self, price: N, bar: usize) {
-        if self.triggered() {
-            return;
+        // (a market order, or one already triggered, without a call)
+        if !self.triggered() {
+            self.check_open_triggers(price, bar);
         }
+    }
+
+    fn check_open_triggers(&mut self, price: N, bar: usize) {
         let buy = self.amount > 0;
         let (mut stop_reached, mut limit_reached, mut sl_stop_reached) = (false, false, false);
         match (self.stop, self.limit) {
