@@ -609,8 +609,15 @@ impl Money for Fixed {
             return 0.0;
         }
         if let Ok(mut u) = u64::try_from(m.unsigned_abs()) {
-            // trailing zeros in steps of 8, 4, 2 and 1 digits (remainders by constants)
             let mut scale = self.scale() as usize;
+            if u < 1 << 53 && scale < POW10_F64.len() {
+                // already below 2^53 (a return, a price): the value is the same whatever
+                // trailing zeros the mantissa has
+                #[allow(clippy::cast_precision_loss)] // below 2^53: exact
+                let v = u as f64 / POW10_F64[scale];
+                return if m < 0 { -v } else { v };
+            }
+            // trailing zeros in steps of 8, 4, 2 and 1 digits (remainders by constants)
             for (step, p) in [(8, 100_000_000u64), (4, 10_000), (2, 100), (1, 10)] {
                 while scale >= step && u % p == 0 {
                     u /= p;
