@@ -126,27 +126,27 @@ impl Money for Wide {
     }
     #[inline]
     fn div_q(self, rhs: Self) -> Self {
-        w(self.v / rhs.v)
+        w(<f64 as Money>::div_q(self.v, rhs.v))
     }
     #[inline]
     fn checked_div_q(self, rhs: Self) -> Option<Self> {
-        Some(self.div_q(rhs))
+        <f64 as Money>::checked_div_q(self.v, rhs.v).map(w)
     }
     #[inline]
     fn checked_mul(self, rhs: Self) -> Option<Self> {
-        Some(self * rhs)
+        <f64 as Money>::checked_mul(self.v, rhs.v).map(w)
     }
     #[inline]
     fn quantize(self) -> Self {
-        self
+        w(<f64 as Money>::quantize(self.v))
     }
     #[inline]
-    fn quantize_fill(self, _scale: u32) -> Self {
-        self
+    fn quantize_fill(self, scale: u32) -> Self {
+        w(<f64 as Money>::quantize_fill(self.v, scale))
     }
     #[inline]
     fn abs(self) -> Self {
-        w(self.v.abs())
+        w(<f64 as Money>::abs(self.v))
     }
     #[inline]
     fn round_int(self) -> Self {
