@@ -610,21 +610,19 @@ impl Money for Fixed {
         }
         if let Ok(mut u) = u64::try_from(m.unsigned_abs()) {
             let mut scale = self.scale() as usize;
-            if u < 1 << 53 && scale < POW10_F64.len() {
-                // already below 2^53 (a return, a price): the value is the same whatever
-                // trailing zeros the mantissa has
-                #[allow(clippy::cast_precision_loss)] // below 2^53: exact
-                let v = u as f64 / POW10_F64[scale];
-                return if m < 0 { -v } else { v };
-            }
-            // trailing zeros in steps of 8, 4, 2 and 1 digits (remainders by constants)
-            for (step, p) in [(8, 100_000_000u64), (4, 10_000), (2, 100), (1, 10)] {
-                while scale >= step && u % p == 0 {
-                    u /= p;
-                    scale -= step;
+            let exact = |u: u64, scale: usize| u < 1 << 53 && scale < POW10_F64.len();
+            if !exact(u, scale) {
+                // trailing zeros in steps of 8, 4, 2 and 1 digits (remainders by
+                // constants); a mantissa already below 2^53 (a return, a price) keeps them:
+                // the value is the same
+                for (step, p) in [(8, 100_000_000u64), (4, 10_000), (2, 100), (1, 10)] {
+                    while scale >= step && u % p == 0 {
+                        u /= p;
+                        scale -= step;
+                    }
                 }
             }
-            if u < 1 << 53 && scale < POW10_F64.len() {
+            if exact(u, scale) {
                 #[allow(clippy::cast_precision_loss)] // below 2^53: exact
                 let v = u as f64;
                 let v = if scale == 0 { v } else { v / POW10_F64[scale] };
@@ -679,37 +677,17 @@ impl Money for Fixed {
         }
         mul_stripped(a, sa, b, sb)
     }
-    #[inline]
+    #[inline(always)]
+    #[allow(clippy::inline_always)] // every fill's value and commission: the common case inline
     fn mul_int(self, n: i64) -> Self {
         if let Some(m) = self.canonical_i64() {
-            let p = i128::from(m) * i128::from(n); // one widening multiply
-            if p.unsigned_abs() <= MANT_MAX {
+            // money below 9.2 million times a whole number: one widening multiply
+            let p = i128::from(m) * i128::from(n);
+            if fits(p) {
                 return raw(p, CANON);
             }
         }
-        let (m, s) = (self.mantissa(), self.scale());
-        if let Ok(mu) = u64::try_from(m.unsigned_abs()) {
-            // one 64×64→128 multiply, which cannot overflow
-            let p = u128::from(mu) * u128::from(n.unsigned_abs());
-            if p <= MANT_MAX {
-                #[allow(clippy::cast_possible_wrap)] // at most MANT_MAX
-                let p = p as i128;
-                let p = if (m < 0) == (n < 0) { p } else { -p };
-                if s >= CANON {
-                    return raw(p, s);
-                }
-                // a parameter's places (a cost of 0.001 a share): the product at the
-                // canonical scale, where the sums of money it joins are single additions
-                if let Some(x) = make(p, s) {
-                    return x;
-                }
-            }
-        }
-        match self.mantissa().checked_mul(i128::from(n)) {
-            Some(m) if in_range(m, self.scale()) => raw(m, self.scale()),
-            _ => mul_slow(self.mantissa(), i128::from(n), self.scale())
-                .unwrap_or_else(|| Self::saturated((self.mantissa() < 0) != (n < 0))),
-        }
+        self.mul_int_general(n)
     }
     fn sum_mul_int<I: Iterator<Item = (i64, Self)> + Clone>(terms: I) -> Self {
         // `0 + n₁·p₁ + n₂·p₂ + …` in one i128 at the canonical scale, where every price has
@@ -729,18 +707,12 @@ impl Money for Fixed {
         make(acc, CANON).unwrap_or_else(|| crate::num::sum_mul_int_generic(terms))
     }
     #[inline(always)]
-    #[allow(clippy::inline_always)] // every fill's value and commission: the common case inline
+    #[allow(clippy::inline_always)] // as `mul_int`, which whole shares are
     fn mul_qty(self, units: i64, scale: u32) -> Self {
         if scale == 0 {
-            if let Some(m) = self.canonical_i64() {
-                // money below 9.2 million times whole shares: one widening multiply
-                let p = i128::from(m) * i128::from(units);
-                if fits(p) {
-                    return raw(p, CANON);
-                }
-            }
+            return self.mul_int(units);
         }
-        self.mul_qty_general(units, scale)
+        self.mul_qty_fractional(units, scale)
     }
     #[inline]
     fn quantize(self) -> Self {
@@ -899,12 +871,37 @@ impl Money for Fixed {
 }
 
 impl Fixed {
-    /// [`Money::mul_qty`] past its inline case.
+    /// [`Money::mul_int`] past its inline case.
     #[inline(never)]
-    fn mul_qty_general(self, units: i64, scale: u32) -> Self {
-        if scale == 0 {
-            return self.mul_int(units);
+    fn mul_int_general(self, n: i64) -> Self {
+        let (m, s) = (self.mantissa(), self.scale());
+        if let Ok(mu) = u64::try_from(m.unsigned_abs()) {
+            // one 64×64→128 multiply, which cannot overflow
+            let p = u128::from(mu) * u128::from(n.unsigned_abs());
+            if p <= MANT_MAX {
+                #[allow(clippy::cast_possible_wrap)] // at most MANT_MAX
+                let p = p as i128;
+                let p = if (m < 0) == (n < 0) { p } else { -p };
+                if s >= CANON {
+                    return raw(p, s);
+                }
+                // a parameter's places (a cost of 0.001 a share): the product at the
+                // canonical scale, where the sums of money it joins are single additions
+                if let Some(x) = make(p, s) {
+                    return x;
+                }
+            }
         }
+        match self.mantissa().checked_mul(i128::from(n)) {
+            Some(m) if in_range(m, self.scale()) => raw(m, self.scale()),
+            _ => mul_slow(self.mantissa(), i128::from(n), self.scale())
+                .unwrap_or_else(|| Self::saturated((self.mantissa() < 0) != (n < 0))),
+        }
+    }
+
+    /// [`Money::mul_qty`] of lots finer than a share.
+    #[inline(never)]
+    fn mul_qty_fractional(self, units: i64, scale: u32) -> Self {
         // the price times the lots at scale + k places, then quantized: the value of
         // `(units × 10^-k) × price`, quantized, without lifting the quantity to 12 places
         let s = self.scale() + scale;

@@ -456,11 +456,17 @@ impl<N: Money> Ledger<N> {
     }
 
     fn remove_from_queue(&mut self, sid: u32, id: OrderId) {
-        let queue = &mut self.open_by_asset[sid as usize];
-        queue.retain(|&o| o != id);
-        if queue.is_empty() {
+        if self.leave_asset_queue(sid, id) {
             self.assets_with_orders.retain(|&s| s != sid);
         }
+    }
+
+    /// Take `id` out of its asset's queue of open orders; whether the queue is now empty
+    /// (the asset then leaves `assets_with_orders`: the caller's part).
+    fn leave_asset_queue(&mut self, sid: u32, id: OrderId) -> bool {
+        let queue = &mut self.open_by_asset[sid as usize];
+        queue.retain(|&o| o != id);
+        queue.is_empty()
     }
 
     /// Cancel everything still open (end-of-day cancel policy).
@@ -587,8 +593,7 @@ impl<N: Money> Ledger<N> {
                 self.apply_transaction(sid, amount, price, commission, bar);
                 if done {
                     // (the asset leaves `assets_with_orders` below, in one pass for all)
-                    self.open_by_asset[sid as usize].retain(|&o| o != id);
-                    emptied |= self.open_by_asset[sid as usize].is_empty();
+                    emptied |= self.leave_asset_queue(sid, id);
                 }
             }
         }
@@ -666,7 +671,8 @@ impl<N: Money> Ledger<N> {
         let price = |p: N| N::from_f64(python_round(p.to_f64() * ratio, 2)).unwrap_or(p);
         let mut emptied = Vec::new();
         for &id in &self.open_by_asset[sid as usize] {
-            let o = &mut self.orders[(id - self.first_id) as usize];
+            let slot = self.slot(id);
+            let o = &mut self.orders[slot];
             o.amount = scale(o.amount);
             o.filled = scale(o.filled);
             o.limit = o.limit.map(price);
